@@ -1,0 +1,39 @@
+# Finds every third-party library as an IMPORTED target. Each one is linked
+# PRIVATE to the single folder that wraps it (see the folder CMakeLists.txt).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+# yaml-cpp ships a CMake config; the target is plain `yaml-cpp`.
+find_package(yaml-cpp REQUIRED)
+
+# libetpan: only a .pc whose Libs leak Debian's no-pie specs, so find it by hand
+# (shared/TESTENV.md) and link GnuTLS ourselves.
+find_path(LIBETPAN_INCLUDE_DIR libetpan/libetpan.h REQUIRED)
+find_library(LIBETPAN_LIBRARY etpan REQUIRED)
+add_library(mf::etpan UNKNOWN IMPORTED)
+set_target_properties(mf::etpan PROPERTIES
+  IMPORTED_LOCATION ${LIBETPAN_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES ${LIBETPAN_INCLUDE_DIR})
+
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
+
+# vmime: its .pc puts /usr/include/vmime/ on the include path; include <vmime/...> instead.
+find_path(VMIME_INCLUDE_DIR vmime/vmime.hpp REQUIRED)
+find_library(VMIME_LIBRARY vmime REQUIRED)
+add_library(mf::vmime UNKNOWN IMPORTED)
+set_target_properties(mf::vmime PROPERTIES
+  IMPORTED_LOCATION ${VMIME_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES ${VMIME_INCLUDE_DIR})
+
+# libpqxx 6.4 (use only what 7.x also has).
+pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(CLI11 REQUIRED)
+
+if(MAILFORUM_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
