@@ -1,0 +1,19 @@
+// The forum's plain data types, shared by the store, the rules and the web view.
+// Thread-safety: plain values.
+#ifndef MAILFORUM_FORUM_MODEL_H_
+#define MAILFORUM_FORUM_MODEL_H_
+
+#include <string>
+
+namespace forum {
+
+// A category of threads (from the configuration; synchronised into the database).
+struct Category {
+  std::string slug;         // stable identifier used in URLs and rules
+  std::string name;         // shown to people
+  std::string description;  // optional longer text
+};
+
+}  // namespace forum
+
+#endif  // MAILFORUM_FORUM_MODEL_H_

@@ -1,0 +1,155 @@
+#include "forum/store.h"
+
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "forum/migrations.h"
+
+namespace forum {
+namespace {
+
+// Serialises concurrent `migrate` runs (any constant unique to mailforum).
+constexpr long long kMigrationLockKey = 0x6d666d6967;  // "mfmig"
+
+// Converts a libpqxx exception into an Error that says what we were doing.
+base::Error FromException(const std::exception& e, const std::string& what) {
+  using base::ErrorKind;
+  ErrorKind kind = ErrorKind::kInternal;
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    kind = ErrorKind::kTransient;
+  } else if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string state = sql->sqlstate();
+    // 08: connection exceptions; 40001 serialization failure; 40P01 deadlock;
+    // 57P0x: the server is shutting down; 53: insufficient resources.
+    if (state.rfind("08", 0) == 0 || state == "40001" || state == "40P01" || state.rfind("57P0", 0) == 0 ||
+        state.rfind("53", 0) == 0) {
+      kind = ErrorKind::kTransient;
+    }
+  } else if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    kind = ErrorKind::kTransient;
+  }
+  std::string message = e.what();
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return base::Error{kind, what + ": " + message};
+}
+
+}  // namespace
+
+int RequiredSchemaVersion() {
+  const auto& all = Migrations();
+  return all.empty() ? 0 : all.back().version;
+}
+
+struct Store::Impl {
+  explicit Impl(const std::string& dsn) : conn(dsn) {}
+  pqxx::connection conn;
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+base::Result<std::unique_ptr<Store>> Store::Connect(const std::string& dsn) {
+  try {
+    auto impl = std::make_unique<Impl>(dsn);
+    return std::unique_ptr<Store>(new Store(std::move(impl)));
+  } catch (const std::exception& e) {
+    // libpq's messages name host and port, never the password.
+    return base::Error{base::ErrorKind::kTransient,
+                       std::string("cannot connect to PostgreSQL: ") + e.what()};
+  }
+}
+
+base::Result<int> Store::SchemaVersion() {
+  try {
+    pqxx::work tx(impl_->conn);
+    auto exists = tx.exec1("SELECT to_regclass('public.schema_migrations') IS NOT NULL");
+    if (!exists[0].as<bool>()) return 0;
+    auto row = tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations");
+    tx.commit();
+    return row[0].as<int>();
+  } catch (const std::exception& e) {
+    return FromException(e, "reading the schema version");
+  }
+}
+
+base::Result<std::vector<int>> Store::Migrate() {
+  std::vector<int> applied;
+  try {
+    for (const Migration& m : Migrations()) {
+      pqxx::work tx(impl_->conn);
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          " version integer PRIMARY KEY, name text NOT NULL,"
+          " applied_at timestamptz NOT NULL DEFAULT now())");
+      int current = tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();
+      if (current > RequiredSchemaVersion()) {
+        return base::Error{base::ErrorKind::kConfig,
+                           "the database schema (version " + std::to_string(current) +
+                               ") is newer than this mailforum (version " +
+                               std::to_string(RequiredSchemaVersion()) + "): install a newer mailforum"};
+      }
+      if (m.version <= current) continue;
+      tx.exec(std::string(m.sql));
+      tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                     std::string(m.name));
+      tx.commit();
+      applied.push_back(m.version);
+    }
+  } catch (const std::exception& e) {
+    return FromException(e, "migrating the schema");
+  }
+  return applied;
+}
+
+base::Status Store::CheckSchema() {
+  auto version = SchemaVersion();
+  if (!version) return version.error();
+  const int required = RequiredSchemaVersion();
+  if (*version == required) return {};
+  if (*version < required) {
+    return base::Error{base::ErrorKind::kConfig,
+                       "the database schema is at version " + std::to_string(*version) +
+                           " but this mailforum needs version " + std::to_string(required) +
+                           ": run `mailforumctl migrate -c CONFIG` to upgrade it"};
+  }
+  return base::Error{base::ErrorKind::kConfig,
+                     "the database schema is at version " + std::to_string(*version) +
+                         ", newer than this mailforum (version " + std::to_string(required) +
+                         "): install the newer mailforum that migrated it"};
+}
+
+base::Status Store::SyncCategories(const std::vector<Category>& categories) {
+  try {
+    pqxx::work tx(impl_->conn);
+    for (const Category& c : categories) {
+      tx.exec_params(
+          "INSERT INTO categories (slug, name, description) VALUES ($1, $2, $3) "
+          "ON CONFLICT (slug) DO UPDATE SET name = excluded.name, description = excluded.description",
+          c.slug, c.name, c.description);
+    }
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "synchronising categories");
+  }
+}
+
+base::Result<std::vector<Category>> Store::ListCategories() {
+  try {
+    pqxx::work tx(impl_->conn);
+    std::vector<Category> out;
+    for (const auto& row : tx.exec("SELECT slug, name, description FROM categories ORDER BY slug")) {
+      out.push_back(Category{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+    }
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return FromException(e, "listing categories");
+  }
+}
+
+}  // namespace forum
