@@ -1,0 +1,341 @@
+// The mailforum configuration: one YAML file (DESIGN.md §6, reference in
+// docs/configuration.md) loaded into plain typed structs.
+//
+// Loading validates everything it can in one pass and reports each problem as
+// a Diagnostic with file:line:column and what was expected, so an operator
+// fixes a file in one round. Secrets (database DSN, reply-token key,
+// passwords) are never written in the file: it names a file or an environment
+// variable, and the loader reads the value into a config::Secret, which cannot
+// be printed. No diagnostic ever contains a secret value.
+//
+// Every field below has the default the loader applies when the key is
+// absent; fields without one are required. A loaded Config is always complete
+// and consistent: ports are set, every rule's category exists, mailbox names
+// and category slugs are unique, regexes are compiled.
+//
+// Thread-safety: loading touches no shared state except reading the process
+// environment; a loaded Config is a plain value, safe to read from any number
+// of threads.
+#ifndef MAILFORUM_CONFIG_CONFIG_H_
+#define MAILFORUM_CONFIG_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/log.h"
+#include "base/regex.h"
+
+namespace config {
+
+// A secret value (password, DSN, key) read at load time from a file or an
+// environment variable. It deliberately has no operator<< and no conversion
+// to string: the value leaves only through reveal(), which makes every use
+// visible in review. Never log or format what reveal() returns.
+class Secret {
+ public:
+  Secret() = default;
+  // `source` describes where the value came from, e.g. "file /etc/mailforum/smtp.pass".
+  Secret(std::string value, std::string source) : value_(std::move(value)), source_(std::move(source)) {}
+
+  // The secret itself: pass it to the library that needs it, nowhere else.
+  const std::string& reveal() const { return value_; }
+  // Where the value came from, for messages: "file /etc/mailforum/smtp.pass"
+  // or "environment variable MAILFORUM_SMTP_PASSWORD". Never the value.
+  std::string source() const { return source_; }
+
+ private:
+  std::string value_;
+  std::string source_;
+};
+
+// How a connection to a mail server is protected.
+enum class TlsMode {
+  kImplicit,  // TLS from the first byte (IMAPS 993, SMTPS 465).
+  kStartTls,  // Plaintext greeting, then STARTTLS; refuse to go on without it.
+  kNone,      // No TLS at all: only allowed to a loopback host.
+};
+
+// What happens to a message in the mailbox once its outcome is committed.
+enum class AfterAction {
+  kSeen,    // Set \Seen and leave it in the folder.
+  kMove,    // Move it to AfterConfig::folder.
+  kDelete,  // Delete (expunge) it.
+};
+
+// What a rule does with the messages it matches.
+enum class RuleAction {
+  kThread,      // Post it: a new thread in the rule's category, or an answer in its thread.
+  kIgnore,      // Record it and do nothing else.
+  kReject,      // Record it and send the sender a rejection notice (at most once a day).
+  kQuarantine,  // Record it with its raw bytes and move it to the quarantine folder.
+};
+
+// The kind of a message as the classifier sees it.
+enum class Classification { kNormal, kAutoReply, kBounce, kFeedback, kDeliveryNotice };
+
+// The DMARC result in an Authentication-Results header from a trusted
+// authserv-id (RFC 7489 §11.2). kNone is also used when no trusted header says anything.
+enum class DmarcResult { kPass, kFail, kNone, kTempError, kPermError };
+
+// The lower-case name used in the YAML file for each enum value ("starttls", "auto_reply", ...).
+std::string_view TlsModeName(TlsMode mode);
+std::string_view AfterActionName(AfterAction action);
+std::string_view RuleActionName(RuleAction action);
+std::string_view ClassificationName(Classification kind);
+std::string_view DmarcResultName(DmarcResult result);
+
+// instance: who this forum is.
+struct InstanceConfig {
+  // Display name, used in mail From names and page titles. Default: `domain`.
+  std::string name;
+  // Public address of the web view, http:// or https://, without a trailing
+  // slash; links in mail point here. Required.
+  std::string base_url;
+  // The domain of our own Message-IDs (<post.1.x@domain>). Required.
+  std::string domain;
+};
+
+// Where to reach PostgreSQL; `dsn_file` or `dsn_env`.
+struct DatabaseConfig {
+  // A libpq connection string or URI.
+  Secret dsn;
+};
+
+// secrets: keys that are not passwords; `reply_key_file` or `reply_key_env`.
+struct SecretsConfig {
+  // The HMAC key that signs reply tokens; at least 32 bytes is recommended.
+  Secret reply_key;
+};
+
+// What the IMAP and SMTP sections have in common: how to reach and log in to a server.
+struct ServerConfig {
+  // Host name or address. Required.
+  std::string host;
+  // 1..65535. Default: 993 (IMAP, implicit TLS) or 143 (IMAP otherwise);
+  // 465 (SMTP implicit), 587 (SMTP starttls), 25 (SMTP none).
+  std::uint16_t port = 0;
+  // Default: implicit for IMAP, starttls for SMTP.
+  TlsMode tls = TlsMode::kImplicit;
+  // PEM bundle of trusted CAs. Empty: the system trust store.
+  std::string ca_file;
+  // Pin: SHA-256 of the server's own certificate (DER), normalized to 64
+  // lower-case hex digits. When set, the pin alone decides which certificate
+  // is accepted (see mail/tls_verify.h). Empty: the CA and host name checks.
+  std::string tls_sha256;
+  // Login name; any text. Required for IMAP; for SMTP, empty means no AUTH.
+  std::string username;
+  // From `password_file` or `password_env`; set exactly when `username` is set.
+  std::optional<Secret> password;
+};
+
+// smtp: the server that sends all outbound mail.
+struct SmtpConfig : ServerConfig {
+  // From header of outbound mail: an address, optionally with a display
+  // name ("Acme Help <help@example.com>"). Required.
+  std::string from;
+  // Reply-To template; "{token}" is replaced by the thread's signed reply
+  // token ("help+{token}@example.com"). Required.
+  std::string reply_to;
+};
+
+// One forum category (categories: [...]).
+struct Category {
+  // URL name: lower-case letters, digits and '-'. Unique. Required.
+  std::string slug;
+  // Display name. Required.
+  std::string name;
+  // Addresses (lower-cased) that receive every new thread in the category. Default: none.
+  std::vector<std::string> watchers;
+  // Shown on the category page. Default: empty.
+  std::string description;
+};
+
+// mailboxes[].imap: the IMAP account and folder to watch.
+struct ImapConfig : ServerConfig {
+  // The folder to fetch from. Default: INBOX.
+  std::string folder = "INBOX";
+  // Use IMAP IDLE to hear about new mail at once (polling is the fallback). Default: true.
+  bool idle = true;
+  // How often to poll when IDLE is off or unsupported; also the longest IDLE
+  // wait before a re-check. Greater than zero. Default: 60s.
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
+};
+
+// mailboxes[].after: what to do with a message after its outcome is committed.
+struct AfterConfig {
+  // Default: seen.
+  AfterAction action = AfterAction::kSeen;
+  // The destination folder; set exactly when action is kMove.
+  std::string folder;
+};
+
+// A condition over an inbound message; a tree whose inner nodes are all/any/not.
+// Which fields apply depends on `kind`; the others stay empty.
+struct Matcher {
+  enum class Kind {
+    kAll,             // Every child matches (also a match map with several keys).
+    kAny,             // At least one child matches.
+    kNot,             // The single child does not match.
+    kFrom,            // The From address is one of `values` (case-insensitive).
+    kFromDomain,      // The From address's domain is one of `values` (case-insensitive, exact).
+    kTo,              // Some To address is one of `values`.
+    kCc,              // Some Cc address is one of `values`.
+    kSubject,         // `regex` matches the decoded subject.
+    kBody,            // `regex` matches the text body.
+    kHeader,          // `regex` matches the decoded value of some header named `header_name`.
+    kHasAttachment,   // Whether the message has an attachment equals `flag`.
+    kSizeOver,        // The raw message is larger than `size` bytes.
+    kClassification,  // The classifier's verdict is one of `classifications`.
+    kDmarc,           // The trusted DMARC result is one of `dmarc`.
+  };
+  Kind kind = Kind::kAll;
+  // kAll, kAny: one or more; kNot: exactly one.
+  std::vector<Matcher> children;
+  // kFrom, kTo, kCc: addresses; kFromDomain: domains. Lower-cased.
+  std::vector<std::string> values;
+  // kSubject, kBody, kHeader.
+  std::optional<base::Regex> regex;
+  // kHeader: the field name as written (compare case-insensitively).
+  std::string header_name;
+  // kHasAttachment.
+  bool flag = false;
+  // kSizeOver.
+  std::uint64_t size = 0;
+  // kClassification.
+  std::vector<Classification> classifications;
+  // kDmarc.
+  std::vector<DmarcResult> dmarc;
+};
+
+// One routing rule (mailboxes[].rules[]); the first rule that matches decides.
+struct Rule {
+  // Unique within the mailbox; shown in traces. Required.
+  std::string name;
+  // nullopt: the rule matches every message.
+  std::optional<Matcher> match;
+  // Required.
+  RuleAction action = RuleAction::kThread;
+  // Slug of an existing category; set exactly when action is kThread.
+  std::string category;
+  // Tags put on new threads (kThread only). Default: none.
+  std::vector<std::string> tags;
+  // Text for the rejection notice (kReject only). Empty: a generic text.
+  std::string reason;
+  // 1-based line of the rule in the file, for traces and dry runs.
+  int line = 0;
+};
+
+// One watched mailbox (mailboxes: [...]).
+struct MailboxConfig {
+  // Letters, digits, '.', '_' and '-'; unique. Names the mailbox in the
+  // database, logs and `mailforumctl --mailbox`. Required.
+  std::string name;
+  ImapConfig imap;
+  AfterConfig after;
+  // Where poison and quarantined messages go; created when missing. Must
+  // differ from imap.folder. Default: Quarantine.
+  std::string quarantine_folder = "Quarantine";
+  // On first contact with a mailbox, only mail younger than this is
+  // imported; older mail is left alone. Default: 7d.
+  std::chrono::milliseconds import_max_age{std::chrono::hours(7 * 24)};
+  // Send the sender of a new thread an acknowledgement with its link. Default: true.
+  bool acknowledge = true;
+  // First match wins. At least one.
+  std::vector<Rule> rules;
+};
+
+// limits: protection against oversized and abusive input.
+struct LimitsConfig {
+  // Larger messages are quarantined unparsed. Default: 25 MiB.
+  std::uint64_t max_message_size = 25ull * 1024 * 1024;
+  // Deeper MIME nesting is quarantined. Default: 32.
+  int max_mime_depth = 32;
+  // More MIME parts than this are quarantined. Default: 500.
+  int max_parts = 500;
+  // New threads one sender may open per hour; beyond that, messages are rejected. Default: 20.
+  int new_threads_per_sender_per_hour = 20;
+};
+
+// auth: whose Authentication-Results headers to believe.
+struct AuthConfig {
+  // authserv-ids (lower-cased) of our own receiving MTAs. Headers from any
+  // other id are ignored (anyone can write one). Default: none, so every
+  // message's DMARC result is kNone.
+  std::vector<std::string> trusted_authserv_ids;
+};
+
+// web: the read-only HTTP server.
+struct WebConfig {
+  // "host:port" or "[v6]:port" as written. Default: 127.0.0.1:8080.
+  std::string listen = "127.0.0.1:8080";
+  // `listen` split: the host (without brackets) and the port.
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+};
+
+// log: what to log.
+struct LogConfig {
+  // debug | info | warning | error. Default: info.
+  base::LogLevel level = base::LogLevel::kInfo;
+};
+
+struct Config {
+  InstanceConfig instance;
+  DatabaseConfig database;
+  SecretsConfig secrets;
+  SmtpConfig smtp;
+  // May be empty only when no rule threads.
+  std::vector<Category> categories;
+  // At least one.
+  std::vector<MailboxConfig> mailboxes;
+  LimitsConfig limits;
+  AuthConfig auth;
+  WebConfig web;
+  LogConfig log;
+
+  // The category or mailbox with that slug or name, or nullptr.
+  const Category* FindCategory(std::string_view slug) const;
+  const MailboxConfig* FindMailbox(std::string_view name) const;
+};
+
+// One problem found while loading.
+struct Diagnostic {
+  enum class Severity { kError, kWarning };
+  Severity severity = Severity::kError;
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown.
+  int column = 0;  // 1-based; 0 when unknown.
+  std::string message;
+
+  // "file:line:col: error: message" or "file:line:col: warning: message";
+  // the parts that are unknown (0) are left out: "file: error: message".
+  std::string ToString() const;
+};
+
+struct LoadResult {
+  // Set exactly when there are no errors (warnings allowed).
+  std::optional<Config> config;
+  // Errors and warnings, in file order (by line, then column).
+  std::vector<Diagnostic> diagnostics;
+
+  bool ok() const { return config.has_value(); }
+};
+
+// Reads and validates the file at `path`. Relative secret and CA file paths
+// are resolved against the directory of `path`. Never throws; an unreadable
+// file is one error with line 0.
+LoadResult LoadConfigFile(const std::string& path);
+
+// For tests and `check-config` on standard input: `text` as if read from
+// `file_name` (which is used in diagnostics and to resolve relative paths,
+// but not read). Never throws.
+LoadResult LoadConfigString(std::string_view text, const std::string& file_name);
+
+}  // namespace config
+
+#endif  // MAILFORUM_CONFIG_CONFIG_H_

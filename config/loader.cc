@@ -1,0 +1,466 @@
+// The configuration schema: each section of the YAML file read into its
+// struct, then the checks that span sections (category references, unique
+// names). LoadConfigFile and LoadConfigString live here.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <charconv>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "config/config.h"
+#include "config/enums.h"
+#include "config/reader.h"
+#include "config/rules.h"
+#include "config/values.h"
+
+namespace config {
+namespace {
+
+using internal::Need;
+using internal::Reader;
+using internal::Section;
+using internal::UniqueNames;
+using internal::Value;
+
+constexpr std::uint64_t kMaxConfigSize = 16 * 1024 * 1024;
+constexpr std::size_t kMinReplyKeySize = 32;
+
+constexpr std::string_view kTopKeys[] = {"instance",  "database", "secrets", "smtp", "categories",
+                                         "mailboxes", "limits",   "auth",    "web",  "log"};
+constexpr std::string_view kInstanceKeys[] = {"name", "base_url", "domain"};
+constexpr std::string_view kDatabaseKeys[] = {"dsn_file", "dsn_env"};
+constexpr std::string_view kSecretsKeys[] = {"reply_key_file", "reply_key_env"};
+constexpr std::string_view kSmtpKeys[] = {"host",       "port",     "tls",           "ca_file",
+                                          "tls_sha256", "username", "password_file", "password_env",
+                                          "from",       "reply_to"};
+constexpr std::string_view kImapKeys[] = {"host",       "port",     "tls",           "ca_file",
+                                          "tls_sha256", "username", "password_file", "password_env",
+                                          "folder",     "idle",     "poll_interval"};
+constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "description"};
+constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "after", "quarantine_folder",
+                                             "import_max_age", "acknowledge", "rules"};
+constexpr std::string_view kAfterKeys[] = {"action", "folder"};
+constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_mime_depth", "max_parts",
+                                            "new_threads_per_sender_per_hour"};
+constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
+constexpr std::string_view kWebKeys[] = {"listen"};
+constexpr std::string_view kLogKeys[] = {"level"};
+
+enum class Protocol { kImap, kSmtp };
+
+bool AllOf(std::string_view text, bool (*allowed)(char)) {
+  for (char c : text) {
+    if (!allowed(c)) return false;
+  }
+  return true;
+}
+
+bool IsSlugChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
+bool IsNameChar(char c) { return IsSlugChar(c) || (c >= 'A' && c <= 'Z') || c == '.' || c == '_'; }
+// Text that goes into mail headers and IMAP commands: no control characters.
+bool IsPrintable(char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; }
+
+bool IsIpAddress(const std::string& host) {
+  in6_addr addr{};
+  return inet_pton(AF_INET, host.c_str(), &addr) == 1 || inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+}
+
+// `value` if `valid` accepts it; otherwise reports "key: <problem>" and returns nullopt.
+template <typename T, typename Valid>
+std::optional<T> Checked(Reader& r, const Value& v, std::optional<T> value, Valid valid,
+                         std::string_view problem) {
+  if (value && !valid(*value)) {
+    r.Error(v.mark, v.key + ": " + std::string(problem));
+    return std::nullopt;
+  }
+  return value;
+}
+
+// A string that `valid` accepts; otherwise reports "key: expected <expected>, got '<text>'".
+std::optional<std::string> Text(Reader& r, const Value& v, bool (*valid)(const std::string&),
+                                std::string_view expected) {
+  auto text = r.String(v);
+  if (text && !valid(*text)) {
+    r.Error(v.mark, v.key + ": expected " + std::string(expected) + ", got '" + *text + "'");
+    return std::nullopt;
+  }
+  return text;
+}
+
+bool IsSlug(const std::string& t) { return AllOf(t, IsSlugChar); }
+bool IsMailboxName(const std::string& t) { return AllOf(t, IsNameChar); }
+bool IsPrintableText(const std::string& t) { return AllOf(t, IsPrintable); }
+bool IsHost(const std::string& t) { return internal::IsValidDomain(t) || IsIpAddress(t); }
+bool IsHeaderAddress(const std::string& t) { return internal::HeaderAddress(t).has_value(); }
+bool IsReplyToTemplate(const std::string& t) {
+  std::string sample = t;
+  std::size_t token = sample.find("{token}");
+  if (token == std::string::npos) return false;
+  return IsHeaderAddress(sample.replace(token, 7, "token"));
+}
+
+constexpr std::string_view kAddressExpected =
+    "an email address like help@example.com or Name <help@example.com>";
+
+class Loader {
+ public:
+  explicit Loader(Reader& reader) : r_(reader) {}
+
+  Config Load(const YAML::Node& root) {
+    Section top(r_, Value{root, root.Mark(), root.Mark(), "configuration"}, "at the top level", kTopKeys);
+    if (auto v = top.Get("instance", Need::kRequired)) ReadInstance(*v);
+    if (auto v = top.Get("database", Need::kRequired)) {
+      Section s(r_, *v, "in database", kDatabaseKeys);
+      if (auto dsn = s.SecretValue("dsn", Need::kRequired)) config_.database.dsn = std::move(*dsn);
+    }
+    if (auto v = top.Get("secrets", Need::kRequired)) ReadSecrets(*v);
+    if (auto v = top.Get("smtp", Need::kRequired)) ReadSmtp(*v);
+    if (auto v = top.Get("categories")) ReadCategories(*v);
+    if (auto v = top.Get("mailboxes", Need::kRequired)) ReadMailboxes(*v);
+    if (auto v = top.Get("limits")) ReadLimits(*v);
+    if (auto v = top.Get("auth")) {
+      Section s(r_, *v, "in auth", kAuthKeys);
+      config_.auth.trusted_authserv_ids =
+          s.Read("trusted_authserv_ids", Need::kOptional, [&](const Value& ids) {
+             return r_.List(ids, "authserv-ids", true, [&](const Value& id) {
+               auto host = Text(r_, id, IsHost, "a host name");
+               return host ? std::optional(internal::Lower(*host)) : std::nullopt;
+             });
+           }).value_or(std::vector<std::string>{});
+    }
+    if (auto v = top.Get("web")) ReadWeb(*v);
+    if (auto v = top.Get("log")) {
+      Section s(r_, *v, "in log", kLogKeys);
+      config_.log.level = s.Enum<base::LogLevel>("level", internal::kLogLevels).value_or(config_.log.level);
+    }
+    CheckCategoryReferences();
+    return std::move(config_);
+  }
+
+ private:
+  void ReadInstance(const Value& v) {
+    Section s(r_, v, "in instance", kInstanceKeys);
+    config_.instance.domain =
+        s.Read("domain", Need::kRequired, [&](const Value& d) { return r_.Domain(d); }).value_or("");
+    config_.instance.base_url =
+        s.Read("base_url", Need::kRequired, [&](const Value& u) { return Url(u); }).value_or("");
+    config_.instance.name = s.Read("name", Need::kOptional, [&](const Value& n) {
+                               return Text(r_, n, IsPrintableText, "text without control characters");
+                             }).value_or(config_.instance.domain);
+  }
+
+  std::optional<std::string> Url(const Value& v) {
+    auto url = r_.String(v);
+    if (!url) return std::nullopt;
+    std::string_view rest = *url;
+    bool scheme = rest.starts_with("https://") || rest.starts_with("http://");
+    if (scheme) rest.remove_prefix(rest.find("//") + 2);
+    if (!scheme || rest.empty() || rest.front() == '/' ||
+        !AllOf(rest, [](char c) { return c > 0x20 && c != 0x7f; })) {
+      r_.Error(v.mark, v.key + ": expected an http:// or https:// URL, got '" + *url + "'");
+      return std::nullopt;
+    }
+    while (url->back() == '/') url->pop_back();
+    return url;
+  }
+
+  void ReadSecrets(const Value& v) {
+    Section s(r_, v, "in secrets", kSecretsKeys);
+    auto key = s.SecretValue("reply_key", Need::kRequired);
+    if (!key) return;
+    if (key->reveal().size() < kMinReplyKeySize) {
+      r_.Warning(s.mark(), "the reply key (" + key->source() + ") is shorter than " +
+                               std::to_string(kMinReplyKeySize) +
+                               " bytes; make one with: openssl rand -base64 32");
+    }
+    config_.secrets.reply_key = std::move(*key);
+  }
+
+  // The keys IMAP and SMTP share: host, port, tls, ca_file, tls_sha256, username, password.
+  void ReadServer(Section& s, ServerConfig& server, Protocol protocol) {
+    const bool imap = protocol == Protocol::kImap;
+    auto host = s.Read("host", Need::kRequired,
+                       [&](const Value& h) { return Text(r_, h, IsHost, "a host name or IP address"); });
+    server.host = host.value_or("");
+    server.tls =
+        s.Enum<TlsMode>("tls", internal::kTlsModes).value_or(imap ? TlsMode::kImplicit : TlsMode::kStartTls);
+    if (auto port = s.Read("port", Need::kOptional, [&](const Value& p) { return r_.Port(p); })) {
+      server.port = *port;
+    } else if (imap) {
+      server.port = server.tls == TlsMode::kImplicit ? 993 : 143;
+    } else {
+      server.port = server.tls == TlsMode::kImplicit ? 465 : server.tls == TlsMode::kStartTls ? 587 : 25;
+    }
+    server.ca_file =
+        s.Read("ca_file", Need::kOptional, [&](const Value& f) { return r_.ReadableFile(f); }).value_or("");
+    server.tls_sha256 =
+        s.Read("tls_sha256", Need::kOptional, [&](const Value& p) { return Pin(p); }).value_or("");
+    server.username = s.String("username", imap ? Need::kRequired : Need::kOptional).value_or("");
+    const bool has_username = s.Get("username").has_value();
+    server.password = s.SecretValue("password", has_username ? Need::kRequired : Need::kOptional);
+    if (!imap && !has_username && server.password) {
+      auto password_key = s.Get("password_file");
+      if (!password_key) password_key = s.Get("password_env");
+      r_.Error(password_key->key_mark, "a password without a username; add 'username' in smtp");
+    }
+    if (server.tls == TlsMode::kNone && host && !internal::IsLoopbackHost(*host)) {
+      r_.Error(s.Get("tls")->mark,
+               "tls: none to '" + *host +
+                   "': plaintext is only allowed to loopback (localhost, 127.0.0.0/8, ::1)");
+    }
+    if (server.tls == TlsMode::kNone) {
+      for (std::string_view key : {"ca_file", "tls_sha256"}) {
+        if (auto given = s.Get(key)) {
+          r_.Warning(given->key_mark, std::string(key) + " has no effect with tls: none");
+        }
+      }
+    }
+  }
+
+  // A certificate pin: 64 hex digits, colons allowed; stored lower-case without colons.
+  std::optional<std::string> Pin(const Value& v) {
+    auto text = r_.String(v);
+    if (!text) return std::nullopt;
+    std::string hex;
+    for (char c : *text) {
+      if (c != ':') hex += c;
+    }
+    hex = internal::Lower(hex);
+    if (hex.size() != 64 ||
+        !AllOf(hex, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+      r_.Error(v.mark, v.key + ": expected the SHA-256 of the server certificate as 64 hex digits, got '" +
+                           *text + "'");
+      return std::nullopt;
+    }
+    return hex;
+  }
+
+  void ReadSmtp(const Value& v) {
+    Section s(r_, v, "in smtp", kSmtpKeys);
+    ReadServer(s, config_.smtp, Protocol::kSmtp);
+    config_.smtp.from = s.Read("from", Need::kRequired, [&](const Value& f) {
+                           return Text(r_, f, IsHeaderAddress, kAddressExpected);
+                         }).value_or("");
+    config_.smtp.reply_to =
+        s.Read("reply_to", Need::kRequired, [&](const Value& t) {
+           return Text(r_, t, IsReplyToTemplate,
+                       "an address template containing {token}, like help+{token}@example.com");
+         }).value_or("");
+  }
+
+  // The required key `key` of `s`, checked as Text() does; nullopt also when
+  // an earlier item of the list used the same value (reported by `names`).
+  std::optional<std::string> UniqueName(Section& s, std::string_view key, UniqueNames& names,
+                                        bool (*valid)(const std::string&), std::string_view expected) {
+    auto v = s.Get(key, Need::kRequired);
+    if (!v) return std::nullopt;
+    auto text = Text(r_, *v, valid, expected);
+    if (!text || !names.Add(r_, *text, v->mark)) return std::nullopt;
+    return text;
+  }
+
+  void ReadCategories(const Value& v) {
+    auto items = r_.Items(v, "categories", true);
+    if (!items) return;
+    UniqueNames slugs("category slug");
+    for (const Value& item : *items) {
+      Section s(r_, item, "in category", kCategoryKeys);
+      Category category;
+      auto slug = UniqueName(s, "slug", slugs, IsSlug, "lower-case letters, digits and '-'");
+      category.name = s.String("name", Need::kRequired).value_or("");
+      category.description = s.String("description").value_or("");
+      category.watchers =
+          s.Read("watchers", Need::kOptional, [&](const Value& w) {
+             return r_.List(w, "addresses", true, [&](const Value& a) { return r_.Address(a); });
+           }).value_or(std::vector<std::string>{});
+      if (!slug) continue;
+      category.slug = *slug;
+      config_.categories.push_back(std::move(category));
+    }
+  }
+
+  void ReadMailboxes(const Value& v) {
+    auto items = r_.Items(v, "mailboxes", false);
+    if (!items) return;
+    UniqueNames names("mailbox name");
+    for (const Value& item : *items) {
+      Section s(r_, item, "in mailbox", kMailboxKeys);
+      MailboxConfig mailbox;
+      mailbox.name =
+          UniqueName(s, "name", names, IsMailboxName, "letters, digits, '.', '_' and '-'").value_or("");
+      if (auto imap = s.Get("imap", Need::kRequired)) ReadImap(*imap, mailbox.imap);
+      if (auto after = s.Get("after")) ReadAfter(*after, mailbox);
+      if (auto quarantine = s.Get("quarantine_folder")) {
+        mailbox.quarantine_folder = Folder(*quarantine).value_or(mailbox.quarantine_folder);
+        CheckNotSourceFolder(*quarantine, mailbox.quarantine_folder, mailbox.imap.folder);
+      }
+      mailbox.import_max_age = s.Duration("import_max_age").value_or(mailbox.import_max_age);
+      mailbox.acknowledge = s.Bool("acknowledge").value_or(mailbox.acknowledge);
+      if (auto rules = s.Get("rules", Need::kRequired)) {
+        for (internal::ReadRule& rule : internal::ReadRules(r_, *rules)) {
+          if (rule.rule.action == RuleAction::kThread) {
+            references_.push_back({rule.rule.category, rule.category_mark});
+          }
+          mailbox.rules.push_back(std::move(rule.rule));
+        }
+      }
+      config_.mailboxes.push_back(std::move(mailbox));
+    }
+  }
+
+  // An IMAP folder name: printable text.
+  std::optional<std::string> Folder(const Value& v) {
+    return Text(r_, v, IsPrintableText, "a folder name without control characters");
+  }
+
+  // Moving processed or quarantined mail into the folder being read would fetch it again, forever.
+  void CheckNotSourceFolder(const Value& v, const std::string& folder, const std::string& source) {
+    if (folder == source) {
+      r_.Error(v.mark, v.key + ": must differ from the folder being read ('" + source + "')");
+    }
+  }
+
+  void ReadImap(const Value& v, ImapConfig& imap) {
+    Section s(r_, v, "in imap", kImapKeys);
+    ReadServer(s, imap, Protocol::kImap);
+    imap.folder =
+        s.Read("folder", Need::kOptional, [&](const Value& f) { return Folder(f); }).value_or(imap.folder);
+    imap.idle = s.Bool("idle").value_or(imap.idle);
+    if (auto interval = s.Get("poll_interval")) {
+      imap.poll_interval =
+          Checked(
+              r_, *interval, r_.Duration(*interval),
+              [](std::chrono::milliseconds d) { return d.count() > 0; }, "must be longer than 0s")
+              .value_or(imap.poll_interval);
+    }
+  }
+
+  void ReadAfter(const Value& v, MailboxConfig& mailbox) {
+    Section s(r_, v, "in after", kAfterKeys);
+    AfterConfig& after = mailbox.after;
+    after.action =
+        s.Enum<AfterAction>("action", internal::kAfterActions, Need::kRequired).value_or(after.action);
+    auto folder = s.Get("folder");
+    if (after.action != AfterAction::kMove) {
+      if (folder) {
+        r_.Warning(folder->key_mark,
+                   "folder has no effect with action: " + std::string(AfterActionName(after.action)) +
+                       " (only with action: move)");
+      }
+      return;
+    }
+    if (!folder) {
+      s.Missing("key 'folder'", "needed for action: move");
+      return;
+    }
+    after.folder = Folder(*folder).value_or("");
+    CheckNotSourceFolder(*folder, after.folder, mailbox.imap.folder);
+  }
+
+  void ReadLimits(const Value& v) {
+    Section s(r_, v, "in limits", kLimitsKeys);
+    LimitsConfig& limits = config_.limits;
+    if (auto size = s.Get("max_message_size")) {
+      limits.max_message_size =
+          Checked(
+              r_, *size, r_.Size(*size), [](std::uint64_t n) { return n > 0; }, "must be greater than 0")
+              .value_or(limits.max_message_size);
+    }
+    limits.max_mime_depth = s.Int("max_mime_depth", 1, 1000).value_or(limits.max_mime_depth);
+    limits.max_parts = s.Int("max_parts", 1, 100000).value_or(limits.max_parts);
+    limits.new_threads_per_sender_per_hour =
+        s.Int("new_threads_per_sender_per_hour", 1, 100000).value_or(limits.new_threads_per_sender_per_hour);
+  }
+
+  void ReadWeb(const Value& v) {
+    Section s(r_, v, "in web", kWebKeys);
+    auto listen = s.Get("listen");
+    if (!listen) return;
+    auto text = r_.String(*listen);
+    if (!text) return;
+    // "host:port" or "[v6]:port".
+    std::size_t colon = text->rfind(':');
+    std::string host = colon == std::string::npos ? "" : text->substr(0, colon);
+    std::string port = colon == std::string::npos ? "" : text->substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    int number = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (!IsHost(host) || port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+        number < 1 || number > 65535) {
+      r_.Error(listen->mark,
+               "listen: expected host:port like 127.0.0.1:8080 or [::1]:8080, got '" + *text + "'");
+      return;
+    }
+    config_.web = WebConfig{*text, host, static_cast<std::uint16_t>(number)};
+  }
+
+  void CheckCategoryReferences() {
+    for (const auto& [slug, mark] : references_) {
+      if (config_.FindCategory(slug) != nullptr) continue;
+      std::string message = "category: unknown category '" + slug + "'";
+      std::string names;
+      std::optional<std::string> close;
+      for (const Category& category : config_.categories) {
+        names += (names.empty() ? "" : ", ") + category.slug;
+        if (internal::EditDistance(slug, category.slug) <= 2 && !close) close = category.slug;
+      }
+      if (close) {
+        message += "; did you mean '" + *close + "'?";
+      } else if (names.empty()) {
+        message += "; no categories are defined";
+      } else {
+        message += "; the categories are: " + names;
+      }
+      r_.Error(mark, message);
+    }
+  }
+
+  Reader& r_;
+  Config config_;
+  std::vector<std::pair<std::string, YAML::Mark>> references_;  // Categories named by thread rules.
+};
+
+std::string DirectoryOf(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+LoadResult LoadConfigString(std::string_view text, const std::string& file_name) {
+  LoadResult result;
+  Reader reader(file_name, DirectoryOf(file_name));
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    if (root.IsNull()) {
+      reader.Error(YAML::Mark::null_mark(), "the configuration is empty");
+    } else {
+      Config config = Loader(reader).Load(root);
+      if (!reader.has_errors()) result.config = std::move(config);
+    }
+  } catch (const YAML::ParserException& e) {
+    reader.Error(e.mark, "invalid YAML: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    reader.Error(e.mark, "cannot read the configuration: " + e.msg);
+  } catch (const std::exception& e) {
+    reader.Error(YAML::Mark::null_mark(), std::string("cannot load the configuration: ") + e.what());
+  }
+  if (reader.has_errors()) result.config.reset();
+  result.diagnostics = reader.TakeDiagnostics();
+  return result;
+}
+
+LoadResult LoadConfigFile(const std::string& path) {
+  internal::FileContent file = internal::ReadRegularFile(path, kMaxConfigSize);
+  if (!file.ok) {
+    LoadResult result;
+    result.diagnostics.push_back({Diagnostic::Severity::kError, path, 0, 0, file.error});
+    return result;
+  }
+  return LoadConfigString(file.data, path);
+}
+
+}  // namespace config

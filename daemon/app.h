@@ -1,0 +1,28 @@
+// mailforumd's composition root: loads the configuration, checks the
+// database, starts the workers, and runs until SIGTERM/SIGINT. SIGHUP reloads
+// the configuration (a broken new file is reported and the old one kept).
+//
+// Ingestion (IMAP → forum) and the outbox arrive with their issues; today the
+// daemon validates its configuration and database and stays up.
+#ifndef MAILFORUM_DAEMON_APP_H_
+#define MAILFORUM_DAEMON_APP_H_
+
+#include <string>
+
+namespace mailforumd {
+
+struct Options {
+  std::string config_path;  // -c FILE
+  bool once = false;        // --once: process what is pending, then exit
+};
+
+// Runs the daemon; returns the process exit code (base/exit_codes.h):
+// 0 on a clean stop, 78 for configuration or schema errors, 75 when
+// PostgreSQL cannot be reached at start (systemd restarts us).
+// Precondition: called from main() with SIGTERM, SIGINT and SIGHUP blocked in
+// every thread (main blocks them before anything starts a thread).
+int Run(const Options& options);
+
+}  // namespace mailforumd
+
+#endif  // MAILFORUM_DAEMON_APP_H_

@@ -1,0 +1,28 @@
+// Runs a program for a test and captures what it printed. Test-only.
+#ifndef MAILFORUM_TESTS_SUPPORT_SUBPROCESS_H_
+#define MAILFORUM_TESTS_SUPPORT_SUBPROCESS_H_
+
+#include <string>
+
+namespace mftest {
+
+struct CommandResult {
+  int exit_code = -1;  // the exit status, or 128 + signal number when killed
+  std::string output;  // standard output and standard error, interleaved
+};
+
+// Runs `shell_command` with /bin/sh -c, stdin from /dev/null.
+CommandResult RunCommand(const std::string& shell_command);
+
+// Quotes `arg` for /bin/sh.
+std::string ShellQuote(const std::string& arg);
+
+// Writes `content` to `path` with permission bits `mode`; throws std::runtime_error on failure.
+void WriteFile(const std::string& path, const std::string& content, int mode = 0600);
+
+// The whole file; throws std::runtime_error when it cannot be read.
+std::string ReadFile(const std::string& path);
+
+}  // namespace mftest
+
+#endif  // MAILFORUM_TESTS_SUPPORT_SUBPROCESS_H_
