@@ -1,0 +1,122 @@
+#include "mail/reply_token.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <strings.h>
+
+#include <array>
+#include <cassert>
+
+namespace mail {
+namespace {
+
+constexpr std::string_view kContext = "mailforum reply token v1";
+constexpr size_t kIdBytes = 6;
+constexpr size_t kMacBytes = 10;  // 80 bits
+constexpr size_t kTokenBytes = kIdBytes + kMacBytes;
+constexpr size_t kTokenChars = (kTokenBytes * 8 + 4) / 5;  // 26
+constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz234567";
+constexpr std::string_view kPlaceholder = "{token}";
+
+using TokenBytes = std::array<unsigned char, kTokenBytes>;
+
+std::array<unsigned char, 32> Mac(const unsigned char* id, std::string_view key) {
+  std::string input(kContext);
+  input.append(reinterpret_cast<const char*>(id), kIdBytes);
+  std::array<unsigned char, 32> out{};
+  [[maybe_unused]] int rc =
+      gnutls_hmac_fast(GNUTLS_MAC_SHA256, key.data(), key.size(), input.data(), input.size(), out.data());
+  assert(rc == 0);
+  return out;
+}
+
+std::string Base32(const TokenBytes& bytes) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char b : bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += kAlphabet[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+std::optional<TokenBytes> FromBase32(std::string_view text) {
+  if (text.size() != kTokenChars) return std::nullopt;
+  TokenBytes out{};
+  uint32_t buffer = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'a' && c <= 'z') {
+      v = c - 'a';
+    } else if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= '2' && c <= '7') {
+      v = c - '2' + 26;
+    } else {
+      return std::nullopt;
+    }
+    buffer = (buffer << 5) | static_cast<uint32_t>(v);
+    bits += 5;
+    if (bits >= 8) {
+      if (n < out.size()) out[n++] = static_cast<unsigned char>((buffer >> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  // The 2 padding bits of the last character must be zero: one encoding per token.
+  if (n != out.size() || (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+std::string MakeReplyToken(uint64_t thread_id, std::string_view key) {
+  assert(thread_id <= kMaxTokenThreadId && !key.empty());
+  TokenBytes bytes{};
+  for (size_t i = 0; i < kIdBytes; ++i) bytes[i] = static_cast<unsigned char>(thread_id >> (8 * (kIdBytes - 1 - i)));
+  const auto mac = Mac(bytes.data(), key);
+  for (size_t i = 0; i < kMacBytes; ++i) bytes[kIdBytes + i] = mac[i];
+  return Base32(bytes);
+}
+
+std::optional<uint64_t> VerifyReplyToken(std::string_view token, std::string_view key) {
+  if (key.empty()) return std::nullopt;
+  auto bytes = FromBase32(token);
+  if (!bytes) return std::nullopt;
+  const auto mac = Mac(bytes->data(), key);
+  if (gnutls_memcmp(mac.data(), bytes->data() + kIdBytes, kMacBytes) != 0) return std::nullopt;
+  uint64_t id = 0;
+  for (size_t i = 0; i < kIdBytes; ++i) id = (id << 8) | (*bytes)[i];
+  return id;
+}
+
+std::string ReplyAddress(std::string_view address_template, uint64_t thread_id, std::string_view key) {
+  std::string out(address_template);
+  const auto at = out.find(kPlaceholder);
+  if (at != std::string::npos) out.replace(at, kPlaceholder.size(), MakeReplyToken(thread_id, key));
+  return out;
+}
+
+std::optional<std::string> ExtractToken(std::string_view address_template, std::string_view address) {
+  const auto at = address_template.find(kPlaceholder);
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::string_view prefix = address_template.substr(0, at);
+  const std::string_view suffix = address_template.substr(at + kPlaceholder.size());
+  if (address.size() <= prefix.size() + suffix.size()) return std::nullopt;
+  if (!EqualsIgnoreCase(address.substr(0, prefix.size()), prefix)) return std::nullopt;
+  if (!EqualsIgnoreCase(address.substr(address.size() - suffix.size()), suffix)) return std::nullopt;
+  return std::string(address.substr(prefix.size(), address.size() - prefix.size() - suffix.size()));
+}
+
+}  // namespace mail
