@@ -1,12 +1,11 @@
 #include "forum/store.h"
 
-#include <pqxx/pqxx>
-
 #include <algorithm>
 #include <string>
 #include <utility>
 
 #include "forum/migrations.h"
+#include "forum/store_internal.h"
 
 namespace forum {
 namespace {
@@ -14,7 +13,8 @@ namespace {
 // Serialises concurrent `migrate` runs (any constant unique to mailforum).
 constexpr long long kMigrationLockKey = 0x6d666d6967;  // "mfmig"
 
-// Converts a libpqxx exception into an Error that says what we were doing.
+}  // namespace
+
 base::Error FromException(const std::exception& e, const std::string& what) {
   using base::ErrorKind;
   ErrorKind kind = ErrorKind::kInternal;
@@ -36,17 +36,10 @@ base::Error FromException(const std::exception& e, const std::string& what) {
   return base::Error{kind, what + ": " + message};
 }
 
-}  // namespace
-
 int RequiredSchemaVersion() {
   const auto& all = Migrations();
   return all.empty() ? 0 : all.back().version;
 }
-
-struct Store::Impl {
-  explicit Impl(const std::string& dsn) : conn(dsn) {}
-  pqxx::connection conn;
-};
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;

@@ -9,11 +9,14 @@
 #ifndef MAILFORUM_FORUM_STORE_H_
 #define MAILFORUM_FORUM_STORE_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "forum/inbound.h"
 #include "forum/model.h"
 
 namespace forum {
@@ -46,6 +49,58 @@ class Store {
 
   // All categories, ordered by slug.
   base::Result<std::vector<Category>> ListCategories();
+
+  // --- ingestion (see forum/inbound.h) ---
+
+  // Records `items` (in UID order) in ONE transaction: each item's
+  // inbound_messages row, its post (a new thread or an answer), every
+  // Message-ID that leads to the post, its outbox rows and bounce scores, and
+  // the mailbox cursor. An item whose (mailbox, uidvalidity, uid) is already
+  // recorded changes nothing (already_recorded). An item whose message key is
+  // already recorded is stored as kDuplicate and makes no post. A rejection
+  // outbox row is queued at most once per address per day. Our Message-IDs
+  // are <post.{id}.{random}@domain>.
+  // An item that fails by itself (a constraint, bad data) is rolled back to
+  // its savepoint and its slot holds the error; the others commit, and the
+  // cursor advances only up to the last UID before the first failed item.
+  // A transient error (connection lost, serialization) fails the whole call
+  // and commits nothing.
+  base::Result<std::vector<base::Result<RecordResult>>> RecordBatch(const std::vector<InboundItem>& items,
+                                                                   const std::string& domain);
+
+  // The state of `mailbox`, or nullopt before the first contact.
+  base::Result<std::optional<MailboxState>> GetMailboxState(const std::string& mailbox);
+
+  // First contact, or a new UIDVALIDITY: the cursor restarts at 0 under `uidvalidity`.
+  base::Status ResetMailbox(const std::string& mailbox, uint32_t uidvalidity);
+
+  // Notes the outcome of the last pass over `mailbox` (shown by status and health checks).
+  // `error` empty means success.
+  base::Status NoteMailboxPass(const std::string& mailbox, const std::string& error);
+
+  // Committed messages of `mailbox` under `uidvalidity` whose post-action
+  // (\Seen / move / delete / quarantine move) is not yet done, in UID order.
+  base::Result<std::vector<PendingPostAction>> PendingPostActions(const std::string& mailbox,
+                                                                   uint32_t uidvalidity);
+
+  // Records that the post-action of these UIDs is done.
+  base::Status MarkPostActionsDone(const std::string& mailbox, uint32_t uidvalidity,
+                                   const std::vector<uint32_t>& uids);
+
+  // Whether a thread with this id exists.
+  base::Result<bool> ThreadExists(int64_t thread_id);
+
+  // The thread of the first of `message_ids` (in the order given) that is
+  // known — inbound or outbound — or nullopt.
+  base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& message_ids);
+
+  // Threads opened by `address` (case-insensitive) in the last `seconds`.
+  base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds);
+
+  // Takes the cluster-wide lock that makes this connection the only worker
+  // of `mailbox` (a PostgreSQL session advisory lock; released when this
+  // Store is destroyed or its connection dies). False when another holds it.
+  base::Result<bool> TryLockMailbox(const std::string& mailbox);
 
  private:
   struct Impl;

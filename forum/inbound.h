@@ -1,0 +1,104 @@
+// What the ingestion pipeline hands to the store for one fetched message, and
+// what the store answers. Plain values; see Store::RecordBatch.
+#ifndef MAILFORUM_FORUM_INBOUND_H_
+#define MAILFORUM_FORUM_INBOUND_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace forum {
+
+// What became of an inbound message (inbound_messages.outcome).
+enum class Outcome {
+  kPosted,       // a new thread or a post in an existing one
+  kIgnored,      // an `ignore` rule
+  kRejected,     // a `reject` rule, a rate limit, or a sender policy
+  kQuarantined,  // poison or a `quarantine` rule: raw bytes kept, moved to the quarantine folder
+  kMachine,      // auto-reply, bounce, feedback report or delivery notice: never posted
+  kDuplicate,    // its message key was already recorded (another mailbox, a rescan, a resend)
+  kTooOld,       // older than import_max_age on first contact with the mailbox
+};
+std::string_view OutcomeName(Outcome outcome);
+
+// A file attached to a post.
+struct AttachmentDraft {
+  std::string filename;
+  std::string content_type;
+  std::string content_id;  // "" when not an inline image
+  std::string sha256;      // lower-case hex of `content`
+  std::string content;     // the bytes
+};
+
+// The post to create when the outcome is kPosted.
+struct PostDraft {
+  std::optional<int64_t> thread_id;  // answer in this thread; nullopt: open a new thread
+  std::string category;              // new thread: the category slug (must exist)
+  std::vector<std::string> tags;     // new thread: its tags
+  std::string subject;               // new thread: its subject
+  std::string author_address;
+  std::string author_name;
+  std::string body;                  // trimmed text
+  std::string elided;                // the quoted history and signature that were cut
+  std::vector<AttachmentDraft> attachments;
+};
+
+// An outbound mail to queue in the same transaction (sent by the outbox worker).
+struct OutboxDraft {
+  std::string kind;       // "answer", "notification", "acknowledgement" or "rejection"
+  std::string recipient;  // one address
+};
+
+// A failed recipient reported by a bounce: raises that address's bounce score.
+struct BounceDraft {
+  std::string address;
+  bool hard = false;
+  std::string reason;
+};
+
+// Everything the pipeline decided about one fetched message.
+struct InboundItem {
+  std::string mailbox;
+  uint32_t uidvalidity = 0;
+  uint32_t uid = 0;
+  // Message-ID + sender address, or "sha256:<hex>" of the raw bytes when there is no Message-ID.
+  std::string message_key;
+  std::string message_id;      // "" when missing
+  std::string from_address;
+  std::string subject;
+  uint64_t size = 0;
+  std::string classification;  // "normal", "auto_reply", "bounce", "feedback", "delivery_notice"
+  Outcome outcome = Outcome::kIgnored;
+  std::string rule;            // the rule that decided ("" when none)
+  std::string reason;          // why, for people (trace, quarantine list)
+  std::string raw;             // the raw message; stored only for kQuarantined
+  std::optional<PostDraft> post;  // set exactly when outcome is kPosted
+  std::vector<OutboxDraft> outbox;
+  std::vector<BounceDraft> bounces;
+};
+
+// What the store did with one item.
+struct RecordResult {
+  Outcome outcome = Outcome::kIgnored;  // kDuplicate when the message key was already recorded
+  bool already_recorded = false;        // this (mailbox, uidvalidity, uid) was recorded before: nothing changed
+  std::optional<int64_t> thread_id;
+  std::optional<int64_t> post_id;
+};
+
+// The server-side step still owed for a committed message.
+struct PendingPostAction {
+  uint32_t uid = 0;
+  Outcome outcome = Outcome::kIgnored;  // kQuarantined goes to the quarantine folder
+};
+
+// mailbox_state: where ingestion of a mailbox stands.
+struct MailboxState {
+  uint32_t uidvalidity = 0;
+  uint32_t last_uid = 0;  // every UID up to this one has been recorded
+};
+
+}  // namespace forum
+
+#endif  // MAILFORUM_FORUM_INBOUND_H_

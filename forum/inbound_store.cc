@@ -1,0 +1,392 @@
+// Store: the ingestion side (RecordBatch and the mailbox bookkeeping).
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "forum/store.h"
+#include "forum/store_internal.h"
+
+namespace forum {
+namespace {
+
+// Bounce score added per failed delivery; the outbox suppresses an address past its threshold.
+constexpr double kHardBounceScore = 1.0;
+constexpr double kSoftBounceScore = 0.25;
+
+std::string RandomTag() {
+  static thread_local std::random_device rd;
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t r = rd();
+    for (int j = 0; j < 4; ++j, r >>= 5) out += kAlphabet[r & 31];
+  }
+  return out;
+}
+
+std::string OurMessageId(const std::string& what, int64_t id, const std::string& domain) {
+  return what + "." + std::to_string(id) + "." + RandomTag() + "@" + domain;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// pqxx 6 takes bytea parameters as binarystring.
+pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
+
+// A PostgreSQL array literal of `values` (passed as a parameter, so only array quoting applies).
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ",";
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+int64_t InsertThread(pqxx::transaction_base& tx, const PostDraft& post) {
+  pqxx::result category = tx.exec_params("SELECT id FROM categories WHERE slug = $1", post.category);
+  if (category.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
+  return tx
+      .exec_params1(
+          "INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
+          "VALUES ($1, $2, $3::text[], $4, $5) RETURNING id",
+          category[0][0].as<int64_t>(), post.subject, TextArray(post.tags), post.author_address, post.author_name)[0]
+      .as<int64_t>();
+}
+
+void InsertAttachments(pqxx::transaction_base& tx, int64_t post_id, const std::vector<AttachmentDraft>& attachments) {
+  int position = 0;
+  for (const AttachmentDraft& a : attachments) {
+    tx.exec_params(
+        "INSERT INTO attachments (sha256, size, content) VALUES (decode($1, 'hex'), $2, $3) "
+        "ON CONFLICT (sha256) DO NOTHING",
+        a.sha256, static_cast<int64_t>(a.content.size()), Bytes(a.content));
+    tx.exec_params(
+        "INSERT INTO post_attachments (post_id, attachment_id, position, filename, content_type, content_id) "
+        "SELECT $1, id, $2, $3, $4, NULLIF($5, '') FROM attachments WHERE sha256 = decode($6, 'hex')",
+        post_id, position++, a.filename, a.content_type, a.content_id, a.sha256);
+  }
+}
+
+// Creates the post (and its thread when new); returns {thread_id, post_id}.
+std::pair<int64_t, int64_t> InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
+  const PostDraft& post = *item.post;
+  int64_t thread_id = post.thread_id ? *post.thread_id : InsertThread(tx, post);
+  // The Message-ID is made before the row exists, so reserve the id first.
+  const int64_t post_id = tx.exec1("SELECT nextval('posts_id_seq')")[0].as<int64_t>();
+  const std::string our_id = OurMessageId("post", post_id, domain);
+  tx.exec_params(
+      "INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      post_id, thread_id, post.author_address, post.author_name, post.body, post.elided, our_id);
+  tx.exec_params("INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'outbound')", our_id,
+                 post_id);
+  if (!item.message_id.empty()) {
+    tx.exec_params(
+        "INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'inbound') "
+        "ON CONFLICT DO NOTHING",
+        item.message_id, post_id);
+  }
+  // A post by someone other than the thread's author answers it.
+  tx.exec_params(
+      "UPDATE threads SET last_post_at = now(), "
+      "status = CASE WHEN status = 'open' AND lower(author_address) <> lower($2) THEN 'answered' ELSE status END "
+      "WHERE id = $1",
+      thread_id, post.author_address);
+  InsertAttachments(tx, post_id, post.attachments);
+  return {thread_id, post_id};
+}
+
+void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result, int64_t inbound_id,
+                 const std::string& domain) {
+  for (const OutboxDraft& out : item.outbox) {
+    const std::string recipient = Lower(out.recipient);
+    if (out.kind == "rejection") {
+      // At most one rejection notice per address per day.
+      auto claimed = tx.exec_params(
+          "INSERT INTO rejection_notices (address, day) VALUES ($1, current_date) ON CONFLICT DO NOTHING "
+          "RETURNING address",
+          recipient);
+      if (claimed.empty()) continue;
+    }
+    // Mail about a post carries the post's own Message-ID; other mail gets one of its own.
+    std::string message_id;
+    if (result.post_id && (out.kind == "answer" || out.kind == "notification")) {
+      message_id = tx.exec_params1("SELECT message_id FROM posts WHERE id = $1", *result.post_id)[0].as<std::string>();
+    } else {
+      message_id = OurMessageId(out.kind == "rejection" ? "reject" : "ack", inbound_id, domain);
+    }
+    tx.exec_params(
+        "INSERT INTO outbox (kind, thread_id, post_id, recipient, message_id) "
+        "VALUES ($1, NULLIF($2, 0), NULLIF($3, 0), $4, $5) ON CONFLICT (message_id, recipient) DO NOTHING",
+        out.kind, result.thread_id ? *result.thread_id : 0, result.post_id ? *result.post_id : 0, recipient,
+        message_id);
+  }
+}
+
+void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& bounces) {
+  for (const BounceDraft& b : bounces) {
+    tx.exec_params(
+        "INSERT INTO suppressions (address, bounce_score, hard_bounces, soft_bounces, last_bounce_at, last_reason) "
+        "VALUES ($1, $2, $3, $4, now(), $5) ON CONFLICT (address) DO UPDATE SET "
+        "bounce_score = suppressions.bounce_score + excluded.bounce_score, "
+        "hard_bounces = suppressions.hard_bounces + excluded.hard_bounces, "
+        "soft_bounces = suppressions.soft_bounces + excluded.soft_bounces, "
+        "last_bounce_at = now(), last_reason = excluded.last_reason",
+        Lower(b.address), b.hard ? kHardBounceScore : kSoftBounceScore, b.hard ? 1 : 0, b.hard ? 0 : 1, b.reason);
+  }
+}
+
+// Records one item inside `tx` (under a savepoint the caller holds).
+RecordResult RecordOne(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
+  RecordResult result;
+  auto existing = tx.exec_params(
+      "SELECT outcome, post_id FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+      item.mailbox, static_cast<int64_t>(item.uidvalidity), static_cast<int64_t>(item.uid));
+  if (!existing.empty()) {
+    result.already_recorded = true;
+    result.outcome = item.outcome;
+    return result;
+  }
+  // The message key decides duplicates across mailboxes, rescans and daemons;
+  // the partial unique index makes the check race-free.
+  auto seen = tx.exec_params("SELECT 1 FROM inbound_messages WHERE message_key = $1 AND outcome <> 'duplicate'",
+                             item.message_key);
+  result.outcome = seen.empty() ? item.outcome : Outcome::kDuplicate;
+  if (result.outcome == Outcome::kPosted) {
+    auto [thread_id, post_id] = InsertPost(tx, item, domain);
+    result.thread_id = thread_id;
+    result.post_id = post_id;
+  }
+  const bool keep_raw = result.outcome == Outcome::kQuarantined;
+  const int64_t inbound_id =
+      tx.exec_params1(
+            "INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_key, message_id, from_address, "
+            "subject, size, classification, outcome, rule, reason, post_id, raw) "
+            "VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, NULLIF($11, ''), $12, "
+            "NULLIF($13, 0), CASE WHEN $14 THEN $15::bytea END) RETURNING id",
+            item.mailbox, static_cast<int64_t>(item.uidvalidity), static_cast<int64_t>(item.uid), item.message_key,
+            item.message_id, item.from_address, item.subject, static_cast<int64_t>(item.size), item.classification,
+            std::string(OutcomeName(result.outcome)), item.rule, item.reason, result.post_id.value_or(0), keep_raw,
+            Bytes(keep_raw ? item.raw : std::string()))[0]
+          .as<int64_t>();
+  if (result.outcome != Outcome::kDuplicate) {
+    QueueOutbox(tx, item, result, inbound_id, domain);
+    RecordBounces(tx, item.bounces);
+  }
+  return result;
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPosted: return "posted";
+    case Outcome::kIgnored: return "ignored";
+    case Outcome::kRejected: return "rejected";
+    case Outcome::kQuarantined: return "quarantined";
+    case Outcome::kMachine: return "machine";
+    case Outcome::kDuplicate: return "duplicate";
+    case Outcome::kTooOld: return "too_old";
+  }
+  return "ignored";
+}
+
+base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(const std::vector<InboundItem>& items,
+                                                                        const std::string& domain) {
+  std::vector<base::Result<RecordResult>> results;
+  results.reserve(items.size());
+  try {
+    pqxx::work tx(impl_->conn);
+    // The cursor may pass only UIDs that are recorded: stop at the first failure.
+    std::map<std::string, std::pair<uint32_t, uint32_t>> cursor;  // mailbox -> (uidvalidity, uid)
+    std::set<std::string> blocked;
+    for (const InboundItem& item : items) {
+      try {
+        RecordResult r;
+        try {
+          pqxx::subtransaction sub(tx, "item");
+          r = RecordOne(sub, item, domain);
+          sub.commit();
+        } catch (const pqxx::unique_violation&) {
+          // Another daemon committed the same message key (or UID) first; now it is visible.
+          pqxx::subtransaction sub(tx, "item_retry");
+          r = RecordOne(sub, item, domain);
+          sub.commit();
+        }
+        results.emplace_back(r);
+        if (!blocked.count(item.mailbox)) cursor[item.mailbox] = {item.uidvalidity, item.uid};
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const std::exception& e) {
+        base::Error error = FromException(e, "recording " + item.mailbox + " UID " + std::to_string(item.uid));
+        if (error.kind == base::ErrorKind::kTransient) throw;
+        results.emplace_back(error);
+        blocked.insert(item.mailbox);
+      }
+    }
+    for (const auto& [mailbox, at] : cursor) {
+      tx.exec_params(
+          "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3) "
+          "ON CONFLICT (mailbox) DO UPDATE SET last_uid = greatest(mailbox_state.last_uid, excluded.last_uid) "
+          "WHERE mailbox_state.uidvalidity = excluded.uidvalidity",
+          mailbox, static_cast<int64_t>(at.first), static_cast<int64_t>(at.second));
+    }
+    tx.commit();
+  } catch (const std::exception& e) {
+    return FromException(e, "recording a batch of " + std::to_string(items.size()) + " messages");
+  }
+  return results;
+}
+
+base::Result<std::optional<MailboxState>> Store::GetMailboxState(const std::string& mailbox) {
+  try {
+    pqxx::work tx(impl_->conn);
+    auto r = tx.exec_params("SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1", mailbox);
+    tx.commit();
+    if (r.empty() || r[0][0].is_null()) return std::optional<MailboxState>();
+    return std::optional<MailboxState>(
+        MailboxState{static_cast<uint32_t>(r[0][0].as<int64_t>()), static_cast<uint32_t>(r[0][1].as<int64_t>())});
+  } catch (const std::exception& e) {
+    return FromException(e, "reading the state of mailbox " + mailbox);
+  }
+}
+
+base::Status Store::ResetMailbox(const std::string& mailbox, uint32_t uidvalidity) {
+  try {
+    pqxx::work tx(impl_->conn);
+    tx.exec_params(
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, 0) "
+        "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0",
+        mailbox, static_cast<int64_t>(uidvalidity));
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "resetting mailbox " + mailbox);
+  }
+}
+
+base::Status Store::NoteMailboxPass(const std::string& mailbox, const std::string& error) {
+  try {
+    pqxx::work tx(impl_->conn);
+    if (error.empty()) {
+      tx.exec_params("UPDATE mailbox_state SET last_success_at = now() WHERE mailbox = $1", mailbox);
+    } else {
+      tx.exec_params("UPDATE mailbox_state SET last_error = $2, last_error_at = now() WHERE mailbox = $1", mailbox,
+                     error);
+    }
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "noting the state of mailbox " + mailbox);
+  }
+}
+
+base::Result<std::vector<PendingPostAction>> Store::PendingPostActions(const std::string& mailbox,
+                                                                        uint32_t uidvalidity) {
+  try {
+    pqxx::work tx(impl_->conn);
+    std::vector<PendingPostAction> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT uid, outcome FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 "
+             "AND NOT post_action_done ORDER BY uid",
+             mailbox, static_cast<int64_t>(uidvalidity))) {
+      PendingPostAction p;
+      p.uid = static_cast<uint32_t>(row[0].as<int64_t>());
+      p.outcome = row[1].as<std::string>() == "quarantined" ? Outcome::kQuarantined : Outcome::kPosted;
+      out.push_back(p);
+    }
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return FromException(e, "listing pending post-actions of mailbox " + mailbox);
+  }
+}
+
+base::Status Store::MarkPostActionsDone(const std::string& mailbox, uint32_t uidvalidity,
+                                        const std::vector<uint32_t>& uids) {
+  if (uids.empty()) return {};
+  std::string array = "{";
+  for (size_t i = 0; i < uids.size(); ++i) array += (i ? "," : "") + std::to_string(uids[i]);
+  array += "}";
+  try {
+    pqxx::work tx(impl_->conn);
+    tx.exec_params(
+        "UPDATE inbound_messages SET post_action_done = true "
+        "WHERE mailbox = $1 AND uidvalidity = $2 AND uid = ANY($3::bigint[])",
+        mailbox, static_cast<int64_t>(uidvalidity), array);
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "marking post-actions of mailbox " + mailbox);
+  }
+}
+
+base::Result<bool> Store::ThreadExists(int64_t thread_id) {
+  try {
+    pqxx::work tx(impl_->conn);
+    auto r = tx.exec_params("SELECT 1 FROM threads WHERE id = $1", thread_id);
+    tx.commit();
+    return !r.empty();
+  } catch (const std::exception& e) {
+    return FromException(e, "looking up thread " + std::to_string(thread_id));
+  }
+}
+
+base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::vector<std::string>& message_ids) {
+  if (message_ids.empty()) return std::optional<int64_t>();
+  try {
+    pqxx::work tx(impl_->conn);
+    for (const std::string& id : message_ids) {
+      auto r = tx.exec_params(
+          "SELECT p.thread_id FROM message_ids m JOIN posts p ON p.id = m.post_id "
+          "WHERE m.message_id = $1 ORDER BY m.post_id LIMIT 1",
+          id);
+      if (!r.empty()) {
+        tx.commit();
+        return std::optional<int64_t>(r[0][0].as<int64_t>());
+      }
+    }
+    tx.commit();
+    return std::optional<int64_t>();
+  } catch (const std::exception& e) {
+    return FromException(e, "matching a thread by Message-ID");
+  }
+}
+
+base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
+  try {
+    pqxx::work tx(impl_->conn);
+    auto r = tx.exec_params1(
+        "SELECT count(*) FROM threads WHERE lower(author_address) = lower($1) "
+        "AND created_at > now() - make_interval(secs => $2)",
+        address, seconds);
+    tx.commit();
+    return r[0].as<int64_t>();
+  } catch (const std::exception& e) {
+    return FromException(e, "counting recent threads");
+  }
+}
+
+base::Result<bool> Store::TryLockMailbox(const std::string& mailbox) {
+  try {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec_params1("SELECT pg_try_advisory_lock(hashtextextended('mailforum mailbox ' || $1, 0))", mailbox)[0]
+        .as<bool>();
+  } catch (const std::exception& e) {
+    return FromException(e, "locking mailbox " + mailbox);
+  }
+}
+
+}  // namespace forum

@@ -1,0 +1,226 @@
+// The ingestion side of Store against the real PostgreSQL of scripts/test.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "forum/scratch_database.h"
+#include "forum/store.h"
+#include "tests/support/test_env.h"
+
+namespace forum {
+namespace {
+
+constexpr char kDomain[] = "help.example";
+
+class InboundStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
+    auto dsn = CreateScratchDatabase(admin, "inbound");
+    ASSERT_TRUE(dsn) << dsn.error().message;
+    dsn_ = *dsn;
+    store_ = Open();
+    ASSERT_TRUE(store_ && store_->Migrate());
+    ASSERT_TRUE(store_->SyncCategories({{"general", "General", ""}, {"it", "IT", ""}}).ok());
+  }
+  std::unique_ptr<Store> Open() {
+    auto s = Store::Connect(dsn_);
+    EXPECT_TRUE(s) << s.error().message;
+    return s ? std::move(s).value() : nullptr;
+  }
+  std::string Scalar(const std::string& sql) {
+    auto r = QueryScalar(dsn_, sql);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : "";
+  }
+  static InboundItem Question(uint32_t uid, const std::string& message_id, const std::string& mailbox = "help") {
+    InboundItem item;
+    item.mailbox = mailbox;
+    item.uidvalidity = 7;
+    item.uid = uid;
+    item.message_id = message_id;
+    item.from_address = "alice@example.com";
+    item.message_key = message_id + " alice@example.com";
+    item.subject = "VPN drops";
+    item.size = 100;
+    item.classification = "normal";
+    item.outcome = Outcome::kPosted;
+    item.rule = "rest";
+    PostDraft post;
+    post.category = "general";
+    post.subject = "VPN drops";
+    post.tags = {"vpn", "it's \"quoted\""};
+    post.author_address = "alice@example.com";
+    post.author_name = "Alice";
+    post.body = "My VPN drops.";
+    item.post = post;
+    item.outbox = {{"acknowledgement", "alice@example.com"}, {"notification", "it-team@example.com"}};
+    return item;
+  }
+  RecordResult RecordOk(const InboundItem& item) {
+    auto batch = store_->RecordBatch({item}, kDomain);
+    EXPECT_TRUE(batch) << batch.error().message;
+    if (!batch) return {};
+    EXPECT_TRUE((*batch)[0]) << (*batch)[0].error().message;
+    return (*batch)[0] ? *(*batch)[0] : RecordResult{};
+  }
+
+  std::string dsn_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(InboundStoreTest, NewThreadThenAnswerFoundByMessageId) {
+  RecordResult q = RecordOk(Question(1, "q1@client"));
+  ASSERT_EQ(q.outcome, Outcome::kPosted);
+  ASSERT_TRUE(q.thread_id && q.post_id);
+  EXPECT_EQ(Scalar("SELECT tags[2] FROM threads"), "it's \"quoted\"");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), "2");
+  // The notification carries the post's Message-ID; the acknowledgement its own.
+  const std::string post_mid = Scalar("SELECT message_id FROM posts");
+  EXPECT_EQ(post_mid.rfind("post." + std::to_string(*q.post_id) + ".", 0), 0u) << post_mid;
+  EXPECT_EQ(Scalar("SELECT message_id FROM outbox WHERE kind = 'notification'"), post_mid);
+  EXPECT_NE(Scalar("SELECT message_id FROM outbox WHERE kind = 'acknowledgement'"), post_mid);
+
+  // A reply that references our outbound id, or the asker's own id, finds the thread.
+  auto by_outbound = store_->FindThreadByMessageIds({"unknown@x", post_mid});
+  ASSERT_TRUE(by_outbound);
+  EXPECT_EQ(*by_outbound, q.thread_id);
+  auto by_inbound = store_->FindThreadByMessageIds({"q1@client"});
+  ASSERT_TRUE(by_inbound);
+  EXPECT_EQ(*by_inbound, q.thread_id);
+  EXPECT_FALSE(store_->FindThreadByMessageIds({"nothing@here"})->has_value());
+
+  InboundItem answer = Question(2, "a1@client");
+  answer.from_address = answer.post->author_address = "bob@example.com";
+  answer.message_key = "a1@client bob@example.com";
+  answer.post->thread_id = q.thread_id;
+  RecordResult a = RecordOk(answer);
+  EXPECT_EQ(a.thread_id, q.thread_id);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads"), "1");
+  EXPECT_EQ(Scalar("SELECT status FROM threads"), "answered");
+  EXPECT_EQ(Scalar("SELECT last_uid FROM mailbox_state WHERE mailbox = 'help'"), "2");
+}
+
+TEST_F(InboundStoreTest, SameUidTwiceChangesNothingSameKeyElsewhereIsDuplicate) {
+  RecordOk(Question(1, "q1@client"));
+  RecordResult again = RecordOk(Question(1, "q1@client"));
+  EXPECT_TRUE(again.already_recorded);
+  RecordResult other_mailbox = RecordOk(Question(9, "q1@client", "sales"));
+  EXPECT_EQ(other_mailbox.outcome, Outcome::kDuplicate);
+  EXPECT_FALSE(other_mailbox.post_id);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages"), "2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), "2");  // the duplicate queued nothing
+}
+
+TEST_F(InboundStoreTest, FailedItemRollsBackAloneAndHoldsTheCursor) {
+  InboundItem bad = Question(2, "q2@client");
+  bad.post->category = "no-such-category";
+  auto batch = store_->RecordBatch({Question(1, "q1@client"), bad, Question(3, "q3@client")}, kDomain);
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_EQ(batch->size(), 3u);
+  EXPECT_TRUE((*batch)[0]);
+  EXPECT_FALSE((*batch)[1]);
+  EXPECT_TRUE((*batch)[2]);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "2");
+  // UID 2 is not recorded, so the cursor may not pass it.
+  EXPECT_EQ(Scalar("SELECT last_uid FROM mailbox_state WHERE mailbox = 'help'"), "1");
+}
+
+TEST_F(InboundStoreTest, QuarantineKeepsRawBytesAndPostActionsArePending) {
+  InboundItem poison = Question(4, "");
+  poison.message_key = "sha256:abcd";
+  poison.outcome = Outcome::kQuarantined;
+  poison.post.reset();
+  poison.outbox.clear();
+  poison.raw = std::string("Subject: \xff\xfe broken\r\n\r\nbody\0with NUL", 36);
+  poison.reason = "not an email";
+  RecordOk(poison);
+  EXPECT_EQ(Scalar("SELECT length(raw) FROM inbound_messages WHERE uid = 4"), "36");
+  EXPECT_EQ(Scalar("SELECT encode(substring(raw from 10 for 2), 'hex') FROM inbound_messages"), "fffe");
+  RecordOk(Question(5, "q5@client"));
+  auto pending = store_->PendingPostActions("help", 7);
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].outcome, Outcome::kQuarantined);
+  ASSERT_TRUE(store_->MarkPostActionsDone("help", 7, {4, 5}).ok());
+  EXPECT_TRUE(store_->PendingPostActions("help", 7)->empty());
+}
+
+TEST_F(InboundStoreTest, RejectionNoticeOncePerAddressPerDayAndBounceScores) {
+  for (uint32_t uid = 1; uid <= 3; ++uid) {
+    InboundItem r = Question(uid, "r" + std::to_string(uid) + "@client");
+    r.outcome = Outcome::kRejected;
+    r.post.reset();
+    r.outbox = {{"rejection", "Mallory@Example.com"}};
+    RecordOk(r);
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE kind = 'rejection'"), "1");
+
+  InboundItem bounce = Question(4, "b1@mta");
+  bounce.outcome = Outcome::kMachine;
+  bounce.classification = "bounce";
+  bounce.post.reset();
+  bounce.outbox.clear();
+  bounce.bounces = {{"gone@example.com", true, "userunknown"}, {"full@example.com", false, "mailboxfull"}};
+  RecordOk(bounce);
+  EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions WHERE address = 'gone@example.com'"), "1");
+  EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions WHERE address = 'full@example.com'"), "0.25");
+}
+
+TEST_F(InboundStoreTest, MailboxStateAndRateCounts) {
+  EXPECT_FALSE(store_->GetMailboxState("help")->has_value());
+  ASSERT_TRUE(store_->ResetMailbox("help", 7).ok());
+  RecordOk(Question(3, "q3@client"));
+  auto state = store_->GetMailboxState("help");
+  ASSERT_TRUE(state && state->has_value());
+  EXPECT_EQ((*state)->uidvalidity, 7u);
+  EXPECT_EQ((*state)->last_uid, 3u);
+  ASSERT_TRUE(store_->ResetMailbox("help", 8).ok());
+  EXPECT_EQ((*store_->GetMailboxState("help"))->last_uid, 0u);
+  EXPECT_EQ(*store_->CountThreadsOpenedSince("ALICE@example.com", 3600), 1);
+  EXPECT_EQ(*store_->CountThreadsOpenedSince("bob@example.com", 3600), 0);
+}
+
+TEST_F(InboundStoreTest, MailboxLockIsExclusiveUntilItsConnectionCloses) {
+  auto other = Open();
+  ASSERT_TRUE(*store_->TryLockMailbox("help"));
+  EXPECT_FALSE(*other->TryLockMailbox("help"));
+  EXPECT_TRUE(*other->TryLockMailbox("sales"));
+  store_.reset();  // the owner dies
+  EXPECT_TRUE(*other->TryLockMailbox("help"));
+}
+
+TEST_F(InboundStoreTest, TwoDaemonsRecordingTheSameMessageMakeOnePost) {
+  std::vector<std::thread> daemons;
+  std::atomic<int> posted{0}, duplicates{0}, errors{0};
+  for (int d = 0; d < 2; ++d) {
+    daemons.emplace_back([&, d] {
+      auto store = Store::Connect(dsn_);
+      if (!store) {
+        ++errors;
+        return;
+      }
+      for (uint32_t uid = 1; uid <= 50; ++uid) {
+        auto batch = (*store)->RecordBatch({Question(uid, "m" + std::to_string(uid) + "@c", "box" + std::to_string(d))},
+                                           kDomain);
+        if (!batch || !(*batch)[0]) {
+          ADD_FAILURE() << (batch ? (*batch)[0].error().message : batch.error().message);
+          ++errors;
+        } else if ((*batch)[0]->outcome == Outcome::kPosted) {
+          ++posted;
+        } else if ((*batch)[0]->outcome == Outcome::kDuplicate) {
+          ++duplicates;
+        }
+      }
+    });
+  }
+  for (auto& t : daemons) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(posted.load(), 50);
+  EXPECT_EQ(duplicates.load(), 50);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "50");
+}
+
+}  // namespace
+}  // namespace forum
