@@ -3,6 +3,7 @@
 #ifndef MAILFORUM_FORUM_INBOUND_H_
 #define MAILFORUM_FORUM_INBOUND_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -97,6 +98,9 @@ struct PendingPostAction {
 struct MailboxState {
   uint32_t uidvalidity = 0;
   uint32_t last_uid = 0;  // every UID up to this one has been recorded
+  // When mailforum first saw the mailbox: mail received before
+  // first_contact - import_max_age is never imported.
+  std::chrono::system_clock::time_point first_contact;
 };
 
 }  // namespace forum

@@ -253,11 +253,17 @@ base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(const s
 base::Result<std::optional<MailboxState>> Store::GetMailboxState(const std::string& mailbox) {
   try {
     pqxx::work tx(impl_->conn);
-    auto r = tx.exec_params("SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1", mailbox);
+    auto r = tx.exec_params(
+        "SELECT uidvalidity, last_uid, extract(epoch FROM first_contact_at)::bigint FROM mailbox_state "
+        "WHERE mailbox = $1",
+        mailbox);
     tx.commit();
     if (r.empty() || r[0][0].is_null()) return std::optional<MailboxState>();
-    return std::optional<MailboxState>(
-        MailboxState{static_cast<uint32_t>(r[0][0].as<int64_t>()), static_cast<uint32_t>(r[0][1].as<int64_t>())});
+    MailboxState state;
+    state.uidvalidity = static_cast<uint32_t>(r[0][0].as<int64_t>());
+    state.last_uid = static_cast<uint32_t>(r[0][1].as<int64_t>());
+    state.first_contact = std::chrono::system_clock::time_point(std::chrono::seconds(r[0][2].as<int64_t>()));
+    return std::optional<MailboxState>(state);
   } catch (const std::exception& e) {
     return FromException(e, "reading the state of mailbox " + mailbox);
   }
