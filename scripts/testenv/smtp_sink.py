@@ -53,7 +53,8 @@ class SinkHandler:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "peer": list(session.peer) if session.peer else None,
-            "tls": session.ssl is not None,
+            # session.ssl is set only after STARTTLS; on the implicit-TLS port the transport says it.
+            "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             "size": len(envelope.original_content),
         }
         tmp = os.path.join(self.spool, "tmp", name)

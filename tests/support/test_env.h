@@ -14,7 +14,8 @@
 // MAILFORUM_TEST_TRAP_LOG (a TLS server whose certificate names another host,
 // logging every byte it receives), MAILFORUM_TEST_SMTP_HOST,
 // MAILFORUM_TEST_SMTP_PORT (plain + STARTTLS), MAILFORUM_TEST_SMTPS_PORT
-// (implicit TLS), MAILFORUM_TEST_SMTP_SPOOL (received mail in new/).
+// (implicit TLS), MAILFORUM_TEST_SMTP_PASSWORD (AUTH with any user name),
+// MAILFORUM_TEST_SMTP_SPOOL (received mail in new/).
 #ifndef MAILFORUM_TESTS_SUPPORT_TEST_ENV_H_
 #define MAILFORUM_TESTS_SUPPORT_TEST_ENV_H_
 

@@ -1,0 +1,762 @@
+#include "mail/smtp_transport.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <utility>
+
+#include <vmime/exception.hpp>
+#include <vmime/mailbox.hpp>
+#include <vmime/mailboxList.hpp>
+#include <vmime/net/session.hpp>
+#include <vmime/net/smtp/SMTPExceptions.hpp>
+#include <vmime/net/socket.hpp>
+#include <vmime/net/timeoutHandler.hpp>
+#include <vmime/net/transport.hpp>
+#include <vmime/platform.hpp>
+#include <vmime/security/cert/X509Certificate.hpp>
+#include <vmime/security/cert/certificateChain.hpp>
+#include <vmime/security/cert/certificateNotTrustedException.hpp>
+#include <vmime/security/cert/certificateVerifier.hpp>
+#include <vmime/utility/inputStream.hpp>
+#include <vmime/utility/outputStreamStringAdapter.hpp>
+#include <vmime/utility/progressListener.hpp>
+
+#include "base/log.h"
+#include "mail/tls_verify.h"
+
+namespace mail {
+namespace {
+
+using base::ErrorKind;
+using base::MakeError;
+using Clock = std::chrono::steady_clock;
+
+// How long one poll() waits before the socket looks at vmime's timeout handler again.
+constexpr int kPollSliceMs = 200;
+constexpr size_t kBlockSize = 16384;
+
+std::string ErrnoText(int error) { return std::strerror(error); }
+
+int ToMs(Clock::duration d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, 1 << 30));
+}
+
+// ---------------------------------------------------------------------------
+// Loopback: the only place a connection without TLS may go.
+
+bool IsLoopback(const std::string& host) {
+  std::string lower;
+  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localhost" || lower == "localhost.") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+bool IsLoopback(const addrinfo& address) {
+  char text[NI_MAXHOST] = {};
+  return ::getnameinfo(address.ai_addr, address.ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0 &&
+         IsLoopback(text);
+}
+
+// Which addresses a socket may connect to.
+enum class Reach { kAny, kLoopbackOnly };
+
+// ---------------------------------------------------------------------------
+// Timeouts: vmime asks a timeoutHandler whether to give up. Ours gives up once
+// `timeout` passes without progress; vmime resets it when it starts to read a
+// reply, and the socket resets it whenever bytes move.
+
+class DeadlineTimeoutHandler final : public vmime::net::timeoutHandler {
+ public:
+  explicit DeadlineTimeoutHandler(std::chrono::milliseconds timeout)
+      : timeout_(timeout), deadline_(Clock::now() + timeout) {}
+  bool isTimeOut() override { return Clock::now() >= deadline_; }
+  void resetTimeOut() override { deadline_ = Clock::now() + timeout_; }
+  bool handleTimeOut() override { return false; }  // Give up: vmime throws operation_timed_out.
+
+ private:
+  std::chrono::milliseconds timeout_;
+  Clock::time_point deadline_;
+};
+
+class DeadlineTimeoutHandlerFactory final : public vmime::net::timeoutHandlerFactory {
+ public:
+  explicit DeadlineTimeoutHandlerFactory(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+  vmime::shared_ptr<vmime::net::timeoutHandler> create() override {
+    return vmime::make_shared<DeadlineTimeoutHandler>(timeout_);
+  }
+
+ private:
+  std::chrono::milliseconds timeout_;
+};
+
+// ---------------------------------------------------------------------------
+// The socket under vmime's SMTP and TLS code (shared/TESTENV.md, vmime pitfall
+// 1): TCP_NODELAY, MSG_NOSIGNAL, the host name kept as given.
+//
+// GnuTLS reaches receiveRaw() and sendRawNonBlocking() through C callbacks,
+// and vmime's TLS socket rethrows an exception raised there through a static
+// list without a lock (TLSSocket_GnuTLS::internalThrow). So those two never
+// throw: they remember the failure and report "would block", and the next
+// waitForRead()/waitForWrite(), which vmime calls directly, throws it.
+class TunedSocket final : public vmime::net::socket {
+ public:
+  TunedSocket(vmime::shared_ptr<vmime::net::timeoutHandler> timeouts, std::chrono::milliseconds timeout, Reach reach)
+      : timeouts_(std::move(timeouts)), timeout_(timeout), reach_(reach) {}
+  ~TunedSocket() override { Close(); }
+
+  void connect(const vmime::string& address, const vmime::port_t port) override;
+  void disconnect() override { Close(); }
+  bool isConnected() const override;
+  bool waitForRead(const int msecs) override { return Wait(POLLIN, msecs); }
+  bool waitForWrite(const int msecs) override { return Wait(POLLOUT, msecs); }
+  void receive(vmime::string& buffer) override {
+    const size_t size = receiveRaw(buffer_, sizeof buffer_);
+    buffer.assign(reinterpret_cast<const char*>(buffer_), size);
+  }
+  size_t receiveRaw(vmime::byte_t* buffer, const size_t count) override;
+  void send(const vmime::string& buffer) override {
+    sendRaw(reinterpret_cast<const vmime::byte_t*>(buffer.data()), buffer.size());
+  }
+  void send(const char* str) override { sendRaw(reinterpret_cast<const vmime::byte_t*>(str), std::strlen(str)); }
+  void sendRaw(const vmime::byte_t* buffer, const size_t count) override;
+  size_t sendRawNonBlocking(const vmime::byte_t* buffer, const size_t count) override;
+  size_t getBlockSize() const override { return kBlockSize; }
+  unsigned int getStatus() const override { return status_; }
+  // The host as the caller named it: vmime's socket reverse-resolves numeric
+  // hosts here, a DNS query that can hang and whose answer nobody should trust.
+  const vmime::string getPeerName() const override { return host_; }
+  const vmime::string getPeerAddress() const override;
+  vmime::shared_ptr<vmime::net::timeoutHandler> getTimeoutHandler() override { return timeouts_; }
+  void setTracer(vmime::shared_ptr<vmime::net::tracer> tracer) override { tracer_ = std::move(tracer); }
+  vmime::shared_ptr<vmime::net::tracer> getTracer() override { return tracer_; }
+
+ private:
+  void Close();
+  void Fail(std::string why) {
+    if (failure_.empty()) failure_ = std::move(why);
+  }
+  void ThrowIfBroken() const {
+    if (!failure_.empty()) throw vmime::exceptions::socket_exception(failure_);
+    if (fd_ < 0) throw vmime::exceptions::socket_not_connected_exception("not connected");
+  }
+  void Progressed() {
+    if (timeouts_) timeouts_->resetTimeOut();
+  }
+  // Waits up to `msecs` for `events`; throws the recorded failure, or
+  // operation_timed_out once vmime's timeout handler gives up.
+  bool Wait(short events, int msecs);
+  // Connects the non-blocking `fd` to `address` by `deadline`; false with `error` set otherwise.
+  static bool ConnectBy(int fd, const addrinfo& address, Clock::time_point deadline, std::string& error);
+
+  vmime::shared_ptr<vmime::net::timeoutHandler> timeouts_;
+  vmime::shared_ptr<vmime::net::tracer> tracer_;
+  std::chrono::milliseconds timeout_;
+  Reach reach_;
+  std::string host_;
+  std::string failure_;  // Why the connection is unusable; empty while it is fine.
+  int fd_ = -1;
+  unsigned int status_ = 0;
+  vmime::byte_t buffer_[kBlockSize];
+};
+
+void TunedSocket::connect(const vmime::string& address, const vmime::port_t port) {
+  Close();
+  failure_.clear();
+  host_ = address;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  const std::string service = std::to_string(port);
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(address.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    throw vmime::exceptions::connection_error("cannot resolve " + address + ": " + ::gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+  const Clock::time_point deadline = Clock::now() + timeout_;
+  std::string error = "no address";
+  for (const addrinfo* ai = found; ai != nullptr && fd_ < 0; ai = ai->ai_next) {
+    if (reach_ == Reach::kLoopbackOnly && !IsLoopback(*ai)) {
+      error = "it resolves to an address that is not loopback, and tls is none";
+      continue;
+    }
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      error = ErrnoText(errno);
+    } else if (ConnectBy(fd, *ai, deadline, error)) {
+      fd_ = fd;
+    } else {
+      ::close(fd);
+    }
+  }
+  if (fd_ < 0) throw vmime::exceptions::connection_error("cannot connect to port " + service + ": " + error);
+  const int on = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  ::setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  Progressed();
+}
+
+bool TunedSocket::ConnectBy(int fd, const addrinfo& address, Clock::time_point deadline, std::string& error) {
+  if (::connect(fd, address.ai_addr, address.ai_addrlen) == 0) return true;
+  if (errno != EINPROGRESS && errno != EINTR) {
+    error = ErrnoText(errno);
+    return false;
+  }
+  while (true) {
+    pollfd pfd{fd, POLLOUT, 0};
+    const int rc = ::poll(&pfd, 1, ToMs(deadline - Clock::now()));
+    if (rc > 0) break;
+    if (rc == 0) {
+      error = "timed out";
+      return false;
+    }
+    if (errno != EINTR) {
+      error = ErrnoText(errno);
+      return false;
+    }
+  }
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+  if (so_error != 0) error = ErrnoText(so_error);
+  return so_error == 0;
+}
+
+void TunedSocket::Close() {
+  if (fd_ >= 0) {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+bool TunedSocket::isConnected() const {
+  if (fd_ < 0 || !failure_.empty()) return false;
+  char byte;
+  const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n >= 0) return n > 0;  // 0: the server closed the connection.
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+bool TunedSocket::Wait(short events, int msecs) {
+  ThrowIfBroken();
+  const Clock::time_point until = Clock::now() + std::chrono::milliseconds(std::max(msecs, 0));
+  while (true) {
+    pollfd pfd{fd_, events, 0};
+    const int slice = timeouts_ ? std::min(kPollSliceMs, ToMs(until - Clock::now())) : ToMs(until - Clock::now());
+    const int rc = ::poll(&pfd, 1, slice);
+    if (rc > 0) return true;  // Also on POLLHUP/POLLERR: the next receive or send finds out what happened.
+    if (rc < 0 && errno != EINTR) {
+      Fail("poll: " + ErrnoText(errno));
+      ThrowIfBroken();
+    }
+    if (timeouts_ && timeouts_->isTimeOut()) {
+      if (!timeouts_->handleTimeOut()) {
+        Fail("timed out");
+        throw vmime::exceptions::operation_timed_out();
+      }
+      timeouts_->resetTimeOut();
+    }
+    if (Clock::now() >= until) return false;
+  }
+}
+
+size_t TunedSocket::receiveRaw(vmime::byte_t* buffer, const size_t count) {
+  status_ &= ~STATUS_WOULDBLOCK;
+  while (failure_.empty() && fd_ >= 0) {
+    const ssize_t n = ::recv(fd_, buffer, count, MSG_DONTWAIT);
+    if (n > 0) {
+      Progressed();
+      return static_cast<size_t>(n);
+    }
+    if (n == 0) {
+      Fail("connection closed by the server");
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      Fail("receive: " + ErrnoText(errno));
+    }
+    break;
+  }
+  status_ |= STATUS_WOULDBLOCK;
+  return 0;
+}
+
+size_t TunedSocket::sendRawNonBlocking(const vmime::byte_t* buffer, const size_t count) {
+  status_ &= ~STATUS_WOULDBLOCK;
+  while (failure_.empty() && fd_ >= 0) {
+    const ssize_t n = ::send(fd_, buffer, count, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      Progressed();
+      return static_cast<size_t>(n);
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) Fail("send: " + ErrnoText(errno));
+    break;
+  }
+  status_ |= STATUS_WOULDBLOCK;
+  return 0;
+}
+
+void TunedSocket::sendRaw(const vmime::byte_t* buffer, const size_t count) {
+  status_ &= ~STATUS_WOULDBLOCK;
+  size_t left = count;
+  while (left > 0) {
+    ThrowIfBroken();
+    const size_t sent = sendRawNonBlocking(buffer, left);
+    if (sent > 0) {
+      buffer += sent;
+      left -= sent;
+    } else if (!Wait(POLLOUT, static_cast<int>(timeout_.count()))) {
+      Fail("timed out");
+      throw vmime::exceptions::operation_timed_out();
+    }
+  }
+  status_ &= ~STATUS_WOULDBLOCK;
+}
+
+const vmime::string TunedSocket::getPeerAddress() const {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  char text[NI_MAXHOST] = {};
+  if (fd_ < 0 || ::getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+      ::getnameinfo(reinterpret_cast<const sockaddr*>(&peer), len, text, sizeof text, nullptr, 0,
+                    NI_NUMERICHOST) != 0) {
+    return "";
+  }
+  return text;
+}
+
+class TunedSocketFactory final : public vmime::net::socketFactory {
+ public:
+  TunedSocketFactory(std::chrono::milliseconds timeout, Reach reach) : timeout_(timeout), reach_(reach) {}
+  vmime::shared_ptr<vmime::net::socket> create() override { return create(nullptr); }
+  vmime::shared_ptr<vmime::net::socket> create(vmime::shared_ptr<vmime::net::timeoutHandler> th) override {
+    return vmime::make_shared<TunedSocket>(std::move(th), timeout_, reach_);
+  }
+
+ private:
+  std::chrono::milliseconds timeout_;
+  Reach reach_;
+};
+
+// ---------------------------------------------------------------------------
+// Certificates: vmime's defaultCertificateVerifier checks only that the last
+// certificate of the chain was signed by a trusted CA (it matches the other
+// links by issuer name), so mail/tls_verify.h decides instead. It is called
+// from the TLS handshake, before vmime sends anything on the encrypted stream.
+class ChainVerifier final : public vmime::security::cert::certificateVerifier {
+ public:
+  ChainVerifier(std::string host, TlsTrust trust) : host_(std::move(host)), trust_(std::move(trust)) {}
+
+  // `hostname` is whatever the socket reports; the name the caller asked for is the one to check.
+  void verify(vmime::shared_ptr<vmime::security::cert::certificateChain> chain,
+              const vmime::string& /*hostname*/) override {
+    verified_ = false;
+    failure_.reset();
+    std::vector<std::string> der_chain;
+    for (size_t i = 0; chain != nullptr && i < chain->getCount(); ++i) {
+      auto cert = vmime::dynamicCast<vmime::security::cert::X509Certificate>(chain->getAt(i));
+      if (cert == nullptr) {
+        failure_ = MakeError(ErrorKind::kPermanent, "server sent a certificate that is not X.509");
+        throw vmime::security::cert::certificateNotTrustedException();
+      }
+      std::string der;
+      vmime::utility::outputStreamStringAdapter out(der);
+      cert->write(out, vmime::security::cert::X509Certificate::FORMAT_DER);
+      der_chain.push_back(std::move(der));
+    }
+    base::Status status = VerifyServerCertificate(der_chain, host_, trust_);
+    if (!status.ok()) {
+      failure_ = status.error();
+      throw vmime::security::cert::certificateNotTrustedException();
+    }
+    verified_ = true;
+  }
+
+  // Why the last verify() refused the chain, if it did.
+  const std::optional<base::Error>& failure() const { return failure_; }
+  // True when the last verify() accepted a chain.
+  bool verified() const { return verified_; }
+  void Reset() {
+    verified_ = false;
+    failure_.reset();
+  }
+
+ private:
+  std::string host_;
+  TlsTrust trust_;
+  std::optional<base::Error> failure_;
+  bool verified_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// The message data. vmime's dot-stuffing filter (dotFilteredOutputStream,
+// 0.9.2) corrupts a chunk boundary that falls between a '.' and a CR or LF:
+// "end." followed by "\r\n" goes out as "end..\r\r\n". So chunks never end
+// with a '.', except inside a run of dots, where the next chunk starts with
+// another '.', which the filter handles.
+class MessageStream final : public vmime::utility::inputStream {
+ public:
+  explicit MessageStream(std::string_view data) : data_(data) {}
+  bool eof() const override { return pos_ >= data_.size(); }
+  void reset() override { pos_ = 0; }
+  size_t read(vmime::byte_t* const out, const size_t count) override {
+    size_t n = std::min(count, data_.size() - pos_);
+    if (pos_ + n < data_.size()) {
+      size_t cut = n;
+      while (cut > 0 && data_[pos_ + cut - 1] == '.') --cut;
+      n = cut > 0 ? cut : std::max<size_t>(n - 1, 1);
+    }
+    std::memcpy(out, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  size_t skip(const size_t count) override {
+    const size_t n = std::min(count, data_.size() - pos_);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+// Tells whether vmime got as far as streaming the message data (after DATA's
+// 354), from which point a retry could deliver the message twice.
+class DataPhaseListener final : public vmime::utility::progressListener {
+ public:
+  void start(const size_t /*predictedTotal*/) override { started_ = true; }
+  void progress(const size_t /*current*/, const size_t /*currentTotal*/) override {}
+  void stop(const size_t /*total*/) override {}
+  bool started() const { return started_; }
+
+ private:
+  bool started_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Checks before anything touches the network.
+
+std::string ServerName(const SmtpOptions& options) {
+  const bool ipv6 = options.host.find(':') != std::string::npos;
+  return "SMTP " + (ipv6 ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
+}
+
+base::Status CheckOptions(const SmtpOptions& options) {
+  if (options.host.empty()) return MakeError(ErrorKind::kConfig, "no host");
+  if (options.port == 0) return MakeError(ErrorKind::kConfig, "no port");
+  if (options.timeout.count() <= 0) return MakeError(ErrorKind::kConfig, "timeout must be positive");
+  if (options.tls == SmtpOptions::Tls::kNone && !IsLoopback(options.host)) {
+    return MakeError(ErrorKind::kConfig,
+                     "tls: none is allowed only to a loopback host (localhost, 127.0.0.0/8, ::1), not " +
+                         options.host + "; use starttls or implicit");
+  }
+  if (!options.helo_name.empty()) {
+    const std::string local = vmime::platform::getHandler()->getHostName();
+    if (options.helo_name != local) {
+      return MakeError(ErrorKind::kConfig, "helo_name " + options.helo_name +
+                                               " cannot be used: vmime always says EHLO with the local host name (" +
+                                               local + ")");
+    }
+  }
+  if (!options.tls_sha256.empty()) {
+    if (base::Result<std::string> pin = NormalizeSha256Pin(options.tls_sha256); !pin.ok()) return pin.error();
+  }
+  if (!options.ca_file.empty() && !std::ifstream(options.ca_file).good()) {
+    return MakeError(ErrorKind::kConfig, "cannot read CA file " + options.ca_file);
+  }
+  return {};
+}
+
+// Why `address` cannot go into MAIL FROM:<…> or RCPT TO:<…>, or empty when it can.
+std::string AddressProblem(std::string_view address) {
+  if (address.empty()) return "empty address";
+  for (unsigned char c : address) {
+    if (c <= ' ' || c == 0x7f || c == '<' || c == '>') return "address contains a space, '<', '>' or a control character";
+  }
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return "address is not local@domain";
+  return "";
+}
+
+base::Status CheckEnvelope(const Envelope& envelope) {
+  if (std::string problem = AddressProblem(envelope.mail_from); !problem.empty()) {
+    return MakeError(ErrorKind::kInvalidInput, "MAIL FROM <" + envelope.mail_from + ">: " + problem);
+  }
+  if (envelope.recipients.empty()) return MakeError(ErrorKind::kInvalidInput, "no recipients");
+  for (const std::string& recipient : envelope.recipients) {
+    if (std::string problem = AddressProblem(recipient); !problem.empty()) {
+      return MakeError(ErrorKind::kInvalidInput, "RCPT TO <" + recipient + ">: " + problem);
+    }
+  }
+  return {};
+}
+
+base::Status CheckMessage(std::string_view message) {
+  if (message.empty()) return MakeError(ErrorKind::kInvalidInput, "empty message");
+  // vmime's dot-stuffing filter does not double a leading dot unless a line end follows it.
+  if (message.front() == '.') return MakeError(ErrorKind::kInvalidInput, "message starts with '.'");
+  for (size_t i = 0; i < message.size(); ++i) {
+    const bool bare_cr = message[i] == '\r' && (i + 1 == message.size() || message[i + 1] != '\n');
+    const bool bare_lf = message[i] == '\n' && (i == 0 || message[i - 1] != '\r');
+    if (bare_cr || bare_lf) {
+      return MakeError(ErrorKind::kInvalidInput,
+                       "message has a bare " + std::string(bare_cr ? "CR" : "LF") + " at byte " +
+                           std::to_string(i) + "; SMTP needs CRLF line ends");
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+// vmime exceptions to errors.
+
+std::string Describe(const vmime::exception& e) {
+  std::string text = e.what();
+  for (const vmime::exception* cause = e.other(); cause != nullptr; cause = cause->other()) {
+    text += ": ";
+    text += cause->what();
+  }
+  return text;
+}
+
+std::string OneLine(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') {
+      out += "; ";
+    } else if (c != '\r') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+SmtpReply ReplyOf(const vmime::net::smtp::SMTPCommandError& e) {
+  SmtpReply reply;
+  reply.code = e.statusCode();
+  const auto enhanced = e.extendedStatusCode();
+  if (enhanced.klass != 0) {
+    reply.enhanced_status = std::to_string(enhanced.klass) + "." + std::to_string(enhanced.subject) + "." +
+                            std::to_string(enhanced.detail);
+  }
+  reply.text = OneLine(e.response());
+  reply.command = e.command();
+  constexpr std::string_view kRcpt = "RCPT TO:<";
+  if (reply.command.compare(0, kRcpt.size(), kRcpt) == 0) {
+    const size_t end = reply.command.find('>', kRcpt.size());
+    reply.recipient = reply.command.substr(kRcpt.size(), end == std::string::npos ? end : end - kRcpt.size());
+  }
+  return reply;
+}
+
+ErrorKind KindOfReply(int code) {
+  if (code >= 400 && code < 500) return ErrorKind::kTransient;
+  if (code >= 500 && code < 600) return ErrorKind::kPermanent;
+  return ErrorKind::kProtocol;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+struct SmtpTransport::Impl {
+  SmtpOptions options;
+  std::string server;  // "SMTP host:port", the context of every error.
+  vmime::shared_ptr<ChainVerifier> verifier;
+  vmime::shared_ptr<vmime::net::session> session;
+  vmime::shared_ptr<vmime::net::transport> transport;
+  std::optional<SmtpReply> last_reply;
+
+  // The outcome of one attempt to send, and whether a new connection may fix it.
+  struct Attempt {
+    base::Status status;
+    bool retry_on_new_connection = false;
+  };
+
+  base::Status Open();
+  void Close();
+  bool IsOpen() const { return transport != nullptr && transport->isConnected(); }
+  Attempt SendOnce(const Envelope& envelope, std::string_view data);
+  // Converts what vmime threw during `step`; `connection_lost` tells whether
+  // the connection died under it (rather than the server refusing something).
+  base::Error Convert(const vmime::exception& e, std::string_view step, bool* connection_lost = nullptr);
+};
+
+base::Status SmtpTransport::Impl::Open() {
+  Close();
+  verifier->Reset();
+  try {
+    session = vmime::net::session::create();
+    transport = session->getTransport(options.tls == SmtpOptions::Tls::kImplicit ? "smtps" : "smtp");
+    if (transport == nullptr) return MakeError(ErrorKind::kInternal, server + ": vmime has no SMTP service");
+    const bool starttls = options.tls == SmtpOptions::Tls::kStartTls;
+    transport->setProperty("server.address", options.host);
+    transport->setProperty("server.port", static_cast<vmime::port_t>(options.port));
+    transport->setProperty("connection.tls", starttls);
+    transport->setProperty("connection.tls.required", starttls);
+    transport->setProperty("options.need-authentication", !options.username.empty());
+    if (!options.username.empty()) {
+      transport->setProperty("auth.username", options.username);
+      transport->setProperty("auth.password", options.password);
+    }
+    transport->setCertificateVerifier(verifier);
+    transport->setTimeoutHandlerFactory(vmime::make_shared<DeadlineTimeoutHandlerFactory>(options.timeout));
+    if (options.socket == SmtpOptions::Socket::kOurs) {
+      const Reach reach = options.tls == SmtpOptions::Tls::kNone ? Reach::kLoopbackOnly : Reach::kAny;
+      transport->setSocketFactory(vmime::make_shared<TunedSocketFactory>(options.timeout, reach));
+    }
+    transport->connect();
+  } catch (const vmime::exception& e) {
+    base::Error error = Convert(e, "connect");
+    Close();
+    return error;
+  } catch (const std::exception& e) {
+    Close();
+    return MakeError(ErrorKind::kInternal, server + ": connect: " + e.what());
+  }
+  if (options.tls != SmtpOptions::Tls::kNone && (!transport->isSecuredConnection() || !verifier->verified())) {
+    Close();
+    return MakeError(ErrorKind::kInternal, server + ": connected without a verified TLS session");
+  }
+  base::LogDebug(server + ": connected");
+  return {};
+}
+
+void SmtpTransport::Impl::Close() {
+  if (transport != nullptr) {
+    try {
+      if (transport->isConnected()) transport->disconnect();
+    } catch (const std::exception& e) {
+      base::LogDebug(server + ": disconnect: " + e.what());
+    }
+  }
+  transport.reset();
+  session.reset();
+}
+
+SmtpTransport::Impl::Attempt SmtpTransport::Impl::SendOnce(const Envelope& envelope, std::string_view data) {
+  DataPhaseListener listener;
+  try {
+    vmime::mailbox from{vmime::emailAddress(envelope.mail_from)};
+    vmime::mailboxList to;
+    for (const std::string& recipient : envelope.recipients) {
+      to.appendMailbox(vmime::make_shared<vmime::mailbox>(vmime::emailAddress(recipient)));
+    }
+    MessageStream stream(data);
+    transport->send(from, to, stream, data.size(), &listener);
+    return {};
+  } catch (const vmime::exception& e) {
+    bool lost = false;
+    base::Error error = Convert(e, "send", &lost);
+    const bool closing = last_reply.has_value() && last_reply->code == 421;  // "Service not available, closing".
+    return Attempt{error, !listener.started() && (lost || closing)};
+  } catch (const std::exception& e) {
+    return Attempt{MakeError(ErrorKind::kInternal, server + ": send: " + e.what())};
+  }
+}
+
+base::Error SmtpTransport::Impl::Convert(const vmime::exception& e, std::string_view step, bool* connection_lost) {
+  namespace ex = vmime::exceptions;
+  using vmime::net::smtp::SMTPCommandError;
+  if (verifier->failure()) return verifier->failure()->WithContext(server);
+  // The size-limit exceptions carry the server's reply as their cause.
+  const auto* command = dynamic_cast<const SMTPCommandError*>(&e);
+  if (command == nullptr) command = dynamic_cast<const SMTPCommandError*>(e.other());
+  if (command != nullptr) {
+    last_reply = ReplyOf(*command);
+    std::string text = last_reply->command + ": " + std::to_string(last_reply->code);
+    if (!last_reply->text.empty()) text += " " + last_reply->text;
+    return MakeError(KindOfReply(last_reply->code), server + ": " + text);
+  }
+  const std::string where = server + ": " + std::string(step) + ": ";
+  if (const auto* auth = dynamic_cast<const ex::authentication_error*>(&e)) {
+    return MakeError(ErrorKind::kPermanent, where + "authentication as " + options.username +
+                                                " refused: " + OneLine(auth->response()));
+  }
+  if (const auto* greeting = dynamic_cast<const ex::connection_greeting_error*>(&e)) {
+    return MakeError(ErrorKind::kTransient, where + "bad greeting: " + OneLine(greeting->response()));
+  }
+  if (dynamic_cast<const ex::operation_timed_out*>(&e) != nullptr) {
+    if (connection_lost != nullptr) *connection_lost = false;  // A slow server stays slow on a new connection.
+    return MakeError(ErrorKind::kTransient,
+                     where + "no answer within " + std::to_string(options.timeout.count()) + " ms");
+  }
+  // not_connected: also what vmime throws instead of a 421 to RSET when the
+  // server closed right after it (its disconnect() finds nothing to close).
+  if (dynamic_cast<const ex::socket_exception*>(&e) != nullptr || dynamic_cast<const ex::not_connected*>(&e) != nullptr) {
+    if (connection_lost != nullptr) *connection_lost = true;
+    return MakeError(ErrorKind::kTransient, where + Describe(e));
+  }
+  if (dynamic_cast<const ex::net_exception*>(&e) != nullptr || dynamic_cast<const ex::tls_exception*>(&e) != nullptr) {
+    return MakeError(ErrorKind::kTransient, where + Describe(e));
+  }
+  return MakeError(ErrorKind::kInternal, where + Describe(e) + " (" + e.name() + ")");
+}
+
+// ---------------------------------------------------------------------------
+
+SmtpTransport::SmtpTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SmtpTransport::~SmtpTransport() { Disconnect(); }
+
+base::Result<std::unique_ptr<SmtpTransport>> SmtpTransport::Connect(const SmtpOptions& options) {
+  const std::string server = ServerName(options);
+  if (base::Status status = CheckOptions(options); !status.ok()) return status.error().WithContext(server);
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->server = server;
+  impl->verifier = vmime::make_shared<ChainVerifier>(options.host, TlsTrust{options.ca_file, options.tls_sha256});
+  if (base::Status status = impl->Open(); !status.ok()) return status.error();
+  return std::unique_ptr<SmtpTransport>(new SmtpTransport(std::move(impl)));
+}
+
+base::Status SmtpTransport::Send(const Envelope& envelope, std::string_view raw_message) {
+  Impl& impl = *impl_;
+  impl.last_reply.reset();
+  if (base::Status status = CheckEnvelope(envelope); !status.ok()) return status.error().WithContext(impl.server);
+  if (base::Status status = CheckMessage(raw_message); !status.ok()) return status.error().WithContext(impl.server);
+  // vmime ends the data with "\r\n.\r\n" itself: a final CRLF of ours would become an extra empty line.
+  std::string_view data = raw_message;
+  if (data.size() >= 2 && data.substr(data.size() - 2) == "\r\n") data.remove_suffix(2);
+
+  const bool reused = impl.IsOpen();
+  if (!reused) {
+    if (base::Status status = impl.Open(); !status.ok()) return status;
+  }
+  Impl::Attempt attempt = impl.SendOnce(envelope, data);
+  if (attempt.status.ok()) return {};
+  impl.Close();
+  if (!reused || !attempt.retry_on_new_connection) return attempt.status;
+
+  base::LogInfo(attempt.status.error().message + "; reconnecting once");
+  impl.last_reply.reset();
+  if (base::Status status = impl.Open(); !status.ok()) return status;
+  attempt = impl.SendOnce(envelope, data);
+  if (!attempt.status.ok()) impl.Close();
+  return attempt.status;
+}
+
+const std::optional<SmtpReply>& SmtpTransport::last_reply() const { return impl_->last_reply; }
+
+bool SmtpTransport::connected() const { return impl_->IsOpen(); }
+
+void SmtpTransport::Disconnect() { impl_->Close(); }
+
+}  // namespace mail
