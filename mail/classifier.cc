@@ -14,10 +14,10 @@ namespace {
 
 // Bounds on hostile input. A real report is a few kilobytes; anything beyond
 // these is not read, so a huge message costs linear time and little memory.
-constexpr size_t kMaxReportBytes = 1 << 20;  // of the text body and of the delivery-status part
-constexpr size_t kMaxRecipients = 1000;      // failed recipients reported per message
+constexpr size_t kMaxReportBytes = 1 << 20;    // of the text body and of the delivery-status part
+constexpr size_t kMaxRecipients = 1000;        // failed recipients reported per message
 constexpr size_t kMaxContextBytes = 64 << 10;  // report text weighed for one recipient's reason
-constexpr size_t kPhraseGap = 80;            // what a '*' in a phrase may span, within one line
+constexpr size_t kPhraseGap = 80;              // what a '*' in a phrase may span, within one line
 
 // ---------------------------------------------------------------------------
 // Text helpers. Case folding is ASCII-only on purpose: the signals are ASCII
@@ -27,7 +27,9 @@ constexpr size_t kPhraseGap = 80;            // what a '*' in a phrase may span,
 constexpr char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+constexpr bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -125,7 +127,8 @@ bool MatchesPhrase(std::string_view lower_text, std::string_view phrase) {
   size_t star = phrase.find('*');
   if (star == std::string_view::npos) return Contains(lower_text, phrase);
   std::string_view first = phrase.substr(0, star);
-  for (size_t at = lower_text.find(first); at != std::string_view::npos; at = lower_text.find(first, at + 1)) {
+  for (size_t at = lower_text.find(first); at != std::string_view::npos;
+       at = lower_text.find(first, at + 1)) {
     if (MatchesRest(lower_text, at + first.size(), phrase.substr(star + 1))) return true;
   }
   return false;
@@ -140,7 +143,8 @@ bool MatchesAny(std::string_view lower_text, std::span<const std::string_view> p
 // Addresses in free text.
 
 constexpr bool IsLocalChar(char c) {
-  return IsAlpha(c) || IsDigit(c) || std::string_view(".!#$%&'*+/=?^_`{|}~-").find(c) != std::string_view::npos;
+  return IsAlpha(c) || IsDigit(c) ||
+         std::string_view(".!#$%&'*+/=?^_`{|}~-").find(c) != std::string_view::npos;
 }
 constexpr bool IsDomainChar(char c) { return IsAlpha(c) || IsDigit(c) || c == '.' || c == '-' || c == '_'; }
 
@@ -188,6 +192,7 @@ std::string DsnAddress(std::string_view value) {
 }
 
 bool IsMachineLocalPart(std::string_view address) {
+  // clang-format off
   static constexpr std::string_view kLocalParts[] = {
       "mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "post_master", "mail.delivery.system"};
   std::string_view local = address.substr(0, address.find('@'));
@@ -206,6 +211,7 @@ std::string FindStatus(std::string_view text) {
     while (to < text.size() && to - from < 4 && IsDigit(text[to])) ++to;
     return to - from;
   };
+  // clang-format on
   for (size_t i = 0; i + 4 < text.size(); ++i) {
     char c = text[i];
     if (c != '2' && c != '4' && c != '5') continue;
@@ -261,9 +267,11 @@ std::string PreferStatus(const std::string& field, const std::string& quoted, in
   auto specificity = [](std::string_view s) {
     return (s.substr(1, 3) == ".0." ? 0 : 1) + (s.ends_with(".0") ? 0 : 1);
   };
-  if (specificity(quoted) != specificity(field)) return specificity(quoted) > specificity(field) ? quoted : field;
+  if (specificity(quoted) != specificity(field))
+    return specificity(quoted) > specificity(field) ? quoted : field;
   std::string_view subject = std::string_view(field).substr(1, 3);
-  if (field == "5.1.1" || field == "4.4.7" || field == "4.7.0" || subject == ".3." || subject == ".5.") return quoted;
+  if (field == "5.1.1" || field == "4.4.7" || field == "4.7.0" || subject == ".3." || subject == ".5.")
+    return quoted;
   return field;
 }
 
@@ -281,6 +289,7 @@ Command FindCommand(std::string_view text) {
     std::string_view text;
     Command command;
   };
+  // clang-format off
   static constexpr Marker kMarkers[] = {
       {"in reply to rcpt to", Command::kRcptTo},
       {"after rcpt to", Command::kRcptTo},
@@ -307,6 +316,7 @@ Command FindCommand(std::string_view text) {
       {"in reply to ehlo", Command::kConnect},
       {"my name was rejected", Command::kConnect},  // qmail
   };
+  // clang-format on
   Command best = Command::kUnknown;
   size_t best_at = 0;
   for (const Marker& m : kMarkers) {
@@ -319,6 +329,7 @@ Command FindCommand(std::string_view text) {
   return best;
 }
 
+// clang-format off
 // Phrase tables, one per reason, lower-case.
 constexpr std::string_view kUserUnknown[] = {
     "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient", "no such address",
@@ -332,27 +343,28 @@ constexpr std::string_view kUserUnknown[] = {
     "user * does not exist", "mailbox * does not exist", "recipient * does not exist", "user * not found",
     "user * doesn't exist", "user * unknown", "invalid recipient", "invalid mailbox", "invalid address",
     "invalid user", "not a valid mailbox", "not a valid recipient", "not a valid user", "is not a known user",
-    "no mailbox here by that name", "no account by that name", "no mailbox by that name",
-    "not our customer", "badrcptto", "not in my validrcptto", "recipient address rejected: user",
+    "no mailbox here by that name", "no account by that name", "no mailbox by that name", "not our customer",
+    "badrcptto", "not in my validrcptto", "recipient address rejected: user",
     "recipient address rejected: unknown user", "recipient address rejected: invalid user",
     "recipient address rejected: access denied", "recipient not exist", "user not exist",
     "email account that you tried to reach does not exist", "unknown or invalid recipient",
     "mailbox unavailable or access denied", "no mailbox found", "not a local address",
-    "this address no longer accepts mail", "no longer valid", "user not active",
-    "unknown virtual user", "non-existent user", "nonexistent user", "non existent user", "no valid recipients",
+    "this address no longer accepts mail", "no longer valid", "user not active", "unknown virtual user",
+    "non-existent user", "nonexistent user", "non existent user", "no valid recipients",
     "destination addresses were unknown", "mailbox unavailable", "the recipient does not exist",
     "the email address you entered couldn't be found", "couldn't be found", "could not be found",
-    "was not found in", "delivery error: dd this user doesn't have", "no existe", "utilisateur inconnu", "nessun utente",
-    "benutzer unbekannt", "existiert nicht", "adresse nicht gefunden", "recipient rejected: unknown",
-    "bad recipient", "bad destination mailbox", "sorry, no mailbox", "mailbox name not allowed",
-    "no such local user", "recipient is not local", "not listed in domino directory",
-    "not listed in public name & address book", "invalid final delivery userid", "recipient name is not recognized",
-    "check if address is correct", "recipient address rejected.",
+    "was not found in", "delivery error: dd this user doesn't have", "no existe", "utilisateur inconnu",
+    "nessun utente", "benutzer unbekannt", "existiert nicht", "adresse nicht gefunden",
+    "recipient rejected: unknown", "bad recipient", "bad destination mailbox", "sorry, no mailbox",
+    "mailbox name not allowed", "no such local user", "recipient is not local",
+    "not listed in domino directory", "not listed in public name & address book",
+    "invalid final delivery userid", "recipient name is not recognized", "check if address is correct",
+    "recipient address rejected.",
 };
 constexpr std::string_view kHostUnknown[] = {
     "host unknown", "unknown host", "host not found", "host * not found", "domain not found",
-    "domain does not exist", "domain doesn't exist", "no such domain", "unknown domain", "unrouteable address",
-    "unroutable address", "name or service not known", "host or domain name not found",
+    "domain does not exist", "domain doesn't exist", "no such domain", "unknown domain",
+    "unrouteable address", "unroutable address", "name or service not known", "host or domain name not found",
     "domain name not found", "all relevant mx records point to non-existent hosts", "illegal host/domain",
     "domain * does not exist", "domain must exist", "no such host", "invalid domain", "unresolvable domain",
     "nxdomain", "dns lookup failure", "domain is not valid", "couldn't find any host named",
@@ -365,8 +377,9 @@ constexpr std::string_view kHasMoved[] = {
 };
 constexpr std::string_view kNotAccept[] = {
     "does not accept mail", "null mx", "not accepting any mail", "accepts no mail", "doesn't accept mail",
-    "does not accept any mail", "mail is not accepted", "no mx for", "no mx found", "couldn't find a mail exchanger",
-    "could not find a mail exchanger", "no smtp service", "no mx record found", "doesn't receive email", "does not receive email",
+    "does not accept any mail", "mail is not accepted", "no mx for", "no mx found",
+    "couldn't find a mail exchanger", "could not find a mail exchanger", "no smtp service",
+    "no mx record found", "doesn't receive email", "does not receive email",
 };
 constexpr std::string_view kMailboxFull[] = {
     "mailbox full", "mailbox is full", "mailbox was full", "mail box full", "mailbox has exceeded",
@@ -378,10 +391,9 @@ constexpr std::string_view kMailboxFull[] = {
 };
 constexpr std::string_view kMesgTooBig[] = {
     "message too large", "message too big", "message is too large", "message is too big",
-    "message size exceeds", "message exceeds maximum size", "message length exceeds",
-    "exceeds size limit", "size limit exceeded", "size exceeds", "message file too big",
-    "mail too large", "message size limit", "exceeds the maximum size", "exceeded maximum size",
-    "exceeds maximum message size", "too big for system",
+    "message size exceeds", "message exceeds maximum size", "message length exceeds", "exceeds size limit",
+    "size limit exceeded", "size exceeds", "message file too big", "mail too large", "message size limit",
+    "exceeds the maximum size", "exceeded maximum size", "exceeds maximum message size", "too big for system",
 };
 constexpr std::string_view kExceedLimit[] = {
     "message header size exceeds limit", "exceeds the limit", "exceeded the limit", "limit exceeded",
@@ -392,23 +404,23 @@ constexpr std::string_view kSuspend[] = {
     "account is suspended", "account suspended", "mailbox disabled", "mailbox is disabled",
     "mailbox has been disabled", "has been suspended", "is suspended", "currently suspended",
     "temporarily disabled", "deactivated", "account inactive", "account is inactive", "is not active",
-    "account has expired", "account expired", "mailbox is frozen", "account is frozen",
-    "user suspended", "suspended", "boite du destinataire archivee", "recipient suspend",
-    "is disabled", "temporary locked", "temporarily locked", "account is locked", "mailbox is locked",
-    "account locked", "is inactive",
+    "account has expired", "account expired", "mailbox is frozen", "account is frozen", "user suspended",
+    "suspended", "boite du destinataire archivee", "recipient suspend", "is disabled", "temporary locked",
+    "temporarily locked", "account is locked", "mailbox is locked", "account locked", "is inactive",
 };
 constexpr std::string_view kNoRelaying[] = {
-    "relay access denied", "relaying denied", "relay denied", "relaying not allowed", "not permitted to relay",
-    "relay not permitted", "relay not allowed", "unable to relay", "we do not relay", "relay prohibited",
-    "not allowed to relay", "no relaying", "relaying mail to", "relay is not allowed", "relaying denied",
-    "isn't in my list of allowed rcpthosts", "not in my list of allowed rcpthosts", "relay access",
-    "do not relay", "relaying to", "relay is prohibited",
+    "relay access denied", "relaying denied", "relay denied", "relaying not allowed",
+    "not permitted to relay", "relay not permitted", "relay not allowed", "unable to relay",
+    "we do not relay", "relay prohibited", "not allowed to relay", "no relaying", "relaying mail to",
+    "relay is not allowed", "relaying denied", "isn't in my list of allowed rcpthosts",
+    "not in my list of allowed rcpthosts", "relay access", "do not relay", "relaying to",
+    "relay is prohibited",
 };
 constexpr std::string_view kAuthFailure[] = {
     "spf check", "spf fail", "spf validation", "spf record", "spf=fail", "spf: ", "sender policy framework",
-    "dmarc", "dkim", "authentication checks failed", "sender id", "senderid", "not authorized to send on behalf",
-    "is not authorized to send", "not designated as permitted sender", "does not designate",
-    "spf softfail", "spf permerror", "spf verification",
+    "dmarc", "dkim", "authentication checks failed", "sender id", "senderid",
+    "not authorized to send on behalf", "is not authorized to send", "not designated as permitted sender",
+    "does not designate", "spf softfail", "spf permerror", "spf verification",
 };
 constexpr std::string_view kRequirePtr[] = {
     "reverse dns", "reverse lookup", "ptr record", "no ptr", "ptr lookup", "rdns", "reverse hostname",
@@ -430,15 +442,15 @@ constexpr std::string_view kSpamDetected[] = {
     "phishing",
 };
 constexpr std::string_view kRejected[] = {
-    "sender rejected", "sender address rejected", "sender denied", "sender not allowed", "sender is not allowed",
-    "domain of sender address", "sender verify failed", "sender verification failed", "sender domain",
-    "invalid sender", "bad sender", "sender unknown", "unknown sender", "sender address is invalid",
-    "sender not pre-approved", "sender is blacklisted", "sender blocked", "envelope sender",
-    "sender address invalid", "from address", "sender's address", "senders address", "address of sender",
-    "your email address has been banned", "mail from address", "return path", "sender mismatch",
-    "not accept mail from", "we do not accept mail from", "email from your domain", "refused to accept the sender",
-    "sender email address", "sender ip", "sender's domain", "from: header", "sender domain must exist",
-    "may not have permission to post",
+    "sender rejected", "sender address rejected", "sender denied", "sender not allowed",
+    "sender is not allowed", "domain of sender address", "sender verify failed", "sender verification failed",
+    "sender domain", "invalid sender", "bad sender", "sender unknown", "unknown sender",
+    "sender address is invalid", "sender not pre-approved", "sender is blacklisted", "sender blocked",
+    "envelope sender", "sender address invalid", "from address", "sender's address", "senders address",
+    "address of sender", "your email address has been banned", "mail from address", "return path",
+    "sender mismatch", "not accept mail from", "we do not accept mail from", "email from your domain",
+    "refused to accept the sender", "sender email address", "sender ip", "sender's domain", "from: header",
+    "sender domain must exist", "may not have permission to post",
 };
 // Lists of bad senders (their names contain "spam", so they come before kSpamDetected).
 constexpr std::string_view kBlockList[] = {
@@ -446,11 +458,11 @@ constexpr std::string_view kBlockList[] = {
     "sorbs", "barracudacentral", "cbl.abuseat.org",
 };
 constexpr std::string_view kBlocked[] = {
-    "listed in", "listed at", "listed on", "blocked", "banned", "your ip", "your host", "client host", "connection refused by",
-    "access denied", "dynamic ip", "dynamic address", "residential", "dial-up", "dialup",
-    "not allowed to send", "use the smtp server of your isp", "please use your isp", "refused",
-    "rejected by the recipient's", "denied by", "ip address", "poor ip", "connections from",
-    "helo", "ehlo", "greylist",
+    "listed in", "listed at", "listed on", "blocked", "banned", "your ip", "your host", "client host",
+    "connection refused by", "access denied", "dynamic ip", "dynamic address", "residential", "dial-up",
+    "dialup", "not allowed to send", "use the smtp server of your isp", "please use your isp", "refused",
+    "rejected by the recipient's", "denied by", "ip address", "poor ip", "connections from", "helo", "ehlo",
+    "greylist",
 };
 constexpr std::string_view kFiltered[] = {
     "filtered", "filter", "delivery not authorized", "not accepting mail with", "refused by recipient",
@@ -480,12 +492,11 @@ constexpr std::string_view kSystemFull[] = {
 };
 constexpr std::string_view kNetworkError[] = {
     "could not connect", "couldn't connect", "unable to connect", "connection refused", "no route to host",
-    "network is unreachable", "host unreachable", "connection timed out", "connection reset",
-    "name server", "temporary failure in name resolution", "mail loop", "loops back to myself",
-    "too many hops", "hop count exceeded", "routing loop", "lost connection", "connection dropped",
-    "dns error", "dns failure", "lookup failure", "network error", "sorry, i couldn't find any host",
-    "host not reachable", "unreachable", "timed out", "timeout", "no answer", "could not be reached",
-    "protocol error",
+    "network is unreachable", "host unreachable", "connection timed out", "connection reset", "name server",
+    "temporary failure in name resolution", "mail loop", "loops back to myself", "too many hops",
+    "hop count exceeded", "routing loop", "lost connection", "connection dropped", "dns error", "dns failure",
+    "lookup failure", "network error", "sorry, i couldn't find any host", "host not reachable", "unreachable",
+    "timed out", "timeout", "no answer", "could not be reached", "protocol error",
 };
 // Retry limits and connections that never succeeded, checked before the
 // network wording they contain ("timeout").
@@ -503,9 +514,9 @@ constexpr std::string_view kPolicyWording[] = {
 constexpr std::string_view kExpired[] = {
     "retry timeout exceeded", "retry time not reached", "delivery time expired", "message expired",
     "has been delayed", "giving up", "gave up", "queue time", "failing for a long time",
-    "have been unable to deliver", "could not be delivered for", "was not delivered within",
-    "expired", "too long in queue", "lifetime", "maximum time", "delivery attempts will continue",
-    "still trying", "will be retried", "will keep trying", "could not deliver for", "message is delayed",
+    "have been unable to deliver", "could not be delivered for", "was not delivered within", "expired",
+    "too long in queue", "lifetime", "maximum time", "delivery attempts will continue", "still trying",
+    "will be retried", "will keep trying", "could not deliver for", "message is delayed",
     "delivery is delayed", "delayed",
 };
 constexpr std::string_view kFailedStartTls[] = {
@@ -514,8 +525,8 @@ constexpr std::string_view kFailedStartTls[] = {
 };
 constexpr std::string_view kContentError[] = {
     "improper use of 8-bit data", "8-bit data in message header", "mime complexity", "invalid mime",
-    "message content", "content-type", "charset", "header size", "too many received",
-    "too many headers", "data format error", "illegal character", "bare lf",
+    "message content", "content-type", "charset", "header size", "too many received", "too many headers",
+    "data format error", "illegal character", "bare lf",
 };
 constexpr std::string_view kNotCompliantRfc[] = {
     "rfc 5322", "rfc5322", "rfc 2822", "rfc2822", "rfc 822", "rfc822 compliant", "not rfc compliant",
@@ -523,13 +534,13 @@ constexpr std::string_view kNotCompliantRfc[] = {
     "missing message-id", "message-id header", "non-compliant", "not compliant",
 };
 constexpr std::string_view kSyntaxError[] = {
-    "syntax error", "command unrecognized", "unrecognized command", "command not recognized",
-    "bad command", "invalid command", "bad sequence of commands", "line too long",
+    "syntax error", "command unrecognized", "unrecognized command", "command not recognized", "bad command",
+    "invalid command", "bad sequence of commands", "line too long",
 };
 constexpr std::string_view kMailerError[] = {
     "mailer error", "command failed", "exit status", "procmail", "exited with", "program failed",
-    "unable to run", "permission denied", "x-unix", "local delivery failed", "command died",
-    "bin/sh", "sh: ", "process exited",
+    "unable to run", "permission denied", "x-unix", "local delivery failed", "command died", "bin/sh", "sh: ",
+    "process exited",
 };
 constexpr std::string_view kSystemError[] = {
     "system error", "internal error", "server error", "temporary failure", "local error",
@@ -544,8 +555,8 @@ constexpr std::string_view kSecurityError[] = {
 
 // Name servers that failed to answer, as opposed to names that do not exist.
 constexpr std::string_view kNameServerTrouble[] = {
-    "host not found, try again", "temporary failure in name resolution", "dns error",
-    "servfail", "dns timeout",
+    "host not found, try again", "temporary failure in name resolution", "dns error", "servfail",
+    "dns timeout",
 };
 
 struct ReasonTable {
@@ -557,24 +568,42 @@ struct ReasonTable {
 // wording ("blocked", "not allowed") last, so "mailbox full" beats "blocked"
 // and "domain of sender address" beats "does not exist".
 constexpr ReasonTable kTextOrder[] = {
-    {"mailboxfull", kMailboxFull},         {"mesgtoobig", kMesgTooBig},
-    {"exceedlimit", kExceedLimit},         {"hasmoved", kHasMoved},
-    {"norelaying", kNoRelaying},           {"authfailure", kAuthFailure},
-    {"requireptr", kRequirePtr},           {"rejected", kRejected},
-    {"suspend", kSuspend},                 {"notaccept", kNotAccept},
-    {"networkerror", kNameServerTrouble},  {"userunknown", kUserUnknown},
-    {"hostunknown", kHostUnknown},         {"notcompliantrfc", kNotCompliantRfc},
-    {"failedstarttls", kFailedStartTls},   {"toomanyconn", kTooManyConn},
-    {"badreputation", kBadReputation},     {"virusdetected", kVirusDetected},
-    {"blocked", kBlockList},               {"spamdetected", kSpamDetected},
-    {"speeding", kSpeeding},               {"expired", kRetryLimit},
-    {"policyviolation", kPolicyWording},   {"blocked", kBlocked},                 {"policyviolation", kPolicyViolation},
-    {"filtered", kFiltered},               {"contenterror", kContentError},
-    {"systemfull", kSystemFull},           {"mailererror", kMailerError},
-    {"networkerror", kNetworkError},       {"expired", kExpired},
-    {"syntaxerror", kSyntaxError},         {"systemerror", kSystemError},
+    {"mailboxfull", kMailboxFull},
+    {"mesgtoobig", kMesgTooBig},
+    {"exceedlimit", kExceedLimit},
+    {"hasmoved", kHasMoved},
+    {"norelaying", kNoRelaying},
+    {"authfailure", kAuthFailure},
+    {"requireptr", kRequirePtr},
+    {"rejected", kRejected},
+    {"suspend", kSuspend},
+    {"notaccept", kNotAccept},
+    {"networkerror", kNameServerTrouble},
+    {"userunknown", kUserUnknown},
+    {"hostunknown", kHostUnknown},
+    {"notcompliantrfc", kNotCompliantRfc},
+    {"failedstarttls", kFailedStartTls},
+    {"toomanyconn", kTooManyConn},
+    {"badreputation", kBadReputation},
+    {"virusdetected", kVirusDetected},
+    {"blocked", kBlockList},
+    {"spamdetected", kSpamDetected},
+    {"speeding", kSpeeding},
+    {"expired", kRetryLimit},
+    {"policyviolation", kPolicyWording},
+    {"blocked", kBlocked},
+    {"policyviolation", kPolicyViolation},
+    {"filtered", kFiltered},
+    {"contenterror", kContentError},
+    {"systemfull", kSystemFull},
+    {"mailererror", kMailerError},
+    {"networkerror", kNetworkError},
+    {"expired", kExpired},
+    {"syntaxerror", kSyntaxError},
+    {"systemerror", kSystemError},
     {"securityerror", kSecurityError},
 };
+// clang-format on
 
 std::string_view ReasonFromText(std::string_view lower) {
   for (const ReasonTable& table : kTextOrder) {
@@ -586,9 +615,12 @@ std::string_view ReasonFromText(std::string_view lower) {
 // The few words that content filters borrow when they refuse a message after
 // DATA (Japanese carriers answer "550 : User unknown" to what they take for
 // spam).
+// clang-format off
 constexpr std::string_view kFakeableUserUnknown[] = {
-    "user unknown", "unknown user", "no such user", "user not exist", "unknown recipient", "recipient unknown",
+    "user unknown", "unknown user", "no such user", "user not exist", "unknown recipient",
+    "recipient unknown",
 };
+// clang-format on
 
 // "550 <a@b>: User unknown": a reply that names the recipient it refuses was
 // given at RCPT TO, when the server knew which recipient it meant; filters
@@ -612,6 +644,7 @@ std::string_view ReasonFromStatus(std::string_view status) {
     std::string_view code;
     std::string_view reason;
   };
+  // clang-format off
   static constexpr Entry kTable[] = {
       {"5.1.0", "userunknown"},   {"5.1.1", "userunknown"},   {"5.1.2", "hostunknown"},
       {"5.1.3", "userunknown"},   {"5.1.4", "filtered"},      {"5.1.6", "hasmoved"},
@@ -637,6 +670,7 @@ std::string_view ReasonFromStatus(std::string_view status) {
       // Microsoft's extension: "Remote server returned unknown recipient".
       {"5.1.351", "userunknown"},
   };
+  // clang-format on
   for (const Entry& e : kTable) {
     if (e.code == status) return e.reason;
   }
@@ -645,10 +679,12 @@ std::string_view ReasonFromStatus(std::string_view status) {
 
 // Codes precise enough to beat any wording.
 bool IsDecisiveStatus(std::string_view status) {
+  // clang-format off
   static constexpr std::string_view kDecisive[] = {
-      "5.1.6",  "4.1.6",  "5.1.7",  "4.1.7",  "5.1.8",  "4.1.8",  "5.7.27", "5.2.2",  "4.2.2",
-      "5.2.3",  "5.3.4",  "5.7.20", "5.7.21", "5.7.22", "5.7.23", "5.7.24", "5.7.25", "5.7.26",
+      "5.1.6", "4.1.6", "5.1.7", "4.1.7", "5.1.8", "4.1.8", "5.7.27", "5.2.2", "4.2.2", "5.2.3", "5.3.4",
+      "5.7.20", "5.7.21", "5.7.22", "5.7.23", "5.7.24", "5.7.25", "5.7.26",
   };
+  // clang-format on
   return std::find(std::begin(kDecisive), std::end(kDecisive), status) != std::end(kDecisive);
 }
 
@@ -687,8 +723,8 @@ std::string DecideReason(const Evidence& e) {
   // so or it answered RCPT TO; after DATA, or when we cannot tell, it is a
   // content filter speaking (sisimai reads it the same way). Words without
   // any SMTP reply are the reporting system's own verdict.
-  if (by_text == "userunknown" && by_status != "userunknown" && command != Command::kRcptTo && e.reply_code != 0 &&
-      MatchesAny(diagnostic.empty() ? e.context : diagnostic, kFakeableUserUnknown) &&
+  if (by_text == "userunknown" && by_status != "userunknown" && command != Command::kRcptTo &&
+      e.reply_code != 0 && MatchesAny(diagnostic.empty() ? e.context : diagnostic, kFakeableUserUnknown) &&
       !NamesRefusedRecipient(diagnostic)) {
     return "filtered";
   }
@@ -715,11 +751,13 @@ FailedRecipient MakeFailed(std::string address, Evidence e) {
   // from whether the report says it will try again.
   if (e.status.empty() && e.reply_code >= 400) e.status = std::to_string(e.reply_code / 100) + ".0.0";
   if (e.status.empty()) {
+    // clang-format off
     static constexpr std::string_view kTemporary[] = {
         "temporary", "will be retried", "will retry", "still trying", "will keep trying",
         "delivery attempts will continue", "has been delayed", "is delayed", "not yet been delivered",
         "retry timeout", "will try again",
     };
+    // clang-format on
     bool temporary = e.delayed || MatchesAny(OneLine(Lower(e.diagnostic) + " " + e.context), kTemporary);
     e.status = temporary ? "4.0.0" : "5.0.0";
   }
@@ -831,18 +869,20 @@ bool IsDeliveredAction(std::string_view action) {
 bool StartsReturnedMessage(std::string_view line) {
   std::string lower = Lower(Trim(line));
   if (lower.empty()) return false;
+  // clang-format off
   static constexpr std::string_view kMarkers[] = {
-      "below this line is a copy of the message", "this is a copy of the message",
-      "original message follows", "unsent message follows", "returned message follows",
-      "message headers follow", "headers of the original message", "original message headers",
-      "content-type: message/rfc822", "------ original message", "----- original message",
-      "--- original message", "the original message was", "original message --",
-      "message text follows", "returned message below", "this is a copy of your message",
+      "below this line is a copy of the message", "this is a copy of the message", "original message follows",
+      "unsent message follows", "returned message follows", "message headers follow",
+      "headers of the original message", "original message headers", "content-type: message/rfc822",
+      "------ original message", "----- original message", "--- original message", "the original message was",
+      "original message --", "message text follows", "returned message below",
+      "this is a copy of your message",
   };
+  // clang-format on
   if (MatchesAny(lower, kMarkers) && !Contains(lower, "received at")) return true;
   // The returned message's own header block, pasted without a marker.
-  static constexpr std::string_view kHeaders[] = {"return-path:", "received: from", "received: by",
-                                                   "dkim-signature:", "message-id:", "mime-version:"};
+  static constexpr std::string_view kHeaders[] = {"return-path:",    "received: from", "received: by",
+                                                  "dkim-signature:", "message-id:",    "mime-version:"};
   return !IsSpace(line.front()) && std::any_of(std::begin(kHeaders), std::end(kHeaders),
                                                [&](std::string_view h) { return lower.starts_with(h); });
 }
@@ -862,27 +902,32 @@ std::vector<std::string_view> PastedHeaderLines(std::string_view body) {
   std::vector<std::string_view> lines;
   bool in_copy = false;
   for (std::string_view line : SplitLines(body.substr(0, kMaxReportBytes))) {
-    bool blank = Trim(line).empty();
     if (!in_copy) {
-      // The marker line itself may be the first header ("Return-Path: …").
       in_copy = StartsReturnedMessage(line);
-      if (!in_copy) continue;
-    } else if (blank) {
-      if (lines.empty()) continue;  // blank lines between the marker and the headers
-      break;                        // the end of the header block
+      // The marker line is the first header when it is one ("Return-Path: …").
+      size_t colon = line.find(':');
+      bool header = colon != std::string_view::npos && colon > 0 && !Contains(line.substr(0, colon), " ");
+      if (in_copy && header) lines.push_back(line);
+      continue;
     }
-    if (!blank) lines.push_back(line);
+    if (!Trim(line).empty()) {
+      lines.push_back(line);
+    } else if (!lines.empty()) {
+      break;  // the end of the header block; blank lines before it are skipped
+    }
   }
   return lines;
 }
 
 // Words before an address on its line that say it is not a recipient.
 bool NamesSenderOrHelper(std::string_view lower_prefix) {
+  // clang-format off
   static constexpr std::string_view kWords[] = {
-      "mail from", "from:", "envelope-from", "return-path", "sender", "sent by", "message-id", "generated from",
-      "generated by", "contact", "assistance", "send mail to", "reply-to", "expanded from", "originally",
-      "postmaster", "administrator", "webmaster", "mailto:", "help", "helo", "ehlo", "by ",
+      "mail from", "from:", "envelope-from", "return-path", "sender", "sent by", "message-id",
+      "generated from", "generated by", "contact", "assistance", "send mail to", "reply-to", "expanded from",
+      "originally", "postmaster", "administrator", "webmaster", "mailto:", "help", "helo", "ehlo", "by ",
   };
+  // clang-format on
   return MatchesAny(lower_prefix, kWords);
 }
 
@@ -988,9 +1033,54 @@ void AddReportEvidence(Evidence& e, const std::vector<std::string_view>& lines, 
   if (e.context.size() > kMaxContextBytes) e.context.resize(kMaxContextBytes);
 }
 
+// Whether each part lies inside an attached message (message/rfc822).
+std::vector<bool> InsideAttachedMessage(const Message& m) {
+  std::vector<bool> inside(m.parts.size(), false);
+  for (size_t i = 0; i < m.parts.size(); ++i) {
+    for (int child : m.parts[i].children) {
+      if (child > static_cast<int>(i) && static_cast<size_t>(child) < inside.size()) {
+        inside[static_cast<size_t>(child)] = inside[i] || m.parts[i].kind == MimePart::Kind::kMessage;
+      }
+    }
+  }
+  return inside;
+}
+
+// The text of the report: text_body, or when that is empty the first text
+// part of the message itself (the parser reads a multipart whose boundary
+// never appears as text, without making it a body).
+std::string_view ReportText(const Message& m) {
+  if (!m.text_body.empty()) return m.text_body;
+  std::vector<bool> inside = InsideAttachedMessage(m);
+  for (size_t i = 0; i < m.parts.size(); ++i) {
+    if (m.parts[i].kind == MimePart::Kind::kText && !inside[i]) return m.parts[i].body;
+  }
+  return {};
+}
+
+// The header block of the returned message: the parser's returned_headers
+// (set for multipart/report), else that of a message attached to the
+// top-level message (a message/rfc822 part's body is its raw bytes).
+std::string_view ReturnedHeaders(const Message& m) {
+  if (!m.returned_headers.empty() || m.parts.empty()) return m.returned_headers;
+  std::vector<int> top = m.parts[0].children;
+  top.push_back(0);
+  for (int index : top) {
+    if (index < 0 || static_cast<size_t>(index) >= m.parts.size()) continue;
+    const MimePart& p = m.parts[static_cast<size_t>(index)];
+    if (p.kind != MimePart::Kind::kMessage) continue;
+    std::string_view raw = std::string_view(p.body).substr(0, kMaxContextBytes);
+    size_t end = std::min(raw.find("\n\n"), raw.find("\r\n\r\n"));
+    return raw.substr(0, end);
+  }
+  return {};
+}
+
 // Addresses the report cannot be about: the report's own participants and
 // the sender of the returned message. The first element is always the
-// report's From address ("" when it has none).
+// report's From address ("" when it has none). Delivered-To and
+// X-Original-To are left out: some agents (DragonFly) put the failed
+// recipient there.
 std::vector<std::string> NotRecipients(const Message& m) {
   std::vector<std::string> out{m.from ? Lower(Trim(m.from->address)) : std::string()};
   auto add = [&](std::string_view a) {
@@ -1001,8 +1091,6 @@ std::vector<std::string> NotRecipients(const Message& m) {
   for (const Address& a : m.reply_to) add(a.address);
   for (const Address& a : m.to) add(a.address);
   for (const Address& a : m.cc) add(a.address);
-  for (const std::string& a : m.delivered_to) add(a);
-  for (const std::string& a : m.x_original_to) add(a);
   if (m.return_path) add(*m.return_path);
   auto add_originator = [&](std::string_view name, std::string_view value) {
     if (EqualsNoCase(name, "from") || EqualsNoCase(name, "return-path") || EqualsNoCase(name, "sender") ||
@@ -1010,8 +1098,8 @@ std::vector<std::string> NotRecipients(const Message& m) {
       for (const FoundAddress& a : FindAddresses(value)) add(a.address);
     }
   };
-  for (const Field& f : ParseFields(m.returned_headers)) add_originator(f.name, f.value);
-  for (std::string_view line : PastedHeaderLines(m.text_body)) {
+  for (const Field& f : ParseFields(ReturnedHeaders(m))) add_originator(f.name, f.value);
+  for (std::string_view line : PastedHeaderLines(ReportText(m))) {
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) add_originator(Trim(line.substr(0, colon)), line.substr(colon + 1));
   }
@@ -1022,12 +1110,12 @@ std::vector<std::string> NotRecipients(const Message& m) {
 // name nobody.
 std::vector<std::string> ReturnedRecipients(const Message& m) {
   std::vector<std::string> out;
-  for (const Field& f : ParseFields(m.returned_headers)) {
+  for (const Field& f : ParseFields(ReturnedHeaders(m))) {
     if (!EqualsNoCase(f.name, "to")) continue;
     for (const FoundAddress& a : FindAddresses(f.value)) out.push_back(a.address);
   }
   if (!out.empty()) return out;
-  for (std::string_view line : PastedHeaderLines(m.text_body)) {
+  for (std::string_view line : PastedHeaderLines(ReportText(m))) {
     if (!StartsWithNoCase(line, "to:")) continue;
     for (const FoundAddress& a : FindAddresses(line)) out.push_back(a.address);
   }
@@ -1039,6 +1127,7 @@ std::vector<std::string> ReturnedRecipients(const Message& m) {
 
 // Out-of-office subject prefixes, lower-case (ASCII folding only), each
 // followed in the subject by a colon or the end of the subject.
+// clang-format off
 constexpr std::string_view kAutoReplySubjects[] = {
     "out of office", "out of office autoreply", "out of office reply", "out of the office", "automatic reply",
     "auto reply", "auto-reply", "autoreply", "auto response", "auto-response", "autoresponse",
@@ -1056,6 +1145,7 @@ constexpr std::string_view kAutoReplySubjects[] = {
     "\xE8\x87\xAA\xE5\x8B\x95\xE5\x9B\x9E\xE8\xA6\x86",                          // 自動回覆
     "\xEC\x9E\x90\xEB\x8F\x99 \xEC\x9D\x91\xEB\x8B\xB5",                         // 자동 응답
 };
+// clang-format on
 
 // "Automatic reply: …", "[Out of Office] …", "自動応答：…" — never a subject
 // that merely contains such words ("Out of office next week?").
@@ -1086,12 +1176,15 @@ std::optional<std::string> AutoReplySignal(const Message& m) {
   }
   if (const std::string* v = m.Header("Precedence")) {
     std::string token = Lower(FirstToken(*v));
-    if (token == "bulk" || token == "junk" || token == "list" || token == "auto_reply") return "Precedence: " + token;
+    if (token == "bulk" || token == "junk" || token == "list" || token == "auto_reply")
+      return "Precedence: " + token;
   }
+  // clang-format off
   static constexpr std::string_view kPresent[] = {
       "X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-MS-Exchange-Inbox-Rules-Loop",
       "X-MS-Exchange-Generated-Message-Source", "X-Apple-Action",
   };
+  // clang-format on
   for (std::string_view name : kPresent) {
     const std::string* v = m.Header(name);
     if (v == nullptr) continue;
@@ -1121,14 +1214,15 @@ std::optional<Classification> FromFeedbackReport(const Message& m) {
   }
   // Microsoft's older complaint format (JMRP): the reported message attached,
   // the complainant in its X-HmXmrOriginalRecipient header.
-  for (const Field& f : ParseFields(m.returned_headers)) {
+  for (const Field& f : ParseFields(ReturnedHeaders(m))) {
     if (!EqualsNoCase(f.name, "x-hmxmroriginalrecipient")) continue;
     c.why = "complaint report (X-HmXmrOriginalRecipient)";
     c.feedback_type = "abuse";
     return c;
   }
   // Apple Mail's one-click unsubscribe request.
-  if (const std::string* v = m.Header("X-Apple-Unsubscribe"); v != nullptr && EqualsNoCase(Trim(*v), "true")) {
+  if (const std::string* v = m.Header("X-Apple-Unsubscribe");
+      v != nullptr && EqualsNoCase(Trim(*v), "true")) {
     c.why = "unsubscribe request (X-Apple-Unsubscribe)";
     c.feedback_type = "opt-out";
     return c;
@@ -1139,7 +1233,7 @@ std::optional<Classification> FromFeedbackReport(const Message& m) {
 Classification FromDeliveryStatus(const Message& m, std::vector<DsnRecipient> dsn) {
   std::vector<std::string> known;
   for (const DsnRecipient& r : dsn) known.push_back(r.address);
-  ReportScan scan = ScanReport(m.text_body, NotRecipients(m), known);
+  ReportScan scan = ScanReport(ReportText(m), NotRecipients(m), known);
   Classification c;
   c.kind = MessageKind::kDeliveryNotice;
   c.why = "delivery status notification: delivered";
@@ -1168,15 +1262,11 @@ Classification FromDeliveryStatus(const Message& m, std::vector<DsnRecipient> ds
 // `nested` is allowed, one inside an attached message (a report that a
 // mailer daemon wrapped into its own).
 std::string_view DeliveryStatusPart(const Message& m, bool nested) {
-  std::vector<bool> inside(m.parts.size(), false);
+  std::vector<bool> inside = InsideAttachedMessage(m);
   for (size_t i = 0; i < m.parts.size(); ++i) {
     const MimePart& p = m.parts[i];
-    for (int child : p.children) {
-      if (child > static_cast<int>(i) && static_cast<size_t>(child) < inside.size()) {
-        inside[static_cast<size_t>(child)] = inside[i] || p.kind == MimePart::Kind::kMessage;
-      }
-    }
-    bool dsn = p.content_type == "message/delivery-status" || p.content_type == "message/global-delivery-status";
+    bool dsn =
+        p.content_type == "message/delivery-status" || p.content_type == "message/global-delivery-status";
     if (dsn && (nested || !inside[i])) return p.body;
   }
   return {};
@@ -1202,7 +1292,7 @@ std::optional<std::string> JsonString(std::string_view json, std::string_view ke
 
 std::optional<Classification> FromSesNotification(const Message& m) {
   std::string from = m.from ? Lower(m.from->address) : std::string();
-  std::string_view body = Trim(std::string_view(m.text_body).substr(0, kMaxReportBytes));
+  std::string_view body = Trim(ReportText(m).substr(0, kMaxReportBytes));
   if (!from.ends_with("amazonaws.com") && !from.ends_with("amazonses.com")) return std::nullopt;
   if (!body.starts_with("{") || !Contains(body, "notificationType")) return std::nullopt;
   // SNS may carry the SES message as an escaped JSON string in "Message".
@@ -1237,7 +1327,8 @@ std::optional<Classification> FromSesNotification(const Message& m) {
     Evidence e;
     e.diagnostic = OneLine(JsonString(object, "diagnosticCode").value_or(""));
     size_t semi = e.diagnostic.find(';');
-    if (semi != std::string::npos && semi < 12) e.diagnostic = OneLine(e.diagnostic.substr(semi + 1));  // "smtp; …"
+    if (semi != std::string::npos && semi < 12)
+      e.diagnostic = OneLine(e.diagnostic.substr(semi + 1));  // "smtp; …"
     e.reply_code = FindReplyCode(e.diagnostic);
     e.status = PreferStatus(FindStatus(JsonString(object, "status").value_or("")), FindStatus(e.diagnostic),
                             e.reply_code);
@@ -1247,6 +1338,7 @@ std::optional<Classification> FromSesNotification(const Message& m) {
   return c;
 }
 
+// clang-format off
 constexpr std::string_view kBounceSubjects[] = {
     "undelivered mail", "undeliverable", "undelivered", "delivery status notification", "delivery failure",
     "delivery failed", "failure notice", "mail delivery failed", "returned mail", "mail delivery failure",
@@ -1256,7 +1348,9 @@ constexpr std::string_view kBounceSubjects[] = {
     "delayed mail", "delivery delayed", "delivery status", "not delivered", "mail could not be delivered",
     "\xE9\x85\x8D\xE4\xBF\xA1", "\xE3\x82\xA8\xE3\x83\xA9\xE3\x83\xBC",  // 配信, エラー
 };
+// clang-format on
 
+// clang-format off
 constexpr std::string_view kReportText[] = {
     "this is the qmail-send program", "this message was created automatically by mail delivery software",
     "the following addresses had permanent fatal errors", "this is the mail system at host",
@@ -1270,6 +1364,7 @@ constexpr std::string_view kReportText[] = {
     "following address", "the following message", "was undeliverable", "rejected your message",
     "returned to sender", "delivery has failed", "not be delivered", "couldn't be delivered",
 };
+// clang-format on
 
 bool IsForwardOrReply(std::string_view subject) {
   std::string lower = Lower(Trim(subject));
@@ -1281,7 +1376,7 @@ bool IsForwardOrReply(std::string_view subject) {
 // report wording together with a report subject or a null sender, counts.
 std::optional<Classification> FromFreeText(const Message& m, bool machine_sender, const std::string& from) {
   bool report_subject = !IsForwardOrReply(m.subject) && MatchesAny(Lower(m.subject), kBounceSubjects);
-  bool report_text = MatchesAny(Lower(std::string_view(m.text_body).substr(0, 4000)), kReportText);
+  bool report_text = MatchesAny(Lower(ReportText(m).substr(0, 4000)), kReportText);
   bool null_sender = m.return_path && m.return_path->empty();
   if (!machine_sender && !((report_text || null_sender) && report_subject) && !(report_text && null_sender)) {
     return std::nullopt;
@@ -1295,11 +1390,11 @@ std::optional<Classification> FromFreeText(const Message& m, bool machine_sender
   }
   if (known.empty()) {
     // Some reports paste RFC 3464 fields into the text.
-    auto dsn = ParseDeliveryStatus(std::string_view(m.text_body).substr(0, kMaxReportBytes));
+    auto dsn = ParseDeliveryStatus(ReportText(m).substr(0, kMaxReportBytes));
     if (!dsn.empty()) return FromDeliveryStatus(m, std::move(dsn));
   }
 
-  ReportScan scan = ScanReport(m.text_body, NotRecipients(m), known);
+  ReportScan scan = ScanReport(ReportText(m), NotRecipients(m), known);
   std::vector<std::string> addresses = known;
   for (const TextRecipient& r : scan.recipients) {
     if (known.empty()) addresses.push_back(r.address);
@@ -1329,11 +1424,16 @@ std::optional<Classification> FromFreeText(const Message& m, bool machine_sender
 
 std::string_view MessageKindName(MessageKind kind) {
   switch (kind) {
-    case MessageKind::kNormal: return "normal";
-    case MessageKind::kAutoReply: return "auto_reply";
-    case MessageKind::kBounce: return "bounce";
-    case MessageKind::kFeedback: return "feedback";
-    case MessageKind::kDeliveryNotice: return "delivery_notice";
+    case MessageKind::kNormal:
+      return "normal";
+    case MessageKind::kAutoReply:
+      return "auto_reply";
+    case MessageKind::kBounce:
+      return "bounce";
+    case MessageKind::kFeedback:
+      return "feedback";
+    case MessageKind::kDeliveryNotice:
+      return "delivery_notice";
   }
   return "normal";
 }

@@ -75,7 +75,7 @@ struct Classification {
   std::string why;                      // the signal that decided, for logs and `mailforumctl trace`
   std::vector<FailedRecipient> failed;  // kBounce: every failed recipient, in report order (may be empty
                                         // when a bounce names nobody we can recognise); empty otherwise
-  std::string feedback_type;            // kFeedback: lower-case Feedback-Type (abuse, opt-out, auth-failure, ...)
+  std::string feedback_type;  // kFeedback: lower-case Feedback-Type (abuse, opt-out, auth-failure, ...)
 };
 
 // Classifies `message`. Never fails: mail that shows no machine signal is
