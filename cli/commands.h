@@ -3,9 +3,16 @@
 #ifndef MAILFORUM_CLI_COMMANDS_H_
 #define MAILFORUM_CLI_COMMANDS_H_
 
+#include <cstdint>
 #include <string>
 
 namespace ctl {
+
+// How the operations commands print their reports.
+enum class Format {
+  kText,  // for people
+  kJson,  // for machines (--json)
+};
 
 // check-config -c FILE: prints every diagnostic as file:line:col: message;
 // 0 when the file has no errors (warnings allowed), 78 otherwise.
@@ -15,6 +22,57 @@ int CheckConfig(const std::string& config_path);
 // build's schema. 0 when current afterwards; 78 for a bad configuration or a
 // newer schema; 75 when PostgreSQL is unreachable.
 int Migrate(const std::string& config_path);
+
+// parse FILE.eml: prints the JSON of the message (ids, people, subject, date,
+// chosen text, trimmed and elided text, attachments, classification with the
+// failed recipients of a bounce). 0, or 65 when the file is not an email.
+int ParseFile(const std::string& path);
+
+// trim: reads a plain-text body on stdin, prints what the person wrote. Always 0.
+int TrimStdin();
+
+// --- operations (cli/operations_format.h says what they print) ---
+
+// route -c FILE --mailbox NAME FILE.eml: a dry run of the pipeline on one
+// message, as the daemon would handle it in that mailbox now: its
+// classification, every rule tried with why it matched or not, the action
+// and outcome, the thread match (reply token, In-Reply-To/References, or a
+// new thread in which category), and the mail that would be queued. Changes
+// nothing (its database session is read-only). When the database cannot be
+// reached it says so, still prints the rule decision, and exits 75 (78 for
+// a schema that does not match). 0; 78 for a bad configuration; 64 for an
+// unknown mailbox; 65 when the file cannot be read.
+int Route(const std::string& config_path, const std::string& mailbox, const std::string& message_path,
+          Format format);
+
+// trace -c FILE <message-id|address>: the life of a message — every
+// inbound record with that Message-ID (angle brackets optional), the post
+// and thread it made, and the outbound mail about it with its fate; or, for
+// an address (tried when no message has that id), its last 50 inbound
+// messages as above, its bounce score and its last 50 outbound mails.
+// 0; 1 when nothing is recorded; 75/78 when the database is unreachable or
+// its schema does not match.
+int Trace(const std::string& config_path, const std::string& target, Format format);
+
+// quarantine -c FILE list: every quarantined message (id, mailbox, UID,
+// received, sender, subject, size, reason), oldest first. 0; 75/78 as trace.
+int QuarantineList(const std::string& config_path, Format format);
+
+// quarantine -c FILE show ID: a line about the message and its reason on
+// stderr, its raw bytes exactly on stdout (so `show ID > msg.eml` keeps the
+// message). 0; 1 when there is no such message or it is not quarantined.
+int QuarantineShow(const std::string& config_path, int64_t inbound_id);
+
+// quarantine -c FILE retry ID: runs the stored raw bytes through the
+// pipeline again for the message's mailbox with the current configuration.
+// When the outcome is no longer quarantine, the message's record changes in
+// one transaction (forum::Store::ReprocessInbound: its post, thread and
+// outbound mail are created as ingestion creates them); otherwise nothing
+// changes. The message itself stays in the quarantine folder of the IMAP
+// server. Prints the new outcome. 0; 1 when there is no such quarantined
+// message; 78 when its mailbox is no longer configured; 75 when the database
+// fails (nothing is recorded).
+int QuarantineRetry(const std::string& config_path, int64_t inbound_id, Format format);
 
 }  // namespace ctl
 

@@ -2,10 +2,9 @@
 // the example configuration, and the real PostgreSQL of scripts/test.
 #include <gtest/gtest.h>
 
-#include <regex>
-#include <set>
 #include <string>
 
+#include "cli/test_config.h"
 #include "forum/migrations.h"
 #include "forum/scratch_database.h"
 #include "tests/support/subprocess.h"
@@ -13,6 +12,7 @@
 
 namespace {
 
+using mftest::InstallExampleConfig;
 using mftest::RunCommand;
 using mftest::ShellQuote;
 
@@ -20,29 +20,6 @@ constexpr int kExitConfig = 78;
 
 std::string Ctl(const std::string& args) { return std::string(MAILFORUMCTL_PATH) + " " + args; }
 std::string Daemon(const std::string& args) { return std::string(MAILFORUMD_PATH) + " " + args; }
-
-// The example configuration, with /etc/mailforum/ moved into `dir` and every
-// secret file it names created there (mode 0600). The database DSN file holds `dsn`.
-std::string InstallExampleConfig(const std::string& dir, const std::string& dsn) {
-  std::string text = mftest::ReadFile(mftest::SourceDir() + "/systemd/mailforum.example.yaml");
-  std::string dsn_file;
-  std::set<std::string> files;
-  static const std::regex kPath(R"(/etc/mailforum/[A-Za-z0-9._-]+)");
-  static const std::regex kDsnFile(R"(dsn_file:\s*(/etc/mailforum/[A-Za-z0-9._-]+))");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kPath); it != std::sregex_iterator(); ++it) {
-    files.insert(it->str());
-  }
-  std::smatch m;
-  if (std::regex_search(text, m, kDsnFile)) dsn_file = m[1].str();
-  for (const std::string& f : files) {
-    const std::string local = dir + "/" + f.substr(std::string("/etc/mailforum/").size());
-    mftest::WriteFile(local, f == dsn_file ? dsn + "\n" : "test-secret-of-at-least-thirty-two-bytes-" + std::to_string(files.size()) + "\n");
-  }
-  text = std::regex_replace(text, std::regex("/etc/mailforum/"), dir + "/");
-  const std::string path = dir + "/mailforum.yaml";
-  mftest::WriteFile(path, text, 0644);
-  return path;
-}
 
 TEST(CheckConfigTest, ExampleConfigurationIsValidOnceItsSecretFilesExist) {
   const std::string dir = mftest::MakeTempDir("mfctl");
@@ -83,6 +60,7 @@ class MigrateAndStartTest : public ::testing::Test {
     dsn_ = *dsn;
     dir_ = mftest::MakeTempDir("mfctl");
     config_ = InstallExampleConfig(dir_, dsn_);
+    ASSERT_TRUE(mftest::PointAtTestServers(config_)) << "the test IMAP and SMTP servers are missing";
   }
   std::string dsn_, dir_, config_;
 };

@@ -1,8 +1,9 @@
 // mailforumctl: the admin tool. A table of subcommands (name, description,
-// handler); each handler lives in cli/commands.h.
+// what it takes, handler); each handler lives in cli/commands.h.
 #include <CLI/CLI.hpp>
-
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,18 +13,68 @@
 
 namespace {
 
+// Everything a subcommand may take; each reads only what it declares.
+struct Arguments {
+  std::string config_path;  // -c, --config FILE
+  std::string file;         // a message file
+  std::string mailbox;      // --mailbox NAME
+  std::string target;       // a Message-ID or an address
+  int64_t id = 0;           // an inbound message id
+  bool json = false;        // --json
+};
+
+// What a subcommand takes besides its name (a set of these bits).
+enum Takes : unsigned {
+  kConfig = 1u << 0,
+  kFile = 1u << 1,
+  kMailbox = 1u << 2,
+  kTarget = 1u << 3,
+  kId = 1u << 4,
+  kJson = 1u << 5,
+};
+
 struct Command {
+  const char* group;  // the parent command ("quarantine"), or nullptr for a top-level one
   const char* name;
   const char* description;
-  bool needs_config;
-  std::function<int(const std::string& config_path)> run;
+  unsigned takes;
+  std::function<int(const Arguments&)> run;
 };
+
+// What the groups of subcommands are for.
+const std::map<std::string, std::string>& GroupDescriptions() {
+  static const std::map<std::string, std::string> kGroups = {
+      {"quarantine", "list, show or retry quarantined messages"},
+  };
+  return kGroups;
+}
+
+ctl::Format FormatOf(const Arguments& a) { return a.json ? ctl::Format::kJson : ctl::Format::kText; }
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
-      {"check-config", "validate a configuration file; exit 0, or 78 with file:line:col errors", true,
-       ctl::CheckConfig},
-      {"migrate", "upgrade the database schema to this version of mailforum", true, ctl::Migrate},
+      {nullptr, "check-config", "validate a configuration file; exit 0, or 78 with file:line:col errors",
+       kConfig, [](const Arguments& a) { return ctl::CheckConfig(a.config_path); }},
+      {nullptr, "migrate", "upgrade the database schema to this version of mailforum", kConfig,
+       [](const Arguments& a) { return ctl::Migrate(a.config_path); }},
+      {nullptr, "parse", "print what mailforum makes of a message file, as JSON", kFile,
+       [](const Arguments& a) { return ctl::ParseFile(a.file); }},
+      {nullptr, "trim", "trim quoted history and signature from a body on standard input", 0,
+       [](const Arguments&) { return ctl::TrimStdin(); }},
+      {nullptr, "route", "dry run: what the daemon would do with a message in a mailbox (changes nothing)",
+       kConfig | kMailbox | kFile | kJson,
+       [](const Arguments& a) { return ctl::Route(a.config_path, a.mailbox, a.file, FormatOf(a)); }},
+      {nullptr, "trace", "the life of a message (by Message-ID) or what is known about an address",
+       kConfig | kTarget | kJson,
+       [](const Arguments& a) { return ctl::Trace(a.config_path, a.target, FormatOf(a)); }},
+      {"quarantine", "list", "list the quarantined messages", kConfig | kJson,
+       [](const Arguments& a) { return ctl::QuarantineList(a.config_path, FormatOf(a)); }},
+      {"quarantine", "show", "a quarantined message's reason (stderr) and raw bytes (stdout)", kConfig | kId,
+       [](const Arguments& a) { return ctl::QuarantineShow(a.config_path, a.id); }},
+      {"quarantine", "retry",
+       "run a quarantined message through the pipeline again with the current configuration",
+       kConfig | kId | kJson,
+       [](const Arguments& a) { return ctl::QuarantineRetry(a.config_path, a.id, FormatOf(a)); }},
   };
   return kCommands;
 }
@@ -34,14 +85,34 @@ int main(int argc, char** argv) {
   mail::InitializeMailLibraries();
   CLI::App app{"mailforumctl: administer a mailforum email-to-forum gateway"};
   app.require_subcommand(1);
-  std::string config_path;
+  Arguments args;
   int exit_code = base::kExitOk;
+  std::map<std::string, CLI::App*> groups;
   for (const Command& command : Commands()) {
-    CLI::App* sub = app.add_subcommand(command.name, command.description);
-    if (command.needs_config) {
-      sub->add_option("-c,--config", config_path, "configuration file")->required();
+    CLI::App* parent = &app;
+    if (command.group != nullptr) {
+      CLI::App*& group = groups[command.group];
+      if (group == nullptr) {
+        group = app.add_subcommand(command.group, GroupDescriptions().at(command.group));
+        group->require_subcommand(1);
+        // `quarantine -c FILE list` and `quarantine list -c FILE` both work.
+        group->fallthrough();
+        group->add_option("-c,--config", args.config_path, "configuration file")->required();
+      }
+      parent = group;
     }
-    sub->callback([&command, &config_path, &exit_code] { exit_code = command.run(config_path); });
+    CLI::App* sub = parent->add_subcommand(command.name, command.description);
+    if ((command.takes & kConfig) && command.group == nullptr) {
+      sub->add_option("-c,--config", args.config_path, "configuration file")->required();
+    }
+    if (command.takes & kMailbox) sub->add_option("--mailbox", args.mailbox, "mailbox name")->required();
+    if (command.takes & kFile) sub->add_option("file", args.file, "message file (.eml)")->required();
+    if (command.takes & kTarget) {
+      sub->add_option("target", args.target, "a Message-ID (<...> optional) or an address")->required();
+    }
+    if (command.takes & kId) sub->add_option("id", args.id, "inbound message id")->required();
+    if (command.takes & kJson) sub->add_flag("--json", args.json, "print JSON for machines");
+    sub->callback([&command, &args, &exit_code] { exit_code = command.run(args); });
   }
   try {
     app.parse(argc, argv);

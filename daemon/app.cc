@@ -2,12 +2,16 @@
 
 #include <signal.h>
 
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/exit_codes.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "daemon/mailbox_worker.h"
+#include "daemon/pipeline_config.h"
 #include "daemon/systemd_notify.h"
 #include "forum/model.h"
 #include "forum/store.h"
@@ -57,6 +61,62 @@ int PrepareDatabase(const config::Config& cfg) {
   return base::kExitOk;
 }
 
+mail::ImapOptions::Tls ImapTls(config::TlsMode mode) {
+  switch (mode) {
+    case config::TlsMode::kImplicit: return mail::ImapOptions::Tls::kImplicit;
+    case config::TlsMode::kStartTls: return mail::ImapOptions::Tls::kStartTls;
+    case config::TlsMode::kNone: return mail::ImapOptions::Tls::kNone;
+  }
+  return mail::ImapOptions::Tls::kImplicit;
+}
+
+WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxConfig& box) {
+  WorkerOptions o;
+  o.imap.host = box.imap.host;
+  o.imap.port = box.imap.port;
+  o.imap.tls = ImapTls(box.imap.tls);
+  o.imap.ca_file = box.imap.ca_file;
+  o.imap.tls_sha256 = box.imap.tls_sha256;
+  o.imap.username = box.imap.username;
+  if (box.imap.password) o.imap.password = box.imap.password->reveal();
+  o.folder = box.imap.folder;
+  o.idle = box.imap.idle;
+  o.poll_interval = box.imap.poll_interval;
+  switch (box.after.action) {
+    case config::AfterAction::kSeen: o.after = WorkerOptions::After::kSeen; break;
+    case config::AfterAction::kMove: o.after = WorkerOptions::After::kMove; break;
+    case config::AfterAction::kDelete: o.after = WorkerOptions::After::kDelete; break;
+  }
+  o.after_folder = box.after.folder;
+  o.quarantine_folder = box.quarantine_folder;
+  o.import_max_age = box.import_max_age;
+  o.dsn = cfg.database.dsn.reveal();
+  o.domain = cfg.instance.domain;
+
+  o.pipeline = PipelineConfigFor(cfg, box);
+  return o;
+}
+
+// --once: one pass over every mailbox, in parallel. 0 when all succeeded, 75 otherwise.
+int RunOnce(const config::Config& cfg) {
+  std::vector<std::unique_ptr<MailboxWorker>> workers;
+  for (const auto& box : cfg.mailboxes) workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
+  std::vector<base::Status> results(workers.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = workers[i]->RunOnce(); });
+  }
+  for (auto& t : threads) t.join();
+  int rc = base::kExitOk;
+  for (const auto& r : results) {
+    if (!r.ok()) {
+      base::LogError(r.error().message);
+      rc = base::kExitTempFail;
+    }
+  }
+  return rc;
+}
+
 }  // namespace
 
 int Run(const Options& options) {
@@ -73,11 +133,19 @@ int Run(const Options& options) {
   if (int rc = PrepareDatabase(cfg); rc != base::kExitOk) return rc;
   base::LogInfo("mailforumd started: " + std::to_string(cfg.mailboxes.size()) + " mailbox(es), " +
                 std::to_string(cfg.categories.size()) + " categories");
-  if (options.once) {
-    base::LogInfo("--once: ingestion is not implemented yet (see README, Status); exiting");
-    return base::kExitOk;
+  if (options.once) return RunOnce(cfg);
+
+  std::vector<std::unique_ptr<MailboxWorker>> workers;
+  std::vector<std::thread> threads;
+  for (const auto& box : cfg.mailboxes) {
+    workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
+    threads.emplace_back([w = workers.back().get()] { w->Run(); });
   }
-  NotifyReady("running");
+  auto stop_workers = [&] {
+    for (auto& w : workers) w->Stop();
+    for (auto& t : threads) t.join();
+  };
+  NotifyReady("running " + std::to_string(workers.size()) + " mailbox worker(s)");
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -92,8 +160,17 @@ int Run(const Options& options) {
       config::LoadResult reloaded = config::LoadConfigFile(options.config_path);
       ReportDiagnostics(reloaded);
       if (reloaded.ok()) {
+        // Restart the workers with the new configuration; mail in flight is safe (committed or not yet fetched).
+        stop_workers();
+        workers.clear();
+        threads.clear();
         cfg = std::move(*reloaded.config);
         base::SetLogLevel(cfg.log.level);
+        if (PrepareDatabase(cfg) != base::kExitOk) base::LogError("reload: the database is not ready; workers retry");
+        for (const auto& box : cfg.mailboxes) {
+          workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
+          threads.emplace_back([w = workers.back().get()] { w->Run(); });
+        }
         base::LogInfo("configuration reloaded from " + options.config_path);
       } else {
         base::LogError("reload failed: keeping the previous configuration");
@@ -103,6 +180,7 @@ int Run(const Options& options) {
     }
     base::LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     NotifyStopping();
+    stop_workers();
     return base::kExitOk;
   }
 }

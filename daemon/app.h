@@ -1,9 +1,11 @@
 // mailforumd's composition root: loads the configuration, checks the
-// database, starts the workers, and runs until SIGTERM/SIGINT. SIGHUP reloads
-// the configuration (a broken new file is reported and the old one kept).
+// database schema, synchronises the categories, starts one MailboxWorker
+// thread per configured mailbox, and runs until SIGTERM/SIGINT. SIGHUP
+// reloads the configuration and restarts the workers (a broken new file is
+// reported and the old one kept). --once makes one pass over every mailbox.
 //
-// Ingestion (IMAP → forum) and the outbox arrive with their issues; today the
-// daemon validates its configuration and database and stays up.
+// The outbox worker (sending answers, notifications, acknowledgements)
+// arrives with its issue; until then outbound mail waits in the outbox table.
 #ifndef MAILFORUM_DAEMON_APP_H_
 #define MAILFORUM_DAEMON_APP_H_
 

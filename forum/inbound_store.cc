@@ -28,7 +28,7 @@ std::string RandomTag() {
 }
 
 std::string OurMessageId(const std::string& what, int64_t id, const std::string& domain) {
-  return what + "." + std::to_string(id) + "." + RandomTag() + "@" + domain;
+  return OurMessageIdPrefix(what, id) + RandomTag() + "@" + domain;
 }
 
 std::string Lower(std::string s) {
@@ -148,6 +148,73 @@ void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& b
   }
 }
 
+// Whether an inbound row other than `except_inbound_id` (0: none) already
+// holds `message_key`, so that a new holder is a duplicate.
+bool MessageKeyTaken(pqxx::transaction_base& tx, const std::string& message_key, int64_t except_inbound_id) {
+  // The partial unique index on message_key makes this check race-free: a
+  // concurrent writer of the same key fails with a unique violation.
+  const pqxx::result holders = tx.exec_params(
+      "SELECT 1 FROM inbound_messages WHERE message_key = $1 AND outcome <> 'duplicate' AND id <> $2", message_key,
+      except_inbound_id);
+  return !holders.empty();
+}
+
+// Writes the inbound_messages row of `item` with `result`'s outcome and
+// post (raw bytes only when quarantined): a new row when `existing_id` is 0,
+// otherwise row `existing_id` rewritten in place. Returns the row's id.
+int64_t WriteInboundRow(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result,
+                        int64_t existing_id) {
+  const bool keep_raw = result.outcome == Outcome::kQuarantined;
+  // Both statements take the same values in this order; the UPDATE adds the row's id as $16.
+  static const std::string kColumns =
+      "(mailbox, uidvalidity, uid, message_key, message_id, from_address, subject, size, classification, "
+      "outcome, rule, reason, post_id, raw)";
+  static const std::string kValues =
+      "($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, NULLIF($11, ''), $12, NULLIF($13, 0), "
+      "CASE WHEN $14 THEN $15::bytea END)";
+  auto write = [&](const std::string& sql, auto... id) {
+    return tx
+        .exec_params1(sql, item.mailbox, static_cast<int64_t>(item.uidvalidity),
+                      static_cast<int64_t>(item.uid), item.message_key, item.message_id, item.from_address,
+                      item.subject, static_cast<int64_t>(item.size), item.classification,
+                      std::string(OutcomeName(result.outcome)), item.rule, item.reason,
+                      result.post_id.value_or(0), keep_raw, Bytes(keep_raw ? item.raw : std::string()),
+                      id...)[0]
+        .template as<int64_t>();
+  };
+  if (existing_id == 0) {
+    return write("INSERT INTO inbound_messages " + kColumns + " VALUES " + kValues + " RETURNING id");
+  }
+  return write("UPDATE inbound_messages SET " + kColumns + " = " + kValues + " WHERE id = $16 RETURNING id",
+               existing_id);
+}
+
+}  // namespace
+
+std::string OurMessageIdPrefix(const std::string& what, int64_t id) {
+  return what + "." + std::to_string(id) + ".";
+}
+
+RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
+                           int64_t existing_id) {
+  RecordResult result;
+  // The message key decides duplicates across mailboxes, rescans and daemons.
+  result.outcome = MessageKeyTaken(tx, item.message_key, existing_id) ? Outcome::kDuplicate : item.outcome;
+  if (result.outcome == Outcome::kPosted) {
+    auto [thread_id, post_id] = InsertPost(tx, item, domain);
+    result.thread_id = thread_id;
+    result.post_id = post_id;
+  }
+  const int64_t inbound_id = WriteInboundRow(tx, item, result, existing_id);
+  if (result.outcome != Outcome::kDuplicate) {
+    QueueOutbox(tx, item, result, inbound_id, domain);
+    RecordBounces(tx, item.bounces);
+  }
+  return result;
+}
+
+namespace {
+
 // Records one item inside `tx` (under a savepoint the caller holds).
 RecordResult RecordOne(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
   RecordResult result;
@@ -159,33 +226,7 @@ RecordResult RecordOne(pqxx::transaction_base& tx, const InboundItem& item, cons
     result.outcome = item.outcome;
     return result;
   }
-  // The message key decides duplicates across mailboxes, rescans and daemons;
-  // the partial unique index makes the check race-free.
-  auto seen = tx.exec_params("SELECT 1 FROM inbound_messages WHERE message_key = $1 AND outcome <> 'duplicate'",
-                             item.message_key);
-  result.outcome = seen.empty() ? item.outcome : Outcome::kDuplicate;
-  if (result.outcome == Outcome::kPosted) {
-    auto [thread_id, post_id] = InsertPost(tx, item, domain);
-    result.thread_id = thread_id;
-    result.post_id = post_id;
-  }
-  const bool keep_raw = result.outcome == Outcome::kQuarantined;
-  const int64_t inbound_id =
-      tx.exec_params1(
-            "INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_key, message_id, from_address, "
-            "subject, size, classification, outcome, rule, reason, post_id, raw) "
-            "VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, NULLIF($11, ''), $12, "
-            "NULLIF($13, 0), CASE WHEN $14 THEN $15::bytea END) RETURNING id",
-            item.mailbox, static_cast<int64_t>(item.uidvalidity), static_cast<int64_t>(item.uid), item.message_key,
-            item.message_id, item.from_address, item.subject, static_cast<int64_t>(item.size), item.classification,
-            std::string(OutcomeName(result.outcome)), item.rule, item.reason, result.post_id.value_or(0), keep_raw,
-            Bytes(keep_raw ? item.raw : std::string()))[0]
-          .as<int64_t>();
-  if (result.outcome != Outcome::kDuplicate) {
-    QueueOutbox(tx, item, result, inbound_id, domain);
-    RecordBounces(tx, item.bounces);
-  }
-  return result;
+  return RecordDecided(tx, item, domain, 0);
 }
 
 }  // namespace

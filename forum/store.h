@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "forum/admin.h"
 #include "forum/inbound.h"
 #include "forum/model.h"
 
@@ -101,6 +102,53 @@ class Store {
   // of `mailbox` (a PostgreSQL session advisory lock; released when this
   // Store is destroyed or its connection dies). False when another holds it.
   base::Result<bool> TryLockMailbox(const std::string& mailbox);
+
+  // --- operations (see forum/admin.h): trace, quarantine, dry runs ---
+
+  // Makes every later transaction of this Store read-only (PostgreSQL
+  // enforces it), so a dry run provably changes nothing. Cannot be undone.
+  base::Status MakeReadOnly();
+
+  // Everything recorded about `message_id` (without angle brackets): its
+  // inbound rows with their posts and outbound mail, and, when it is one of
+  // our own Message-IDs, that post and the outbox rows carrying it.
+  base::Result<MessageTrace> TraceMessage(const std::string& message_id);
+
+  // The last `limit` inbound messages from `address` (case-insensitive) with
+  // what they led to, its bounce score, and the last `limit` outbox rows to it.
+  base::Result<AddressTrace> TraceAddress(const std::string& address, int limit);
+
+  // Every quarantined inbound message, oldest first.
+  base::Result<std::vector<InboundRecord>> ListQuarantined();
+
+  // The inbound message with this id and its raw bytes, or nullopt when there is none.
+  base::Result<std::optional<StoredInbound>> GetInbound(int64_t inbound_id);
+
+  // The inbound message that holds `message_key` (the one RecordBatch would
+  // make a new copy a duplicate of), or nullopt.
+  base::Result<std::optional<InboundRecord>> FindInboundByMessageKey(const std::string& message_key);
+
+  // The thread with this id, or nullopt.
+  base::Result<std::optional<ThreadSummary>> FindThread(int64_t thread_id);
+
+  // Whether a rejection notice to `address` was already queued today (so
+  // RecordBatch would queue none).
+  base::Result<bool> RejectionNoticeSentToday(const std::string& address);
+
+  // Records a new decision for the quarantined inbound message `inbound_id`
+  // (`mailforumctl quarantine retry`), in ONE transaction: the row keeps its
+  // id, mailbox, UIDVALIDITY, UID, received_at and post-action state, and
+  // takes `decided`'s identity, classification, outcome, rule and reason
+  // (followed by "(retried from quarantine; was: <old reason>)"). Its post,
+  // Message-IDs, outbox rows and bounce scores are written exactly as
+  // RecordBatch writes them; when another message already holds `decided`'s
+  // message key the row becomes kDuplicate and makes nothing. The raw bytes
+  // are kept only while the outcome stays kQuarantined. `decided.mailbox`,
+  // `uidvalidity` and `uid` are ignored.
+  // Errors: kPermanent when there is no such row or it is not quarantined
+  // (e.g. another retry came first); otherwise as RecordBatch.
+  base::Result<RecordResult> ReprocessInbound(int64_t inbound_id, const InboundItem& decided,
+                                              const std::string& domain);
 
  private:
   struct Impl;

@@ -5,6 +5,7 @@
 
 #include <pqxx/pqxx>
 
+#include <cstdint>
 #include <exception>
 #include <string>
 
@@ -22,6 +23,22 @@ struct Store::Impl {
 // doing: kTransient for lost connections, serialization failures, deadlocks
 // and server shutdown; kInternal otherwise.
 base::Error FromException(const std::exception& e, const std::string& what);
+
+// --- recording a decided inbound message (inbound_store.cc), shared with admin_store.cc ---
+
+// What our own Message-IDs of kind `what` ("post", "ack", "reject") about
+// row `id` begin with: "what.id." (a random tag and "@domain" follow).
+std::string OurMessageIdPrefix(const std::string& what, int64_t id);
+
+// Records `item` inside `tx` as RecordBatch does once it knows the UID is
+// new: kDuplicate when another inbound row (not `existing_id`) holds its
+// message key; otherwise its post, Message-IDs, outbox rows and bounce
+// scores. The inbound row is new when `existing_id` is 0, otherwise row
+// `existing_id` rewritten in place (its received_at and post-action state
+// stay). Throws what libpqxx throws, and std::invalid_argument for an
+// unknown category.
+RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
+                           int64_t existing_id);
 
 }  // namespace forum
 

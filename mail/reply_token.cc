@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cassert>
+#include <span>
 
 namespace mail {
 namespace {
@@ -20,17 +21,24 @@ constexpr std::string_view kPlaceholder = "{token}";
 
 using TokenBytes = std::array<unsigned char, kTokenBytes>;
 
-std::array<unsigned char, 32> Mac(const unsigned char* id, std::string_view key) {
-  std::string input(kContext);
-  input.append(reinterpret_cast<const char*>(id), kIdBytes);
-  std::array<unsigned char, 32> out{};
+using Digest = std::array<unsigned char, 32>;
+
+// HMAC-SHA256(key, context || message).
+Digest Hmac(std::string_view key, std::string_view context, std::string_view message) {
+  std::string input(context);
+  input.append(message);
+  Digest out{};
   [[maybe_unused]] int rc =
       gnutls_hmac_fast(GNUTLS_MAC_SHA256, key.data(), key.size(), input.data(), input.size(), out.data());
   assert(rc == 0);
   return out;
 }
 
-std::string Base32(const TokenBytes& bytes) {
+Digest Mac(const unsigned char* id, std::string_view key) {
+  return Hmac(key, kContext, std::string_view(reinterpret_cast<const char*>(id), kIdBytes));
+}
+
+std::string Base32(std::span<const unsigned char> bytes) {
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;
@@ -87,7 +95,7 @@ std::string MakeReplyToken(uint64_t thread_id, std::string_view key) {
   for (size_t i = 0; i < kIdBytes; ++i) bytes[i] = static_cast<unsigned char>(thread_id >> (8 * (kIdBytes - 1 - i)));
   const auto mac = Mac(bytes.data(), key);
   for (size_t i = 0; i < kMacBytes; ++i) bytes[kIdBytes + i] = mac[i];
-  return Base32(bytes);
+  return Base32({bytes.data(), bytes.size()});
 }
 
 std::optional<uint64_t> VerifyReplyToken(std::string_view token, std::string_view key) {
@@ -102,17 +110,45 @@ std::optional<uint64_t> VerifyReplyToken(std::string_view token, std::string_vie
 }
 
 std::string ReplyAddress(std::string_view address_template, uint64_t thread_id, std::string_view key) {
-  std::string out(address_template);
-  const auto at = out.find(kPlaceholder);
-  if (at != std::string::npos) out.replace(at, kPlaceholder.size(), MakeReplyToken(thread_id, key));
-  return out;
+  return FillAddressTemplate(address_template, kPlaceholder, MakeReplyToken(thread_id, key));
 }
 
 std::optional<std::string> ExtractToken(std::string_view address_template, std::string_view address) {
-  const auto at = address_template.find(kPlaceholder);
+  return ExtractFromAddressTemplate(address_template, kPlaceholder, address);
+}
+
+std::string SignBase32(std::string_view key, std::string_view context, std::string_view message,
+                       size_t mac_bytes) {
+  assert(!key.empty() && mac_bytes >= 1 && mac_bytes <= 32);
+  const Digest mac = Hmac(key, context, message);
+  return Base32({mac.data(), mac_bytes});
+}
+
+bool VerifyBase32Signature(std::string_view signature, std::string_view key, std::string_view context,
+                           std::string_view message, size_t mac_bytes) {
+  if (key.empty()) return false;
+  const std::string expected = SignBase32(key, context, message, mac_bytes);
+  if (signature.size() != expected.size()) return false;
+  std::string lower(signature);
+  for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return gnutls_memcmp(lower.data(), expected.data(), expected.size()) == 0;
+}
+
+std::string FillAddressTemplate(std::string_view address_template, std::string_view placeholder,
+                                std::string_view value) {
+  std::string out(address_template);
+  const auto at = out.find(placeholder);
+  if (at != std::string::npos) out.replace(at, placeholder.size(), value);
+  return out;
+}
+
+std::optional<std::string> ExtractFromAddressTemplate(std::string_view address_template,
+                                                      std::string_view placeholder,
+                                                      std::string_view address) {
+  const auto at = address_template.find(placeholder);
   if (at == std::string_view::npos) return std::nullopt;
   const std::string_view prefix = address_template.substr(0, at);
-  const std::string_view suffix = address_template.substr(at + kPlaceholder.size());
+  const std::string_view suffix = address_template.substr(at + placeholder.size());
   if (address.size() <= prefix.size() + suffix.size()) return std::nullopt;
   if (!EqualsIgnoreCase(address.substr(0, prefix.size()), prefix)) return std::nullopt;
   if (!EqualsIgnoreCase(address.substr(address.size() - suffix.size()), suffix)) return std::nullopt;

@@ -12,6 +12,7 @@
 #ifndef MAILFORUM_MAIL_REPLY_TOKEN_H_
 #define MAILFORUM_MAIL_REPLY_TOKEN_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,34 @@ std::string ReplyAddress(std::string_view address_template, uint64_t thread_id, 
 // compared case-insensitively), the text standing where {token} stands;
 // otherwise nullopt. The result is unverified: pass it to VerifyReplyToken.
 std::optional<std::string> ExtractToken(std::string_view address_template, std::string_view address);
+
+// --- The signing and address templates behind reply tokens, shared with the
+// other signed addresses of mail/ (VERP return paths, mail/composer.h). Each
+// use passes its own `context` string, so that a signature made for one use
+// never verifies as another.
+
+// Lower-case base32 (RFC 4648 alphabet, unpadded) of the first `mac_bytes`
+// bytes of HMAC-SHA256(key, context || message).
+// Precondition: !key.empty() and 1 <= mac_bytes <= 32.
+std::string SignBase32(std::string_view key, std::string_view context, std::string_view message,
+                       size_t mac_bytes);
+
+// True when `signature`, in any letter case, is SignBase32(key, context,
+// message, mac_bytes); the comparison takes the same time wherever the first
+// difference is. False for an empty key.
+bool VerifyBase32Signature(std::string_view signature, std::string_view key, std::string_view context,
+                           std::string_view message, size_t mac_bytes);
+
+// `address_template` with its first `placeholder` (e.g. "{token}") replaced
+// by `value`; unchanged when the template has no placeholder.
+std::string FillAddressTemplate(std::string_view address_template, std::string_view placeholder,
+                                std::string_view value);
+
+// If `address` has the shape of `address_template` (compared
+// case-insensitively, with a non-empty text where `placeholder` stands), that
+// text; otherwise nullopt. The result is unverified.
+std::optional<std::string> ExtractFromAddressTemplate(std::string_view address_template,
+                                                      std::string_view placeholder, std::string_view address);
 
 }  // namespace mail
 

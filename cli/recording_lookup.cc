@@ -1,0 +1,37 @@
+#include "cli/recording_lookup.h"
+
+namespace ctl {
+
+base::Result<bool> RecordingLookup::ThreadExists(int64_t thread_id) {
+  token_thread_ = thread_id;
+  token_thread_exists_ = false;
+  if (store_ == nullptr) return false;
+  auto exists = store_->ThreadExists(thread_id);
+  if (Failed(exists)) return false;
+  token_thread_exists_ = *exists;
+  return *exists;
+}
+
+base::Result<std::optional<int64_t>> RecordingLookup::FindThreadByMessageIds(
+    const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    if (store_ == nullptr) break;
+    auto thread = store_->FindThreadByMessageIds({id});
+    if (Failed(thread)) break;
+    if (thread->has_value()) {
+      matched_message_id_ = id;
+      references_thread_ = *thread;
+      return *thread;
+    }
+  }
+  return std::optional<int64_t>();
+}
+
+base::Result<int64_t> RecordingLookup::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
+  if (store_ == nullptr) return int64_t{0};
+  auto count = store_->CountThreadsOpenedSince(address, seconds);
+  if (Failed(count)) return int64_t{0};
+  return *count;
+}
+
+}  // namespace ctl

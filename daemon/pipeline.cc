@@ -1,0 +1,224 @@
+#include "daemon/pipeline.h"
+
+#include <algorithm>
+
+#include "mail/auth_results.h"
+#include "mail/classifier.h"
+#include "mail/message.h"
+#include "mail/mime_parser.h"
+#include "mail/reply_token.h"
+#include "mail/reply_trimmer.h"
+#include "mail/sha256.h"
+
+namespace mailforumd {
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+bool IsOwnAddress(const PipelineConfig& config, const std::string& address) {
+  const std::string lower = Lower(address);
+  if (std::find(config.own_addresses.begin(), config.own_addresses.end(), lower) != config.own_addresses.end()) {
+    return true;
+  }
+  // Our reply addresses (help+TOKEN@...) are ours too.
+  return mail::ExtractToken(config.reply_to_template, lower).has_value();
+}
+
+// The thread named by a valid reply token in To, Cc, Delivered-To or X-Original-To.
+// A token that does not verify is noted in `note` and never trusted.
+base::Result<std::optional<int64_t>> ThreadFromToken(const mail::Message& m, const PipelineConfig& config,
+                                                     ForumLookup& forum, std::string& note) {
+  std::vector<std::string> candidates;
+  for (const auto& a : m.to) candidates.push_back(a.address);
+  for (const auto& a : m.cc) candidates.push_back(a.address);
+  for (const auto& a : m.delivered_to) candidates.push_back(a);
+  for (const auto& a : m.x_original_to) candidates.push_back(a);
+  for (const std::string& address : candidates) {
+    auto token = mail::ExtractToken(config.reply_to_template, address);
+    if (!token) continue;
+    auto thread = mail::VerifyReplyToken(*token, config.reply_key);
+    if (!thread) {
+      note = "reply token in " + address + " does not verify; ignored";
+      continue;
+    }
+    auto exists = forum.ThreadExists(static_cast<int64_t>(*thread));
+    if (!exists) return exists.error();
+    if (*exists) return std::optional<int64_t>(static_cast<int64_t>(*thread));
+    note = "reply token names thread " + std::to_string(*thread) + ", which does not exist";
+  }
+  return std::optional<int64_t>();
+}
+
+// The thread of the nearest known ancestor: In-Reply-To first, then References from the newest.
+base::Result<std::optional<int64_t>> ThreadFromReferences(const mail::Message& m, ForumLookup& forum) {
+  std::vector<std::string> ids = m.in_reply_to;
+  for (auto it = m.references.rbegin(); it != m.references.rend(); ++it) ids.push_back(*it);
+  return forum.FindThreadByMessageIds(ids);
+}
+
+const std::vector<std::string>* WatchersOf(const PipelineConfig& config, const std::string& category) {
+  for (const auto& [slug, addresses] : config.watchers) {
+    if (slug == category) return &addresses;
+  }
+  return nullptr;
+}
+
+std::vector<forum::AttachmentDraft> Attachments(const mail::Message& m) {
+  std::vector<forum::AttachmentDraft> out;
+  for (const mail::Attachment& a : m.attachments) {
+    if (a.part < 0 || static_cast<size_t>(a.part) >= m.parts.size()) continue;
+    out.push_back({a.filename, a.content_type, a.content_id, a.sha256, m.parts[static_cast<size_t>(a.part)].body});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MessageKey(const std::string& message_id, const std::string& from_address, std::string_view raw) {
+  if (message_id.empty()) return "sha256:" + mail::Sha256Hex(raw);
+  return message_id + " " + Lower(from_address);
+}
+
+forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessage& fetched,
+                                  const std::string& reason) {
+  forum::InboundItem item;
+  item.mailbox = mailbox;
+  item.uidvalidity = fetched.uidvalidity;
+  item.uid = fetched.uid;
+  item.size = fetched.raw.size();
+  // Poison has no trustworthy Message-ID: the raw bytes are its identity.
+  item.message_key = MessageKey("", "", fetched.raw);
+  item.classification = "normal";
+  item.outcome = forum::Outcome::kQuarantined;
+  item.reason = reason;
+  item.raw = fetched.raw;
+  return item;
+}
+
+base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const PipelineConfig& config,
+                                        ForumLookup& forum) {
+  if (fetched.raw.size() > config.max_message_size) {
+    return QuarantineItem(config.mailbox, fetched,
+                          "message of " + std::to_string(fetched.raw.size()) + " bytes is over max_message_size (" +
+                              std::to_string(config.max_message_size) + ")");
+  }
+  if (!mail::LooksLikeEmail(fetched.raw)) {
+    return QuarantineItem(config.mailbox, fetched, "not an email: no header fields before the body");
+  }
+  mail::ParseLimits limits;
+  limits.max_size = config.max_message_size;
+  limits.max_depth = config.max_mime_depth;
+  limits.max_parts = config.max_parts;
+  const mail::Message m = mail::ParseMessage(fetched.raw, limits);
+  if (m.truncated) {
+    std::string why = "over the MIME limits";
+    if (!m.warnings.empty()) why += ": " + m.warnings.front();
+    return QuarantineItem(config.mailbox, fetched, why);
+  }
+
+  forum::InboundItem item;
+  item.mailbox = config.mailbox;
+  item.uidvalidity = fetched.uidvalidity;
+  item.uid = fetched.uid;
+  item.message_id = m.message_id;
+  item.from_address = m.from ? m.from->address : "";
+  item.subject = m.subject;
+  item.size = fetched.raw.size();
+  item.message_key = MessageKey(m.message_id, item.from_address, fetched.raw);
+
+  const mail::Classification kind = mail::Classify(m);
+  item.classification = std::string(mail::MessageKindName(kind.kind));
+  if (kind.kind != mail::MessageKind::kNormal) {
+    item.outcome = forum::Outcome::kMachine;
+    item.reason = kind.why;
+    for (const auto& f : kind.failed) item.bounces.push_back({f.address, f.hard, f.reason});
+    return item;
+  }
+  if (IsOwnAddress(config, item.from_address)) {
+    item.outcome = forum::Outcome::kMachine;
+    item.reason = "sent by this gateway";
+    return item;
+  }
+
+  const std::string dmarc(mail::DmarcVerdictName(mail::TrustedDmarc(m, config.trusted_authserv_ids)));
+  const forum::Rule* rule = forum::FirstMatch(config.rules, forum::RuleFacts{m, item.classification, dmarc});
+  if (rule == nullptr) {
+    item.outcome = forum::Outcome::kIgnored;
+    item.reason = "no rule matched";
+    return item;
+  }
+  item.rule = rule->name;
+  switch (rule->action) {
+    case forum::RuleAction::kIgnore:
+      item.outcome = forum::Outcome::kIgnored;
+      item.reason = "rule " + rule->name;
+      return item;
+    case forum::RuleAction::kQuarantine:
+      item.outcome = forum::Outcome::kQuarantined;
+      item.reason = "rule " + rule->name;
+      item.raw = fetched.raw;
+      return item;
+    case forum::RuleAction::kReject:
+      item.outcome = forum::Outcome::kRejected;
+      item.reason = rule->reason.empty() ? "rule " + rule->name : rule->reason;
+      if (!item.from_address.empty()) item.outbox.push_back({"rejection", item.from_address});
+      return item;
+    case forum::RuleAction::kThread:
+      break;
+  }
+
+  // Thread matching: a valid reply token, then known Message-IDs, then a new thread. Never the subject.
+  std::string note;
+  auto thread = ThreadFromToken(m, config, forum, note);
+  if (!thread) return thread.error();
+  if (!thread->has_value()) {
+    thread = ThreadFromReferences(m, forum);
+    if (!thread) return thread.error();
+  }
+
+  const mail::TrimResult trimmed = mail::TrimReply(m.text_body);
+  forum::PostDraft post;
+  post.author_address = item.from_address;
+  post.author_name = m.from ? m.from->name : "";
+  post.body = trimmed.trimmed;
+  post.elided = trimmed.elided;
+  post.attachments = Attachments(m);
+  if (post.body.empty() && post.attachments.empty()) {
+    item.outcome = forum::Outcome::kIgnored;
+    item.reason = "nothing left after trimming quotes and signature";
+    return item;
+  }
+
+  if (thread->has_value()) {
+    post.thread_id = **thread;
+    item.reason = note.empty() ? "answer in thread " + std::to_string(**thread) : note;
+  } else {
+    auto recent = forum.CountThreadsOpenedSince(item.from_address, 3600);
+    if (!recent) return recent.error();
+    if (*recent >= config.new_threads_per_sender_per_hour) {
+      item.outcome = forum::Outcome::kRejected;
+      item.reason = "over new_threads_per_sender_per_hour (" +
+                    std::to_string(config.new_threads_per_sender_per_hour) + ")";
+      item.outbox.push_back({"rejection", item.from_address});
+      return item;
+    }
+    post.category = rule->category;
+    post.tags = rule->tags;
+    post.subject = m.subject.empty() ? "(no subject)" : m.subject;
+    item.reason = note.empty() ? "new thread" : note + "; new thread";
+    if (config.acknowledge) item.outbox.push_back({"acknowledgement", item.from_address});
+    if (const auto* watchers = WatchersOf(config, post.category)) {
+      for (const std::string& w : *watchers) {
+        if (Lower(w) != Lower(item.from_address)) item.outbox.push_back({"notification", w});
+      }
+    }
+  }
+  item.outcome = forum::Outcome::kPosted;
+  item.post = std::move(post);
+  return item;
+}
+
+}  // namespace mailforumd

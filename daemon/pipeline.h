@@ -1,0 +1,77 @@
+// The ingestion pipeline's decision for one fetched message: parse →
+// classify → rules → thread match → the forum::InboundItem to record
+// (DESIGN.md §1). No I/O of its own: the forum is reached through
+// ForumLookup (a Store in the daemon, a fake in unit tests).
+//
+// Bad mail never fails here: too large, not an email, or over the MIME
+// limits becomes a quarantine outcome with its raw bytes and the reason.
+// Machine mail (auto-replies, bounces, feedback reports, delivery notices,
+// our own mail) is recorded as kMachine and never posted; bounces carry
+// their failed recipients for the bounce score. Decide fails only when a
+// lookup fails (the database is unreachable): then nothing is decided and the
+// caller retries the batch later.
+//
+// Thread-safety: Decide is reentrant; a PipelineConfig is read-only.
+#ifndef MAILFORUM_DAEMON_PIPELINE_H_
+#define MAILFORUM_DAEMON_PIPELINE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "forum/inbound.h"
+#include "forum/rules.h"
+
+namespace mailforumd {
+
+// What the pipeline asks of the forum.
+class ForumLookup {
+ public:
+  virtual ~ForumLookup() = default;
+  virtual base::Result<bool> ThreadExists(int64_t thread_id) = 0;
+  virtual base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) = 0;
+  virtual base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) = 0;
+};
+
+// Everything Decide needs from the configuration, for one mailbox.
+struct PipelineConfig {
+  std::string mailbox;
+  std::vector<forum::Rule> rules;
+  std::string reply_to_template;                  // "help+{token}@example.com"
+  std::string reply_key;                          // HMAC key of reply tokens
+  std::vector<std::string> own_addresses;         // our From and Reply-To addresses (lower-case): never answered
+  std::vector<std::string> trusted_authserv_ids;  // whose Authentication-Results count
+  uint64_t max_message_size = 25ull << 20;
+  int max_mime_depth = 32;
+  int max_parts = 500;
+  int new_threads_per_sender_per_hour = 20;
+  bool acknowledge = true;                        // acknowledge new threads to their author
+  // Category slug → watcher addresses, notified of every new thread and post.
+  std::vector<std::pair<std::string, std::vector<std::string>>> watchers;
+};
+
+struct FetchedMessage {
+  uint32_t uidvalidity = 0;
+  uint32_t uid = 0;
+  std::string raw;
+};
+
+// The item to record for `fetched`. Errors: only the lookup's (kTransient).
+base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const PipelineConfig& config,
+                                        ForumLookup& forum);
+
+// The deduplication key of a message: "<Message-ID> <lower-case sender address>",
+// or "sha256:<hex>" of the raw bytes when there is no Message-ID.
+std::string MessageKey(const std::string& message_id, const std::string& from_address, std::string_view raw);
+
+// The item that quarantines `fetched` with `reason` (for poison found after
+// Decide, e.g. a message the store refused).
+forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessage& fetched,
+                                  const std::string& reason);
+
+}  // namespace mailforumd
+
+#endif  // MAILFORUM_DAEMON_PIPELINE_H_

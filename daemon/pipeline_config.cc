@@ -1,0 +1,42 @@
+#include "daemon/pipeline_config.h"
+
+#include <cctype>
+#include <string>
+
+#include "daemon/rules_from_config.h"
+
+namespace mailforumd {
+namespace {
+
+// The bare address of "Name <address>" (or the whole text when there are no brackets), lower-case.
+std::string BareAddress(const std::string& text) {
+  std::string out = text;
+  const auto open = text.rfind('<');
+  const auto close = text.rfind('>');
+  if (open != std::string::npos && close != std::string::npos && close > open) {
+    out = text.substr(open + 1, close - open - 1);
+  }
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+}  // namespace
+
+PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::MailboxConfig& box) {
+  PipelineConfig p;
+  p.mailbox = box.name;
+  p.rules = RulesFromConfig(box.rules);
+  p.reply_to_template = cfg.smtp.reply_to;
+  p.reply_key = cfg.secrets.reply_key.reveal();
+  p.own_addresses = {BareAddress(cfg.smtp.from)};
+  p.trusted_authserv_ids = cfg.auth.trusted_authserv_ids;
+  p.max_message_size = cfg.limits.max_message_size;
+  p.max_mime_depth = cfg.limits.max_mime_depth;
+  p.max_parts = cfg.limits.max_parts;
+  p.new_threads_per_sender_per_hour = cfg.limits.new_threads_per_sender_per_hour;
+  p.acknowledge = box.acknowledge;
+  for (const auto& c : cfg.categories) p.watchers.emplace_back(c.slug, c.watchers);
+  return p;
+}
+
+}  // namespace mailforumd

@@ -1,0 +1,23 @@
+// The pipeline's configuration for one mailbox, built from the loaded
+// configuration: shared by mailforumd (its mailbox workers) and mailforumctl
+// (route, quarantine retry), so that a dry run and a retry decide exactly as
+// the daemon does.
+//
+// Pure. Thread-safety: a function over plain values.
+#ifndef MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
+#define MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
+
+#include "config/config.h"
+#include "daemon/pipeline.h"
+
+namespace mailforumd {
+
+// What Decide needs to handle mail of `box` (which must be one of
+// `cfg.mailboxes`): its rules, the limits, the reply-token key and
+// template, our own addresses, the trusted authserv-ids and the watchers of
+// every category. Cannot fail: a loaded config is already valid.
+PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::MailboxConfig& box);
+
+}  // namespace mailforumd
+
+#endif  // MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
