@@ -113,3 +113,48 @@ TEST_F(MigrateAndStartTest, DaemonStopsCleanlyOnSigterm) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ParseCommandTest, PrintsTheMessageAsJson) {
+  const std::string eml = mftest::SourceDir() + "/tests/corpus/talon/tests/fixtures/standard_replies/gmail.eml";
+  auto r = RunCommand(Ctl("parse " + ShellQuote(eml)));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* key : {"\"message_id\"", "\"from\"", "\"subject\"", "\"trimmed\"", "\"elided\"",
+                          "\"attachments\"", "\"classification\"", "\"kind\": \"normal\""}) {
+    EXPECT_NE(r.output.find(key), std::string::npos) << key << " missing in\n" << r.output;
+  }
+}
+
+TEST(ParseCommandTest, BounceListsFailedRecipients) {
+  const std::string eml =
+      mftest::SourceDir() + "/tests/corpus/sisimai/set-of-emails/maildir/bsd/lhost-postfix-04.eml";
+  auto r = RunCommand(Ctl("parse " + ShellQuote(eml)));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"kind\": \"bounce\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"failed_recipients\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"bounce\": \"hard\""), std::string::npos) << r.output;
+}
+
+TEST(ParseCommandTest, AFileThatIsNotMailIsAClearError) {
+  const std::string dir = mftest::MakeTempDir("mfparse");
+  mftest::WriteFile(dir + "/not.eml", "\x89PNG\r\n\x1a\n binary junk without any header\n");
+  auto r = RunCommand(Ctl("parse " + ShellQuote(dir + "/not.eml")));
+  EXPECT_EQ(r.exit_code, 65) << r.output;
+  EXPECT_NE(r.output.find("not an email"), std::string::npos) << r.output;
+  auto missing = RunCommand(Ctl("parse " + ShellQuote(dir + "/missing.eml")));
+  EXPECT_NE(missing.exit_code, 0) << missing.output;
+}
+
+TEST(TrimCommandTest, TrimsStandardInput) {
+  const std::string dir = mftest::MakeTempDir("mftrim");
+  mftest::WriteFile(dir + "/body.txt",
+                    "Thanks, that fixed it.\n\nOn Tue, 24 Nov 2026 at 10:00, Bob <bob@example.com> wrote:\n> Try "
+                    "restarting the VPN client.\n");
+  auto r = RunCommand(Ctl("trim < " + ShellQuote(dir + "/body.txt")));
+  // RunCommand feeds /dev/null to the outer shell; the inner redirection wins.
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "Thanks, that fixed it.\n");
+}
+
+}  // namespace
