@@ -74,6 +74,30 @@ int QuarantineShow(const std::string& config_path, int64_t inbound_id);
 // fails (nothing is recorded).
 int QuarantineRetry(const std::string& config_path, int64_t inbound_id, Format format);
 
+// outbox -c FILE list [--status S]: the outbound mails (id, kind,
+// recipient, Message-ID, status, attempts, next try or sending time, last
+// error and reply code), newest first, at most 200. S is pending, sent,
+// failed, suppressed, bounced or all; without it, every mail not yet sent
+// (pending, failed, suppressed, bounced). 0; 64 for an unknown status;
+// 75/78 as trace.
+int OutboxList(const std::string& config_path, const std::string& status, Format format);
+
+// outbox -c FILE retry ID: requeues outbound mail ID (failed, suppressed,
+// bounced, or even sent) to be sent now with its Message-ID and the bytes
+// composed before; its max age counts from now. 0; 1 when there is no such
+// mail or it is still pending; 75/78 as trace.
+int OutboxRetry(const std::string& config_path, int64_t outbox_id);
+
+// suppressions -c FILE list: every address with a bounce score (score,
+// hard and soft bounces, last bounce and its reason, suppressed since),
+// highest first, and the threshold (outbox.suppress_score). 0; 75/78 as trace.
+int SuppressionsList(const std::string& config_path, Format format);
+
+// suppressions -c FILE clear ADDRESS: forgets the bounce score of ADDRESS,
+// so mail to it is sent again (mail already suppressed can be requeued with
+// `outbox retry`). 0; 1 when it had no score; 75/78 as trace.
+int SuppressionsClear(const std::string& config_path, const std::string& address);
+
 }  // namespace ctl
 
 #endif  // MAILFORUM_CLI_COMMANDS_H_

@@ -19,7 +19,9 @@ struct Arguments {
   std::string file;         // a message file
   std::string mailbox;      // --mailbox NAME
   std::string target;       // a Message-ID or an address
-  int64_t id = 0;           // an inbound message id
+  std::string address;      // an address
+  int64_t id = 0;           // an inbound message id or an outbox row id
+  std::string status;       // --status S
   bool json = false;        // --json
 };
 
@@ -31,6 +33,9 @@ enum Takes : unsigned {
   kTarget = 1u << 3,
   kId = 1u << 4,
   kJson = 1u << 5,
+  kOutboxId = 1u << 6,
+  kStatus = 1u << 7,
+  kAddress = 1u << 8,
 };
 
 struct Command {
@@ -45,6 +50,8 @@ struct Command {
 const std::map<std::string, std::string>& GroupDescriptions() {
   static const std::map<std::string, std::string> kGroups = {
       {"quarantine", "list, show or retry quarantined messages"},
+      {"outbox", "list outbound mail and its fate, or requeue one"},
+      {"suppressions", "list or clear the bounce scores that stop mail to an address"},
   };
   return kGroups;
 }
@@ -75,6 +82,16 @@ const std::vector<Command>& Commands() {
        "run a quarantined message through the pipeline again with the current configuration",
        kConfig | kId | kJson,
        [](const Arguments& a) { return ctl::QuarantineRetry(a.config_path, a.id, FormatOf(a)); }},
+      {"outbox", "list", "outbound mail not yet sent (or with --status), newest first",
+       kConfig | kStatus | kJson,
+       [](const Arguments& a) { return ctl::OutboxList(a.config_path, a.status, FormatOf(a)); }},
+      {"outbox", "retry", "send an outbound mail again (same Message-ID and bytes)", kConfig | kOutboxId,
+       [](const Arguments& a) { return ctl::OutboxRetry(a.config_path, a.id); }},
+      {"suppressions", "list", "addresses with a bounce score, and which get no more mail", kConfig | kJson,
+       [](const Arguments& a) { return ctl::SuppressionsList(a.config_path, FormatOf(a)); }},
+      {"suppressions", "clear", "forget an address's bounce score, so that mail to it is sent again",
+       kConfig | kAddress,
+       [](const Arguments& a) { return ctl::SuppressionsClear(a.config_path, a.address); }},
   };
   return kCommands;
 }
@@ -111,6 +128,13 @@ int main(int argc, char** argv) {
       sub->add_option("target", args.target, "a Message-ID (<...> optional) or an address")->required();
     }
     if (command.takes & kId) sub->add_option("id", args.id, "inbound message id")->required();
+    if (command.takes & kOutboxId) {
+      sub->add_option("id", args.id, "outbound mail id (outbox list)")->required();
+    }
+    if (command.takes & kAddress) sub->add_option("address", args.address, "an email address")->required();
+    if (command.takes & kStatus) {
+      sub->add_option("--status", args.status, "pending, sent, failed, suppressed, bounced or all");
+    }
     if (command.takes & kJson) sub->add_flag("--json", args.json, "print JSON for machines");
     sub->callback([&command, &args, &exit_code] { exit_code = command.run(args); });
   }

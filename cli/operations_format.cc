@@ -109,6 +109,27 @@ json OutboxJson(const std::vector<forum::OutboxRecord>& rows) {
   return out;
 }
 
+// --- bounce scores ---
+
+// "2.25 (2 hard, 1 soft), last bounce ...: reason; suppressed since ..."
+std::string SuppressionText(const forum::SuppressionRecord& s) {
+  std::string score = std::to_string(s.bounce_score);
+  score.erase(score.find_last_not_of('0') + 1);
+  if (!score.empty() && score.back() == '.') score.pop_back();
+  std::string text =
+      score + " (" + std::to_string(s.hard_bounces) + " hard, " + std::to_string(s.soft_bounces) + " soft)";
+  if (s.last_bounce_at) text += ", last bounce " + TextTime(*s.last_bounce_at);
+  if (!s.last_reason.empty()) text += ": " + Printable(s.last_reason);
+  if (s.suppressed_at) text += "; suppressed since " + TextTime(*s.suppressed_at);
+  return text;
+}
+
+json SuppressionJson(const forum::SuppressionRecord& s) {
+  return {{"bounce_score", s.bounce_score}, {"hard_bounces", s.hard_bounces},
+          {"soft_bounces", s.soft_bounces}, {"last_bounce_at", OrNull(s.last_bounce_at)},
+          {"last_reason", s.last_reason},   {"suppressed_at", OrNull(s.suppressed_at)}};
+}
+
 // --- inbound messages ---
 
 json InboundJson(const forum::InboundRecord& r) {
@@ -358,15 +379,7 @@ std::string TraceText(const forum::AddressTrace& t) {
   std::string out = "address " + Printable(t.address) + "\n";
   if (t.empty()) return out + "nothing is recorded about this address\n";
   if (const auto& s = t.suppression) {
-    std::string score = std::to_string(s->bounce_score);
-    score.erase(score.find_last_not_of('0') + 1);
-    if (!score.empty() && score.back() == '.') score.pop_back();
-    std::string text = score + " (" + std::to_string(s->hard_bounces) + " hard, " +
-                       std::to_string(s->soft_bounces) + " soft)";
-    if (s->last_bounce_at) text += ", last bounce " + TextTime(*s->last_bounce_at);
-    if (!s->last_reason.empty()) text += ": " + Printable(s->last_reason);
-    if (s->suppressed_at) text += "; suppressed since " + TextTime(*s->suppressed_at);
-    out += Field("bounce score", text);
+    out += Field("bounce score", SuppressionText(*s));
   } else {
     out += Field("bounce score", "0 (never bounced)");
   }
@@ -378,15 +391,9 @@ std::string TraceText(const forum::AddressTrace& t) {
 }
 
 std::string TraceJson(const forum::AddressTrace& t) {
-  json suppression = nullptr;
-  if (const auto& s = t.suppression) {
-    suppression = {{"bounce_score", s->bounce_score}, {"hard_bounces", s->hard_bounces},
-                   {"soft_bounces", s->soft_bounces}, {"last_bounce_at", OrNull(s->last_bounce_at)},
-                   {"last_reason", s->last_reason},   {"suppressed_at", OrNull(s->suppressed_at)}};
-  }
   return Dump({{"address", t.address},
                {"inbound", InboundTracesJson(t.inbound)},
-               {"suppression", suppression},
+               {"suppression", t.suppression ? SuppressionJson(*t.suppression) : json(nullptr)},
                {"outbox", OutboxJson(t.outbox)}});
 }
 
@@ -410,6 +417,41 @@ std::string QuarantineListText(const std::vector<forum::InboundRecord>& records)
 std::string QuarantineListJson(const std::vector<forum::InboundRecord>& records) {
   json out = json::array();
   for (const auto& r : records) out.push_back(InboundJson(r));
+  return Dump(out);
+}
+
+// --- outbox and suppressions ---
+
+std::string OutboxListText(const std::vector<forum::OutboxRecord>& rows, const std::string& what) {
+  if (rows.empty()) return "no outbound mail (" + what + ")\n";
+  std::string out = std::to_string(rows.size()) + " outbound mail(s) (" + what + "), newest first:\n";
+  for (const auto& o : rows) out += OutboxText(o, "  ");
+  return out;
+}
+
+std::string OutboxListJson(const std::vector<forum::OutboxRecord>& rows) { return Dump(OutboxJson(rows)); }
+
+std::string SuppressionsText(const std::vector<forum::SuppressionRecord>& rows, double threshold) {
+  if (rows.empty()) return "no address has bounced\n";
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", threshold);
+  std::string out = std::to_string(rows.size()) + " address(es) with a bounce score, highest first; " +
+                    "* = suppressed, no mail goes to it (score >= suppress_score " + limit + "):\n";
+  for (const auto& s : rows) {
+    out +=
+        (s.bounce_score >= threshold ? "* " : "  ") + Printable(s.address) + "  " + SuppressionText(s) + "\n";
+  }
+  return out;
+}
+
+std::string SuppressionsJson(const std::vector<forum::SuppressionRecord>& rows, double threshold) {
+  json out = json::array();
+  for (const auto& s : rows) {
+    json j = SuppressionJson(s);
+    j["address"] = s.address;
+    j["suppressed"] = s.bounce_score >= threshold;
+    out.push_back(std::move(j));
+  }
   return Dump(out);
 }
 

@@ -103,6 +103,16 @@ struct RetryReport {
 std::string RetryText(const RetryReport& report);
 std::string RetryJson(const RetryReport& report);
 
+// `outbox list`: the mails as trace shows them, under a line that says how
+// many there are and which (`what`, e.g. "not yet sent").
+std::string OutboxListText(const std::vector<forum::OutboxRecord>& rows, const std::string& what);
+std::string OutboxListJson(const std::vector<forum::OutboxRecord>& rows);
+
+// `suppressions list`: each address's bounce score, and whether it reaches
+// `threshold` (outbox.suppress_score), so that no more mail goes to it.
+std::string SuppressionsText(const std::vector<forum::SuppressionRecord>& rows, double threshold);
+std::string SuppressionsJson(const std::vector<forum::SuppressionRecord>& rows, double threshold);
+
 // "2024-05-01 10:00:00Z" (UTC).
 std::string TextTime(std::chrono::system_clock::time_point t);
 

@@ -219,7 +219,8 @@ TEST_F(OperationsTest, RouteExplainsEveryKindOfMessageAndChangesNothing) {
                                              "Try rebooting.\r\n"))),
             0,
             {"In-Reply-To/References <q1@client.example> -> " + thread + " [it] \"VPN drops\"",
-             "would send:      nothing"});
+             "would send:      answer to alice@example.com\n                 answer to bob@example.com\n"
+             "                 notification to it-team@example.com"});
 
   // An auto-reply: machine mail, the rules are not consulted, nothing is sent.
   ExpectRun(Route(WriteMessage("auto", Mail("From: alice@example.com\r\nTo: help@example.com\r\n"

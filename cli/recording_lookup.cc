@@ -27,6 +27,13 @@ base::Result<std::optional<int64_t>> RecordingLookup::FindThreadByMessageIds(
   return std::optional<int64_t>();
 }
 
+base::Result<std::optional<forum::ThreadAudience>> RecordingLookup::FindThreadAudience(int64_t thread_id) {
+  if (store_ == nullptr) return std::optional<forum::ThreadAudience>();
+  auto audience = store_->FindThreadAudience(thread_id);
+  if (Failed(audience)) return std::optional<forum::ThreadAudience>();
+  return *audience;
+}
+
 base::Result<int64_t> RecordingLookup::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
   if (store_ == nullptr) return int64_t{0};
   auto count = store_->CountThreadsOpenedSince(address, seconds);

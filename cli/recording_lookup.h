@@ -4,9 +4,10 @@
 // token or which Message-ID matched the thread.
 //
 // Without a database, or once a query has failed, it answers "nothing is
-// known" (no such thread, no known Message-ID, no recent threads) and keeps
-// the first error: Decide never fails, the rule decision can still be shown,
-// and the caller must not record a decision made after a failure (error()).
+// known" (no such thread, no known Message-ID, no recent threads, nobody in
+// a thread) and keeps the first error: Decide never fails, the rule decision
+// can still be shown, and the caller must not record a decision made after a
+// failure (error()).
 //
 // Thread-safety: none; one lookup per Decide call on one thread.
 #ifndef MAILFORUM_CLI_RECORDING_LOOKUP_H_
@@ -31,6 +32,7 @@ class RecordingLookup : public mailforumd::ForumLookup {
   // Looks the ids up one at a time, so that the one that matched is known.
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override;
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override;
+  base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override;
 
   // The thread a verified reply token named, and whether it exists (false
   // as well when it could not be checked).

@@ -141,6 +141,10 @@ struct SmtpConfig : ServerConfig {
   // Reply-To template; "{token}" is replaced by the thread's signed reply
   // token ("help+{token}@example.com"). Required.
   std::string reply_to;
+  // The envelope sender (VERP return path) template; "{token}" is replaced
+  // by the outbox row's signed id, so that a bounce names the message it is
+  // about. Default: "bounces+{token}@" and the domain of `from`.
+  std::string bounce_address;
 };
 
 // One forum category (categories: [...]).
@@ -261,6 +265,21 @@ struct LimitsConfig {
   int new_threads_per_sender_per_hour = 20;
 };
 
+// outbox: delivering outbound mail.
+struct OutboxConfig {
+  // How long a mail is retried after transient failures (connection
+  // errors, 4xx replies) before it fails for good. Greater than zero. Default: 3d.
+  std::chrono::milliseconds max_age{std::chrono::hours(3 * 24)};
+  // No more mail goes to an address whose bounce score reaches this (a hard
+  // bounce counts 1.0, a soft one 0.25). Greater than zero. Default: 3.0.
+  double suppress_score = 3.0;
+  // How many due mails one worker claims at a time; 1..1000. Default: 50.
+  int batch = 50;
+  // How long a claim lasts: the mails of a daemon that dies while sending
+  // are sent again after this (delivery is at least once). At least 1s. Default: 10m.
+  std::chrono::milliseconds lease{std::chrono::minutes(10)};
+};
+
 // auth: whose Authentication-Results headers to believe.
 struct AuthConfig {
   // authserv-ids (lower-cased) of our own receiving MTAs. Headers from any
@@ -294,6 +313,7 @@ struct Config {
   // At least one.
   std::vector<MailboxConfig> mailboxes;
   LimitsConfig limits;
+  OutboxConfig outbox;
   AuthConfig auth;
   WebConfig web;
   LogConfig log;

@@ -223,6 +223,24 @@ const BadCase kBadCases[] = {
      "    imap: {host: imap.example.com, username: u, password_env: MFTEST_PASSWORD, tls_sha256: abc}",
      "test.yaml:8:92: error: tls_sha256: expected the SHA-256 of the server certificate as 64 hex digits, "
      "got 'abc'"},
+    {"bounce_address without token", 4, 1,
+     R"(smtp: {host: smtp.example.com, username: u, password_env: MFTEST_PASSWORD, from: help@example.com, reply_to: "help+{token}@example.com", bounce_address: bounces@example.com})",
+     "test.yaml:4:154: error: bounce_address: expected an address template containing {token}, like "
+     "bounces+{token}@example.com, got 'bounces@example.com'"},
+    {"outbox max_age without unit", 0, 0, "outbox: {max_age: 3}",
+     "test.yaml:10:19: error: max_age: expected a duration like 60s (units: ms, s, m, h, d), got '3'"},
+    {"outbox max_age zero", 0, 0, "outbox: {max_age: 0s}",
+     "test.yaml:10:19: error: max_age: must be longer than 0s"},
+    {"suppress_score not a number", 0, 0, "outbox: {suppress_score: 3e0}",
+     "test.yaml:10:26: error: suppress_score: expected a number like 3.0, got '3e0'"},
+    {"suppress_score zero", 0, 0, "outbox: {suppress_score: 0.0}",
+     "test.yaml:10:26: error: suppress_score: must be greater than 0"},
+    {"outbox batch out of range", 0, 0, "outbox: {batch: 0}",
+     "test.yaml:10:17: error: batch: expected a whole number from 1 to 1000, got '0'"},
+    {"outbox lease too short", 0, 0, "outbox: {lease: 500ms}",
+     "test.yaml:10:17: error: lease: must be at least 1s"},
+    {"unknown outbox key", 0, 0, "outbox: {retries: 5}",
+     "test.yaml:10:10: error: unknown key 'retries' in outbox"},
 };
 // clang-format on
 
@@ -302,6 +320,7 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.smtp.password->reveal(), kPassword);
   EXPECT_EQ(c.smtp.from, "help@example.com");
   EXPECT_EQ(c.smtp.reply_to, "help+{token}@example.com");
+  EXPECT_EQ(c.smtp.bounce_address, "bounces+{token}@example.com");
 
   ASSERT_EQ(c.categories.size(), 2u);
   EXPECT_EQ(c.categories[0].slug, "general");
@@ -334,6 +353,10 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.limits.max_mime_depth, 32);
   EXPECT_EQ(c.limits.max_parts, 500);
   EXPECT_EQ(c.limits.new_threads_per_sender_per_hour, 20);
+  EXPECT_EQ(c.outbox.max_age, 3 * 24h);
+  EXPECT_EQ(c.outbox.suppress_score, 3.0);
+  EXPECT_EQ(c.outbox.batch, 50);
+  EXPECT_EQ(c.outbox.lease, 10min);
   EXPECT_TRUE(c.auth.trusted_authserv_ids.empty());
   EXPECT_EQ(c.web.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.web.host, "127.0.0.1");
@@ -361,6 +384,20 @@ TEST_F(ConfigTest, PortsDefaultByTlsMode) {
   ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
   EXPECT_EQ(result.config->smtp.port, 465);
   EXPECT_EQ(result.config->smtp.tls, TlsMode::kImplicit);
+}
+
+TEST_F(ConfigTest, BounceAddressDefaultsToTheDomainOfFrom) {
+  LoadResult result = Load(ConfigText(
+      4, 1,
+      R"(smtp: {host: 127.0.0.1, tls: none, from: "Acme <Help@Acme.example>", reply_to: "help+{token}@acme.example"})"));
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_EQ(result.config->smtp.bounce_address, "bounces+{token}@acme.example");
+
+  result = Load(ConfigText(
+      4, 1,
+      R"(smtp: {host: 127.0.0.1, tls: none, from: help@example.com, reply_to: "help+{token}@example.com", bounce_address: "return-{token}@mx.example.com"})"));
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_EQ(result.config->smtp.bounce_address, "return-{token}@mx.example.com");
 }
 
 TEST_F(ConfigTest, PlaintextIsAllowedToLoopback) {
@@ -401,6 +438,7 @@ TEST_F(ConfigTest, EverySectionAndMatcherIsRead) {
          reason: "No robots."}
       - {name: body, match: {body: "(?i)unsubscribe"}, action: ignore}
 limits: {max_message_size: 1GiB, max_mime_depth: 8, max_parts: 50, new_threads_per_sender_per_hour: 3}
+outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s}
 auth: {trusted_authserv_ids: [MX.example.com, mx2.example.com]}
 web: {listen: "[::1]:9090"}
 log: {level: debug})");
@@ -471,6 +509,10 @@ log: {level: debug})");
   EXPECT_EQ(c.limits.max_mime_depth, 8);
   EXPECT_EQ(c.limits.max_parts, 50);
   EXPECT_EQ(c.limits.new_threads_per_sender_per_hour, 3);
+  EXPECT_EQ(c.outbox.max_age, 12h);
+  EXPECT_EQ(c.outbox.suppress_score, 0.5);
+  EXPECT_EQ(c.outbox.batch, 7);
+  EXPECT_EQ(c.outbox.lease, 30s);
   EXPECT_EQ(c.auth.trusted_authserv_ids, (std::vector<std::string>{"mx.example.com", "mx2.example.com"}));
   EXPECT_EQ(c.web.host, "::1");
   EXPECT_EQ(c.web.port, 9090);

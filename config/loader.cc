@@ -27,14 +27,14 @@ using internal::Value;
 constexpr std::uint64_t kMaxConfigSize = 16 * 1024 * 1024;
 constexpr std::size_t kMinReplyKeySize = 32;
 
-constexpr std::string_view kTopKeys[] = {"instance",  "database", "secrets", "smtp", "categories",
-                                         "mailboxes", "limits",   "auth",    "web",  "log"};
+constexpr std::string_view kTopKeys[] = {"instance", "database", "secrets", "smtp", "categories", "mailboxes",
+                                         "limits",   "outbox",   "auth",    "web",  "log"};
 constexpr std::string_view kInstanceKeys[] = {"name", "base_url", "domain"};
 constexpr std::string_view kDatabaseKeys[] = {"dsn_file", "dsn_env"};
 constexpr std::string_view kSecretsKeys[] = {"reply_key_file", "reply_key_env"};
 constexpr std::string_view kSmtpKeys[] = {"host",       "port",     "tls",           "ca_file",
                                           "tls_sha256", "username", "password_file", "password_env",
-                                          "from",       "reply_to"};
+                                          "from",       "reply_to", "bounce_address"};
 constexpr std::string_view kImapKeys[] = {"host",       "port",     "tls",           "ca_file",
                                           "tls_sha256", "username", "password_file", "password_env",
                                           "folder",     "idle",     "poll_interval"};
@@ -44,6 +44,7 @@ constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "a
 constexpr std::string_view kAfterKeys[] = {"action", "folder"};
 constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_mime_depth", "max_parts",
                                             "new_threads_per_sender_per_hour"};
+constexpr std::string_view kOutboxKeys[] = {"max_age", "suppress_score", "batch", "lease"};
 constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
 constexpr std::string_view kWebKeys[] = {"listen"};
 constexpr std::string_view kLogKeys[] = {"level"};
@@ -94,7 +95,8 @@ bool IsMailboxName(const std::string& t) { return AllOf(t, IsNameChar); }
 bool IsPrintableText(const std::string& t) { return AllOf(t, IsPrintable); }
 bool IsHost(const std::string& t) { return internal::IsValidDomain(t) || IsIpAddress(t); }
 bool IsHeaderAddress(const std::string& t) { return internal::HeaderAddress(t).has_value(); }
-bool IsReplyToTemplate(const std::string& t) {
+// An address template: an address once "{token}" in it is replaced.
+bool IsTokenTemplate(const std::string& t) {
   std::string sample = t;
   std::size_t token = sample.find("{token}");
   if (token == std::string::npos) return false;
@@ -120,6 +122,7 @@ class Loader {
     if (auto v = top.Get("categories")) ReadCategories(*v);
     if (auto v = top.Get("mailboxes", Need::kRequired)) ReadMailboxes(*v);
     if (auto v = top.Get("limits")) ReadLimits(*v);
+    if (auto v = top.Get("outbox")) ReadOutbox(*v);
     if (auto v = top.Get("auth")) {
       Section s(r_, *v, "in auth", kAuthKeys);
       config_.auth.trusted_authserv_ids =
@@ -245,9 +248,19 @@ class Loader {
                          }).value_or("");
     config_.smtp.reply_to =
         s.Read("reply_to", Need::kRequired, [&](const Value& t) {
-           return Text(r_, t, IsReplyToTemplate,
+           return Text(r_, t, IsTokenTemplate,
                        "an address template containing {token}, like help+{token}@example.com");
          }).value_or("");
+    config_.smtp.bounce_address =
+        s.Read("bounce_address", Need::kOptional, [&](const Value& t) {
+           return Text(r_, t, IsTokenTemplate,
+                       "an address template containing {token}, like bounces+{token}@example.com");
+         }).value_or("");
+    // The default: bounces+{token}@ the domain of `from`.
+    if (!s.Get("bounce_address") && !config_.smtp.from.empty()) {
+      const std::string address = internal::HeaderAddress(config_.smtp.from).value_or("");
+      config_.smtp.bounce_address = "bounces+{token}" + internal::Lower(address.substr(address.rfind('@')));
+    }
   }
 
   // The required key `key` of `s`, checked as Text() does; nullopt also when
@@ -310,6 +323,13 @@ class Loader {
     }
   }
 
+  // A duration longer than 0s.
+  std::optional<std::chrono::milliseconds> PositiveDuration(const Value& v) {
+    return Checked(
+        r_, v, r_.Duration(v), [](std::chrono::milliseconds d) { return d.count() > 0; },
+        "must be longer than 0s");
+  }
+
   // An IMAP folder name: printable text.
   std::optional<std::string> Folder(const Value& v) {
     return Text(r_, v, IsPrintableText, "a folder name without control characters");
@@ -329,11 +349,7 @@ class Loader {
         s.Read("folder", Need::kOptional, [&](const Value& f) { return Folder(f); }).value_or(imap.folder);
     imap.idle = s.Bool("idle").value_or(imap.idle);
     if (auto interval = s.Get("poll_interval")) {
-      imap.poll_interval =
-          Checked(
-              r_, *interval, r_.Duration(*interval),
-              [](std::chrono::milliseconds d) { return d.count() > 0; }, "must be longer than 0s")
-              .value_or(imap.poll_interval);
+      imap.poll_interval = PositiveDuration(*interval).value_or(imap.poll_interval);
     }
   }
 
@@ -372,6 +388,26 @@ class Loader {
     limits.max_parts = s.Int("max_parts", 1, 100000).value_or(limits.max_parts);
     limits.new_threads_per_sender_per_hour =
         s.Int("new_threads_per_sender_per_hour", 1, 100000).value_or(limits.new_threads_per_sender_per_hour);
+  }
+
+  void ReadOutbox(const Value& v) {
+    Section s(r_, v, "in outbox", kOutboxKeys);
+    OutboxConfig& outbox = config_.outbox;
+    if (auto age = s.Get("max_age")) outbox.max_age = PositiveDuration(*age).value_or(outbox.max_age);
+    if (auto score = s.Get("suppress_score")) {
+      outbox.suppress_score =
+          Checked(
+              r_, *score, r_.Number(*score), [](double n) { return n > 0; }, "must be greater than 0")
+              .value_or(outbox.suppress_score);
+    }
+    outbox.batch = s.Int("batch", 1, 1000).value_or(outbox.batch);
+    if (auto lease = s.Get("lease")) {
+      outbox.lease =
+          Checked(
+              r_, *lease, r_.Duration(*lease),
+              [](std::chrono::milliseconds d) { return d >= std::chrono::seconds(1); }, "must be at least 1s")
+              .value_or(outbox.lease);
+    }
   }
 
   void ReadWeb(const Value& v) {

@@ -1,6 +1,7 @@
 #include "config/reader.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "config/values.h"
@@ -41,6 +42,25 @@ std::optional<long long> ParseInteger(std::string_view text) {
     n = n * 10 + (c - '0');
   }
   return negative ? -n : n;
+}
+
+// "3", "0.25", "+1.5": digits with at most one '.', no exponent.
+std::optional<double> ParseDecimal(std::string_view text) {
+  std::string_view digits = text;
+  if (!digits.empty() && (digits.front() == '-' || digits.front() == '+')) digits.remove_prefix(1);
+  if (digits.empty() || digits.size() > 30 || digits.front() == '.' || digits.back() == '.') {
+    return std::nullopt;
+  }
+  int dots = 0;
+  for (char c : digits) {
+    if (c == '.') {
+      ++dots;
+    } else if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+  }
+  if (dots > 1) return std::nullopt;
+  return std::strtod(std::string(text).c_str(), nullptr);
 }
 
 // The known key closest to `key`, when it is close enough to be a likely typo.
@@ -140,6 +160,13 @@ std::optional<int> Reader::Int(const Value& v, int min, int max) {
     return std::nullopt;
   }
   return static_cast<int>(*n);
+}
+
+std::optional<double> Reader::Number(const Value& v) {
+  std::optional<double> n;
+  if (v.node.IsScalar()) n = ParseDecimal(v.node.Scalar());
+  if (!n) Error(v.mark, v.key + ": expected a number like 3.0, got " + Describe(v.node));
+  return n;
 }
 
 std::optional<std::uint16_t> Reader::Port(const Value& v) {
@@ -296,6 +323,10 @@ std::optional<std::uint64_t> Section::Size(std::string_view key) {
 
 std::optional<int> Section::Int(std::string_view key, int min, int max) {
   return Read(key, Need::kOptional, [&](const Value& v) { return reader_.Int(v, min, max); });
+}
+
+std::optional<double> Section::Number(std::string_view key) {
+  return Read(key, Need::kOptional, [&](const Value& v) { return reader_.Number(v); });
 }
 
 std::optional<Secret> Section::SecretValue(std::string_view stem, Need need) {

@@ -85,6 +85,8 @@ class Reader {
   std::optional<bool> Bool(const Value& v);
   // A whole number in [min, max].
   std::optional<int> Int(const Value& v, int min, int max);
+  // A decimal number without exponent ("3", "0.25").
+  std::optional<double> Number(const Value& v);
   // 1..65535.
   std::optional<std::uint16_t> Port(const Value& v);
   // As ParseDuration.
@@ -198,6 +200,7 @@ class Section {
   std::optional<std::chrono::milliseconds> Duration(std::string_view key);
   std::optional<std::uint64_t> Size(std::string_view key);
   std::optional<int> Int(std::string_view key, int min, int max);
+  std::optional<double> Number(std::string_view key);
   template <typename E>
   std::optional<E> Enum(std::string_view key, std::span<const EnumName<E>> table,
                         Need need = Need::kOptional) {

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "daemon/mailbox_worker.h"
+#include "daemon/outbox_worker.h"
 #include "daemon/pipeline_config.h"
 #include "daemon/systemd_notify.h"
 #include "forum/model.h"
@@ -61,24 +62,52 @@ int PrepareDatabase(const config::Config& cfg) {
   return base::kExitOk;
 }
 
-mail::ImapOptions::Tls ImapTls(config::TlsMode mode) {
-  switch (mode) {
-    case config::TlsMode::kImplicit: return mail::ImapOptions::Tls::kImplicit;
-    case config::TlsMode::kStartTls: return mail::ImapOptions::Tls::kStartTls;
-    case config::TlsMode::kNone: return mail::ImapOptions::Tls::kNone;
+// Copies how to reach and log in to `server` into `o` (mail::ImapOptions or
+// mail::SmtpOptions, whose fields have the same names).
+template <typename MailOptions>
+void CopyServer(const config::ServerConfig& server, MailOptions& o) {
+  using Tls = decltype(o.tls);
+  switch (server.tls) {
+    case config::TlsMode::kImplicit:
+      o.tls = Tls::kImplicit;
+      break;
+    case config::TlsMode::kStartTls:
+      o.tls = Tls::kStartTls;
+      break;
+    case config::TlsMode::kNone:
+      o.tls = Tls::kNone;
+      break;
   }
-  return mail::ImapOptions::Tls::kImplicit;
+  o.host = server.host;
+  o.port = server.port;
+  o.ca_file = server.ca_file;
+  o.tls_sha256 = server.tls_sha256;
+  o.username = server.username;
+  if (server.password) o.password = server.password->reveal();
+}
+
+OutboxOptions OutboxOptionsFor(const config::Config& cfg) {
+  OutboxOptions o;
+  o.dsn = cfg.database.dsn.reveal();
+  CopyServer(cfg.smtp, o.smtp);
+  o.from = cfg.smtp.from;
+  o.reply_to_template = cfg.smtp.reply_to;
+  o.reply_key = cfg.secrets.reply_key.reveal();
+  o.bounce_template = VerpTemplate(cfg);
+  o.instance_name = cfg.instance.name;
+  o.base_url = cfg.instance.base_url;
+  o.domain = cfg.instance.domain;
+  o.unsubscribe_url = "mailto:" + BareAddress(cfg.smtp.from) + "?subject=unsubscribe";
+  o.batch = cfg.outbox.batch;
+  o.lease = cfg.outbox.lease;
+  o.max_age = cfg.outbox.max_age;
+  o.suppress_score = cfg.outbox.suppress_score;
+  return o;
 }
 
 WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxConfig& box) {
   WorkerOptions o;
-  o.imap.host = box.imap.host;
-  o.imap.port = box.imap.port;
-  o.imap.tls = ImapTls(box.imap.tls);
-  o.imap.ca_file = box.imap.ca_file;
-  o.imap.tls_sha256 = box.imap.tls_sha256;
-  o.imap.username = box.imap.username;
-  if (box.imap.password) o.imap.password = box.imap.password->reveal();
+  CopyServer(box.imap, o.imap);
   o.folder = box.imap.folder;
   o.idle = box.imap.idle;
   o.poll_interval = box.imap.poll_interval;
@@ -97,7 +126,8 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
   return o;
 }
 
-// --once: one pass over every mailbox, in parallel. 0 when all succeeded, 75 otherwise.
+// --once: one pass over every mailbox, in parallel, then the outbound mail
+// that is due. 0 when all succeeded, 75 otherwise.
 int RunOnce(const config::Config& cfg) {
   std::vector<std::unique_ptr<MailboxWorker>> workers;
   for (const auto& box : cfg.mailboxes) workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
@@ -114,8 +144,46 @@ int RunOnce(const config::Config& cfg) {
       rc = base::kExitTempFail;
     }
   }
+  auto sent = OutboxWorker(OutboxOptionsFor(cfg)).RunOnce();
+  if (!sent) {
+    base::LogError(sent.error().message);
+    return base::kExitTempFail;
+  }
+  base::LogInfo("outbox: " + std::to_string(sent->sent) + " sent, " + std::to_string(sent->retried) +
+                " to retry, " + std::to_string(sent->failed) + " failed, " +
+                std::to_string(sent->suppressed) + " suppressed");
   return rc;
 }
+
+// The daemon's threads: one worker per mailbox and the outbox worker, which they wake.
+class Workers {
+ public:
+  explicit Workers(const config::Config& cfg)
+      : outbox_(std::make_unique<OutboxWorker>(OutboxOptionsFor(cfg))) {
+    threads_.emplace_back([w = outbox_.get()] { w->Run(); });
+    for (const auto& box : cfg.mailboxes) {
+      WorkerOptions options = WorkerOptionsFor(cfg, box);
+      options.on_mail_queued = [w = outbox_.get()] { w->Notify(); };
+      mailboxes_.push_back(std::make_unique<MailboxWorker>(std::move(options)));
+      threads_.emplace_back([w = mailboxes_.back().get()] { w->Run(); });
+    }
+  }
+  // Stops every worker and waits for them.
+  ~Workers() {
+    for (auto& w : mailboxes_) w->Stop();
+    outbox_->Stop();
+    for (auto& t : threads_) t.join();
+  }
+  Workers(const Workers&) = delete;
+  Workers& operator=(const Workers&) = delete;
+
+  size_t mailboxes() const { return mailboxes_.size(); }
+
+ private:
+  std::unique_ptr<OutboxWorker> outbox_;
+  std::vector<std::unique_ptr<MailboxWorker>> mailboxes_;
+  std::vector<std::thread> threads_;
+};
 
 }  // namespace
 
@@ -135,17 +203,8 @@ int Run(const Options& options) {
                 std::to_string(cfg.categories.size()) + " categories");
   if (options.once) return RunOnce(cfg);
 
-  std::vector<std::unique_ptr<MailboxWorker>> workers;
-  std::vector<std::thread> threads;
-  for (const auto& box : cfg.mailboxes) {
-    workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
-    threads.emplace_back([w = workers.back().get()] { w->Run(); });
-  }
-  auto stop_workers = [&] {
-    for (auto& w : workers) w->Stop();
-    for (auto& t : threads) t.join();
-  };
-  NotifyReady("running " + std::to_string(workers.size()) + " mailbox worker(s)");
+  auto workers = std::make_unique<Workers>(cfg);
+  NotifyReady("running " + std::to_string(workers->mailboxes()) + " mailbox worker(s) and the outbox worker");
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -160,17 +219,13 @@ int Run(const Options& options) {
       config::LoadResult reloaded = config::LoadConfigFile(options.config_path);
       ReportDiagnostics(reloaded);
       if (reloaded.ok()) {
-        // Restart the workers with the new configuration; mail in flight is safe (committed or not yet fetched).
-        stop_workers();
-        workers.clear();
-        threads.clear();
+        // Restart the workers with the new configuration; mail in flight is safe (committed or not yet
+        // fetched; outbound mail being sent is released, or comes back after its lease).
+        workers.reset();
         cfg = std::move(*reloaded.config);
         base::SetLogLevel(cfg.log.level);
         if (PrepareDatabase(cfg) != base::kExitOk) base::LogError("reload: the database is not ready; workers retry");
-        for (const auto& box : cfg.mailboxes) {
-          workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
-          threads.emplace_back([w = workers.back().get()] { w->Run(); });
-        }
+        workers = std::make_unique<Workers>(cfg);
         base::LogInfo("configuration reloaded from " + options.config_path);
       } else {
         base::LogError("reload failed: keeping the previous configuration");
@@ -180,7 +235,7 @@ int Run(const Options& options) {
     }
     base::LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     NotifyStopping();
-    stop_workers();
+    workers.reset();
     return base::kExitOk;
   }
 }

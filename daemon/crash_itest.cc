@@ -77,13 +77,17 @@ TEST(CrashTest, KilledTwentyTimesDuringIngestPostsEveryMessageExactlyOnce) {
   // Start, let it work for a random while, SIGKILL it by its pid — until it has been killed at least
   // twenty times in the middle of the ingest (with mail still in the inbox).
   std::mt19937 rng(rd());
-  std::uniform_int_distribution<int> ms(40, 200);
+  std::uniform_int_distribution<int> ms(0, 150);
   const std::string log = ShellQuote(dir + "/daemon.log");
   int kills = 0, mid_ingest_kills = 0, kills_after_progress = 0, posted = 0;
   while (kills_after_progress < kKills && kills < 400) {
-    auto r = RunCommand(std::string(MAILFORUMD_PATH) + " -c " + ShellQuote(config) + " >>" + log +
-                        " 2>&1 & pid=$!; sleep " + std::to_string(ms(rng) / 1000.0) +
-                        "; kill -KILL $pid; wait $pid; echo rc=$?");
+    // Wait until this run has started working (its "started" line is in the log), so that the kill lands in
+    // the ingest rather than in start-up, however slow the machine is; then kill at a random moment.
+    auto r = RunCommand("before=$(grep -c 'mailforumd started' " + log + " 2>/dev/null || true); " +
+                        std::string(MAILFORUMD_PATH) + " -c " + ShellQuote(config) + " >>" + log +
+                        " 2>&1 & pid=$!; for i in $(seq 1 200); do [ \"$(grep -c 'mailforumd started' " + log +
+                        ")\" -gt \"${before:-0}\" ] && break; sleep 0.025; done; sleep " +
+                        std::to_string(ms(rng) / 1000.0) + "; kill -KILL $pid; wait $pid; echo rc=$?");
     ASSERT_NE(r.output.find("rc=137"), std::string::npos) << "the daemon was not running when killed: " << r.output;
     ++kills;
     auto count = forum::QueryScalar(*dsn, "SELECT count(*) FROM posts");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <utility>
 
 #include "base/log.h"
@@ -21,9 +22,39 @@ class StoreLookup : public ForumLookup {
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override {
     return store_.CountThreadsOpenedSince(address, seconds);
   }
+  base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override {
+    return store_.FindThreadAudience(thread_id);
+  }
 
  private:
   forum::Store& store_;
+};
+
+// The lookup of one batch. Decide runs for a whole batch before the batch is
+// recorded, so a reply fetched in the same batch as the message it answers
+// would not find that message's thread (its Message-ID reaches message_ids
+// only when recorded) and would open a thread of its own. This lookup notes
+// when a decision asked for the Message-ID of a post decided earlier in the
+// batch; the worker then records the batch so far and decides again.
+class BatchLookup : public StoreLookup {
+ public:
+  using StoreLookup::StoreLookup;
+  base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
+    for (const std::string& id : ids) refers_to_pending_ = refers_to_pending_ || pending_.count(id) > 0;
+    return StoreLookup::FindThreadByMessageIds(ids);
+  }
+  // `item` is decided but not yet recorded.
+  void AddPending(const forum::InboundItem& item) {
+    if (item.outcome == forum::Outcome::kPosted && !item.message_id.empty()) pending_.insert(item.message_id);
+  }
+  // Everything pending is recorded now.
+  void ClearPending() { pending_.clear(); }
+  // Whether a decision since the last call asked for a pending Message-ID (and so may be wrong).
+  bool TakeRefersToPending() { return std::exchange(refers_to_pending_, false); }
+
+ private:
+  std::set<std::string> pending_;
+  bool refers_to_pending_ = false;
 };
 
 // How often a daemon that does not own a mailbox checks whether its owner died.
@@ -117,6 +148,10 @@ base::Status MailboxWorker::ApplyPostActions(Connection& c, uint32_t uidvalidity
 
 base::Status MailboxWorker::Pass(Connection& c) {
   const std::string& name = options_.pipeline.mailbox;
+  // A lost and silently renewed database session no longer holds the mailbox: stop and lock again.
+  auto held = c.store->HoldsMailboxLock(name);
+  if (!held) return held.error();
+  if (!*held) return base::Error{base::ErrorKind::kTransient, "lost the lock of mailbox " + name + "; relocking"};
   auto selected = c.imap->Select(options_.folder);
   if (!selected) return selected.error();
   const uint32_t uidvalidity = selected->uidvalidity;
@@ -149,31 +184,16 @@ base::Status MailboxWorker::Pass(Connection& c) {
 
   auto uids = c.imap->UidsFrom(last_uid + 1);
   if (!uids) return uids.error();
-  StoreLookup lookup(*c.store);
-  for (size_t start = 0; start < uids->size() && !stopped_; start += options_.batch_size) {
-    const std::vector<uint32_t> chunk(uids->begin() + static_cast<std::ptrdiff_t>(start),
-                                      uids->begin() + static_cast<std::ptrdiff_t>(
-                                                          std::min(uids->size(), start + options_.batch_size)));
-    auto fetched = c.imap->FetchBatch(chunk);
-    if (!fetched) return fetched.error();
-    std::vector<forum::InboundItem> items;
-    std::vector<FetchedMessage> raws;
-    for (auto& m : *fetched) {
-      FetchedMessage f{uidvalidity, m.uid, std::move(m.raw)};
-      if (m.internal_date < import_after) {
-        forum::InboundItem old = QuarantineItem(name, f, "received before first contact minus import_max_age");
-        old.outcome = forum::Outcome::kTooOld;
-        old.raw.clear();
-        items.push_back(std::move(old));
-      } else {
-        auto item = Decide(f, options_.pipeline, lookup);
-        if (!item) return item.error();
-        items.push_back(std::move(item).value());
-      }
-      raws.push_back(std::move(f));
-    }
+  // Records `items` (decided from `raws`) in one transaction, then does their post-actions.
+  auto record = [&](const std::vector<forum::InboundItem>& items,
+                    const std::vector<FetchedMessage>& raws) -> base::Status {
+    if (items.empty()) return {};
     auto recorded = c.store->RecordBatch(items, options_.domain);
     if (!recorded) return recorded.error();
+    if (options_.on_mail_queued &&
+        std::any_of(items.begin(), items.end(), [](const auto& item) { return !item.outbox.empty(); })) {
+      options_.on_mail_queued();
+    }
     // What the store refused is poison: quarantine it so the mailbox goes on.
     std::vector<forum::InboundItem> poison;
     for (size_t i = 0; i < recorded->size(); ++i) {
@@ -205,6 +225,45 @@ base::Status MailboxWorker::Pass(Connection& c) {
     if (auto s = ApplyPostActions(c, uidvalidity, normal, quarantined, untouched); !s.ok()) return s.error();
     base::LogInfo("mailbox " + name + ": " + std::to_string(items.size()) + " message(s), " + std::to_string(posted) +
                   " posted, " + std::to_string(quarantined.size()) + " quarantined");
+    return {};
+  };
+
+  BatchLookup lookup(*c.store);
+  for (size_t start = 0; start < uids->size() && !stopped_; start += options_.batch_size) {
+    const std::vector<uint32_t> chunk(uids->begin() + static_cast<std::ptrdiff_t>(start),
+                                      uids->begin() + static_cast<std::ptrdiff_t>(
+                                                          std::min(uids->size(), start + options_.batch_size)));
+    auto fetched = c.imap->FetchBatch(chunk);
+    if (!fetched) return fetched.error();
+    std::vector<forum::InboundItem> items;
+    std::vector<FetchedMessage> raws;
+    lookup.ClearPending();
+    for (auto& m : *fetched) {
+      FetchedMessage f{uidvalidity, m.uid, std::move(m.raw)};
+      if (m.internal_date < import_after) {
+        forum::InboundItem old = QuarantineItem(name, f, "received before first contact minus import_max_age");
+        old.outcome = forum::Outcome::kTooOld;
+        old.raw.clear();
+        items.push_back(std::move(old));
+      } else {
+        auto item = Decide(f, options_.pipeline, lookup);
+        if (!item) return item.error();
+        if (lookup.TakeRefersToPending()) {
+          // It answers a message of this batch that is not recorded yet: record the batch so far, so that
+          // the thread match sees that message, and decide again.
+          if (auto s = record(items, raws); !s.ok()) return s;
+          items.clear();
+          raws.clear();
+          lookup.ClearPending();
+          item = Decide(f, options_.pipeline, lookup);
+          if (!item) return item.error();
+        }
+        lookup.AddPending(*item);
+        items.push_back(std::move(item).value());
+      }
+      raws.push_back(std::move(f));
+    }
+    if (auto s = record(items, raws); !s.ok()) return s;
   }
   return {};
 }

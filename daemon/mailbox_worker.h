@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,9 @@ struct WorkerOptions {
   std::string domain;                 // of our Message-IDs
   size_t batch_size = 100;
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+  // Called (on the worker's thread) after a batch that queued outbound mail
+  // is committed, e.g. to wake the outbox worker. Empty: nothing.
+  std::function<void()> on_mail_queued;
 };
 
 class MailboxWorker {

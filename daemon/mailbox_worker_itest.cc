@@ -7,120 +7,29 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
-#include "forum/scratch_database.h"
-#include "forum/store.h"
+#include "daemon/worker_itest_support.h"
 #include "mail/reply_token.h"
-#include "tests/support/test_env.h"
 
 namespace mailforumd {
 namespace {
 
+using itest::kReplyKey;
+using itest::Mail;
+using itest::UniqueName;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr char kKey[] = "worker-itest-reply-key-0123456789abcdef";
-
-std::string UniqueUser(const std::string& prefix) {
-  static std::random_device rd;
-  return prefix + std::to_string(rd() % 100000000);
-}
-
-std::string Mail(const std::string& from, const std::string& subject, const std::string& message_id,
-                 const std::string& body, const std::string& extra_headers = "") {
-  return "From: " + from + "\r\nTo: help@example.com\r\nSubject: " + subject + "\r\nMessage-ID: <" + message_id +
-         ">\r\nDate: Wed, 25 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n" + extra_headers +
-         "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n";
-}
-
-class MailboxWorkerTest : public ::testing::Test {
+class MailboxWorkerTest : public itest::WorkerTest {
  protected:
-  void SetUp() override {
-    MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
-    MAILFORUM_REQUIRE_SERVER(port, "MAILFORUM_TEST_IMAPS_PORT");
-    MAILFORUM_REQUIRE_SERVER(password, "MAILFORUM_TEST_IMAP_PASSWORD");
-    MAILFORUM_REQUIRE_SERVER(ca, "MAILFORUM_TEST_CA_FILE");
-    MAILFORUM_REQUIRE_SERVER(home, "MAILFORUM_TEST_IMAP_HOME");
-    home_ = home;
-    auto dsn = forum::CreateScratchDatabase(admin, "worker");
-    ASSERT_TRUE(dsn) << dsn.error().message;
-    dsn_ = *dsn;
-    auto store = forum::Store::Connect(dsn_);
-    ASSERT_TRUE(store && (*store)->Migrate());
-    ASSERT_TRUE((*store)->SyncCategories({{"general", "General", ""}, {"it", "IT", ""}}).ok());
-    imap_.host = "localhost";
-    imap_.port = static_cast<uint16_t>(std::stoi(port));
-    imap_.tls = mail::ImapOptions::Tls::kImplicit;
-    imap_.ca_file = ca;
-    imap_.password = password;
-    imap_.timeout = milliseconds(20000);
-  }
-
-  WorkerOptions Options(const std::string& mailbox, const std::string& user) {
-    WorkerOptions o;
-    o.imap = imap_;
-    o.imap.username = user;
-    o.after = WorkerOptions::After::kMove;
-    o.after_folder = "Processed";
-    o.poll_interval = milliseconds(30000);
-    o.dsn = dsn_;
-    o.domain = "help.example";
-    o.batch_size = 7;  // several batches even for small tests
-    o.pipeline.mailbox = mailbox;
-    o.pipeline.reply_to_template = "help+{token}@example.com";
-    o.pipeline.reply_key = kKey;
-    o.pipeline.own_addresses = {"help@example.com"};
-    forum::Rule it;
-    it.name = "it";
-    it.action = forum::RuleAction::kThread;
-    it.category = "it";
-    forum::Matcher subject;
-    subject.kind = forum::Matcher::Kind::kSubject;
-    subject.regex = *base::Regex::Compile("(?i)\\bvpn\\b");
-    it.match = subject;
-    forum::Rule rest;
-    rest.name = "rest";
-    rest.action = forum::RuleAction::kThread;
-    rest.category = "general";
-    o.pipeline.rules = {it, rest};
-    return o;
-  }
-
-  std::unique_ptr<mail::ImapSession> Imap(const std::string& user) {
-    mail::ImapOptions o = imap_;
-    o.username = user;
-    auto s = mail::ImapSession::Connect(o);
-    EXPECT_TRUE(s) << s.error().message;
-    return s ? std::move(s).value() : nullptr;
-  }
-
-  void Append(const std::string& user, const std::vector<std::string>& messages, const std::string& folder = "INBOX") {
-    auto s = Imap(user);
-    ASSERT_TRUE(s);
-    for (const auto& m : messages) ASSERT_TRUE(s->Append(folder, m)) << "append failed";
-  }
-
-  uint32_t Count(const std::string& user, const std::string& folder) {
-    auto s = Imap(user);
-    if (!s) return 9999;
-    auto sel = s->Select(folder);
-    return sel ? sel->exists : 9999;
-  }
-
-  std::string Scalar(const std::string& sql) {
-    auto r = forum::QueryScalar(dsn_, sql);
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : "";
-  }
-
-  std::string home_, dsn_;
-  mail::ImapOptions imap_;
+  MailboxWorkerTest() : WorkerTest("worker") {}
 };
 
 TEST_F(MailboxWorkerTest, MixedMailBecomesThreadsExactlyOnce) {
-  const std::string user = UniqueUser("mixed");
+  const std::string user = UniqueName("mixed");
   std::vector<std::string> mail;
   for (int i = 0; i < 10; ++i) {
     mail.push_back(Mail("asker" + std::to_string(i) + "@example.com", i % 2 ? "VPN broken " + std::to_string(i)
@@ -160,13 +69,33 @@ TEST_F(MailboxWorkerTest, MixedMailBecomesThreadsExactlyOnce) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "15");
 }
 
+TEST_F(MailboxWorkerTest, ReplyFetchedInTheSameBatchAsItsQuestionJoinsItsThread) {
+  // Regression: every message of a batch used to be decided before the batch was recorded, so a reply
+  // fetched together with its question found no thread and opened one of its own.
+  const std::string user = UniqueName("samebatch");
+  Append(user, {Mail("a@example.com", "Printer", "sb-q1@client", "Question one"),
+                Mail("helper@example.com", "Re: Printer", "sb-r1@client", "Answer one",
+                     "In-Reply-To: <sb-q1@client>\r\nReferences: <sb-q1@client>\r\n"),
+                Mail("b@example.com", "Scanner", "sb-q2@client", "Question two"),
+                Mail("helper@example.com", "Re: Scanner", "sb-r2@client", "Answer two",
+                     "References: <elsewhere@client> <sb-q2@client>\r\n")});
+  MailboxWorker worker(Options("samebatch", user));  // batches of 7: all four in one
+  ASSERT_TRUE(worker.RunOnce().ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads"), "2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "4");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts p JOIN threads t ON t.id = p.thread_id "
+                   "WHERE p.author_address = 'helper@example.com' AND t.author_address <> 'helper@example.com'"),
+            "2");
+  EXPECT_EQ(Count(user, "INBOX"), 0u);
+}
+
 TEST_F(MailboxWorkerTest, ReplyTokenFindsThreadAndForgedTokenDoesNot) {
-  const std::string user = UniqueUser("token");
+  const std::string user = UniqueName("token");
   Append(user, {Mail("asker@example.com", "Printer on fire", "q@client", "Help")});
   MailboxWorker worker(Options("token", user));
   ASSERT_TRUE(worker.RunOnce().ok());
   const int64_t thread = std::stoll(Scalar("SELECT id FROM threads"));
-  std::string token = mail::MakeReplyToken(static_cast<uint64_t>(thread), kKey);
+  std::string token = mail::MakeReplyToken(static_cast<uint64_t>(thread), kReplyKey);
   std::string forged = token;
   forged[3] = forged[3] == 'a' ? 'b' : 'a';
   // No References at all: only the token in To can place them.
@@ -183,7 +112,7 @@ TEST_F(MailboxWorkerTest, ReplyTokenFindsThreadAndForgedTokenDoesNot) {
 }
 
 TEST_F(MailboxWorkerTest, UidValidityResetAndSecondMailboxMakeNoDuplicates) {
-  const std::string user = UniqueUser("reset");
+  const std::string user = UniqueName("reset");
   std::vector<std::string> mail;
   for (int i = 0; i < 12; ++i) mail.push_back(Mail("a@example.com", "Q" + std::to_string(i), "m" + std::to_string(i) + "@c", "body"));
   Append(user, mail);
@@ -198,7 +127,7 @@ TEST_F(MailboxWorkerTest, UidValidityResetAndSecondMailboxMakeNoDuplicates) {
   // Recreate the mailbox with the same mail: without its uid list and indexes Dovecot renumbers
   // it under a new UIDVALIDITY (a time in seconds, so let one pass).
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  for (const auto& entry : std::filesystem::directory_iterator(home_ + "/" + user + "/Maildir")) {
+  for (const auto& entry : std::filesystem::directory_iterator(servers_.imap_home + "/" + user + "/Maildir")) {
     if (entry.path().filename().string().rfind("dovecot", 0) == 0) std::filesystem::remove_all(entry.path());
   }
   ASSERT_TRUE(worker.RunOnce().ok());
@@ -207,26 +136,56 @@ TEST_F(MailboxWorkerTest, UidValidityResetAndSecondMailboxMakeNoDuplicates) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE outcome = 'duplicate'"), "12");
 
   // The same messages arriving in a second mailbox make no post either.
-  const std::string other = UniqueUser("second");
+  const std::string other = UniqueName("second");
   Append(other, mail);
   MailboxWorker second(Options("second", other));
   ASSERT_TRUE(second.RunOnce().ok());
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "12");
 }
 
+TEST_F(MailboxWorkerTest, FirstContactImportsOnlyRecentMail) {
+  const std::string user = UniqueName("first");
+  Append(user, {Mail("a@example.com", "Ancient question", "old@c", "from last month"),
+                Mail("b@example.com", "Fresh question", "new@c", "from today")});
+  // Dovecot's received date of a Maildir message is its file's mtime: make one 30 days old, and drop the
+  // indexes that cached the date (the uid list stays, so UIDs do not change).
+  const std::string maildir = servers_.imap_home + "/" + user + "/Maildir";
+  int aged = 0;
+  for (const char* sub : {"/new", "/cur"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(maildir + sub)) {
+      std::ifstream in(entry.path());
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find("<old@c>") == std::string::npos) continue;
+      std::filesystem::last_write_time(entry.path(),
+                                       std::filesystem::file_time_type::clock::now() - std::chrono::hours(24 * 30));
+      ++aged;
+    }
+  }
+  ASSERT_EQ(aged, 1);
+  for (const auto& entry : std::filesystem::directory_iterator(maildir)) {
+    if (entry.path().filename().string().rfind("dovecot.index", 0) == 0) std::filesystem::remove_all(entry.path());
+  }
+  MailboxWorker worker(Options("first", user));  // import_max_age: the default 7 days
+  ASSERT_TRUE(worker.RunOnce().ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "1");
+  EXPECT_EQ(Scalar("SELECT subject FROM threads"), "Fresh question");
+  EXPECT_EQ(Scalar("SELECT outcome FROM inbound_messages WHERE subject = ''"), "too_old");
+  // Old mail is left alone where it was; only the imported message was moved.
+  EXPECT_EQ(Count(user, "INBOX"), 1u);
+  EXPECT_EQ(Count(user, "Processed"), 1u);
+}
+
 TEST_F(MailboxWorkerTest, IdleDeliversNewMailWithinTwoSeconds) {
-  const std::string user = UniqueUser("idle");
+  const std::string user = UniqueName("idle");
   Append(user, {Mail("a@example.com", "first", "first@c", "body")});
   MailboxWorker worker(Options("idle", user));
   std::thread runner([&] { worker.Run(); });
   // Wait for the first pass, then give the worker time to enter IDLE.
-  for (int i = 0; i < 200 && Scalar("SELECT count(*) FROM posts") != "1"; ++i) std::this_thread::sleep_for(milliseconds(50));
+  WaitForScalar("SELECT count(*) FROM posts", "1", milliseconds(10000));
   std::this_thread::sleep_for(milliseconds(500));
   Append(user, {Mail("b@example.com", "second", "second@c", "body")});
   const auto appended = steady_clock::now();
-  while (Scalar("SELECT count(*) FROM posts") != "2" && steady_clock::now() - appended < std::chrono::seconds(10)) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
+  WaitForScalar("SELECT count(*) FROM posts", "2", milliseconds(10000));
   const auto latency = std::chrono::duration_cast<milliseconds>(steady_clock::now() - appended);
   worker.Stop();
   runner.join();
@@ -236,7 +195,7 @@ TEST_F(MailboxWorkerTest, IdleDeliversNewMailWithinTwoSeconds) {
 }
 
 TEST_F(MailboxWorkerTest, TwoDaemonsOneMailboxNoDuplicatesAndTakeover) {
-  const std::string user = UniqueUser("pair");
+  const std::string user = UniqueName("pair");
   std::vector<std::string> mail;
   for (int i = 0; i < 30; ++i) {
     mail.push_back(Mail("a" + std::to_string(i) + "@example.com", "Q" + std::to_string(i), "p" + std::to_string(i) + "@c",
@@ -247,14 +206,14 @@ TEST_F(MailboxWorkerTest, TwoDaemonsOneMailboxNoDuplicatesAndTakeover) {
   MailboxWorker second(Options("pair", user));
   std::thread t1([&] { first->Run(); });
   std::thread t2([&] { second.Run(); });
-  for (int i = 0; i < 200 && Scalar("SELECT count(*) FROM posts") != "30"; ++i) std::this_thread::sleep_for(milliseconds(50));
+  WaitForScalar("SELECT count(*) FROM posts", "30", milliseconds(10000));
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "30");
   // Whichever owns the mailbox now dies; the other must take over within seconds.
   first->Stop();
   t1.join();
   first.reset();
   Append(user, {Mail("b@example.com", "after takeover", "late@c", "body")});
-  for (int i = 0; i < 200 && Scalar("SELECT count(*) FROM posts") != "31"; ++i) std::this_thread::sleep_for(milliseconds(50));
+  WaitForScalar("SELECT count(*) FROM posts", "31", milliseconds(10000));
   second.Stop();
   t2.join();
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "31");
@@ -263,7 +222,7 @@ TEST_F(MailboxWorkerTest, TwoDaemonsOneMailboxNoDuplicatesAndTakeover) {
 
 TEST_F(MailboxWorkerTest, CertificateMismatchNamesTheMailboxOthersCarryOn) {
   MAILFORUM_REQUIRE_SERVER(trap, "MAILFORUM_TEST_TRAP_PORT");
-  WorkerOptions bad = Options("wrongcert", UniqueUser("wrong"));
+  WorkerOptions bad = Options("wrongcert", UniqueName("wrong"));
   bad.imap.port = static_cast<uint16_t>(std::stoi(trap));
   MailboxWorker broken(bad);
   auto status = broken.RunOnce();
@@ -271,7 +230,7 @@ TEST_F(MailboxWorkerTest, CertificateMismatchNamesTheMailboxOthersCarryOn) {
   EXPECT_NE(status.error().message.find("mailbox wrongcert"), std::string::npos) << status.error().message;
   EXPECT_NE(status.error().message.find("wrong.invalid"), std::string::npos) << status.error().message;
 
-  const std::string user = UniqueUser("fine");
+  const std::string user = UniqueName("fine");
   Append(user, {Mail("a@example.com", "still works", "fine@c", "body")});
   MailboxWorker fine(Options("fine", user));
   EXPECT_TRUE(fine.RunOnce().ok());

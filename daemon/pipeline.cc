@@ -4,6 +4,7 @@
 
 #include "mail/auth_results.h"
 #include "mail/classifier.h"
+#include "mail/composer.h"
 #include "mail/message.h"
 #include "mail/mime_parser.h"
 #include "mail/reply_token.h"
@@ -18,25 +19,44 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// The outbox row whose VERP return path `address` is, when it is one and its signature verifies.
+std::optional<int64_t> VerpOutboxId(const PipelineConfig& config, const std::string& address) {
+  if (config.bounce_template.empty()) return std::nullopt;
+  return mail::ParseVerpAddress(config.bounce_template, address, config.reply_key);
+}
+
 bool IsOwnAddress(const PipelineConfig& config, const std::string& address) {
   const std::string lower = Lower(address);
   if (std::find(config.own_addresses.begin(), config.own_addresses.end(), lower) != config.own_addresses.end()) {
     return true;
   }
-  // Our reply addresses (help+TOKEN@...) are ours too.
-  return mail::ExtractToken(config.reply_to_template, lower).has_value();
+  // Our reply addresses (help+TOKEN@...) and return paths (bounces+ID@...) are ours too.
+  return mail::ExtractToken(config.reply_to_template, lower).has_value() || VerpOutboxId(config, lower);
+}
+
+// Where the message was addressed: To, Cc, Delivered-To and X-Original-To.
+std::vector<std::string> RecipientAddresses(const mail::Message& m) {
+  std::vector<std::string> out;
+  for (const auto& a : m.to) out.push_back(a.address);
+  for (const auto& a : m.cc) out.push_back(a.address);
+  out.insert(out.end(), m.delivered_to.begin(), m.delivered_to.end());
+  out.insert(out.end(), m.x_original_to.begin(), m.x_original_to.end());
+  return out;
+}
+
+// The outbox row whose VERP return path the message was sent to, if any.
+std::optional<int64_t> BouncedOutboxId(const mail::Message& m, const PipelineConfig& config) {
+  for (const std::string& address : RecipientAddresses(m)) {
+    if (auto id = VerpOutboxId(config, address)) return id;
+  }
+  return std::nullopt;
 }
 
 // The thread named by a valid reply token in To, Cc, Delivered-To or X-Original-To.
 // A token that does not verify is noted in `note` and never trusted.
 base::Result<std::optional<int64_t>> ThreadFromToken(const mail::Message& m, const PipelineConfig& config,
                                                      ForumLookup& forum, std::string& note) {
-  std::vector<std::string> candidates;
-  for (const auto& a : m.to) candidates.push_back(a.address);
-  for (const auto& a : m.cc) candidates.push_back(a.address);
-  for (const auto& a : m.delivered_to) candidates.push_back(a);
-  for (const auto& a : m.x_original_to) candidates.push_back(a);
-  for (const std::string& address : candidates) {
+  for (const std::string& address : RecipientAddresses(m)) {
     auto token = mail::ExtractToken(config.reply_to_template, address);
     if (!token) continue;
     auto thread = mail::VerifyReplyToken(*token, config.reply_key);
@@ -64,6 +84,29 @@ const std::vector<std::string>* WatchersOf(const PipelineConfig& config, const s
     if (slug == category) return &addresses;
   }
   return nullptr;
+}
+
+// Queues `kind` mail to `address` for `item`'s post, unless it goes to the
+// post's author, to one of our own addresses, or is queued already.
+void Queue(forum::InboundItem& item, const PipelineConfig& config, const char* kind,
+           const std::string& address) {
+  const std::string lower = Lower(address);
+  if (lower.empty() || lower == Lower(item.from_address) || IsOwnAddress(config, lower)) return;
+  for (const forum::OutboxDraft& queued : item.outbox) {
+    if (Lower(queued.recipient) == lower) return;
+  }
+  item.outbox.push_back({kind, lower});
+}
+
+// A post in an existing thread: answers to its author and earlier
+// participants, notifications to the category's other watchers.
+void QueueAnswers(forum::InboundItem& item, const PipelineConfig& config,
+                  const forum::ThreadAudience& audience) {
+  Queue(item, config, "answer", audience.author_address);
+  for (const std::string& participant : audience.participants) Queue(item, config, "answer", participant);
+  if (const auto* watchers = WatchersOf(config, audience.category)) {
+    for (const std::string& w : *watchers) Queue(item, config, "notification", w);
+  }
 }
 
 std::vector<forum::AttachmentDraft> Attachments(const mail::Message& m) {
@@ -135,6 +178,13 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     item.outcome = forum::Outcome::kMachine;
     item.reason = kind.why;
     for (const auto& f : kind.failed) item.bounces.push_back({f.address, f.hard, f.reason});
+    if (kind.kind == mail::MessageKind::kBounce) item.bounced_outbox_id = BouncedOutboxId(m, config);
+    return item;
+  }
+  // Only machines write to our return path; whatever comes there is never a post.
+  if (const auto verp = BouncedOutboxId(m, config)) {
+    item.outcome = forum::Outcome::kMachine;
+    item.reason = "sent to the return path of outbox row " + std::to_string(*verp);
     return item;
   }
   if (IsOwnAddress(config, item.from_address)) {
@@ -195,6 +245,9 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   if (thread->has_value()) {
     post.thread_id = **thread;
     item.reason = note.empty() ? "answer in thread " + std::to_string(**thread) : note;
+    auto audience = forum.FindThreadAudience(**thread);
+    if (!audience) return audience.error();
+    if (audience->has_value()) QueueAnswers(item, config, **audience);
   } else {
     auto recent = forum.CountThreadsOpenedSince(item.from_address, 3600);
     if (!recent) return recent.error();
@@ -211,9 +264,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     item.reason = note.empty() ? "new thread" : note + "; new thread";
     if (config.acknowledge) item.outbox.push_back({"acknowledgement", item.from_address});
     if (const auto* watchers = WatchersOf(config, post.category)) {
-      for (const std::string& w : *watchers) {
-        if (Lower(w) != Lower(item.from_address)) item.outbox.push_back({"notification", w});
-      }
+      for (const std::string& w : *watchers) Queue(item, config, "notification", w);
     }
   }
   item.outcome = forum::Outcome::kPosted;

@@ -6,8 +6,16 @@
 // Bad mail never fails here: too large, not an email, or over the MIME
 // limits becomes a quarantine outcome with its raw bytes and the reason.
 // Machine mail (auto-replies, bounces, feedback reports, delivery notices,
-// our own mail) is recorded as kMachine and never posted; bounces carry
-// their failed recipients for the bounce score. Decide fails only when a
+// our own mail, anything sent to our VERP return path) is recorded as
+// kMachine and never posted; bounces carry their failed recipients for the
+// bounce score, and the outbox row their VERP address names.
+//
+// What a post queues (forum::OutboxDraft): a new thread, an acknowledgement
+// to its author (when the mailbox acknowledges) and a notification to each
+// watcher of its category; a post in an existing thread, an answer to the
+// thread's author and to every earlier participant, and a notification to
+// each watcher who is neither. Each address once (case-insensitively), never
+// the post's own author, never one of our own addresses. Decide fails only when a
 // lookup fails (the database is unreachable): then nothing is decided and the
 // caller retries the batch later.
 //
@@ -23,6 +31,7 @@
 
 #include "base/result.h"
 #include "forum/inbound.h"
+#include "forum/outbox.h"
 #include "forum/rules.h"
 
 namespace mailforumd {
@@ -34,6 +43,8 @@ class ForumLookup {
   virtual base::Result<bool> ThreadExists(int64_t thread_id) = 0;
   virtual base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) = 0;
   virtual base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) = 0;
+  // The people of a thread, or nullopt when it does not exist.
+  virtual base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) = 0;
 };
 
 // Everything Decide needs from the configuration, for one mailbox.
@@ -41,7 +52,9 @@ struct PipelineConfig {
   std::string mailbox;
   std::vector<forum::Rule> rules;
   std::string reply_to_template;                  // "help+{token}@example.com"
-  std::string reply_key;                          // HMAC key of reply tokens
+  std::string reply_key;                          // HMAC key of reply tokens (and of VERP addresses)
+  // Our VERP return path, as mail::VerpAddress takes it ("bounces+{id}@example.com"); empty: none.
+  std::string bounce_template;
   std::vector<std::string> own_addresses;         // our From and Reply-To addresses (lower-case): never answered
   std::vector<std::string> trusted_authserv_ids;  // whose Authentication-Results count
   uint64_t max_message_size = 25ull << 20;

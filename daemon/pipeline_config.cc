@@ -4,11 +4,10 @@
 #include <string>
 
 #include "daemon/rules_from_config.h"
+#include "mail/reply_token.h"
 
 namespace mailforumd {
-namespace {
 
-// The bare address of "Name <address>" (or the whole text when there are no brackets), lower-case.
 std::string BareAddress(const std::string& text) {
   std::string out = text;
   const auto open = text.rfind('<');
@@ -20,14 +19,13 @@ std::string BareAddress(const std::string& text) {
   return out;
 }
 
-}  // namespace
-
 PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::MailboxConfig& box) {
   PipelineConfig p;
   p.mailbox = box.name;
   p.rules = RulesFromConfig(box.rules);
   p.reply_to_template = cfg.smtp.reply_to;
   p.reply_key = cfg.secrets.reply_key.reveal();
+  p.bounce_template = VerpTemplate(cfg);
   p.own_addresses = {BareAddress(cfg.smtp.from)};
   p.trusted_authserv_ids = cfg.auth.trusted_authserv_ids;
   p.max_message_size = cfg.limits.max_message_size;
@@ -37,6 +35,10 @@ PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::Mailbo
   p.acknowledge = box.acknowledge;
   for (const auto& c : cfg.categories) p.watchers.emplace_back(c.slug, c.watchers);
   return p;
+}
+
+std::string VerpTemplate(const config::Config& cfg) {
+  return mail::FillAddressTemplate(cfg.smtp.bounce_address, "{token}", "{id}");
 }
 
 }  // namespace mailforumd

@@ -7,6 +7,8 @@
 #ifndef MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
 #define MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
 
+#include <string>
+
 #include "config/config.h"
 #include "daemon/pipeline.h"
 
@@ -17,6 +19,14 @@ namespace mailforumd {
 // template, our own addresses, the trusted authserv-ids and the watchers of
 // every category. Cannot fail: a loaded config is already valid.
 PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::MailboxConfig& box);
+
+// The bare address of "Name <address>" (or the whole text when there are no
+// brackets), lower-case.
+std::string BareAddress(const std::string& text);
+
+// smtp.bounce_address ("bounces+{token}@example.com") in the form
+// mail::VerpAddress and mail::ParseVerpAddress take ("bounces+{id}@example.com").
+std::string VerpTemplate(const config::Config& cfg);
 
 }  // namespace mailforumd
 

@@ -64,7 +64,7 @@ struct OutboxRecord {
   std::optional<int64_t> post_id;
   std::string recipient;
   std::string message_id;
-  std::string status;  // "pending", "sent", "failed" or "suppressed"
+  std::string status;  // "pending", "sent", "failed", "suppressed" or "bounced"
   int attempts = 0;
   std::string last_error;  // "" when none
   std::optional<int> last_reply_code;

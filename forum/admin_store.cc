@@ -135,6 +135,30 @@ std::vector<OutboxRecord> FindOutbox(pqxx::transaction_base& tx, const std::stri
   return out;
 }
 
+// --- suppressions ---
+
+template <typename... Params>
+std::vector<SuppressionRecord> FindSuppressions(pqxx::transaction_base& tx,
+                                                const std::string& where_and_order, const Params&... params) {
+  const pqxx::result rows = tx.exec_params("SELECT address, bounce_score, hard_bounces, soft_bounces, " +
+                                               Epoch("suppressed_at") + ", " + Epoch("last_bounce_at") +
+                                               ", last_reason FROM suppressions " + where_and_order,
+                                           params...);
+  std::vector<SuppressionRecord> out;
+  for (const pqxx::row& row : rows) {
+    SuppressionRecord r;
+    r.address = row[0].as<std::string>();
+    r.bounce_score = row[1].as<double>();
+    r.hard_bounces = row[2].as<int>();
+    r.soft_bounces = row[3].as<int>();
+    r.suppressed_at = OptionalTimeAt(row[4]);
+    r.last_bounce_at = OptionalTimeAt(row[5]);
+    r.last_reason = row[6].as<std::string>();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 // Each row of `rows` with its post and the outbound mail it caused.
 std::vector<InboundTrace> WithConsequences(pqxx::transaction_base& tx, const pqxx::result& rows) {
   std::vector<InboundTrace> out;
@@ -191,26 +215,37 @@ base::Result<AddressTrace> Store::TraceAddress(const std::string& address, int l
                                                 " FROM inbound_messages WHERE lower(from_address) = $1 "
                                                 "ORDER BY received_at DESC, id DESC LIMIT $2",
                                             trace.address, limit));
-    auto s = tx.exec_params("SELECT address, bounce_score, hard_bounces, soft_bounces, " +
-                                Epoch("suppressed_at") + ", " + Epoch("last_bounce_at") +
-                                ", last_reason FROM suppressions WHERE address = $1",
-                            trace.address);
-    if (!s.empty()) {
-      SuppressionRecord r;
-      r.address = s[0][0].as<std::string>();
-      r.bounce_score = s[0][1].as<double>();
-      r.hard_bounces = s[0][2].as<int>();
-      r.soft_bounces = s[0][3].as<int>();
-      r.suppressed_at = OptionalTimeAt(s[0][4]);
-      r.last_bounce_at = OptionalTimeAt(s[0][5]);
-      r.last_reason = s[0][6].as<std::string>();
-      trace.suppression = r;
-    }
+    auto s = FindSuppressions(tx, "WHERE address = $1", trace.address);
+    if (!s.empty()) trace.suppression = s.front();
     trace.outbox =
         FindOutbox(tx, "recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2", trace.address, limit);
     return trace;
   } catch (const std::exception& e) {
     return FromException(e, "tracing address " + address);
+  }
+}
+
+base::Result<std::vector<OutboxRecord>> Store::ListOutbox(const std::vector<std::string>& statuses,
+                                                          int limit) {
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    std::string array = "{";
+    for (size_t i = 0; i < statuses.size(); ++i) array += (i ? "," : "") + statuses[i];
+    array += "}";
+    return FindOutbox(tx,
+                      "(cardinality($1::text[]) = 0 OR status = ANY($1::text[])) ORDER BY id DESC LIMIT $2",
+                      array, limit);
+  } catch (const std::exception& e) {
+    return FromException(e, "listing the outbox");
+  }
+}
+
+base::Result<std::vector<SuppressionRecord>> Store::ListSuppressions() {
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    return FindSuppressions(tx, "ORDER BY bounce_score DESC, address");
+  } catch (const std::exception& e) {
+    return FromException(e, "listing bounce scores");
   }
 }
 

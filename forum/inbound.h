@@ -78,6 +78,10 @@ struct InboundItem {
   std::optional<PostDraft> post;  // set exactly when outcome is kPosted
   std::vector<OutboxDraft> outbox;
   std::vector<BounceDraft> bounces;
+  // A bounce sent to the VERP return path of outbox row N: that row is
+  // marked bounced (see Store::MarkBounced); when `bounces` names nobody,
+  // the row's recipient gets a soft bounce instead.
+  std::optional<int64_t> bounced_outbox_id;
 };
 
 // What the store did with one item.

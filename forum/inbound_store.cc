@@ -12,10 +12,6 @@
 namespace forum {
 namespace {
 
-// Bounce score added per failed delivery; the outbox suppresses an address past its threshold.
-constexpr double kHardBounceScore = 1.0;
-constexpr double kSoftBounceScore = 0.25;
-
 std::string RandomTag() {
   static thread_local std::random_device rd;
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -135,6 +131,8 @@ void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const Reco
   }
 }
 
+}  // namespace
+
 void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& bounces) {
   for (const BounceDraft& b : bounces) {
     tx.exec_params(
@@ -147,6 +145,8 @@ void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& b
         Lower(b.address), b.hard ? kHardBounceScore : kSoftBounceScore, b.hard ? 1 : 0, b.hard ? 0 : 1, b.reason);
   }
 }
+
+namespace {
 
 // Whether an inbound row other than `except_inbound_id` (0: none) already
 // holds `message_key`, so that a new holder is a duplicate.
@@ -209,6 +209,7 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
   if (result.outcome != Outcome::kDuplicate) {
     QueueOutbox(tx, item, result, inbound_id, domain);
     RecordBounces(tx, item.bounces);
+    if (item.bounced_outbox_id) RecordVerpBounce(tx, *item.bounced_outbox_id, item.bounces);
   }
   return result;
 }
@@ -423,6 +424,22 @@ base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address,
     return r[0].as<int64_t>();
   } catch (const std::exception& e) {
     return FromException(e, "counting recent threads");
+  }
+}
+
+base::Result<bool> Store::HoldsMailboxLock(const std::string& mailbox) {
+  try {
+    pqxx::nontransaction tx(impl_->conn);
+    // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+    return tx
+        .exec_params1(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+            "AND granted AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = "
+            "hashtextextended('mailforum mailbox ' || $1, 0))",
+            mailbox)[0]
+        .as<bool>();
+  } catch (const std::exception& e) {
+    return FromException(e, "checking the lock of mailbox " + mailbox);
   }
 }
 

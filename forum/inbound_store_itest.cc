@@ -196,6 +196,20 @@ TEST_F(InboundStoreTest, MailboxLockIsExclusiveUntilItsConnectionCloses) {
   EXPECT_TRUE(taken);
 }
 
+TEST_F(InboundStoreTest, LockIsKnownLostAfterTheSessionDies) {
+  ASSERT_TRUE(*store_->TryLockMailbox("help"));
+  EXPECT_TRUE(*store_->HoldsMailboxLock("help"));
+  EXPECT_FALSE(*store_->HoldsMailboxLock("sales"));
+  auto other = Open();
+  EXPECT_FALSE(*other->HoldsMailboxLock("help"));
+  // The server ends our session (a restart, an admin): whatever libpqxx does next, it must never claim the lock.
+  ASSERT_TRUE(QueryScalar(dsn_, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"));
+  for (int i = 0; i < 3; ++i) {
+    auto held = store_->HoldsMailboxLock("help");
+    EXPECT_FALSE(held && *held) << "attempt " << i;
+  }
+}
+
 TEST_F(InboundStoreTest, TwoDaemonsRecordingTheSameMessageMakeOnePost) {
   std::vector<std::thread> daemons;
   std::atomic<int> posted{0}, duplicates{0}, errors{0};

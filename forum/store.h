@@ -9,6 +9,7 @@
 #ifndef MAILFORUM_FORUM_STORE_H_
 #define MAILFORUM_FORUM_STORE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "forum/admin.h"
 #include "forum/inbound.h"
 #include "forum/model.h"
+#include "forum/outbox.h"
 
 namespace forum {
 
@@ -55,17 +57,15 @@ class Store {
 
   // Records `items` (in UID order) in ONE transaction: each item's
   // inbound_messages row, its post (a new thread or an answer), every
-  // Message-ID that leads to the post, its outbox rows and bounce scores, and
-  // the mailbox cursor. An item whose (mailbox, uidvalidity, uid) is already
-  // recorded changes nothing (already_recorded). An item whose message key is
-  // already recorded is stored as kDuplicate and makes no post. A rejection
-  // outbox row is queued at most once per address per day. Our Message-IDs
-  // are <post.{id}.{random}@domain>.
-  // An item that fails by itself (a constraint, bad data) is rolled back to
-  // its savepoint and its slot holds the error; the others commit, and the
-  // cursor advances only up to the last UID before the first failed item.
-  // A transient error (connection lost, serialization) fails the whole call
-  // and commits nothing.
+  // Message-ID that leads to the post, its outbox rows and bounce scores, the
+  // outbox row a bounce to our VERP return path names (as MarkBounced, see
+  // InboundItem::bounced_outbox_id), and the mailbox cursor. An item whose (mailbox, uidvalidity, uid) is
+  // already recorded changes nothing (already_recorded). An item whose message key is already recorded is
+  // stored as kDuplicate and makes no post. A rejection outbox row is queued at most once per address per
+  // day. Our Message-IDs are <post.{id}.{random}@domain>. An item that fails by itself (a constraint, bad
+  // data) is rolled back to its savepoint and its slot holds the error; the others commit, and the cursor
+  // advances only up to the last UID before the first failed item. A transient error (connection lost,
+  // serialization) fails the whole call and commits nothing.
   base::Result<std::vector<base::Result<RecordResult>>> RecordBatch(const std::vector<InboundItem>& items,
                                                                    const std::string& domain);
 
@@ -102,6 +102,11 @@ class Store {
   // of `mailbox` (a PostgreSQL session advisory lock; released when this
   // Store is destroyed or its connection dies). False when another holds it.
   base::Result<bool> TryLockMailbox(const std::string& mailbox);
+
+  // Whether this connection still holds the lock of `mailbox`. libpqxx 6
+  // silently opens a new session after a lost connection, and a new session
+  // holds no lock: a worker checks this before each pass.
+  base::Result<bool> HoldsMailboxLock(const std::string& mailbox);
 
   // --- operations (see forum/admin.h): trace, quarantine, dry runs ---
 
@@ -149,6 +154,72 @@ class Store {
   // (e.g. another retry came first); otherwise as RecordBatch.
   base::Result<RecordResult> ReprocessInbound(int64_t inbound_id, const InboundItem& decided,
                                               const std::string& domain);
+
+  // --- outbox (see forum/outbox.h): the queue the outbox worker sends ---
+  // Rows are claimed with a lease, never held by an open transaction, so a
+  // sender that dies leaves its rows to come back when the lease ends:
+  // delivery is at least once. The Mark* methods change a row only while it
+  // is 'pending' (a row another worker finished stays as it is).
+
+  // The people of thread `thread_id` (for the pipeline's fan-out), or
+  // nullopt when there is no such thread.
+  base::Result<std::optional<ThreadAudience>> FindThreadAudience(int64_t thread_id);
+
+  // Claims up to `limit` due 'pending' rows, oldest due first, skipping rows
+  // another worker is claiming (FOR UPDATE SKIP LOCKED): in ONE short
+  // transaction each one's next_attempt_at moves `lease` ahead and its
+  // attempts count grows by one. Returns them with what composing needs.
+  base::Result<std::vector<ClaimedMail>> ClaimDue(int limit, std::chrono::milliseconds lease);
+
+  // Saves the composed message of row `id`, so that retries send these bytes.
+  base::Status SavePayload(int64_t id, const std::string& payload);
+
+  // Row `id` was accepted by the SMTP server.
+  base::Status MarkSent(int64_t id);
+
+  // Row `id` failed for now (`error`; the server's `reply_code` when it gave
+  // one): tried again `retry_in` from now (the database's clock, which
+  // every daemon shares).
+  base::Status MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
+                         std::chrono::milliseconds retry_in);
+
+  // Row `id` failed for good (a 5xx reply, a message that cannot be sent, or
+  // past its max age): never tried again unless requeued (RetryOutbox).
+  base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code);
+
+  // Row `id` is not sent because its recipient is suppressed (`why`); the
+  // recipient's suppressions row notes since when.
+  base::Status MarkSuppressed(int64_t id, const std::string& why);
+
+  // Gives claimed row `id` back untried (a worker that stops): due now, its
+  // attempt not counted.
+  base::Status Release(int64_t id);
+
+  // Whether the bounce score of `address` (case-insensitive) reaches `threshold`.
+  base::Result<bool> IsSuppressed(const std::string& address, double threshold);
+
+  // The outbox rows whose status is one of `statuses` (all rows when empty),
+  // newest first, at most `limit`.
+  base::Result<std::vector<OutboxRecord>> ListOutbox(const std::vector<std::string>& statuses, int limit);
+
+  // Requeues row `id` (`mailforumctl outbox retry`): 'pending', due now,
+  // attempts 0, its max age counted from now; its Message-ID and saved
+  // message stay. Errors: kPermanent when there is no such row or it is
+  // still pending.
+  base::Status RetryOutbox(int64_t id);
+
+  // A bounce names row `outbox_id` (its VERP return path): a 'sent' or
+  // 'pending' row becomes 'bounced' with `reason`, and its recipient's bounce
+  // score grows (kHardBounceScore when `hard`, else kSoftBounceScore).
+  // Nothing happens for an unknown row or one already finished otherwise.
+  base::Status MarkBounced(int64_t outbox_id, const std::string& reason, bool hard);
+
+  // Every address with a bounce score, highest score first.
+  base::Result<std::vector<SuppressionRecord>> ListSuppressions();
+
+  // Forgets the bounce score of `address` (case-insensitive), so mail to it
+  // is sent again. False when it had none.
+  base::Result<bool> ClearSuppression(const std::string& address);
 
  private:
   struct Impl;

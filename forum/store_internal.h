@@ -3,11 +3,11 @@
 #ifndef MAILFORUM_FORUM_STORE_INTERNAL_H_
 #define MAILFORUM_FORUM_STORE_INTERNAL_H_
 
-#include <pqxx/pqxx>
-
 #include <cstdint>
 #include <exception>
+#include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "forum/store.h"
@@ -39,6 +39,20 @@ std::string OurMessageIdPrefix(const std::string& what, int64_t id);
 // unknown category.
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
                            int64_t existing_id);
+
+// Adds each bounce of `bounces` to its address's bounce score (upsert of
+// the suppressions row). Throws what libpqxx throws.
+void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& bounces);
+
+// --- the outbox (outbox_store.cc), shared with inbound_store.cc ---
+
+// Marks outbox row `outbox_id` bounced inside `tx` for a bounce sent to its
+// VERP return path, whose failed recipients are `reported` (already scored
+// by the caller); when `reported` is empty, the row's recipient gets a soft
+// bounce. Nothing for an unknown or already finished row. Throws what
+// libpqxx throws.
+void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
+                      const std::vector<BounceDraft>& reported);
 
 }  // namespace forum
 

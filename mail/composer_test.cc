@@ -422,6 +422,32 @@ TEST(ComposerTest, LongAndAwkwardBodiesStayWithinLineLimits) {
       std::string::npos);
 }
 
+// vmime 0.9.2's quoted-printable encoder broke a line that ends exactly at
+// its limit between CR and LF (found by the outbox round trip: a 72-character
+// answer could not be sent). Every length around the limit, with and without
+// characters that need escapes, must come out clean and decode intact.
+TEST(ComposerTest, LinesAtTheQuotedPrintableLimitStayIntact) {
+  for (size_t length = 60; length <= 160; ++length) {
+    for (const std::string& fill :
+         {std::string("x"), std::string("="), std::string("\xc3\xa9"), std::string(" ")}) {
+      std::string line;
+      while (line.size() < length) line += fill;
+      line = "a" + line + "z";  // never white space at the ends: the body is trimmed
+      OutboundMail mail = Answer();
+      mail.body_text = line + "\n" + line + " \nend";
+      const std::string raw = MustCompose(mail);
+      ExpectWireClean(raw);
+      const VmimeView view(raw);
+      EXPECT_NE(view.Decoded(0).find(line + "\r\n" + line + " \r\nend\r\n"), std::string::npos) << length;
+      size_t line_start = 0;
+      for (size_t end; (end = raw.find("\r\n", line_start)) != std::string::npos; line_start = end + 2) {
+        EXPECT_LE(end - line_start, 78u)
+            << "at length " << length << ": " << raw.substr(line_start, end - line_start);
+      }
+    }
+  }
+}
+
 // Each encoded word of `field` decoded on its own: RFC 2047 §5 forbids
 // splitting a character between two words.
 void ExpectWholeCharactersPerWord(const std::string& field) {

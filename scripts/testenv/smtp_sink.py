@@ -10,6 +10,10 @@ user name, the password from --password) and SMTPUTF8.
 Fault injection, for retry and bounce tests:
   * a recipient whose local part starts with "reject550" is refused with 550,
     one starting with "defer451" with 451;
+  * a recipient whose local part starts with "flaky<N>-" (e.g.
+    flaky3-alice@example.com) is refused with 451 the first N times it is
+    given in RCPT TO, then accepted; SPOOL/control/flaky/<address> counts the
+    tries so far (delete it to start again);
   * if SPOOL/control/data_reply exists, its first line (e.g. "451 4.3.0 try
     later") is the answer to DATA and the message is not stored.
 """
@@ -17,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import ssl
 import sys
 import time
@@ -26,11 +31,28 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
+FLAKY = re.compile(r"flaky(\d+)-")
+
+
 class SinkHandler:
     def __init__(self, spool):
         self.spool = spool
-        for sub in ("tmp", "new", "control"):
+        for sub in ("tmp", "new", "control", os.path.join("control", "flaky")):
             os.makedirs(os.path.join(spool, sub), exist_ok=True)
+
+    def flaky_try(self, address):
+        """Counts one more RCPT TO of `address`; returns how many there were."""
+        path = os.path.join(self.spool, "control", "flaky", address.lower().replace("/", "_"))
+        try:
+            with open(path) as f:
+                tries = int(f.read().strip() or "0")
+        except FileNotFoundError:
+            tries = 0
+        tries += 1
+        with open(path + ".tmp", "w") as f:
+            f.write(str(tries))
+        os.rename(path + ".tmp", path)
+        return tries
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -38,6 +60,9 @@ class SinkHandler:
             return "550 5.1.1 <%s>: recipient rejected by test sink" % address
         if local.startswith("defer451"):
             return "451 4.3.0 <%s>: deferred by test sink" % address
+        flaky = FLAKY.match(local)
+        if flaky and self.flaky_try(address) <= int(flaky.group(1)):
+            return "451 4.3.0 <%s>: deferred for a while by test sink" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

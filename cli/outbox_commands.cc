@@ -1,0 +1,91 @@
+// mailforumctl outbox and suppressions: outbound mail and its fate, and the
+// bounce scores that stop it.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "base/exit_codes.h"
+#include "cli/command_support.h"
+#include "cli/commands.h"
+#include "cli/operations_format.h"
+
+namespace ctl {
+namespace {
+
+// How many mails `outbox list` shows.
+constexpr int kOutboxListLimit = 200;
+
+void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+}  // namespace
+
+int OutboxList(const std::string& config_path, const std::string& status, Format format) {
+  std::vector<std::string> statuses;
+  std::string what = status;
+  if (status.empty()) {
+    statuses = {"pending", "failed", "suppressed", "bounced"};
+    what = "not sent";
+  } else if (status == "all") {
+    what = "all";
+  } else if (status == "pending" || status == "sent" || status == "failed" || status == "suppressed" ||
+             status == "bounced") {
+    statuses = {status};
+  } else {
+    std::fprintf(stderr,
+                 "mailforumctl outbox list: unknown status '%s'; expected pending, sent, failed, suppressed, "
+                 "bounced or all\n",
+                 Printable(status).c_str());
+    return base::kExitUsage;
+  }
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto store = OpenStore(*cfg);
+  if (!store) return Fail("outbox list", store.error());
+  auto rows = (*store)->ListOutbox(statuses, kOutboxListLimit);
+  if (!rows) return Fail("outbox list", rows.error());
+  Print(format == Format::kJson ? OutboxListJson(*rows) : OutboxListText(*rows, what));
+  return base::kExitOk;
+}
+
+int OutboxRetry(const std::string& config_path, int64_t outbox_id) {
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto store = OpenStore(*cfg);
+  if (!store) return Fail("outbox retry", store.error());
+  if (auto requeued = (*store)->RetryOutbox(outbox_id); !requeued.ok()) {
+    return Fail("outbox retry", requeued.error());
+  }
+  std::printf("outbound mail #%lld is queued again; a running mailforumd sends it within seconds\n",
+              static_cast<long long>(outbox_id));
+  return base::kExitOk;
+}
+
+int SuppressionsList(const std::string& config_path, Format format) {
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto store = OpenStore(*cfg);
+  if (!store) return Fail("suppressions list", store.error());
+  auto rows = (*store)->ListSuppressions();
+  if (!rows) return Fail("suppressions list", rows.error());
+  Print(format == Format::kJson ? SuppressionsJson(*rows, cfg->outbox.suppress_score)
+                                : SuppressionsText(*rows, cfg->outbox.suppress_score));
+  return base::kExitOk;
+}
+
+int SuppressionsClear(const std::string& config_path, const std::string& address) {
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto store = OpenStore(*cfg);
+  if (!store) return Fail("suppressions clear", store.error());
+  auto cleared = (*store)->ClearSuppression(address);
+  if (!cleared) return Fail("suppressions clear", cleared.error());
+  if (!*cleared) {
+    std::fprintf(stderr, "mailforumctl suppressions clear: %s has no bounce score\n",
+                 Printable(address).c_str());
+    return base::kExitFailure;
+  }
+  std::printf("%s: bounce score cleared; mail to it is sent again\n", Printable(address).c_str());
+  return base::kExitOk;
+}
+
+}  // namespace ctl

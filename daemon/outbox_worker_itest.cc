@@ -1,0 +1,630 @@
+// The outbox worker against the real SMTP sink, Dovecot and PostgreSQL of
+// scripts/test (issue 5's acceptance): the round trip from a question to the
+// watcher's reply and back to the asker, threaded in both mail clients;
+// transient and permanent SMTP failures; two workers on one outbox; DSN
+// bounces to our VERP address and suppression; auto-replies that must not
+// loop; and mailforumd killed with SIGKILL during a burst of 1,000 mails.
+//
+// What the sink received is read from its spool (MAILFORUM_TEST_SMTP_SPOOL/new:
+// each message and its envelope as NAME.json); every test mails addresses of
+// its own, so tests never see each other's mail.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "daemon/mailbox_worker.h"
+#include "daemon/outbox_worker.h"
+#include "daemon/worker_itest_support.h"
+#include "forum/store.h"
+#include "mail/composer.h"
+#include "mail/mime_parser.h"
+#include "mail/reply_token.h"
+#include "tests/support/subprocess.h"
+
+namespace mailforumd {
+namespace {
+
+using itest::kReplyKey;
+using itest::kReplyTemplate;
+using itest::UniqueName;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+constexpr char kBounceTemplate[] = "bounces+{id}@example.com";
+
+// One message the sink accepted.
+struct Received {
+  std::string mail_from;  // the envelope sender
+  std::string raw;
+  mail::Message message;
+};
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Everything in the sink's spool whose envelope recipient satisfies
+// `wanted` (given the lower-case address), grouped by that recipient, in
+// the order the sink received them.
+template <typename Wanted>
+std::map<std::string, std::vector<Received>> Spool(const std::string& spool, Wanted wanted) {
+  std::vector<std::filesystem::path> envelopes;
+  for (const auto& entry : std::filesystem::directory_iterator(spool + "/new")) {
+    if (entry.path().extension() == ".json") envelopes.push_back(entry.path());
+  }
+  std::sort(envelopes.begin(), envelopes.end());  // names begin with the time in nanoseconds
+  std::map<std::string, std::vector<Received>> out;
+  for (const auto& path : envelopes) {
+    const nlohmann::json envelope = nlohmann::json::parse(mftest::ReadFile(path.string()), nullptr, false);
+    if (envelope.is_discarded()) continue;
+    std::filesystem::path message_path = path;
+    message_path.replace_extension();
+    if (!std::filesystem::exists(message_path)) continue;  // still being written
+    for (const auto& rcpt : envelope["rcpt_tos"]) {
+      const std::string address = Lower(rcpt.get<std::string>());
+      if (!wanted(address)) continue;
+      Received r;
+      r.mail_from = envelope["mail_from"].get<std::string>();
+      r.raw = mftest::ReadFile(message_path.string());
+      r.message = mail::ParseMessage(r.raw, mail::ParseLimits{});
+      out[address].push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+// The header value of `name` in `m`, or "".
+std::string HeaderOf(const mail::Message& m, std::string_view name) {
+  const std::string* value = m.Header(name);
+  return value == nullptr ? "" : *value;
+}
+
+std::string Angled(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "<" : " <") + id + ">";
+  return out;
+}
+
+// A person's reply to `to_what`, as a mail client makes it: to its Reply-To,
+// In-Reply-To its Message-ID, References its References and its Message-ID,
+// "Re: " its subject, the new text above the quoted original.
+std::string ReplyTo(const mail::Message& to_what, const std::string& from, const std::string& message_id,
+                    const std::string& text) {
+  std::vector<std::string> references = to_what.references;
+  references.push_back(to_what.message_id);
+  std::string quoted;
+  std::istringstream lines(to_what.text_body);
+  for (std::string line; std::getline(lines, line);) quoted += "> " + line + "\r\n";
+  const std::string to = to_what.reply_to.empty() ? to_what.from->address : to_what.reply_to.front().address;
+  return itest::MailHeaders(
+             from, to, mail::ReplySubject(to_what.subject), message_id,
+             "In-Reply-To: <" + to_what.message_id + ">\r\nReferences: " + Angled(references) + "\r\n") +
+         "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text +
+         "\r\n\r\nOn Wed, 25 Nov 2026, someone wrote:\r\n" + quoted;
+}
+
+// A delivery status notification from a remote MTA, sent to `to` (our VERP
+// return path), saying that `recipient` does not exist.
+std::string HardBounce(const std::string& to, const std::string& recipient, const std::string& message_id) {
+  return itest::MailHeaders("Mail Delivery System <MAILER-DAEMON@mx.remote.example>", to,
+                            "Undelivered Mail Returned to Sender", message_id) +
+         "Content-Type: multipart/report; report-type=delivery-status; boundary=\"dsn\"\r\n\r\n"
+         "--dsn\r\nContent-Type: text/plain\r\n\r\nI'm sorry, your message could not be delivered.\r\n"
+         "--dsn\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.remote.example\r\n\r\n"
+         "Final-Recipient: rfc822; " +
+         recipient + "\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <" + recipient +
+         ">: user unknown\r\n\r\n--dsn--\r\n";
+}
+
+class OutboxWorkerTest : public itest::WorkerTest {
+ protected:
+  void SetUp() override {
+    MAILFORUM_REQUIRE_WORKER_SERVERS(servers);
+    MAILFORUM_REQUIRE_SERVER(smtp_port, "MAILFORUM_TEST_SMTP_PORT");
+    MAILFORUM_REQUIRE_SERVER(spool, "MAILFORUM_TEST_SMTP_SPOOL");
+    ASSERT_TRUE(Init(servers, "outbox").ok());
+    smtp_port_ = static_cast<uint16_t>(std::stoi(smtp_port));
+    spool_ = spool;
+    help_user_ = UniqueName("help");
+    domain_ = UniqueName("d") + ".example";
+    watcher_ = "watcher@" + domain_;
+  }
+
+  // A mailbox worker for the help address, whose IT and general categories
+  // are watched by watcher_, and which knows our VERP return path.
+  WorkerOptions Mailbox() const {
+    WorkerOptions o = Options("help", help_user_);
+    o.pipeline.bounce_template = kBounceTemplate;
+    o.pipeline.watchers = {{"it", {watcher_}}, {"general", {watcher_}}};
+    return o;
+  }
+
+  OutboxOptions Outbox() const {
+    OutboxOptions o;
+    o.dsn = dsn_;
+    o.smtp.host = "localhost";
+    o.smtp.port = smtp_port_;
+    o.smtp.tls = mail::SmtpOptions::Tls::kStartTls;
+    o.smtp.ca_file = servers_.ca_file;
+    o.smtp.timeout = milliseconds(20000);
+    o.from = "Acme Help <help@example.com>";
+    o.reply_to_template = kReplyTemplate;
+    o.reply_key = kReplyKey;
+    o.bounce_template = kBounceTemplate;
+    o.instance_name = "Acme Help";
+    o.base_url = "https://help.example.com";
+    o.domain = "help.example";
+    o.unsubscribe_url = "mailto:help@example.com?subject=unsubscribe";
+    o.retry_base = milliseconds(200);
+    o.retry_cap = milliseconds(1000);
+    o.poll_interval = milliseconds(200);
+    return o;
+  }
+
+  void Ingest() {
+    MailboxWorker worker(Mailbox());
+    auto s = worker.RunOnce();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
+
+  OutboxPassStats Send() {
+    OutboxWorker worker(Outbox());
+    auto stats = worker.RunOnce();
+    EXPECT_TRUE(stats.ok()) << (stats.ok() ? "" : stats.error().message);
+    return stats.ok() ? *stats : OutboxPassStats{};
+  }
+
+  // What the sink received for addresses of this test, by recipient.
+  std::map<std::string, std::vector<Received>> Mailed() const {
+    const std::string suffix = "@" + domain_;
+    return Spool(spool_, [&](const std::string& a) { return a.ends_with(suffix); });
+  }
+
+  // What `recipient` received, once it has received at least `count` messages (waits up to 10 s).
+  std::vector<Received> WaitForMail(const std::string& recipient, size_t count) const {
+    const auto deadline = steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      auto all = Mailed();
+      const auto& got = all[Lower(recipient)];
+      if (got.size() >= count || steady_clock::now() > deadline) return got;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+
+  // A configuration for mailforumd and mailforumctl on this test's database,
+  // sink and help mailbox (`outbox` is the body of its outbox section).
+  std::string WriteConfig(const std::string& outbox) const {
+    const std::string dir = mftest::MakeTempDir("mfoutbox");
+    mftest::WriteFile(dir + "/db.dsn", dsn_ + "\n");
+    mftest::WriteFile(dir + "/imap.pass", servers_.imap_password + "\n");
+    mftest::WriteFile(dir + "/reply.key", std::string(kReplyKey) + "\n");
+    const std::string config = dir + "/mailforum.yaml";
+    mftest::WriteFile(
+        config,
+        "instance: {name: Acme Help, base_url: 'https://help.example.com', domain: help.example}\n"
+        "database: {dsn_file: db.dsn}\n"
+        "secrets: {reply_key_file: reply.key}\n"
+        "smtp: {host: localhost, port: " +
+            std::to_string(smtp_port_) + ", tls: starttls, ca_file: " + servers_.ca_file +
+            ", from: 'Acme Help <help@example.com>', reply_to: 'help+{token}@example.com'}\n"
+            "categories: [{slug: general, name: General}, {slug: it, name: IT}]\n"
+            "mailboxes:\n"
+            "  - name: help\n"
+            "    imap: {host: localhost, port: " +
+            std::to_string(servers_.imaps_port) + ", tls: implicit, ca_file: " + servers_.ca_file +
+            ", username: " + help_user_ +
+            ", password_file: imap.pass, poll_interval: 1s}\n"
+            "    after: {action: move, folder: Processed}\n"
+            "    rules: [{name: all, action: thread, category: general}]\n"
+            "outbox: {" +
+            outbox + "}\n",
+        0644);
+    return config;
+  }
+
+  // mailforumctl GROUP -c CONFIG ARGS.
+  static mftest::CommandResult Ctl(const std::string& group, const std::string& config,
+                                   const std::string& args) {
+    return mftest::RunCommand(std::string(MAILFORUMCTL_PATH) + " " + group + " -c " +
+                              mftest::ShellQuote(config) + " " + args + " 2>&1");
+  }
+
+  uint16_t smtp_port_ = 0;
+  std::string spool_, help_user_, domain_, watcher_;
+};
+
+// Issue 5's round trip: question → thread → watcher → the watcher's real
+// reply → the asker, threaded under their question → the asker's reply →
+// the same thread → the watcher.
+TEST_F(OutboxWorkerTest, RoundTripFromQuestionToWatcherAndBackToTheAsker) {
+  const std::string asker = "alice@" + domain_;
+  const std::string question_id = UniqueName("question") + "@alice.example";
+  Append(help_user_, {itest::Mail("Alice <" + asker + ">", "VPN is down again", question_id,
+                                  "Since this morning the VPN refuses my password.")});
+  Ingest();
+  ASSERT_EQ(Scalar("SELECT count(*) FROM threads"), "1");
+  const std::string thread = Scalar("SELECT id FROM threads");
+  const OutboxPassStats first = Send();
+  EXPECT_EQ(first.sent, 2);  // the acknowledgement and the notification
+
+  // The watcher's copy: the question, with the thread's signed Reply-To.
+  const auto notified = WaitForMail(watcher_, 1);
+  ASSERT_EQ(notified.size(), 1u);
+  const mail::Message& notification = notified[0].message;
+  EXPECT_EQ(notification.subject, "VPN is down again");
+  EXPECT_NE(notification.text_body.find("refuses my password"), std::string::npos);
+  ASSERT_EQ(notification.reply_to.size(), 1u);
+  EXPECT_EQ(notification.reply_to[0].address,
+            mail::ReplyAddress(kReplyTemplate, std::stoull(thread), kReplyKey));
+  EXPECT_EQ(HeaderOf(notification, "Auto-Submitted"), "auto-generated");
+  EXPECT_NE(HeaderOf(notification, "List-Id").find("<it.help.example>"), std::string::npos);
+  EXPECT_EQ(mail::ParseVerpAddress(kBounceTemplate, notified[0].mail_from, kReplyKey),
+            std::stoll(Scalar("SELECT id FROM outbox WHERE kind = 'notification'")));
+  // The asker's acknowledgement answers their question.
+  const auto acknowledged = WaitForMail(asker, 1);
+  ASSERT_EQ(acknowledged.size(), 1u);
+  EXPECT_EQ(acknowledged[0].message.in_reply_to, std::vector<std::string>{question_id});
+  EXPECT_EQ(HeaderOf(acknowledged[0].message, "Auto-Submitted"), "auto-replied");
+
+  // The watcher replies from their copy.
+  Append(help_user_, {ReplyTo(notification, "IT Team <" + watcher_ + ">", "answer1@it.example",
+                              "Your password expired; reset it at https://id.example.com and reconnect.")});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE thread_id = " + thread), "2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads"), "1");
+  EXPECT_EQ(Send().sent, 1);  // the answer to the asker; the watcher wrote it
+
+  // The asker receives it under the question they sent.
+  const auto answers = WaitForMail(asker, 2);
+  ASSERT_EQ(answers.size(), 2u);
+  const mail::Message& answer = answers[1].message;
+  EXPECT_EQ(answer.in_reply_to, std::vector<std::string>{question_id});
+  EXPECT_EQ(answer.references, std::vector<std::string>{question_id});
+  EXPECT_EQ(answer.message_id, Scalar("SELECT message_id FROM posts WHERE thread_id = " + thread +
+                                      " ORDER BY id OFFSET 1 LIMIT 1"));
+  EXPECT_EQ(answer.subject, "Re: VPN is down again");
+  ASSERT_TRUE(answer.from.has_value());
+  EXPECT_EQ(answer.from->name, "IT Team via Acme Help");
+  EXPECT_NE(answer.text_body.find("Your password expired"), std::string::npos);
+  EXPECT_EQ(answer.text_body.find("refuses my password"), std::string::npos)
+      << "the quoted history was re-sent";
+
+  // The asker replies to the answer: it joins the thread and reaches the watcher.
+  Append(help_user_,
+         {ReplyTo(answer, "Alice <" + asker + ">", "thanks@alice.example", "That worked, thank you!")});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE thread_id = " + thread), "3");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads"), "1");
+  EXPECT_EQ(Send().sent, 1);
+  const auto to_watcher = WaitForMail(watcher_, 2);
+  ASSERT_EQ(to_watcher.size(), 2u);
+  const mail::Message& followup = to_watcher[1].message;
+  EXPECT_NE(followup.text_body.find("That worked"), std::string::npos);
+  EXPECT_EQ(followup.in_reply_to, std::vector<std::string>{notification.message_id});
+  EXPECT_EQ(followup.subject, "Re: VPN is down again");
+  // Nobody got their own words back.
+  EXPECT_EQ(Mailed()[Lower(asker)].size(), 2u);
+}
+
+TEST_F(OutboxWorkerTest, TransientFailuresRetryUntilAcceptedWithTheSameMessage) {
+  // The sink refuses this recipient with 451 twice, then accepts.
+  const std::string asker = "flaky2-" + UniqueName("bob") + "@" + domain_;
+  Append(help_user_,
+         {itest::Mail(asker, "Printer jammed", UniqueName("q") + "@bob.example", "Paper stuck.")});
+  Ingest();
+  const std::string row = " FROM outbox WHERE kind = 'acknowledgement'";
+
+  OutboxPassStats stats = Send();
+  EXPECT_EQ(stats.retried, 1);
+  EXPECT_EQ(Scalar("SELECT status || ' ' || attempts || ' ' || last_reply_code" + row), "pending 1 451");
+  const std::string payload = Scalar("SELECT encode(payload, 'hex')" + row);
+  ASSERT_FALSE(payload.empty()) << "the composed message was not saved at the first attempt";
+
+  const auto deadline = steady_clock::now() + std::chrono::seconds(15);
+  while (Scalar("SELECT status" + row) == "pending" && steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    Send();
+  }
+  EXPECT_EQ(Scalar("SELECT status || ' ' || attempts" + row), "sent 3");
+  const auto got = WaitForMail(asker, 1);
+  ASSERT_EQ(got.size(), 1u) << "delivered once";
+  EXPECT_EQ(got[0].message.message_id, Scalar("SELECT message_id" + row));
+  // Byte for byte what the first attempt composed and saved.
+  std::string hex;
+  for (unsigned char c : got[0].raw) {
+    static const char kHex[] = "0123456789abcdef";
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  EXPECT_EQ(hex, payload);
+  EXPECT_EQ(Scalar("SELECT encode(payload, 'hex')" + row), payload);
+}
+
+TEST_F(OutboxWorkerTest, TransientFailuresPastTheMaxAgeFailForGood) {
+  const std::string asker = "defer451-" + UniqueName("erin") + "@" + domain_;  // always 451
+  Append(help_user_, {itest::Mail(asker, "Hello", UniqueName("q") + "@erin.example", "Anyone there?")});
+  Ingest();
+  OutboxOptions options = Outbox();
+  options.max_age = milliseconds(1500);
+  const std::string row = " FROM outbox WHERE kind = 'acknowledgement'";
+  const auto deadline = steady_clock::now() + std::chrono::seconds(15);
+  while (Scalar("SELECT status" + row) == "pending" && steady_clock::now() < deadline) {
+    auto stats = OutboxWorker(options).RunOnce();
+    ASSERT_TRUE(stats.ok()) << stats.error().message;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(Scalar("SELECT status || ' ' || last_reply_code" + row), "failed 451");
+  EXPECT_GE(std::stoi(Scalar("SELECT attempts" + row)), 2);
+  EXPECT_NE(Scalar("SELECT last_error" + row).find("over max_age"), std::string::npos);
+}
+
+TEST_F(OutboxWorkerTest, PermanentFailureIsNotRetriedAndIsListed) {
+  const std::string asker = "reject550-" + UniqueName("carol") + "@" + domain_;
+  Append(help_user_, {itest::Mail(asker, "Hello", UniqueName("q") + "@carol.example", "Anyone there?")});
+  Ingest();
+  EXPECT_EQ(Send().failed, 1);
+  const std::string row = " FROM outbox WHERE kind = 'acknowledgement'";
+  EXPECT_EQ(Scalar("SELECT status || ' ' || attempts || ' ' || last_reply_code" + row), "failed 1 550");
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(Send().failed, 0);
+  EXPECT_EQ(Scalar("SELECT attempts" + row), "1");
+
+  auto store = forum::Store::Connect(dsn_);
+  ASSERT_TRUE(store);
+  auto failed = (*store)->ListOutbox({"failed"}, 100);
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].recipient, Lower(asker));
+  EXPECT_EQ((*failed)[0].last_reply_code, 550);
+  EXPECT_NE((*failed)[0].last_error.find("recipient rejected"), std::string::npos) << (*failed)[0].last_error;
+
+  // What the admin sees.
+  const std::string config = WriteConfig("");
+  const std::string id = std::to_string((*failed)[0].id);
+  auto listed = Ctl("outbox", config, "list --status failed");
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("#" + id + " acknowledgement to " + Lower(asker)), std::string::npos)
+      << listed.output;
+  EXPECT_NE(listed.output.find("failed, 1 attempt"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("last error: 550 "), std::string::npos) << listed.output;
+  auto unsent = Ctl("outbox", config, "list --json");
+  EXPECT_EQ(unsent.exit_code, 0);
+  EXPECT_NE(unsent.output.find("\"last_reply_code\": 550"), std::string::npos) << unsent.output;
+  EXPECT_EQ(Ctl("outbox", config, "list --status lost").exit_code, 64);
+
+  // `outbox retry` requeues it with its Message-ID; the sink refuses it again.
+  const std::string message_id = Scalar("SELECT message_id" + row);
+  auto retried = Ctl("outbox", config, "retry " + id);
+  EXPECT_EQ(retried.exit_code, 0) << retried.output;
+  EXPECT_EQ(Scalar("SELECT status || ' ' || attempts" + row), "pending 0");
+  auto again = Ctl("outbox", config, "retry " + id);
+  EXPECT_EQ(again.exit_code, 1) << "a pending row cannot be requeued: " << again.output;
+  EXPECT_NE(again.output.find("still pending"), std::string::npos) << again.output;
+  EXPECT_EQ(Ctl("outbox", config, "retry 999999").exit_code, 1);
+  EXPECT_EQ(Send().failed, 1);
+  EXPECT_EQ(Scalar("SELECT status || ' ' || attempts || ' ' || message_id" + row), "failed 1 " + message_id);
+}
+
+TEST_F(OutboxWorkerTest, TwoWorkersShareOneOutboxAndSendEachMailOnce) {
+  constexpr int kMails = 300;
+  ASSERT_EQ(Scalar("INSERT INTO outbox (kind, recipient, message_id) SELECT 'rejection', 'r' || i || '@" +
+                   domain_ + "', 'reject.' || i || '.x@help.example' FROM generate_series(1, " +
+                   std::to_string(kMails) + ") i"),
+            "");
+  OutboxOptions options = Outbox();
+  options.batch = 10;
+  OutboxWorker a(options), b(options);
+  std::thread ta([&] { a.Run(); });
+  std::thread tb([&] { b.Run(); });
+  const bool done = WaitForScalar("SELECT count(*) FROM outbox WHERE status = 'sent'", std::to_string(kMails),
+                                  std::chrono::seconds(60));
+  a.Stop();
+  b.Stop();
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(done);
+  const auto mailed = Mailed();
+  size_t total = 0;
+  for (const auto& [address, got] : mailed) total += got.size();
+  EXPECT_EQ(mailed.size(), static_cast<size_t>(kMails));
+  EXPECT_EQ(total, static_cast<size_t>(kMails)) << "some mail was sent twice";
+  EXPECT_EQ(Scalar("SELECT max(attempts) FROM outbox"), "1");
+}
+
+TEST_F(OutboxWorkerTest, BouncesToOurReturnPathRaiseTheScoreAndSuppressTheAddress) {
+  // Three questions from an address that turns out not to exist: three acknowledgements, three DSNs.
+  const std::string asker = "gone@" + domain_;
+  for (int i = 0; i < 3; ++i) {
+    Append(help_user_, {itest::Mail(asker, "Question " + std::to_string(i), UniqueName("q") + "@gone.example",
+                                    "Text " + std::to_string(i))});
+  }
+  Ingest();
+  EXPECT_EQ(Send().sent, 6);  // three acknowledgements, three notifications
+  const auto acks = WaitForMail(asker, 3);
+  ASSERT_EQ(acks.size(), 3u);
+  std::vector<std::string> bounces;
+  for (const Received& ack : acks) {
+    ASSERT_TRUE(mail::ParseVerpAddress(kBounceTemplate, ack.mail_from, kReplyKey).has_value())
+        << ack.mail_from;
+    bounces.push_back(HardBounce(ack.mail_from, asker, UniqueName("dsn") + "@mx.remote.example"));
+  }
+  // A DSN to a forged return path marks nothing.
+  std::string forged = acks[0].mail_from;
+  forged[forged.find('-') + 1] = forged[forged.find('-') + 1] == 'a' ? 'b' : 'a';
+  Append(help_user_, {HardBounce(forged, asker, UniqueName("dsn") + "@mx.remote.example")});
+  Append(help_user_, {bounces[0]});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'bounced'"), "1");
+  // Two hard bounces (the forged one still names a failed recipient, as any bounce does).
+  EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions WHERE address = '" + asker + "'"), "2");
+  EXPECT_NE(Scalar("SELECT last_error FROM outbox WHERE status = 'bounced'").find("hard bounce"),
+            std::string::npos);
+
+  Append(help_user_, {bounces[1], bounces[2]});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'bounced'"), "3");
+  EXPECT_EQ(Scalar("SELECT bounce_score >= 3 FROM suppressions WHERE address = '" + asker + "'"), "t");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads"), "3") << "a bounce became a thread";
+
+  // Past the threshold: the next acknowledgement is suppressed, not sent.
+  Append(help_user_, {itest::Mail(asker, "Question 4", UniqueName("q") + "@gone.example", "Text 4")});
+  Ingest();
+  const OutboxPassStats stats = Send();
+  EXPECT_EQ(stats.suppressed, 1);
+  EXPECT_EQ(stats.sent, 1);  // the watcher's notification
+  EXPECT_EQ(Scalar("SELECT status FROM outbox WHERE kind = 'acknowledgement' ORDER BY id DESC LIMIT 1"),
+            "suppressed");
+  EXPECT_EQ(Scalar("SELECT suppressed_at IS NOT NULL FROM suppressions WHERE address = '" + asker + "'"),
+            "t");
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(Mailed()[asker].size(), 3u);
+
+  // The admin sees the score, clears it, and requeues the suppressed mail.
+  auto store = forum::Store::Connect(dsn_);
+  ASSERT_TRUE(store);
+  auto suppressed = (*store)->IsSuppressed(asker, 3.0);
+  ASSERT_TRUE(suppressed);
+  EXPECT_TRUE(*suppressed);
+  const std::string config = WriteConfig("");
+  auto listed = Ctl("suppressions", config, "list");
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("* " + asker + "  4 (4 hard, 0 soft)"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("suppressed since"), std::string::npos) << listed.output;
+  auto cleared = Ctl("suppressions", config, "clear " + asker);
+  EXPECT_EQ(cleared.exit_code, 0) << cleared.output;
+  EXPECT_EQ(Ctl("suppressions", config, "clear " + asker).exit_code, 1);
+  suppressed = (*store)->IsSuppressed(asker, 3.0);
+  ASSERT_TRUE(suppressed);
+  EXPECT_FALSE(*suppressed);
+  EXPECT_EQ(
+      Ctl("outbox", config, "retry " + Scalar("SELECT id FROM outbox WHERE status = 'suppressed'")).exit_code,
+      0);
+  EXPECT_EQ(Send().sent, 1);
+  EXPECT_EQ(WaitForMail(asker, 4).size(), 4u);
+}
+
+TEST_F(OutboxWorkerTest, AnAutoReplyToANotificationIsNeitherPostedNorAnswered) {
+  Append(help_user_, {itest::Mail("dave@" + domain_, "Laptop fan noise", UniqueName("q") + "@dave.example",
+                                  "It sounds like a jet.")});
+  Ingest();
+  EXPECT_EQ(Send().sent, 2);
+  const auto notified = WaitForMail(watcher_, 1);
+  ASSERT_EQ(notified.size(), 1u);
+  const mail::Message& notification = notified[0].message;
+
+  // Out-of-office replies: Outlook's to the Reply-To, a vacation program's to the return path.
+  std::string to_reply_to = ReplyTo(notification, watcher_, UniqueName("ooo") + "@it.example",
+                                    "I am out of the office until Monday.");
+  to_reply_to.insert(0, "Auto-Submitted: auto-replied\r\n");
+  std::string to_return_path =
+      itest::MailHeaders(watcher_, notified[0].mail_from, "Out of office: " + notification.subject,
+                         UniqueName("vacation") + "@it.example", "Auto-Submitted: auto-replied\r\n") +
+      "Content-Type: text/plain\r\n\r\nAway until Monday.\r\n";
+  Append(help_user_, {to_reply_to, to_return_path});
+  const std::string outbox_before = Scalar("SELECT count(*) FROM outbox");
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads"), "1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), outbox_before);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE outcome = 'machine'"), "2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'bounced'"), "0");
+  EXPECT_EQ(Send().sent, 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(Mailed()[watcher_].size(), 1u);
+}
+
+// The real mailforumd, killed with SIGKILL at random moments while it sends
+// 1,000 acknowledgements, then restarted: every mail arrives at least once,
+// and a mail that arrives twice carries the same Message-ID both times.
+TEST_F(OutboxWorkerTest, KilledDuringABurstOfAThousandMailsDeliversEveryOneAtLeastOnce) {
+  constexpr int kMails = 1000;
+  constexpr int kKills = 10;
+  std::vector<std::string> questions;
+  for (int i = 0; i < kMails; ++i) {
+    questions.push_back(
+        itest::Mail("asker" + std::to_string(i) + "@" + domain_, "Question " + std::to_string(i),
+                    "burst-" + std::to_string(i) + "@" + domain_, "Number " + std::to_string(i)));
+  }
+  Append(help_user_, questions);
+  {
+    WorkerOptions o = Options("help", help_user_);  // no watchers: one acknowledgement per question
+    o.batch_size = 200;
+    MailboxWorker worker(o);
+    ASSERT_TRUE(worker.RunOnce().ok());
+  }
+  ASSERT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"), std::to_string(kMails));
+
+  const std::string config = WriteConfig("lease: 2s, batch: 50");
+  const std::string sent_sql = "SELECT count(*) FROM outbox WHERE status = 'sent'";
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> ms(80, 300);
+  const std::string log = mftest::ShellQuote(config + ".log");
+  int kills = 0, mid_burst_kills = 0, sent = 0;
+  while (mid_burst_kills < kKills && kills < 100) {
+    auto r = mftest::RunCommand(std::string(MAILFORUMD_PATH) + " -c " + mftest::ShellQuote(config) + " >>" +
+                                log + " 2>&1 & pid=$!; sleep " + std::to_string(ms(rng) / 1000.0) +
+                                "; kill -KILL $pid; wait $pid; echo rc=$?");
+    ASSERT_NE(r.output.find("rc=137"), std::string::npos)
+        << "the daemon was not running when killed: " << r.output;
+    ++kills;
+    const int now = std::stoi(Scalar(sent_sql));
+    if (now > sent && now < kMails) ++mid_burst_kills;  // it was sending when it died
+    sent = now;
+    if (sent == kMails) break;
+    // Let the killed daemon's claims expire now and then, so that later runs see them again.
+    if (kills % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  }
+  std::printf("%d kills, %d in the middle of the burst; %d of %d marked sent before the final run\n", kills,
+              mid_burst_kills, sent, kMails);
+  EXPECT_GE(mid_burst_kills, kKills) << "the burst ended before ten kills landed in it";
+
+  // The claims of the last killed run expire; one clean run sends the rest.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto finish = mftest::RunCommand(std::string(MAILFORUMD_PATH) + " --once -c " + mftest::ShellQuote(config) +
+                                   " >>" + log + " 2>&1; echo rc=$?");
+  ASSERT_NE(finish.output.find("rc=0"), std::string::npos) << finish.output;
+  EXPECT_EQ(Scalar(sent_sql), std::to_string(kMails));
+
+  // Every mail arrived; duplicates carry their row's one Message-ID.
+  std::map<std::string, std::string> message_ids;  // recipient -> the row's Message-ID
+  {
+    auto store = forum::Store::Connect(dsn_);
+    ASSERT_TRUE(store);
+    auto rows = (*store)->ListOutbox({}, 2 * kMails);
+    ASSERT_TRUE(rows);
+    for (const auto& row : *rows) message_ids[row.recipient] = row.message_id;
+  }
+  const auto mailed = Mailed();
+  size_t total = 0, missing = 0, duplicated = 0, wrong_id = 0;
+  for (const auto& [recipient, message_id] : message_ids) {
+    auto it = mailed.find(recipient);
+    if (it == mailed.end()) {
+      ++missing;
+      continue;
+    }
+    total += it->second.size();
+    if (it->second.size() > 1) ++duplicated;
+    for (const Received& r : it->second) wrong_id += r.message.message_id != message_id;
+  }
+  std::printf(
+      "burst of %d mails, %d kills: %zu delivered, %zu duplicate deliveries (%zu mails arrived more than "
+      "once), %zu missing, %zu with another Message-ID; %s mails were claimed by a killed daemon and sent "
+      "after their lease\n",
+      kMails, kills, total, total - (message_ids.size() - missing), duplicated, missing, wrong_id,
+      Scalar("SELECT count(*) FROM outbox WHERE attempts > 1").c_str());
+  EXPECT_EQ(message_ids.size(), static_cast<size_t>(kMails));
+  EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(wrong_id, 0u);
+}
+
+}  // namespace
+}  // namespace mailforumd

@@ -1,0 +1,148 @@
+// What the outbox worker composes for each kind of claimed row (threading
+// headers, Reply-To token, VERP return path, stable bytes) and its retry
+// schedule. No servers: ComposeMail and RetryDelay are pure.
+#include "daemon/outbox_worker.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mail/mime_parser.h"
+#include "mail/reply_token.h"
+
+namespace mailforumd {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kKey[] = "outbox-test-key-0123456789abcdef";
+
+OutboxOptions Options() {
+  OutboxOptions o;
+  o.from = "Acme Help <help@example.com>";
+  o.reply_to_template = "help+{token}@example.com";
+  o.reply_key = kKey;
+  o.bounce_template = "bounces+{id}@example.com";
+  o.instance_name = "Acme Help";
+  o.base_url = "https://help.example.com";
+  o.domain = "example.com";
+  o.unsubscribe_url = "mailto:help@example.com?subject=unsubscribe";
+  return o;
+}
+
+// An answer (post 12, by Bob) in thread 7, which Alice opened with <q@alice.example>.
+forum::ClaimedMail Answer(const std::string& recipient) {
+  forum::ClaimedMail row;
+  row.id = 31;
+  row.kind = "answer";
+  row.recipient = recipient;
+  row.message_id = "post.12.abcd@example.com";
+  row.attempts = 1;
+  row.queued_at = std::chrono::sys_days{std::chrono::year{2026} / 11 / 25} + 9h;
+  row.thread_id = 7;
+  row.category = "it";
+  row.thread_subject = "VPN down";
+  row.thread_author = "alice@example.org";
+  row.root_message_id = "post.10.wxyz@example.com";
+  row.question_message_id = "q@alice.example";
+  row.post_id = 12;
+  row.post_author_address = "bob@example.org";
+  row.post_author_name = "Bob";
+  row.post_body = "Restart the client.";
+  return row;
+}
+
+mail::Message Parsed(const mail::OutboundMail& mail) {
+  auto raw = mail::ComposeMessage(mail);
+  EXPECT_TRUE(raw.ok()) << (raw.ok() ? "" : raw.error().message);
+  return mail::ParseMessage(raw.ok() ? *raw : "", mail::ParseLimits{});
+}
+
+TEST(ComposeMailTest, AnAnswerToTheAskerIsThreadedUnderTheirQuestion) {
+  const mail::OutboundMail mail = ComposeMail(Answer("alice@example.org"), Options());
+  EXPECT_EQ(mail.in_reply_to, "q@alice.example");
+  EXPECT_EQ(mail.references, std::vector<std::string>{"q@alice.example"});
+  EXPECT_EQ(mail.subject, "Re: VPN down");
+  EXPECT_EQ(mail.reply_to, mail::ReplyAddress("help+{token}@example.com", 7, kKey));
+  EXPECT_EQ(mail.return_path, mail::VerpAddress("bounces+{id}@example.com", 31, kKey));
+  EXPECT_EQ(mail::ParseVerpAddress("bounces+{id}@example.com", mail.return_path, kKey), 31);
+  EXPECT_EQ(mail.thread_url, "https://help.example.com/t/7");
+  EXPECT_EQ(mail.list_id, "it.example.com");
+
+  const mail::Message m = Parsed(mail);
+  EXPECT_EQ(m.message_id, "post.12.abcd@example.com");
+  EXPECT_EQ(m.in_reply_to, std::vector<std::string>{"q@alice.example"});
+  ASSERT_TRUE(m.from.has_value());
+  EXPECT_EQ(m.from->name, "Bob via Acme Help");
+  EXPECT_NE(m.text_body.find("Restart the client."), std::string::npos);
+}
+
+TEST(ComposeMailTest, OthersGetItUnderTheFirstPostTheyReceived) {
+  const mail::OutboundMail mail = ComposeMail(Answer("carol@example.org"), Options());
+  EXPECT_EQ(mail.in_reply_to, "post.10.wxyz@example.com");
+  EXPECT_EQ(mail.references, std::vector<std::string>{"post.10.wxyz@example.com"});
+
+  forum::ClaimedMail no_id = Answer("alice@example.org");
+  no_id.question_message_id.clear();  // the question had no Message-ID
+  EXPECT_EQ(ComposeMail(no_id, Options()).in_reply_to, "post.10.wxyz@example.com");
+}
+
+TEST(ComposeMailTest, ANewThreadNotificationStartsAThreadWithTheQuestionsSubject) {
+  forum::ClaimedMail row = Answer("it-team@example.com");
+  row.kind = "notification";
+  row.post_opens_thread = true;
+  row.message_id = row.root_message_id;
+  const mail::OutboundMail mail = ComposeMail(row, Options());
+  EXPECT_EQ(mail.kind, mail::OutboundKind::kNotification);
+  EXPECT_EQ(mail.subject, "VPN down");
+  EXPECT_EQ(mail.in_reply_to, "");
+  EXPECT_TRUE(mail.references.empty());
+  EXPECT_EQ(mail.unsubscribe_url, "mailto:help@example.com?subject=unsubscribe");
+}
+
+TEST(ComposeMailTest, AnAcknowledgementAnswersTheQuestion) {
+  forum::ClaimedMail row = Answer("alice@example.org");
+  row.kind = "acknowledgement";
+  row.post_opens_thread = true;
+  row.message_id = "ack.5.efgh@example.com";
+  const mail::OutboundMail mail = ComposeMail(row, Options());
+  EXPECT_EQ(mail.in_reply_to, "q@alice.example");
+  EXPECT_EQ(mail.subject, "Re: VPN down");
+  EXPECT_EQ(mail.list_id, "");
+  EXPECT_FALSE(mail.reply_to.empty());
+}
+
+TEST(ComposeMailTest, ARejectionSaysOnlyTheReasonMeantForTheSender) {
+  forum::ClaimedMail row;
+  row.id = 9;
+  row.kind = "rejection";
+  row.recipient = "mallory@outside.example";
+  row.message_id = "reject.3.ijkl@example.com";
+  row.rejection_reason = "Only staff may write here.";
+  mail::OutboundMail mail = ComposeMail(row, Options());
+  EXPECT_EQ(mail.kind, mail::OutboundKind::kRejection);
+  EXPECT_EQ(mail.reply_to, "");
+  EXPECT_EQ(mail.rejection_reason, "Only staff may write here.");
+  EXPECT_TRUE(mail::ComposeMessage(mail).ok());
+  row.rejection_reason = "rule outsiders";
+  EXPECT_EQ(ComposeMail(row, Options()).rejection_reason, "");
+}
+
+TEST(ComposeMailTest, ComposingARowAgainGivesTheSameBytes) {
+  const auto first = mail::ComposeMessage(ComposeMail(Answer("alice@example.org"), Options()));
+  const auto second = mail::ComposeMessage(ComposeMail(Answer("alice@example.org"), Options()));
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(*first, *second);
+}
+
+TEST(RetryDelayTest, DoublesFromOneMinuteUpToAnHour) {
+  const OutboxOptions o = Options();
+  EXPECT_EQ(RetryDelay(1, o), 1min);
+  EXPECT_EQ(RetryDelay(2, o), 2min);
+  EXPECT_EQ(RetryDelay(3, o), 4min);
+  EXPECT_EQ(RetryDelay(7, o), 60min);
+  EXPECT_EQ(RetryDelay(1000, o), 60min);
+}
+
+}  // namespace
+}  // namespace mailforumd

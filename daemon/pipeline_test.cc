@@ -1,0 +1,217 @@
+// Decide's outbound side on hand-written raw messages and a fake forum: who
+// a new thread and a post in an existing thread are mailed to, and what
+// becomes of bounces to our VERP return path and of auto-replies.
+#include "daemon/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mail/composer.h"
+#include "mail/reply_token.h"
+
+namespace mailforumd {
+namespace {
+
+constexpr char kKey[] = "pipeline-test-key-0123456789abcdef";
+constexpr char kBounceTemplate[] = "bounces+{id}@example.com";
+
+// The forum as a map: threads by id, and Message-IDs known to lead to them.
+class FakeForum : public ForumLookup {
+ public:
+  base::Result<bool> ThreadExists(int64_t id) override { return threads.count(id) > 0; }
+  base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
+    for (const std::string& id : ids) {
+      if (auto it = message_ids.find(id); it != message_ids.end()) return std::optional<int64_t>(it->second);
+    }
+    return std::optional<int64_t>();
+  }
+  base::Result<int64_t> CountThreadsOpenedSince(const std::string&, int64_t) override { return int64_t{0}; }
+  base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t id) override {
+    if (fail_audience) return base::Error{base::ErrorKind::kTransient, "connection lost"};
+    auto it = threads.find(id);
+    if (it == threads.end()) return std::optional<forum::ThreadAudience>();
+    return std::optional<forum::ThreadAudience>(it->second);
+  }
+
+  std::map<int64_t, forum::ThreadAudience> threads;
+  std::map<std::string, int64_t> message_ids;
+  bool fail_audience = false;
+};
+
+PipelineConfig Config() {
+  PipelineConfig c;
+  c.mailbox = "help";
+  c.reply_to_template = "help+{token}@example.com";
+  c.reply_key = kKey;
+  c.bounce_template = kBounceTemplate;
+  c.own_addresses = {"help@example.com"};
+  forum::Rule all;
+  all.name = "all";
+  all.action = forum::RuleAction::kThread;
+  all.category = "it";
+  c.rules = {all};
+  // Our own address among the watchers must never be mailed.
+  c.watchers = {{"it", {"IT-Team@example.com", "oncall@example.com", "help@example.com"}},
+                {"general", {"general@example.com"}}};
+  return c;
+}
+
+std::string Message(const std::string& from, const std::string& to, const std::string& subject,
+                    const std::string& message_id, const std::string& body, const std::string& extra = "") {
+  return "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nMessage-ID: <" + message_id +
+         ">\r\nDate: Wed, 25 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n" + extra +
+         "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n";
+}
+
+// "kind recipient" of each queued mail, in order.
+std::vector<std::string> Sends(const forum::InboundItem& item) {
+  std::vector<std::string> out;
+  for (const auto& o : item.outbox) out.push_back(o.kind + " " + o.recipient);
+  return out;
+}
+
+forum::InboundItem MustDecide(const std::string& raw, FakeForum& forum,
+                              const PipelineConfig& config = Config()) {
+  auto item = Decide(FetchedMessage{1, 1, raw}, config, forum);
+  EXPECT_TRUE(item.ok()) << (item.ok() ? "" : item.error().message);
+  return item.ok() ? *item : forum::InboundItem();
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Thread 7 in "it", opened by Alice; Bob and the on-call watcher answered already.
+    forum_.threads[7] = {
+        7, "it", "alice@example.org", {"alice@example.org", "bob@example.org", "oncall@example.com"}};
+    forum_.message_ids["question@alice.example"] = 7;
+  }
+  FakeForum forum_;
+};
+
+TEST_F(PipelineTest, NewThreadAcknowledgesTheAskerAndNotifiesTheWatchers) {
+  const auto item = MustDecide(
+      Message("Alice <alice@example.org>", "help@example.com", "VPN down", "q1@alice.example", "It is down."),
+      forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_FALSE(item.post->thread_id.has_value());
+  EXPECT_EQ(Sends(item),
+            (std::vector<std::string>{"acknowledgement alice@example.org", "notification it-team@example.com",
+                                      "notification oncall@example.com"}));
+}
+
+TEST_F(PipelineTest, AnswerGoesToTheAskerAndEarlierParticipantsAndOtherWatchers) {
+  // Carol answers by References: the asker and Bob get the answer, the
+  // on-call watcher (a participant) gets it once as an answer, the other
+  // watcher is notified, our own address nothing, Carol herself nothing.
+  const auto item =
+      MustDecide(Message("Carol <Carol@Example.org>", "help@example.com", "Re: VPN down", "c1@carol.example",
+                         "Restart the client.", "In-Reply-To: <question@alice.example>\r\n"),
+                 forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_EQ(item.post->thread_id, 7);
+  EXPECT_EQ(Sends(item),
+            (std::vector<std::string>{"answer alice@example.org", "answer bob@example.org",
+                                      "answer oncall@example.com", "notification it-team@example.com"}));
+}
+
+TEST_F(PipelineTest, ThePostsAuthorIsNeverMailedAndAddressesAreComparedWithoutCase) {
+  // The asker replies (with another letter case) through the thread's reply token.
+  const std::string to = mail::ReplyAddress(Config().reply_to_template, 7, kKey);
+  const auto item =
+      MustDecide(Message("ALICE@example.ORG", to, "Re: VPN down", "a2@alice.example", "Thanks!"), forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_EQ(item.post->thread_id, 7);
+  EXPECT_EQ(Sends(item), (std::vector<std::string>{"answer bob@example.org", "answer oncall@example.com",
+                                                   "notification it-team@example.com"}));
+}
+
+TEST_F(PipelineTest, AWatcherWhoAnswersIsNotNotifiedOfTheirOwnPost) {
+  forum_.threads[7].participants = {"alice@example.org"};
+  const auto item = MustDecide(Message("it-team@example.com", "help@example.com", "Re: VPN down",
+                                       "w1@it.example", "Fixed.", "References: <question@alice.example>\r\n"),
+                               forum_);
+  EXPECT_EQ(Sends(item),
+            (std::vector<std::string>{"answer alice@example.org", "notification oncall@example.com"}));
+}
+
+TEST_F(PipelineTest, AThreadThatVanishedQueuesNothingAndALookupFailureDecidesNothing) {
+  forum_.message_ids["gone@alice.example"] = 99;  // known id, thread deleted since
+  const std::string reply = Message("carol@example.org", "help@example.com", "Re: x", "c2@carol.example",
+                                    "Hello", "In-Reply-To: <gone@alice.example>\r\n");
+  auto item = MustDecide(reply, forum_);
+  EXPECT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_TRUE(item.outbox.empty());
+
+  forum_.fail_audience = true;
+  auto failed = Decide(
+      FetchedMessage{1, 2,
+                     Message("carol@example.org", "help@example.com", "Re: VPN down", "c3@carol.example",
+                             "Hello", "In-Reply-To: <question@alice.example>\r\n")},
+      Config(), forum_);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().kind, base::ErrorKind::kTransient);
+}
+
+// A DSN (RFC 3464) for outbox row `outbox_id`, sent to `to`.
+std::string Dsn(const std::string& to, const std::string& failed_recipient, const std::string& status) {
+  return "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: " + to +
+         "\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn1@mx.example.org>\r\n"
+         "Date: Wed, 25 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
+         "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+         "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+         "Final-Recipient: rfc822; " +
+         failed_recipient + "\r\nAction: failed\r\nStatus: " + status +
+         "\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--b--\r\n";
+}
+
+TEST_F(PipelineTest, ABounceToOurReturnPathNamesItsOutboxRow) {
+  const std::string verp = mail::VerpAddress(kBounceTemplate, 4242, kKey);
+  const auto item = MustDecide(Dsn(verp, "gone@example.org", "5.1.1"), forum_);
+  EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
+  EXPECT_EQ(item.classification, "bounce");
+  EXPECT_EQ(item.bounced_outbox_id, 4242);
+  ASSERT_EQ(item.bounces.size(), 1u);
+  EXPECT_EQ(item.bounces[0].address, "gone@example.org");
+  EXPECT_TRUE(item.bounces[0].hard);
+  EXPECT_TRUE(item.outbox.empty());
+}
+
+TEST_F(PipelineTest, AForgedReturnPathNamesNoRow) {
+  std::string forged = mail::VerpAddress(kBounceTemplate, 4242, kKey);
+  forged.replace(forged.find("4242"), 4, "4243");
+  const auto item = MustDecide(Dsn(forged, "gone@example.org", "5.1.1"), forum_);
+  EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
+  EXPECT_FALSE(item.bounced_outbox_id.has_value());
+  EXPECT_EQ(item.bounces.size(), 1u);  // its failed recipients still count, as for any bounce
+}
+
+TEST_F(PipelineTest, MailToOurReturnPathIsNeverPosted) {
+  const std::string verp = mail::VerpAddress(kBounceTemplate, 17, kKey);
+  const auto item = MustDecide(
+      Message("someone@example.org", verp, "Hello", "h1@example.org", "A person wrote this."), forum_);
+  EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
+  EXPECT_FALSE(item.post.has_value());
+  EXPECT_FALSE(item.bounced_outbox_id.has_value());
+  EXPECT_TRUE(item.outbox.empty());
+}
+
+TEST_F(PipelineTest, AnAutoReplyToANotificationMakesNoPostAndNoMail) {
+  const std::string to = mail::ReplyAddress(Config().reply_to_template, 7, kKey);
+  const auto item =
+      MustDecide(Message("it-team@example.com", to, "Automatic reply: VPN down", "ooo@it.example",
+                         "I am out of the office until Monday.",
+                         "Auto-Submitted: auto-replied\r\nIn-Reply-To: <post.1.abcd@example.com>\r\n"),
+                 forum_);
+  EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
+  EXPECT_EQ(item.classification, "auto_reply");
+  EXPECT_FALSE(item.post.has_value());
+  EXPECT_TRUE(item.outbox.empty());
+  EXPECT_FALSE(item.bounced_outbox_id.has_value());
+}
+
+}  // namespace
+}  // namespace mailforumd

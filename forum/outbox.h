@@ -1,0 +1,72 @@
+// What the outbound side of the forum reads from and writes to the store:
+// who a new post goes to (the pipeline's fan-out), and the outbox rows the
+// outbox worker claims, composes and sends (DESIGN.md §1, §2 item 4, §4).
+// Plain values; see the "outbox" section of forum/store.h.
+//
+// Thread-safety: plain values.
+#ifndef MAILFORUM_FORUM_OUTBOX_H_
+#define MAILFORUM_FORUM_OUTBOX_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace forum {
+
+// The people of an existing thread: whom a new post in it is mailed to.
+struct ThreadAudience {
+  int64_t thread_id = 0;
+  std::string category;        // slug: its watchers are notified
+  std::string author_address;  // who opened the thread (the asker)
+  // Every distinct author of its posts (lower-case), in the order of their
+  // first post; the thread's author among them.
+  std::vector<std::string> participants;
+};
+
+// Bounce score added per bounce; the outbox suppresses an address whose
+// score reaches its threshold (config outbox.suppress_score).
+inline constexpr double kHardBounceScore = 1.0;
+inline constexpr double kSoftBounceScore = 0.25;
+
+// One outbox row claimed for sending (Store::ClaimDue), with everything
+// needed to compose its mail the same way on every attempt.
+struct ClaimedMail {
+  int64_t id = 0;
+  std::string kind;        // "answer", "notification", "acknowledgement" or "rejection"
+  std::string recipient;   // lower-case
+  std::string message_id;  // stable across retries, without angle brackets
+  // The composed message saved by an earlier attempt (Store::SavePayload):
+  // sent unchanged, so every retry carries the same bytes.
+  std::optional<std::string> payload;
+  int attempts = 0;  // tries started, this one included
+  // When the row was queued (or requeued by `mailforumctl outbox retry`):
+  // the Date of its mail, and where its max age counts from.
+  std::chrono::system_clock::time_point queued_at;
+  std::chrono::milliseconds age{0};  // since queued_at, by the database's clock
+  double bounce_score = 0;           // of the recipient; 0 when it never bounced
+
+  // --- the thread and post the mail is about (all but rejections) ---
+  std::optional<int64_t> thread_id;
+  std::string category;        // slug
+  std::string thread_subject;  // as the asker wrote it ("(no subject)" when they gave none)
+  std::string thread_author;   // lower-case address of the asker
+  // Our Message-ID of the thread's first post: what watchers received first.
+  std::string root_message_id;
+  // The Message-ID of the mail the asker sent (the thread's first post), ""
+  // when it had none: answers to the asker are threaded under it.
+  std::string question_message_id;
+  std::optional<int64_t> post_id;
+  bool post_opens_thread = false;  // the post is the thread's first (a new-thread notification)
+  std::string post_author_address;
+  std::string post_author_name;
+  std::string post_body;  // trimmed text (the elided quoted history is never re-sent)
+
+  // --- rejections: the inbound message refused ---
+  std::string rejection_reason;  // the recorded reason ("" when unknown)
+};
+
+}  // namespace forum
+
+#endif  // MAILFORUM_FORUM_OUTBOX_H_

@@ -1,0 +1,268 @@
+// Store: the outbox side (claiming, marking, requeueing, bounces; forum/outbox.h).
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "forum/outbox.h"
+#include "forum/store.h"
+#include "forum/store_internal.h"
+
+namespace forum {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// The claimed rows with what composing their mail needs: the thread, the
+// post, the thread's first post (our root Message-ID and the asker's own),
+// the reason of a rejected message (whose Message-ID names its inbound row:
+// see OurMessageIdPrefix), and the recipient's bounce score.
+constexpr char kClaimSql[] = R"sql(
+WITH due AS (
+  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= now()
+  ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+), claimed AS (
+  UPDATE outbox o SET next_attempt_at = now() + $2 * interval '1 millisecond', attempts = o.attempts + 1
+  FROM due WHERE o.id = due.id
+  RETURNING o.*
+)
+SELECT o.id, o.kind, o.recipient, o.message_id, o.payload, o.attempts,
+       extract(epoch FROM coalesce(o.requeued_at, o.created_at))::bigint,
+       (extract(epoch FROM now() - coalesce(o.requeued_at, o.created_at)) * 1000)::bigint,
+       coalesce(s.bounce_score, 0),
+       o.thread_id, coalesce(c.slug, ''), coalesce(t.subject, ''), lower(coalesce(t.author_address, '')),
+       coalesce(fp.message_id, ''), coalesce(fi.message_id, ''),
+       o.post_id, coalesce(p.id = fp.id, false), coalesce(p.author_address, ''), coalesce(p.author_name, ''),
+       coalesce(p.body, ''), coalesce(ri.reason, '')
+FROM claimed o
+LEFT JOIN suppressions s ON s.address = o.recipient
+LEFT JOIN threads t ON t.id = o.thread_id
+LEFT JOIN categories c ON c.id = t.category_id
+LEFT JOIN posts p ON p.id = o.post_id
+LEFT JOIN LATERAL (SELECT id, message_id FROM posts WHERE thread_id = o.thread_id ORDER BY id LIMIT 1) fp ON true
+LEFT JOIN LATERAL (SELECT message_id FROM inbound_messages
+                   WHERE post_id = fp.id AND message_id IS NOT NULL ORDER BY id LIMIT 1) fi ON true
+LEFT JOIN inbound_messages ri
+       ON o.kind = 'rejection' AND ri.id = substring(o.message_id FROM '^reject\.([0-9]+)\.')::bigint
+ORDER BY o.next_attempt_at, o.id
+)sql";
+
+ClaimedMail ReadClaimed(const pqxx::row& row) {
+  ClaimedMail m;
+  m.id = row[0].as<int64_t>();
+  m.kind = row[1].as<std::string>();
+  m.recipient = row[2].as<std::string>();
+  m.message_id = row[3].as<std::string>();
+  if (!row[4].is_null()) m.payload = pqxx::binarystring(row[4]).str();
+  m.attempts = row[5].as<int>();
+  m.queued_at = Clock::time_point(std::chrono::seconds(row[6].as<int64_t>()));
+  m.age = std::chrono::milliseconds(row[7].as<int64_t>());
+  m.bounce_score = row[8].as<double>();
+  if (!row[9].is_null()) m.thread_id = row[9].as<int64_t>();
+  m.category = row[10].as<std::string>();
+  m.thread_subject = row[11].as<std::string>();
+  m.thread_author = row[12].as<std::string>();
+  m.root_message_id = row[13].as<std::string>();
+  m.question_message_id = row[14].as<std::string>();
+  if (!row[15].is_null()) m.post_id = row[15].as<int64_t>();
+  m.post_opens_thread = row[16].as<bool>();
+  m.post_author_address = row[17].as<std::string>();
+  m.post_author_name = row[18].as<std::string>();
+  m.post_body = row[19].as<std::string>();
+  m.rejection_reason = row[20].as<std::string>();
+  return m;
+}
+
+// Marks row `outbox_id` bounced (when it is 'sent' or 'pending'); returns its recipient, or "" when no row
+// changed.
+std::string SetBounced(pqxx::transaction_base& tx, int64_t outbox_id, const std::string& reason) {
+  const pqxx::result r = tx.exec_params(
+      "UPDATE outbox SET status = 'bounced', bounced_at = now(), last_error = $2 "
+      "WHERE id = $1 AND status IN ('sent', 'pending') RETURNING recipient",
+      outbox_id, reason);
+  return r.empty() ? std::string() : r[0][0].as<std::string>();
+}
+
+std::string BounceReason(bool hard, const std::string& reason) {
+  return std::string(hard ? "hard" : "soft") + " bounce" + (reason.empty() ? "" : ": " + reason);
+}
+
+}  // namespace
+
+void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
+                      const std::vector<BounceDraft>& reported) {
+  // The hardest failure the report names says what became of the row.
+  const BounceDraft* worst = nullptr;
+  for (const BounceDraft& b : reported) {
+    if (worst == nullptr || (b.hard && !worst->hard)) worst = &b;
+  }
+  const std::string reason = worst == nullptr ? BounceReason(false, "returned to our return path")
+                                              : BounceReason(worst->hard, worst->reason);
+  const std::string recipient = SetBounced(tx, outbox_id, reason);
+  // A report that names nobody still names the row: its recipient is the one that failed.
+  if (!recipient.empty() && reported.empty()) RecordBounces(tx, {BounceDraft{recipient, false, reason}});
+}
+
+base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t thread_id) {
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    const pqxx::result thread = tx.exec_params(
+        "SELECT c.slug, lower(t.author_address) FROM threads t JOIN categories c ON c.id = t.category_id "
+        "WHERE t.id = $1",
+        thread_id);
+    if (thread.empty()) return std::optional<ThreadAudience>();
+    ThreadAudience audience;
+    audience.thread_id = thread_id;
+    audience.category = thread[0][0].as<std::string>();
+    audience.author_address = thread[0][1].as<std::string>();
+    for (const pqxx::row& row : tx.exec_params("SELECT lower(author_address) FROM posts WHERE thread_id = $1 "
+                                               "GROUP BY lower(author_address) ORDER BY min(id)",
+                                               thread_id)) {
+      audience.participants.push_back(row[0].as<std::string>());
+    }
+    return std::optional<ThreadAudience>(std::move(audience));
+  } catch (const std::exception& e) {
+    return FromException(e, "reading the people of thread " + std::to_string(thread_id));
+  }
+}
+
+base::Result<std::vector<ClaimedMail>> Store::ClaimDue(int limit, std::chrono::milliseconds lease) {
+  try {
+    pqxx::work tx(impl_->conn);
+    std::vector<ClaimedMail> out;
+    for (const pqxx::row& row : tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()))) {
+      out.push_back(ReadClaimed(row));
+    }
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return FromException(e, "claiming due outbox rows");
+  }
+}
+
+namespace {
+
+// Runs `sql` (parameters: $1 the row id, then `params`) in a transaction of its own.
+template <typename... Params>
+base::Status UpdateRow(pqxx::connection& conn, const std::string& what, const std::string& sql, int64_t id,
+                       const Params&... params) {
+  try {
+    pqxx::work tx(conn);
+    tx.exec_params(sql, id, params...);
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, what + " outbox row " + std::to_string(id));
+  }
+}
+
+}  // namespace
+
+base::Status Store::SavePayload(int64_t id, const std::string& payload) {
+  return UpdateRow(impl_->conn, "saving the message of",
+                   "UPDATE outbox SET payload = $2 WHERE id = $1 AND status = 'pending'", id,
+                   pqxx::binarystring(payload.data(), payload.size()));
+}
+
+base::Status Store::MarkSent(int64_t id) {
+  return UpdateRow(impl_->conn, "marking sent",
+                   "UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = $1 AND status = 'pending'",
+                   id);
+}
+
+base::Status Store::MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
+                              std::chrono::milliseconds retry_in) {
+  return UpdateRow(impl_->conn, "rescheduling",
+                   "UPDATE outbox SET last_error = $2, last_reply_code = NULLIF($3, 0), "
+                   "next_attempt_at = now() + $4 * interval '1 millisecond' "
+                   "WHERE id = $1 AND status = 'pending'",
+                   id, error, reply_code.value_or(0), static_cast<int64_t>(retry_in.count()));
+}
+
+base::Status Store::MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) {
+  return UpdateRow(impl_->conn, "failing",
+                   "UPDATE outbox SET status = 'failed', last_error = $2, last_reply_code = NULLIF($3, 0) "
+                   "WHERE id = $1 AND status = 'pending'",
+                   id, error, reply_code.value_or(0));
+}
+
+base::Status Store::MarkSuppressed(int64_t id, const std::string& why) {
+  try {
+    pqxx::work tx(impl_->conn);
+    const pqxx::result r = tx.exec_params(
+        "UPDATE outbox SET status = 'suppressed', last_error = $2 WHERE id = $1 AND status = 'pending' "
+        "RETURNING recipient",
+        id, why);
+    if (!r.empty()) {
+      tx.exec_params(
+          "UPDATE suppressions SET suppressed_at = coalesce(suppressed_at, now()) WHERE address = $1",
+          r[0][0].as<std::string>());
+    }
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "suppressing outbox row " + std::to_string(id));
+  }
+}
+
+base::Status Store::Release(int64_t id) {
+  return UpdateRow(impl_->conn, "releasing",
+                   "UPDATE outbox SET next_attempt_at = now(), attempts = greatest(attempts - 1, 0) "
+                   "WHERE id = $1 AND status = 'pending'",
+                   id);
+}
+
+base::Result<bool> Store::IsSuppressed(const std::string& address, double threshold) {
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    return !tx.exec_params("SELECT 1 FROM suppressions WHERE address = lower($1) AND bounce_score >= $2",
+                           address, threshold)
+                .empty();
+  } catch (const std::exception& e) {
+    return FromException(e, "looking up the bounce score of " + address);
+  }
+}
+
+base::Status Store::RetryOutbox(int64_t id) {
+  try {
+    pqxx::work tx(impl_->conn);
+    const pqxx::result r = tx.exec_params("SELECT status FROM outbox WHERE id = $1 FOR UPDATE", id);
+    if (r.empty() || r[0][0].as<std::string>() == "pending") {
+      return base::Error{
+          base::ErrorKind::kPermanent,
+          "outbox row " + std::to_string(id) + (r.empty() ? " does not exist" : " is still pending")};
+    }
+    tx.exec_params(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = now(), attempts = 0, requeued_at = now(), "
+        "sent_at = NULL, bounced_at = NULL WHERE id = $1",
+        id);
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "requeueing outbox row " + std::to_string(id));
+  }
+}
+
+base::Status Store::MarkBounced(int64_t outbox_id, const std::string& reason, bool hard) {
+  try {
+    pqxx::work tx(impl_->conn);
+    const std::string recipient = SetBounced(tx, outbox_id, BounceReason(hard, reason));
+    if (!recipient.empty()) RecordBounces(tx, {BounceDraft{recipient, hard, reason}});
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "marking outbox row " + std::to_string(outbox_id) + " bounced");
+  }
+}
+
+base::Result<bool> Store::ClearSuppression(const std::string& address) {
+  try {
+    pqxx::work tx(impl_->conn);
+    const pqxx::result r = tx.exec_params("DELETE FROM suppressions WHERE address = lower($1)", address);
+    tx.commit();
+    return r.affected_rows() > 0;
+  } catch (const std::exception& e) {
+    return FromException(e, "clearing the bounce score of " + address);
+  }
+}
+
+}  // namespace forum

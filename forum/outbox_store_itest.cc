@@ -1,0 +1,280 @@
+// The outbox side of Store against the real PostgreSQL of scripts/test:
+// what a claim returns, leases, SKIP LOCKED between two connections, the
+// marks, requeueing, bounces and suppressions, and a thread's audience.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "forum/scratch_database.h"
+#include "forum/store.h"
+#include "tests/support/test_env.h"
+
+namespace forum {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kDomain[] = "help.example";
+constexpr milliseconds kLease{60000};
+
+class OutboxStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
+    auto dsn = CreateScratchDatabase(admin, "outboxstore");
+    ASSERT_TRUE(dsn) << dsn.error().message;
+    dsn_ = *dsn;
+    store_ = Open();
+    ASSERT_TRUE(store_ && store_->Migrate());
+    ASSERT_TRUE(store_->SyncCategories({{"it", "IT", ""}}).ok());
+  }
+  std::unique_ptr<Store> Open() {
+    auto s = Store::Connect(dsn_);
+    EXPECT_TRUE(s) << s.error().message;
+    return s ? std::move(s).value() : nullptr;
+  }
+  std::string Scalar(const std::string& sql) {
+    auto r = QueryScalar(dsn_, sql);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : "";
+  }
+  // Records one inbound message from `from` (a new thread when `thread` is
+  // nullopt) that queues `outbox`; returns what the store did.
+  RecordResult Record(uint32_t uid, const std::string& from, std::optional<int64_t> thread,
+                      std::vector<OutboxDraft> outbox, Outcome outcome = Outcome::kPosted) {
+    InboundItem item;
+    item.mailbox = "help";
+    item.uidvalidity = 1;
+    item.uid = uid;
+    item.message_id = "m" + std::to_string(uid) + "@client";
+    item.message_key = item.message_id + " " + from;
+    item.from_address = from;
+    item.subject = "VPN drops";
+    item.classification = "normal";
+    item.outcome = outcome;
+    item.reason = outcome == Outcome::kRejected ? "Only staff may write here." : "";
+    if (outcome == Outcome::kPosted) {
+      PostDraft post;
+      post.thread_id = thread;
+      post.category = "it";
+      post.subject = "VPN drops";
+      post.author_address = from;
+      post.author_name = "Name of " + from;
+      post.body = "Body " + std::to_string(uid);
+      item.post = post;
+    }
+    item.outbox = std::move(outbox);
+    auto batch = store_->RecordBatch({item}, kDomain);
+    EXPECT_TRUE(batch && (*batch)[0]);
+    return batch && (*batch)[0] ? *(*batch)[0] : RecordResult{};
+  }
+  std::vector<ClaimedMail> Claim(Store& store, int limit, milliseconds lease = kLease) {
+    auto claimed = store.ClaimDue(limit, lease);
+    EXPECT_TRUE(claimed) << claimed.error().message;
+    return claimed ? *claimed : std::vector<ClaimedMail>{};
+  }
+
+  std::string dsn_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(OutboxStoreTest, AClaimCarriesWhatComposingNeeds) {
+  const RecordResult question =
+      Record(1, "Alice@Example.com", std::nullopt,
+             {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
+  Record(2, "bob@example.com", question.thread_id, {{"answer", "alice@example.com"}});
+  Record(3, "mallory@outside.example", std::nullopt, {{"rejection", "mallory@outside.example"}},
+         Outcome::kRejected);
+
+  const auto rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 4u);
+  std::map<std::string, ClaimedMail> by_kind;
+  for (const auto& r : rows) by_kind[r.kind] = r;
+  const ClaimedMail& notification = by_kind["notification"];
+  EXPECT_EQ(notification.thread_id, question.thread_id);
+  EXPECT_EQ(notification.category, "it");
+  EXPECT_EQ(notification.thread_subject, "VPN drops");
+  EXPECT_EQ(notification.thread_author, "alice@example.com");
+  EXPECT_TRUE(notification.post_opens_thread);
+  EXPECT_EQ(notification.message_id, notification.root_message_id);
+  EXPECT_EQ(notification.question_message_id, "m1@client");
+  EXPECT_EQ(notification.post_body, "Body 1");
+  EXPECT_EQ(notification.attempts, 1);
+  EXPECT_FALSE(notification.payload.has_value());
+
+  const ClaimedMail& answer = by_kind["answer"];
+  EXPECT_FALSE(answer.post_opens_thread);
+  EXPECT_EQ(answer.root_message_id, notification.message_id);
+  EXPECT_EQ(answer.question_message_id, "m1@client");
+  EXPECT_EQ(answer.post_author_address, "bob@example.com");
+  EXPECT_EQ(answer.post_author_name, "Name of bob@example.com");
+  EXPECT_NE(answer.message_id, answer.root_message_id);
+
+  EXPECT_EQ(by_kind["acknowledgement"].question_message_id, "m1@client");
+  const ClaimedMail& rejection = by_kind["rejection"];
+  EXPECT_FALSE(rejection.thread_id.has_value());
+  EXPECT_EQ(rejection.rejection_reason, "Only staff may write here.");
+
+  // Claimed rows are not due again within their lease.
+  EXPECT_TRUE(Claim(*store_, 10).empty());
+}
+
+TEST_F(OutboxStoreTest, TwoConnectionsNeverClaimTheSameRow) {
+  std::vector<OutboxDraft> many;
+  for (int i = 0; i < 200; ++i) many.push_back({"notification", "w" + std::to_string(i) + "@example.com"});
+  Record(1, "alice@example.com", std::nullopt, many);
+  auto other = Open();
+  ASSERT_TRUE(other);
+  std::vector<int64_t> a, b;
+  std::thread ta([&] {
+    for (auto rows = Claim(*store_, 7); !rows.empty(); rows = Claim(*store_, 7)) {
+      for (const auto& r : rows) a.push_back(r.id);
+    }
+  });
+  std::thread tb([&] {
+    for (auto rows = Claim(*other, 7); !rows.empty(); rows = Claim(*other, 7)) {
+      for (const auto& r : rows) b.push_back(r.id);
+    }
+  });
+  ta.join();
+  tb.join();
+  std::set<int64_t> all(a.begin(), a.end());
+  all.insert(b.begin(), b.end());
+  EXPECT_EQ(a.size() + b.size(), 200u);
+  EXPECT_EQ(all.size(), 200u) << "a row was claimed twice";
+}
+
+TEST_F(OutboxStoreTest, LeasesExpireReleasesAndRetriesReschedule) {
+  Record(1, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  auto rows = Claim(*store_, 10, milliseconds(300));
+  ASSERT_EQ(rows.size(), 1u);
+  const int64_t id = rows[0].id;
+  ASSERT_TRUE(store_->SavePayload(id, "the bytes\r\n").ok());
+  // The claimant died: after the lease the row is due again, with its saved bytes.
+  std::this_thread::sleep_for(milliseconds(400));
+  rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].attempts, 2);
+  EXPECT_EQ(rows[0].payload, "the bytes\r\n");
+  // Given back untried: due at once, the attempt not counted.
+  ASSERT_TRUE(store_->Release(id).ok());
+  rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].attempts, 2);
+  // A transient failure: due again after the delay only.
+  ASSERT_TRUE(store_->MarkRetry(id, "451 later", 451, milliseconds(300)).ok());
+  EXPECT_TRUE(Claim(*store_, 10).empty());
+  EXPECT_EQ(Scalar("SELECT status || ' ' || last_reply_code || ' ' || last_error FROM outbox"),
+            "pending 451 451 later");
+  std::this_thread::sleep_for(milliseconds(400));
+  ASSERT_EQ(Claim(*store_, 10).size(), 1u);
+  ASSERT_TRUE(store_->MarkSent(id).ok());
+  EXPECT_EQ(Scalar("SELECT status || ' ' || attempts || ' ' || (sent_at IS NOT NULL) FROM outbox"),
+            "sent 3 true");
+  // A finished row is not changed by a late mark from a worker whose lease had expired.
+  ASSERT_TRUE(store_->MarkRetry(id, "late", std::nullopt, milliseconds(0)).ok());
+  ASSERT_TRUE(store_->MarkFailed(id, "late", 550).ok());
+  EXPECT_EQ(Scalar("SELECT status FROM outbox"), "sent");
+}
+
+TEST_F(OutboxStoreTest, FailedRowsAreListedAndRequeued) {
+  Record(1, "alice@example.com", std::nullopt,
+         {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
+  auto rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_TRUE(store_->MarkFailed(rows[0].id, "550 no such user", 550).ok());
+  ASSERT_TRUE(store_->MarkSent(rows[1].id).ok());
+
+  auto failed = store_->ListOutbox({"failed"}, 10);
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].id, rows[0].id);
+  EXPECT_EQ((*failed)[0].last_reply_code, 550);
+  auto all = store_->ListOutbox({}, 10);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 2u);
+
+  const std::string message_id = rows[0].message_id;
+  ASSERT_TRUE(store_->RetryOutbox(rows[0].id).ok());
+  auto again = store_->RetryOutbox(rows[0].id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().kind, base::ErrorKind::kPermanent);
+  EXPECT_FALSE(store_->RetryOutbox(999999).ok());
+  rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].attempts, 1);
+  EXPECT_EQ(rows[0].message_id, message_id);
+  EXPECT_LT(rows[0].age, milliseconds(5000)) << "the max age counts from the requeue";
+}
+
+TEST_F(OutboxStoreTest, BouncesMarkTheRowAndRaiseTheScoreUntilSuppressed) {
+  Record(1, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  auto rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_TRUE(store_->MarkSent(rows[0].id).ok());
+  ASSERT_TRUE(store_->MarkBounced(rows[0].id, "userunknown", true).ok());
+  EXPECT_EQ(Scalar("SELECT status || ' ' || last_error || ' ' || (bounced_at IS NOT NULL) FROM outbox"),
+            "bounced hard bounce: userunknown true");
+  EXPECT_EQ(Scalar("SELECT bounce_score || ' ' || hard_bounces FROM suppressions"), "1 1");
+  // A second report for the same row changes nothing.
+  ASSERT_TRUE(store_->MarkBounced(rows[0].id, "userunknown", true).ok());
+  EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions"), "1");
+
+  // A bounce to a row's VERP address that names nobody counts softly for the row's recipient.
+  Record(2, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_TRUE(store_->MarkSent(rows[0].id).ok());
+  InboundItem dsn;
+  dsn.mailbox = "help";
+  dsn.uidvalidity = 1;
+  dsn.uid = 3;
+  dsn.message_key = "dsn@mx alice";
+  dsn.classification = "bounce";
+  dsn.outcome = Outcome::kMachine;
+  dsn.bounced_outbox_id = rows[0].id;
+  auto recorded = store_->RecordBatch({dsn}, kDomain);
+  ASSERT_TRUE(recorded && (*recorded)[0]);
+  EXPECT_EQ(Scalar("SELECT status FROM outbox WHERE id = " + std::to_string(rows[0].id)), "bounced");
+  EXPECT_EQ(Scalar("SELECT bounce_score || ' ' || soft_bounces FROM suppressions"), "1.25 1");
+
+  auto suppressed = store_->IsSuppressed("ALICE@example.com", 1.25);
+  ASSERT_TRUE(suppressed);
+  EXPECT_TRUE(*suppressed);
+  Record(4, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  rows = Claim(*store_, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].bounce_score, 1.25);
+  ASSERT_TRUE(store_->MarkSuppressed(rows[0].id, "score").ok());
+  auto listed = store_->ListSuppressions();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_TRUE((*listed)[0].suppressed_at.has_value());
+  auto cleared = store_->ClearSuppression("Alice@Example.com");
+  ASSERT_TRUE(cleared);
+  EXPECT_TRUE(*cleared);
+  cleared = store_->ClearSuppression("alice@example.com");
+  ASSERT_TRUE(cleared);
+  EXPECT_FALSE(*cleared);
+}
+
+TEST_F(OutboxStoreTest, ThreadAudienceListsEachParticipantOnceInOrder) {
+  const RecordResult q = Record(1, "Alice@Example.com", std::nullopt, {});
+  Record(2, "bob@example.com", q.thread_id, {});
+  Record(3, "ALICE@example.com", q.thread_id, {});
+  Record(4, "carol@example.com", q.thread_id, {});
+  auto audience = store_->FindThreadAudience(*q.thread_id);
+  ASSERT_TRUE(audience && audience->has_value());
+  EXPECT_EQ((*audience)->category, "it");
+  EXPECT_EQ((*audience)->author_address, "alice@example.com");
+  EXPECT_EQ((*audience)->participants,
+            (std::vector<std::string>{"alice@example.com", "bob@example.com", "carol@example.com"}));
+  auto none = store_->FindThreadAudience(424242);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+}
+
+}  // namespace
+}  // namespace forum
