@@ -34,6 +34,13 @@ base::Result<std::optional<forum::ThreadAudience>> RecordingLookup::FindThreadAu
   return *audience;
 }
 
+base::Result<std::optional<forum::PostRef>> RecordingLookup::FindPostByMessageId(const std::string& message_id) {
+  if (store_ == nullptr) return std::optional<forum::PostRef>();
+  auto post = store_->FindPostByMessageId(message_id);
+  if (Failed(post)) return std::optional<forum::PostRef>();
+  return *post;
+}
+
 base::Result<int64_t> RecordingLookup::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
   if (store_ == nullptr) return int64_t{0};
   auto count = store_->CountThreadsOpenedSince(address, seconds);

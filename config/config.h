@@ -278,6 +278,18 @@ struct OutboxConfig {
   // How long a claim lasts: the mails of a daemon that dies while sending
   // are sent again after this (delivery is at least once). At least 1s. Default: 10m.
   std::chrono::milliseconds lease{std::chrono::minutes(10)};
+  // Loop circuit breaker: automatic mail (acknowledgements, notifications,
+  // rejection notices; never answers) to an address pauses for loop_cooldown
+  // once loop_threshold machine replies (auto-replies, bounces) from it came
+  // within loop_window; to a whole domain at loop_domain_threshold.
+  // Thresholds 1..100000, defaults 5 and 20; window and cooldown greater
+  // than zero, defaults 10m and 1h.
+  int loop_threshold = 5;
+  int loop_domain_threshold = 20;
+  std::chrono::milliseconds loop_window{std::chrono::minutes(10)};
+  std::chrono::milliseconds loop_cooldown{std::chrono::hours(1)};
+  // At most one acknowledgement per address this often; 0s: no limit. Default: 1h.
+  std::chrono::milliseconds acknowledgement_interval{std::chrono::hours(1)};
 };
 
 // auth: whose Authentication-Results headers to believe.

@@ -239,6 +239,10 @@ const BadCase kBadCases[] = {
      "test.yaml:10:17: error: batch: expected a whole number from 1 to 1000, got '0'"},
     {"outbox lease too short", 0, 0, "outbox: {lease: 500ms}",
      "test.yaml:10:17: error: lease: must be at least 1s"},
+    {"loop_threshold zero", 0, 0, "outbox: {loop_threshold: 0}",
+     "test.yaml:10:26: error: loop_threshold: expected a whole number from 1 to 100000, got '0'"},
+    {"loop_cooldown zero", 0, 0, "outbox: {loop_cooldown: 0s}",
+     "test.yaml:10:25: error: loop_cooldown: must be longer than 0s"},
     {"unknown outbox key", 0, 0, "outbox: {retries: 5}",
      "test.yaml:10:10: error: unknown key 'retries' in outbox"},
 };
@@ -357,6 +361,11 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.outbox.suppress_score, 3.0);
   EXPECT_EQ(c.outbox.batch, 50);
   EXPECT_EQ(c.outbox.lease, 10min);
+  EXPECT_EQ(c.outbox.loop_threshold, 5);
+  EXPECT_EQ(c.outbox.loop_domain_threshold, 20);
+  EXPECT_EQ(c.outbox.loop_window, 10min);
+  EXPECT_EQ(c.outbox.loop_cooldown, 1h);
+  EXPECT_EQ(c.outbox.acknowledgement_interval, 1h);
   EXPECT_TRUE(c.auth.trusted_authserv_ids.empty());
   EXPECT_EQ(c.web.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.web.host, "127.0.0.1");
@@ -438,7 +447,8 @@ TEST_F(ConfigTest, EverySectionAndMatcherIsRead) {
          reason: "No robots."}
       - {name: body, match: {body: "(?i)unsubscribe"}, action: ignore}
 limits: {max_message_size: 1GiB, max_mime_depth: 8, max_parts: 50, new_threads_per_sender_per_hour: 3}
-outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s}
+outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s, loop_threshold: 3, loop_domain_threshold: 9,
+         loop_window: 5m, loop_cooldown: 2h, acknowledgement_interval: 0s}
 auth: {trusted_authserv_ids: [MX.example.com, mx2.example.com]}
 web: {listen: "[::1]:9090"}
 log: {level: debug})");
@@ -513,6 +523,11 @@ log: {level: debug})");
   EXPECT_EQ(c.outbox.suppress_score, 0.5);
   EXPECT_EQ(c.outbox.batch, 7);
   EXPECT_EQ(c.outbox.lease, 30s);
+  EXPECT_EQ(c.outbox.loop_threshold, 3);
+  EXPECT_EQ(c.outbox.loop_domain_threshold, 9);
+  EXPECT_EQ(c.outbox.loop_window, 5min);
+  EXPECT_EQ(c.outbox.loop_cooldown, 2h);
+  EXPECT_EQ(c.outbox.acknowledgement_interval, 0s);
   EXPECT_EQ(c.auth.trusted_authserv_ids, (std::vector<std::string>{"mx.example.com", "mx2.example.com"}));
   EXPECT_EQ(c.web.host, "::1");
   EXPECT_EQ(c.web.port, 9090);

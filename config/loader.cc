@@ -44,7 +44,9 @@ constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "a
 constexpr std::string_view kAfterKeys[] = {"action", "folder"};
 constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_mime_depth", "max_parts",
                                             "new_threads_per_sender_per_hour"};
-constexpr std::string_view kOutboxKeys[] = {"max_age", "suppress_score", "batch", "lease"};
+constexpr std::string_view kOutboxKeys[] = {"max_age",        "suppress_score",        "batch",
+                                            "lease",          "loop_threshold",        "loop_domain_threshold",
+                                            "loop_window",    "loop_cooldown",         "acknowledgement_interval"};
 constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
 constexpr std::string_view kWebKeys[] = {"listen"};
 constexpr std::string_view kLogKeys[] = {"level"};
@@ -407,6 +409,17 @@ class Loader {
               r_, *lease, r_.Duration(*lease),
               [](std::chrono::milliseconds d) { return d >= std::chrono::seconds(1); }, "must be at least 1s")
               .value_or(outbox.lease);
+    }
+    outbox.loop_threshold = s.Int("loop_threshold", 1, 100000).value_or(outbox.loop_threshold);
+    outbox.loop_domain_threshold = s.Int("loop_domain_threshold", 1, 100000).value_or(outbox.loop_domain_threshold);
+    if (auto w = s.Get("loop_window")) outbox.loop_window = PositiveDuration(*w).value_or(outbox.loop_window);
+    if (auto c = s.Get("loop_cooldown")) outbox.loop_cooldown = PositiveDuration(*c).value_or(outbox.loop_cooldown);
+    if (auto interval = s.Get("acknowledgement_interval")) {
+      outbox.acknowledgement_interval =
+          Checked(
+              r_, *interval, r_.Duration(*interval),
+              [](std::chrono::milliseconds d) { return d >= std::chrono::milliseconds(0); }, "must not be negative")
+              .value_or(outbox.acknowledgement_interval);
     }
   }
 

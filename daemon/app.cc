@@ -102,6 +102,10 @@ OutboxOptions OutboxOptionsFor(const config::Config& cfg) {
   o.lease = cfg.outbox.lease;
   o.max_age = cfg.outbox.max_age;
   o.suppress_score = cfg.outbox.suppress_score;
+  o.loop_breaker.address_threshold = cfg.outbox.loop_threshold;
+  o.loop_breaker.domain_threshold = cfg.outbox.loop_domain_threshold;
+  o.loop_breaker.window = cfg.outbox.loop_window;
+  o.loop_breaker.cooldown = cfg.outbox.loop_cooldown;
   return o;
 }
 

@@ -25,6 +25,9 @@ class StoreLookup : public ForumLookup {
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override {
     return store_.FindThreadAudience(thread_id);
   }
+  base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override {
+    return store_.FindPostByMessageId(message_id);
+  }
 
  private:
   forum::Store& store_;

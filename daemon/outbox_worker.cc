@@ -131,6 +131,29 @@ base::Status OutboxWorker::Retry(const forum::ClaimedMail& row, const std::strin
   return store_->MarkRetry(row.id, error, reply_code, delay);
 }
 
+base::Status OutboxWorker::HoldIfLooping(const forum::ClaimedMail& row, OutboxPassStats& stats, bool& held) {
+  held = false;
+  // Answers carry what people wrote: never held back.
+  if (row.kind == "answer") return {};
+  auto pause = store_->LoopPause(row.recipient, options_.loop_breaker);
+  if (!pause) return pause.error();
+  if (!pause->has_value()) return {};
+  held = true;
+  ++stats.held;
+  held_by_loop_breaker_.fetch_add(1, std::memory_order_relaxed);
+  const milliseconds left = **pause;
+  const auto now = steady_clock::now();
+  auto logged = pause_logged_.find(row.recipient);
+  if (logged == pause_logged_.end() || logged->second <= now) {
+    base::LogWarning("outbox: automatic mail to " + row.recipient +
+                     " paused by the loop circuit breaker (machine replies or bounces from it or its domain "
+                     "came too fast) for about " +
+                     Duration(left));
+    pause_logged_[row.recipient] = now + left;
+  }
+  return store_->Defer(row.id, "held back by the loop circuit breaker", left);
+}
+
 base::Status OutboxWorker::Handle(const forum::ClaimedMail& row, OutboxPassStats& stats) {
   if (row.bounce_score >= options_.suppress_score) {
     ++stats.suppressed;
@@ -138,6 +161,8 @@ base::Status OutboxWorker::Handle(const forum::ClaimedMail& row, OutboxPassStats
     return store_->MarkSuppressed(row.id, "not sent: the bounce score of " + row.recipient + " (" +
                                               std::to_string(row.bounce_score) + ") reached suppress_score");
   }
+  bool held = false;
+  if (auto s = HoldIfLooping(row, stats, held); !s.ok() || held) return s;
   const mail::OutboundMail mail = ComposeMail(row, options_);
   const base::Result<mail::Envelope> envelope = mail::ComposeEnvelope(mail);
   // Composed once: every later try sends the saved bytes.
@@ -234,10 +259,11 @@ void OutboxWorker::Run() {
     OutboxPassStats stats;
     size_t claimed = 0;
     const base::Status s = Pass(stats, claimed);
-    if (stats.sent + stats.retried + stats.failed + stats.suppressed > 0) {
+    if (stats.sent + stats.retried + stats.failed + stats.suppressed + stats.held > 0) {
       base::LogInfo("outbox: " + std::to_string(stats.sent) + " sent, " + std::to_string(stats.retried) +
                     " to retry, " + std::to_string(stats.failed) + " failed, " +
-                    std::to_string(stats.suppressed) + " suppressed");
+                    std::to_string(stats.suppressed) + " suppressed, " + std::to_string(stats.held) +
+                    " held by the loop breaker");
     }
     if (!s.ok() || connection_error_) {
       const std::string message = s.ok() ? "outbox: " + connection_error_->message : s.error().message;

@@ -4,7 +4,11 @@
 // SKIP LOCKED and a lease, so any number of workers and daemons share one
 // outbox and a row is claimed by one of them at a time), then for each row:
 // a recipient whose bounce score reaches the threshold is not mailed (the row
-// becomes 'suppressed'); otherwise the mail is composed once (ComposeMail,
+// becomes 'suppressed'); automatic mail (acknowledgements, notifications,
+// rejection notices — never answers, which people wrote) to an address or
+// domain that the loop circuit breaker paused (forum::LoopBreakerLimits) is
+// held back: the row stays pending, due when the pause ends, logged once per
+// pause and counted (held_by_loop_breaker()); otherwise the mail is composed once (ComposeMail,
 // saved with the row, so every retry sends the same bytes with the same
 // Message-ID), sent through ONE reused mail::SmtpTransport connection, and the
 // row marked. A 5xx reply fails the row for good; a transient failure (4xx, a
@@ -25,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,6 +63,7 @@ struct OutboxOptions {
   std::chrono::milliseconds lease{std::chrono::minutes(10)};      // how long a claim lasts
   std::chrono::milliseconds max_age{std::chrono::hours(3 * 24)};  // transient failures give up after this
   double suppress_score = 3.0;  // bounce score that stops mail to an address
+  forum::LoopBreakerLimits loop_breaker;  // when automatic mail to an address or domain pauses
   std::chrono::milliseconds retry_base{std::chrono::minutes(1)};     // first retry delay (RetryDelay)
   std::chrono::milliseconds retry_cap{std::chrono::hours(1)};        // longest retry delay
   std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};  // wait between passes without Notify()
@@ -71,6 +77,7 @@ struct OutboxPassStats {
   int retried = 0;     // transient failure: tried again later
   int failed = 0;      // permanent failure, or past max_age
   int suppressed = 0;  // the recipient's bounce score reached the threshold
+  int held = 0;        // automatic mail held back by the loop circuit breaker
 };
 
 // The mail of claimed row `row`, as ComposeMessage takes it: From, Reply-To
@@ -111,6 +118,10 @@ class OutboxWorker {
   // Ends Run() soon: unsent rows of the current batch are released. Safe from any thread.
   void Stop();
 
+  // How many times this worker held a row back for the loop circuit breaker
+  // (a metric; a row held again after its pause counts again). Safe from any thread.
+  uint64_t held_by_loop_breaker() const { return held_by_loop_breaker_.load(std::memory_order_relaxed); }
+
  private:
   // Claims and handles one batch; `claimed` is set to the number of rows claimed.
   base::Status Pass(OutboxPassStats& stats, size_t& claimed);
@@ -118,6 +129,9 @@ class OutboxWorker {
   // Marks `row` after a transient failure: retry later, or failed when too old.
   base::Status Retry(const forum::ClaimedMail& row, const std::string& error, std::optional<int> reply_code,
                      OutboxPassStats& stats);
+  // Holds `row` back when it is automatic mail to a recipient the loop circuit
+  // breaker paused; `held` says whether it did.
+  base::Status HoldIfLooping(const forum::ClaimedMail& row, OutboxPassStats& stats, bool& held);
   // Sleeps up to `d` or until Notify()/Stop(); returns false when stopped.
   bool Wait(std::chrono::milliseconds d);
 
@@ -127,6 +141,9 @@ class OutboxWorker {
   // Set when the SMTP server cannot be reached: the rest of the batch is rescheduled without trying.
   std::optional<base::Error> connection_error_;
   std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> held_by_loop_breaker_{0};
+  // Recipient → when its logged pause ends: each pause is logged once (Run's thread only).
+  std::map<std::string, std::chrono::steady_clock::time_point> pause_logged_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool notified_ = false;  // guarded by mutex_

@@ -145,6 +145,8 @@ class OutboxWorkerTest : public itest::WorkerTest {
     WorkerOptions o = Options("help", help_user_);
     o.pipeline.bounce_template = kBounceTemplate;
     o.pipeline.watchers = {{"it", {watcher_}}, {"general", {watcher_}}};
+    // These tests count deliveries: every new thread is acknowledged.
+    o.pipeline.acknowledgement_interval = std::chrono::seconds(0);
     return o;
   }
 
@@ -540,6 +542,81 @@ TEST_F(OutboxWorkerTest, AnAutoReplyToANotificationIsNeitherPostedNorAnswered) {
   EXPECT_EQ(Send().sent, 0);
   std::this_thread::sleep_for(milliseconds(300));
   EXPECT_EQ(Mailed()[watcher_].size(), 1u);
+}
+
+// Issue 5 item 6: five auto-replies from the asker trip the loop circuit
+// breaker; their next acknowledgement is held back (pending, due after the
+// cool-down, counted), while the answer a person wrote to them is sent.
+TEST_F(OutboxWorkerTest, ALoopingAddressGetsNoAutomaticMailButStillGetsAnswers) {
+  const std::string asker = "loopy@" + domain_;
+  std::vector<std::string> replies;
+  for (int i = 0; i < 5; ++i) {
+    replies.push_back(itest::MailHeaders(asker, "help@example.com", "Automatic reply",
+                                         UniqueName("ooo") + "@loopy.example", "Auto-Submitted: auto-replied\r\n") +
+                      "Content-Type: text/plain\r\n\r\nAway.\r\n");
+  }
+  Append(help_user_, replies);
+  Ingest();
+  ASSERT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE outcome = 'machine'"), "5");
+  const std::string question_id = UniqueName("q") + "@loopy.example";
+  Append(help_user_, {itest::Mail(asker, "Printer jam", question_id, "Paper everywhere.")});
+  Ingest();
+  Append(help_user_, {itest::Mail(watcher_, "Re: Printer jam", UniqueName("a") + "@it.example",
+                                  "Open tray 2 and pull gently.", "In-Reply-To: <" + question_id + ">\r\n")});
+  Ingest();
+  ASSERT_EQ(Scalar("SELECT count(*) FROM outbox WHERE recipient = '" + asker + "'"), "2");
+
+  OutboxWorker worker(Outbox());
+  auto stats = worker.RunOnce();
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->held, 1);
+  EXPECT_EQ(stats->sent, 2);  // the notification to the watcher and the answer to the asker
+  EXPECT_EQ(worker.held_by_loop_breaker(), 1u);
+  EXPECT_EQ(Scalar("SELECT status || ' ' || (next_attempt_at > now() + interval '50 minutes') || ' ' || attempts "
+                   "FROM outbox WHERE kind = 'acknowledgement'"),
+            "pending true 0");
+  const auto got = WaitForMail(asker, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_NE(got[0].message.text_body.find("pull gently"), std::string::npos);
+}
+
+// Issue 5 item 5: the asker's reply to an answer with `#accept` and
+// `#resolved` lines only accepts that answer and resolves the thread, and
+// makes no post; the same lines from someone else are an ordinary post.
+TEST_F(OutboxWorkerTest, TheAskerAcceptsAnAnswerAndResolvesTheThreadByEmail) {
+  const std::string asker = "erin@" + domain_;
+  const std::string question_id = UniqueName("q") + "@erin.example";
+  Append(help_user_, {itest::Mail(asker, "Disk full", question_id, "My disk is full.")});
+  Ingest();
+  Append(help_user_, {itest::Mail(watcher_, "Re: Disk full", UniqueName("a") + "@it.example",
+                                  "Empty the trash.", "In-Reply-To: <" + question_id + ">\r\n")});
+  Ingest();
+  EXPECT_EQ(Send().sent, 3);
+  const std::string thread = Scalar("SELECT id FROM threads");
+  const std::string answer_post = Scalar("SELECT max(id) FROM posts");
+  const auto got = WaitForMail(asker, 2);
+  ASSERT_EQ(got.size(), 2u);
+  const mail::Message& answer = got[1].message;
+
+  Append(help_user_, {ReplyTo(answer, watcher_, UniqueName("w") + "@it.example", "#resolved")});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT status FROM threads"), "answered");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE body = '#resolved'"), "1");
+
+  const std::string outbox_before = Scalar("SELECT count(*) FROM outbox");
+  Append(help_user_, {ReplyTo(answer, "Erin <" + asker + ">", UniqueName("r") + "@erin.example",
+                              "  #Accept\r\n#resolved")});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT status || ' ' || coalesce(accepted_post_id::text, '-') FROM threads"),
+            "resolved " + answer_post);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE thread_id = " + thread), "3");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), outbox_before);
+  EXPECT_EQ(Scalar("SELECT outcome FROM inbound_messages ORDER BY id DESC LIMIT 1"), "ignored");
+
+  Append(help_user_, {ReplyTo(answer, asker, UniqueName("r") + "@erin.example", "It is full again.\r\n#reopen")});
+  Ingest();
+  EXPECT_EQ(Scalar("SELECT status FROM threads"), "answered");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE body = 'It is full again.'"), "1");
 }
 
 // The real mailforumd, killed with SIGKILL at random moments while it sends

@@ -10,6 +10,7 @@
 #include "mail/reply_token.h"
 #include "mail/reply_trimmer.h"
 #include "mail/sha256.h"
+#include "daemon/thread_commands.h"
 
 namespace mailforumd {
 namespace {
@@ -107,6 +108,61 @@ void QueueAnswers(forum::InboundItem& item, const PipelineConfig& config,
   if (const auto* watchers = WatchersOf(config, audience.category)) {
     for (const std::string& w : *watchers) Queue(item, config, "notification", w);
   }
+}
+
+// The post `m` replies to directly (its first In-Reply-To id), when that is
+// an answer in `thread_id`: a post there by someone other than `asker`.
+base::Result<std::optional<int64_t>> AnswerRepliedTo(const mail::Message& m, int64_t thread_id,
+                                                     const std::string& asker, ForumLookup& forum) {
+  if (m.in_reply_to.empty()) return std::optional<int64_t>();
+  auto post = forum.FindPostByMessageId(m.in_reply_to.front());
+  if (!post) return post.error();
+  if (!post->has_value() || (*post)->thread_id != thread_id || Lower((*post)->author_address) == asker) {
+    return std::optional<int64_t>();
+  }
+  return std::optional<int64_t>((*post)->post_id);
+}
+
+// The thread author's command lines in `post`'s body: removed from it and
+// returned as the update they make (nullopt when there are none). `note`
+// says what was done, or why an #accept was dropped.
+base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::Message& m,
+                                                                    const forum::ThreadAudience& audience,
+                                                                    forum::PostDraft& post, ForumLookup& forum,
+                                                                    std::string& note) {
+  if (Lower(post.author_address) != Lower(audience.author_address)) return std::optional<forum::ThreadUpdate>();
+  ThreadCommands parsed = ParseThreadCommands(post.body);
+  if (parsed.commands.empty()) return std::optional<forum::ThreadUpdate>();
+  post.body = std::move(parsed.rest);
+  forum::ThreadUpdate update;
+  update.thread_id = audience.thread_id;
+  const std::string thread = "thread " + std::to_string(audience.thread_id);
+  for (ThreadCommand command : parsed.commands) {
+    switch (command) {
+      case ThreadCommand::kResolve:
+        update.status = forum::ThreadUpdate::Status::kResolved;
+        break;
+      case ThreadCommand::kReopen:
+        update.status = forum::ThreadUpdate::Status::kReopened;
+        break;
+      case ThreadCommand::kAccept: {
+        auto answer = AnswerRepliedTo(m, audience.thread_id, Lower(audience.author_address), forum);
+        if (!answer) return answer.error();
+        update.accepted_post_id = *answer;
+        break;
+      }
+    }
+  }
+  std::vector<std::string> done;
+  if (update.status == forum::ThreadUpdate::Status::kResolved) done.push_back(thread + " resolved");
+  if (update.status == forum::ThreadUpdate::Status::kReopened) done.push_back(thread + " reopened");
+  if (update.accepted_post_id) done.push_back("post " + std::to_string(*update.accepted_post_id) + " accepted");
+  const bool accept_dropped = !update.accepted_post_id && std::find(parsed.commands.begin(), parsed.commands.end(),
+                                                                    ThreadCommand::kAccept) != parsed.commands.end();
+  if (accept_dropped) done.push_back("#accept ignored: not a reply to an answer in " + thread);
+  for (size_t i = 0; i < done.size(); ++i) note += (i ? "; " : "") + done[i];
+  note += " by its author";
+  return std::optional<forum::ThreadUpdate>(update);
 }
 
 std::vector<forum::AttachmentDraft> Attachments(const mail::Message& m) {
@@ -247,7 +303,20 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     item.reason = note.empty() ? "answer in thread " + std::to_string(**thread) : note;
     auto audience = forum.FindThreadAudience(**thread);
     if (!audience) return audience.error();
-    if (audience->has_value()) QueueAnswers(item, config, **audience);
+    if (audience->has_value()) {
+      std::string done;
+      auto update = TakeThreadCommands(m, **audience, post, forum, done);
+      if (!update) return update.error();
+      item.thread_update = *update;
+      if (!done.empty()) item.reason += "; " + done;
+      if (post.body.empty() && post.attachments.empty()) {
+        // Only commands: they apply, and nothing is posted or mailed.
+        item.outcome = forum::Outcome::kIgnored;
+        item.reason = done;
+        return item;
+      }
+      QueueAnswers(item, config, **audience);
+    }
   } else {
     auto recent = forum.CountThreadsOpenedSince(item.from_address, 3600);
     if (!recent) return recent.error();
@@ -262,7 +331,9 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     post.tags = rule->tags;
     post.subject = m.subject.empty() ? "(no subject)" : m.subject;
     item.reason = note.empty() ? "new thread" : note + "; new thread";
-    if (config.acknowledge) item.outbox.push_back({"acknowledgement", item.from_address});
+    if (config.acknowledge) {
+      item.outbox.push_back({"acknowledgement", item.from_address, config.acknowledgement_interval});
+    }
     if (const auto* watchers = WatchersOf(config, post.category)) {
       for (const std::string& w : *watchers) Queue(item, config, "notification", w);
     }

@@ -15,7 +15,17 @@
 // watcher of its category; a post in an existing thread, an answer to the
 // thread's author and to every earlier participant, and a notification to
 // each watcher who is neither. Each address once (case-insensitively), never
-// the post's own author, never one of our own addresses. Decide fails only when a
+// the post's own author, never one of our own addresses.
+//
+// Thread lifecycle (daemon/thread_commands.h): in a post that joins an
+// existing thread and is written by the thread's author (addresses compared
+// case-insensitively), `#resolved`, `#reopen` and `#accept` lines become the
+// item's forum::ThreadUpdate and are removed from the post; `#accept`
+// accepts the post named by the first In-Reply-To id, when that is a post of
+// the same thread by someone else (otherwise it is dropped and the reason
+// says so). When only commands were written, no post is made: the outcome is
+// kIgnored and the update still applies. Anyone else's command lines are
+// ordinary text. Decide fails only when a
 // lookup fails (the database is unreachable): then nothing is decided and the
 // caller retries the batch later.
 //
@@ -45,6 +55,8 @@ class ForumLookup {
   virtual base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) = 0;
   // The people of a thread, or nullopt when it does not exist.
   virtual base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) = 0;
+  // The post that `message_id` (inbound or outbound) belongs to, or nullopt.
+  virtual base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) = 0;
 };
 
 // Everything Decide needs from the configuration, for one mailbox.
@@ -62,6 +74,8 @@ struct PipelineConfig {
   int max_parts = 500;
   int new_threads_per_sender_per_hour = 20;
   bool acknowledge = true;                        // acknowledge new threads to their author
+  // At most one acknowledgement per address this often (0: no limit); see OutboxDraft::min_interval.
+  std::chrono::seconds acknowledgement_interval{std::chrono::hours(1)};
   // Category slug → watcher addresses, notified of every new thread and post.
   std::vector<std::pair<std::string, std::vector<std::string>>> watchers;
 };

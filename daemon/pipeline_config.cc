@@ -1,6 +1,7 @@
 #include "daemon/pipeline_config.h"
 
 #include <cctype>
+#include <chrono>
 #include <string>
 
 #include "daemon/rules_from_config.h"
@@ -33,6 +34,8 @@ PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::Mailbo
   p.max_parts = cfg.limits.max_parts;
   p.new_threads_per_sender_per_hour = cfg.limits.new_threads_per_sender_per_hour;
   p.acknowledge = box.acknowledge;
+  p.acknowledgement_interval =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.outbox.acknowledgement_interval);
   for (const auto& c : cfg.categories) p.watchers.emplace_back(c.slug, c.watchers);
   return p;
 }

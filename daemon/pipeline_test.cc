@@ -35,8 +35,14 @@ class FakeForum : public ForumLookup {
     if (it == threads.end()) return std::optional<forum::ThreadAudience>();
     return std::optional<forum::ThreadAudience>(it->second);
   }
+  base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& id) override {
+    auto it = posts.find(id);
+    if (it == posts.end()) return std::optional<forum::PostRef>();
+    return std::optional<forum::PostRef>(it->second);
+  }
 
   std::map<int64_t, forum::ThreadAudience> threads;
+  std::map<std::string, forum::PostRef> posts;  // by Message-ID
   std::map<std::string, int64_t> message_ids;
   bool fail_audience = false;
 };
@@ -87,6 +93,10 @@ class PipelineTest : public ::testing::Test {
     forum_.threads[7] = {
         7, "it", "alice@example.org", {"alice@example.org", "bob@example.org", "oncall@example.com"}};
     forum_.message_ids["question@alice.example"] = 7;
+    // Bob's answer (post 71) and Alice's question (post 70), by our outbound Message-IDs.
+    forum_.message_ids["post.71.abcd@example.com"] = 7;
+    forum_.posts["post.71.abcd@example.com"] = {71, 7, "bob@example.org"};
+    forum_.posts["post.70.abcd@example.com"] = {70, 7, "alice@example.org"};
   }
   FakeForum forum_;
 };
@@ -153,6 +163,68 @@ TEST_F(PipelineTest, AThreadThatVanishedQueuesNothingAndALookupFailureDecidesNot
       Config(), forum_);
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().kind, base::ErrorKind::kTransient);
+}
+
+TEST_F(PipelineTest, NewThreadsAcknowledgementCarriesTheRateLimit) {
+  PipelineConfig config = Config();
+  config.acknowledgement_interval = std::chrono::minutes(30);
+  const auto item = MustDecide(
+      Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down."), forum_, config);
+  ASSERT_FALSE(item.outbox.empty());
+  EXPECT_EQ(item.outbox[0].kind, "acknowledgement");
+  EXPECT_EQ(item.outbox[0].min_interval, std::chrono::minutes(30));
+  EXPECT_EQ(item.outbox[1].min_interval, std::chrono::seconds(0));  // notifications are not limited here
+}
+
+TEST_F(PipelineTest, TheAuthorResolvesWithACommandLineThatIsRemovedFromThePost) {
+  const auto item = MustDecide(Message("ALICE@example.org", "help@example.com", "Re: VPN down", "a3@alice.example",
+                                       "Works now, thanks!\r\n\r\n  #Resolved  ",
+                                       "In-Reply-To: <question@alice.example>\r\n"),
+                               forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_EQ(item.post->body, "Works now, thanks!");
+  ASSERT_TRUE(item.thread_update.has_value());
+  EXPECT_EQ(item.thread_update->thread_id, 7);
+  EXPECT_EQ(item.thread_update->status, forum::ThreadUpdate::Status::kResolved);
+  EXPECT_FALSE(item.thread_update->accepted_post_id.has_value());
+  EXPECT_FALSE(item.outbox.empty());  // the rest is an ordinary post
+}
+
+TEST_F(PipelineTest, OnlyCommandsMakeNoPostButStillApply) {
+  const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a4@alice.example",
+                                       "#accept\r\n#resolved", "In-Reply-To: <post.71.abcd@example.com>\r\n"),
+                               forum_);
+  EXPECT_EQ(item.outcome, forum::Outcome::kIgnored);
+  EXPECT_FALSE(item.post.has_value());
+  EXPECT_TRUE(item.outbox.empty());
+  ASSERT_TRUE(item.thread_update.has_value());
+  EXPECT_EQ(item.thread_update->status, forum::ThreadUpdate::Status::kResolved);
+  EXPECT_EQ(item.thread_update->accepted_post_id, 71);
+  EXPECT_EQ(item.reason, "thread 7 resolved; post 71 accepted by its author");
+}
+
+TEST_F(PipelineTest, AcceptNeedsAReplyToAnAnswerOfTheThread) {
+  // A reply to Alice's own question accepts nothing; the reopen still applies.
+  const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a5@alice.example",
+                                       "#reopen\r\n#accept\r\nIt is down again.",
+                                       "In-Reply-To: <post.70.abcd@example.com>\r\n"
+                                       "References: <question@alice.example>\r\n"),
+                               forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_EQ(item.post->body, "It is down again.");
+  ASSERT_TRUE(item.thread_update.has_value());
+  EXPECT_EQ(item.thread_update->status, forum::ThreadUpdate::Status::kReopened);
+  EXPECT_FALSE(item.thread_update->accepted_post_id.has_value());
+  EXPECT_NE(item.reason.find("#accept ignored"), std::string::npos) << item.reason;
+}
+
+TEST_F(PipelineTest, CommandsOfAnyoneButTheAuthorAreOrdinaryText) {
+  const auto item = MustDecide(Message("bob@example.org", "help@example.com", "Re: VPN down", "b2@bob.example",
+                                       "#resolved", "In-Reply-To: <question@alice.example>\r\n"),
+                               forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_EQ(item.post->body, "#resolved");
+  EXPECT_FALSE(item.thread_update.has_value());
 }
 
 // A DSN (RFC 3464) for outbox row `outbox_id`, sent to `to`.

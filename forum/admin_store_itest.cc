@@ -4,6 +4,7 @@
 
 #include "forum/scratch_database.h"
 #include "forum/store.h"
+#include "forum/store_fixture.h"
 #include "tests/support/test_env.h"
 
 namespace forum {
@@ -11,19 +12,9 @@ namespace {
 
 constexpr char kDomain[] = "help.example";
 
-class AdminStoreTest : public ::testing::Test {
+class AdminStoreTest : public ScratchStoreTest {
  protected:
-  void SetUp() override {
-    MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
-    auto dsn = CreateScratchDatabase(admin, "admin");
-    ASSERT_TRUE(dsn) << dsn.error().message;
-    dsn_ = *dsn;
-    auto store = Store::Connect(dsn_);
-    ASSERT_TRUE(store) << store.error().message;
-    store_ = std::move(store).value();
-    ASSERT_TRUE(store_->Migrate());
-    ASSERT_TRUE(store_->SyncCategories({{"general", "General", ""}}));
-  }
+  AdminStoreTest() : ScratchStoreTest("admin", {{"general", "General", ""}}) {}
 
   // A message of alice's with this Message-ID, posted as a new thread or quarantined.
   static InboundItem Message(uint32_t uid, const std::string& message_id, Outcome outcome) {
@@ -61,8 +52,6 @@ class AdminStoreTest : public ::testing::Test {
         *QueryScalar(dsn_, "SELECT id FROM inbound_messages WHERE uid = " + std::to_string(uid)));
   }
 
-  std::string dsn_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(AdminStoreTest, ReprocessPostsInPlaceOrBecomesADuplicate) {

@@ -50,6 +50,31 @@ struct PostDraft {
 struct OutboxDraft {
   std::string kind;       // "answer", "notification", "acknowledgement" or "rejection"
   std::string recipient;  // one address
+  // Acknowledgements only: none is queued when one to the same recipient was
+  // queued less than this long ago (0: no limit). Rejections are limited to
+  // one per address per day regardless.
+  std::chrono::seconds min_interval{0};
+};
+
+// A change of an existing thread commanded by its author (`#resolved`,
+// `#reopen`, `#accept` lines; see daemon/thread_commands.h).
+struct ThreadUpdate {
+  int64_t thread_id = 0;
+  enum class Status {
+    kUnchanged,
+    kResolved,  // threads.status = 'resolved'
+    // 'answered' when someone other than the author posted in it, else 'open'.
+    kReopened,
+  };
+  Status status = Status::kUnchanged;
+  std::optional<int64_t> accepted_post_id;  // threads.accepted_post_id
+};
+
+// A post as the thread matcher sees it (Store::FindPostByMessageId).
+struct PostRef {
+  int64_t post_id = 0;
+  int64_t thread_id = 0;
+  std::string author_address;  // lower-case
 };
 
 // A failed recipient reported by a bounce: raises that address's bounce score.
@@ -76,6 +101,8 @@ struct InboundItem {
   std::string reason;          // why, for people (trace, quarantine list)
   std::string raw;             // the raw message; stored only for kQuarantined
   std::optional<PostDraft> post;  // set exactly when outcome is kPosted
+  // Applied with the item (after its post, if any), unless it is a duplicate.
+  std::optional<ThreadUpdate> thread_update;
   std::vector<OutboxDraft> outbox;
   std::vector<BounceDraft> bounces;
   // A bounce sent to the VERP return path of outbox row N: that row is

@@ -116,6 +116,16 @@ void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const Reco
           recipient);
       if (claimed.empty()) continue;
     }
+    if (out.kind == "acknowledgement" && out.min_interval.count() > 0) {
+      // Serialises daemons acknowledging the same address until commit.
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended('mailforum acknowledgement ' || $1, 0))",
+                     recipient);
+      const pqxx::result recent = tx.exec_params(
+          "SELECT 1 FROM outbox WHERE recipient = $1 AND kind = 'acknowledgement' "
+          "AND created_at > now() - make_interval(secs => $2) LIMIT 1",
+          recipient, static_cast<int64_t>(out.min_interval.count()));
+      if (!recent.empty()) continue;
+    }
     // Mail about a post carries the post's own Message-ID; other mail gets one of its own.
     std::string message_id;
     if (result.post_id && (out.kind == "answer" || out.kind == "notification")) {
@@ -128,6 +138,30 @@ void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const Reco
         "VALUES ($1, NULLIF($2, 0), NULLIF($3, 0), $4, $5) ON CONFLICT (message_id, recipient) DO NOTHING",
         out.kind, result.thread_id ? *result.thread_id : 0, result.post_id ? *result.post_id : 0, recipient,
         message_id);
+  }
+}
+
+// Applies the thread author's commands (see ThreadUpdate).
+void ApplyThreadUpdate(pqxx::transaction_base& tx, const ThreadUpdate& update) {
+  switch (update.status) {
+    case ThreadUpdate::Status::kUnchanged:
+      break;
+    case ThreadUpdate::Status::kResolved:
+      tx.exec_params("UPDATE threads SET status = 'resolved' WHERE id = $1", update.thread_id);
+      break;
+    case ThreadUpdate::Status::kReopened:
+      tx.exec_params(
+          "UPDATE threads t SET status = CASE WHEN EXISTS (SELECT 1 FROM posts p WHERE p.thread_id = t.id "
+          "AND lower(p.author_address) <> lower(t.author_address)) THEN 'answered' ELSE 'open' END "
+          "WHERE id = $1",
+          update.thread_id);
+      break;
+  }
+  if (update.accepted_post_id) {
+    tx.exec_params(
+        "UPDATE threads SET accepted_post_id = $2 WHERE id = $1 "
+        "AND EXISTS (SELECT 1 FROM posts WHERE id = $2 AND thread_id = $1)",
+        update.thread_id, *update.accepted_post_id);
   }
 }
 
@@ -210,6 +244,7 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
     QueueOutbox(tx, item, result, inbound_id, domain);
     RecordBounces(tx, item.bounces);
     if (item.bounced_outbox_id) RecordVerpBounce(tx, *item.bounced_outbox_id, item.bounces);
+    if (item.thread_update) ApplyThreadUpdate(tx, *item.thread_update);
   }
   return result;
 }
@@ -410,6 +445,21 @@ base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::ve
     return std::optional<int64_t>();
   } catch (const std::exception& e) {
     return FromException(e, "matching a thread by Message-ID");
+  }
+}
+
+base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::string& message_id) {
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    auto r = tx.exec_params(
+        "SELECT p.id, p.thread_id, lower(p.author_address) FROM message_ids m JOIN posts p ON p.id = m.post_id "
+        "WHERE m.message_id = $1 ORDER BY m.post_id LIMIT 1",
+        message_id);
+    if (r.empty()) return std::optional<PostRef>();
+    return std::optional<PostRef>(
+        PostRef{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<std::string>()});
+  } catch (const std::exception& e) {
+    return FromException(e, "looking up the post of a Message-ID");
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "forum/scratch_database.h"
 #include "forum/store.h"
+#include "forum/store_fixture.h"
 #include "tests/support/test_env.h"
 
 namespace forum {
@@ -12,27 +13,10 @@ namespace {
 
 constexpr char kDomain[] = "help.example";
 
-class InboundStoreTest : public ::testing::Test {
+class InboundStoreTest : public ScratchStoreTest {
  protected:
-  void SetUp() override {
-    MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
-    auto dsn = CreateScratchDatabase(admin, "inbound");
-    ASSERT_TRUE(dsn) << dsn.error().message;
-    dsn_ = *dsn;
-    store_ = Open();
-    ASSERT_TRUE(store_ && store_->Migrate());
-    ASSERT_TRUE(store_->SyncCategories({{"general", "General", ""}, {"it", "IT", ""}}).ok());
-  }
-  std::unique_ptr<Store> Open() {
-    auto s = Store::Connect(dsn_);
-    EXPECT_TRUE(s) << s.error().message;
-    return s ? std::move(s).value() : nullptr;
-  }
-  std::string Scalar(const std::string& sql) {
-    auto r = QueryScalar(dsn_, sql);
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : "";
-  }
+  InboundStoreTest() : ScratchStoreTest("inbound", {{"general", "General", ""}, {"it", "IT", ""}}) {}
+
   static InboundItem Question(uint32_t uid, const std::string& message_id, const std::string& mailbox = "help") {
     InboundItem item;
     item.mailbox = mailbox;
@@ -65,8 +49,6 @@ class InboundStoreTest : public ::testing::Test {
     return (*batch)[0] ? *(*batch)[0] : RecordResult{};
   }
 
-  std::string dsn_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(InboundStoreTest, NewThreadThenAnswerFoundByMessageId) {

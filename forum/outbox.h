@@ -30,6 +30,18 @@ struct ThreadAudience {
 inline constexpr double kHardBounceScore = 1.0;
 inline constexpr double kSoftBounceScore = 0.25;
 
+// The loop circuit breaker (issue 5 item 6): automatic mail (every kind but
+// "answer") to an address pauses for `cooldown` once machine mail from it —
+// inbound auto-replies, bounces and other kMachine messages whose From is the
+// address, and our rows to it that bounced — came `address_threshold` times
+// within `window`; the same for a whole domain at `domain_threshold`.
+struct LoopBreakerLimits {
+  int address_threshold = 5;   // ≥ 1
+  int domain_threshold = 20;   // ≥ 1
+  std::chrono::milliseconds window{std::chrono::minutes(10)};
+  std::chrono::milliseconds cooldown{std::chrono::hours(1)};
+};
+
 // One outbox row claimed for sending (Store::ClaimDue), with everything
 // needed to compose its mail the same way on every attempt.
 struct ClaimedMail {

@@ -1,4 +1,5 @@
 // Store: the outbox side (claiming, marking, requeueing, bounces; forum/outbox.h).
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -209,6 +210,60 @@ base::Status Store::Release(int64_t id) {
                    "UPDATE outbox SET next_attempt_at = now(), attempts = greatest(attempts - 1, 0) "
                    "WHERE id = $1 AND status = 'pending'",
                    id);
+}
+
+base::Status Store::Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) {
+  return UpdateRow(impl_->conn, "holding back",
+                   "UPDATE outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', "
+                   "attempts = greatest(attempts - 1, 0), last_error = $2 WHERE id = $1 AND status = 'pending'",
+                   id, why, static_cast<int64_t>(delay.count()));
+}
+
+namespace {
+
+// Machine mail from the recipient's domain ($2) in the last window + cooldown
+// ($5 ms), each event flagged when it is from the address itself ($1). A
+// burst is `threshold` events ($3 for the address, $4 for the domain) within
+// the window ($6 ms): the breaker tripped at its last event and stays open
+// for the cooldown ($7 ms). Returns the milliseconds left, or no row.
+constexpr char kLoopPauseSql[] = R"sql(
+WITH ev AS (
+  SELECT received_at AS at, lower(from_address) = $1 AS same FROM inbound_messages
+  WHERE outcome = 'machine' AND received_at > now() - $5 * interval '1 millisecond'
+    AND split_part(lower(from_address), '@', 2) = $2
+  UNION ALL
+  SELECT bounced_at, recipient = $1 FROM outbox
+  WHERE status = 'bounced' AND bounced_at > now() - $5 * interval '1 millisecond'
+    AND split_part(recipient, '@', 2) = $2
+), bursts AS (
+  SELECT at, lag(at, $3 - 1) OVER (ORDER BY at) AS earlier FROM ev WHERE same
+  UNION ALL
+  SELECT at, lag(at, $4 - 1) OVER (ORDER BY at) FROM ev
+), tripped AS (
+  SELECT max(at) AS at FROM bursts WHERE at - earlier <= $6 * interval '1 millisecond'
+)
+SELECT (extract(epoch FROM at + $7 * interval '1 millisecond' - now()) * 1000)::bigint FROM tripped
+WHERE at + $7 * interval '1 millisecond' > now()
+)sql";
+
+}  // namespace
+
+base::Result<std::optional<std::chrono::milliseconds>> Store::LoopPause(const std::string& address,
+                                                                       const LoopBreakerLimits& limits) {
+  const size_t at = address.rfind('@');
+  const std::string domain = at == std::string::npos ? std::string() : address.substr(at + 1);
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    const pqxx::result r =
+        tx.exec_params(kLoopPauseSql, address, domain, std::max(limits.address_threshold, 1),
+                       std::max(limits.domain_threshold, 1),
+                       static_cast<int64_t>((limits.window + limits.cooldown).count()),
+                       static_cast<int64_t>(limits.window.count()), static_cast<int64_t>(limits.cooldown.count()));
+    if (r.empty()) return std::optional<std::chrono::milliseconds>();
+    return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(r[0][0].as<int64_t>()));
+  } catch (const std::exception& e) {
+    return FromException(e, "checking the loop breaker of " + address);
+  }
 }
 
 base::Result<bool> Store::IsSuppressed(const std::string& address, double threshold) {

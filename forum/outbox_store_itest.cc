@@ -9,6 +9,7 @@
 
 #include "forum/scratch_database.h"
 #include "forum/store.h"
+#include "forum/store_fixture.h"
 #include "tests/support/test_env.h"
 
 namespace forum {
@@ -19,27 +20,10 @@ using std::chrono::milliseconds;
 constexpr char kDomain[] = "help.example";
 constexpr milliseconds kLease{60000};
 
-class OutboxStoreTest : public ::testing::Test {
+class OutboxStoreTest : public ScratchStoreTest {
  protected:
-  void SetUp() override {
-    MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
-    auto dsn = CreateScratchDatabase(admin, "outboxstore");
-    ASSERT_TRUE(dsn) << dsn.error().message;
-    dsn_ = *dsn;
-    store_ = Open();
-    ASSERT_TRUE(store_ && store_->Migrate());
-    ASSERT_TRUE(store_->SyncCategories({{"it", "IT", ""}}).ok());
-  }
-  std::unique_ptr<Store> Open() {
-    auto s = Store::Connect(dsn_);
-    EXPECT_TRUE(s) << s.error().message;
-    return s ? std::move(s).value() : nullptr;
-  }
-  std::string Scalar(const std::string& sql) {
-    auto r = QueryScalar(dsn_, sql);
-    EXPECT_TRUE(r) << r.error().message;
-    return r ? *r : "";
-  }
+  OutboxStoreTest() : ScratchStoreTest("outboxstore", {{"it", "IT", ""}}) {}
+
   // Records one inbound message from `from` (a new thread when `thread` is
   // nullopt) that queues `outbox`; returns what the store did.
   RecordResult Record(uint32_t uid, const std::string& from, std::optional<int64_t> thread,
@@ -76,8 +60,6 @@ class OutboxStoreTest : public ::testing::Test {
     return claimed ? *claimed : std::vector<ClaimedMail>{};
   }
 
-  std::string dsn_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(OutboxStoreTest, AClaimCarriesWhatComposingNeeds) {

@@ -59,12 +59,19 @@ class Store {
   // inbound_messages row, its post (a new thread or an answer), every
   // Message-ID that leads to the post, its outbox rows and bounce scores, the
   // outbox row a bounce to our VERP return path names (as MarkBounced, see
-  // InboundItem::bounced_outbox_id), and the mailbox cursor. An item whose (mailbox, uidvalidity, uid) is
-  // already recorded changes nothing (already_recorded). An item whose message key is already recorded is
-  // stored as kDuplicate and makes no post. A rejection outbox row is queued at most once per address per
-  // day. Our Message-IDs are <post.{id}.{random}@domain>. An item that fails by itself (a constraint, bad
-  // data) is rolled back to its savepoint and its slot holds the error; the others commit, and the cursor
-  // advances only up to the last UID before the first failed item. A transient error (connection lost,
+  // InboundItem::bounced_outbox_id), the thread update its author commanded
+  // (InboundItem::thread_update; an accepted post outside the thread is not
+  // set), and the mailbox cursor. An item whose (mailbox, uidvalidity, uid)
+  // is already recorded changes nothing (already_recorded). An item whose
+  // message key is already recorded is stored as kDuplicate and makes no
+  // post. A rejection outbox row is queued at most once per address per day;
+  // an acknowledgement is not queued when one to the same address was queued
+  // within its OutboxDraft::min_interval (checked under a per-address lock,
+  // so concurrent daemons queue one). Our Message-IDs are
+  // <post.{id}.{random}@domain>. An item that fails by itself (a constraint,
+  // bad data) is rolled back to its savepoint and its slot holds the error;
+  // the others commit, and the cursor advances only up to the last UID
+  // before the first failed item. A transient error (connection lost,
   // serialization) fails the whole call and commits nothing.
   base::Result<std::vector<base::Result<RecordResult>>> RecordBatch(const std::vector<InboundItem>& items,
                                                                    const std::string& domain);
@@ -94,6 +101,10 @@ class Store {
   // The thread of the first of `message_ids` (in the order given) that is
   // known — inbound or outbound — or nullopt.
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& message_ids);
+
+  // The post that `message_id` (inbound or outbound, without angle brackets)
+  // belongs to, or nullopt when none (the first post when several).
+  base::Result<std::optional<PostRef>> FindPostByMessageId(const std::string& message_id);
 
   // Threads opened by `address` (case-insensitive) in the last `seconds`.
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds);
@@ -194,6 +205,16 @@ class Store {
   // Gives claimed row `id` back untried (a worker that stops): due now, its
   // attempt not counted.
   base::Status Release(int64_t id);
+
+  // Claimed row `id` is held back untried (the loop circuit breaker): due
+  // `delay` from now, its attempt not counted, `why` noted as its last error.
+  base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay);
+
+  // How much longer automatic mail to `address` (lower-case) is paused by
+  // the loop circuit breaker (see LoopBreakerLimits), by the database's
+  // clock, or nullopt when it is not.
+  base::Result<std::optional<std::chrono::milliseconds>> LoopPause(const std::string& address,
+                                                                  const LoopBreakerLimits& limits);
 
   // Whether the bounce score of `address` (case-insensitive) reaches `threshold`.
   base::Result<bool> IsSuppressed(const std::string& address, double threshold);
