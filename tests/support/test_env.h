@@ -35,7 +35,8 @@ bool ServersRequired();
 // Root of the source tree (for test data), from MAILFORUM_SOURCE_DIR.
 std::string SourceDir();
 
-// A fresh, empty, private directory under $TMPDIR; removed by the caller or left for inspection.
+// A fresh, empty, private directory under $TMPDIR; removed when the test program ends
+// (kept when MAILFORUM_KEEP_TEST_DIRS is set).
 std::string MakeTempDir(const std::string& prefix);
 
 }  // namespace mftest
