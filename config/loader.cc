@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "base/host.h"
 #include "config/config.h"
 #include "config/enums.h"
 #include "config/reader.h"
@@ -210,7 +211,7 @@ class Loader {
       if (!password_key) password_key = s.Get("password_env");
       r_.Error(password_key->key_mark, "a password without a username; add 'username' in smtp");
     }
-    if (server.tls == TlsMode::kNone && host && !internal::IsLoopbackHost(*host)) {
+    if (server.tls == TlsMode::kNone && host && !base::IsLoopbackHost(*host)) {
       r_.Error(s.Get("tls")->mark,
                "tls: none to '" + *host +
                    "': plaintext is only allowed to loopback (localhost, 127.0.0.0/8, ::1)");

@@ -1,12 +1,11 @@
 #include "config/values.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
+
+#include "base/ascii.h"
 
 namespace config::internal {
 namespace {
@@ -126,17 +125,6 @@ std::optional<std::string> HeaderAddress(std::string_view text) {
   return std::string(address);
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  std::string h = Lower(host);
-  if (h == "localhost" || h == "localhost.") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, h.c_str(), &v6) != 1) return false;
-  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
-  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
-}
-
 int EditDistance(std::string_view a, std::string_view b) {
   std::string x = Lower(a), y = Lower(b);
   const std::size_t n = x.size(), m = y.size();
@@ -155,12 +143,6 @@ int EditDistance(std::string_view a, std::string_view b) {
   return d[n][m];
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+std::string Lower(std::string_view text) { return base::AsciiLower(text); }
 
 }  // namespace config::internal

@@ -38,9 +38,6 @@ std::optional<std::string> HeaderAddress(std::string_view text);
 // end of a label) or bytes >= 0x80, 1..63 bytes each, 253 bytes in all.
 bool IsValidDomain(std::string_view domain);
 
-// localhost, 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z). Case-insensitive.
-bool IsLoopbackHost(std::string_view host);
-
 // Optimal string alignment distance (Levenshtein plus adjacent
 // transpositions), case-insensitive ASCII.
 int EditDistance(std::string_view a, std::string_view b);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/ascii.h"
+#include "daemon/thread_commands.h"
 #include "mail/auth_results.h"
 #include "mail/classifier.h"
 #include "mail/composer.h"
@@ -10,15 +12,9 @@
 #include "mail/reply_token.h"
 #include "mail/reply_trimmer.h"
 #include "mail/sha256.h"
-#include "daemon/thread_commands.h"
 
 namespace mailforumd {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // The outbox row whose VERP return path `address` is, when it is one and its signature verifies.
 std::optional<int64_t> VerpOutboxId(const PipelineConfig& config, const std::string& address) {
@@ -27,7 +23,7 @@ std::optional<int64_t> VerpOutboxId(const PipelineConfig& config, const std::str
 }
 
 bool IsOwnAddress(const PipelineConfig& config, const std::string& address) {
-  const std::string lower = Lower(address);
+  const std::string lower = base::AsciiLower(address);
   if (std::find(config.own_addresses.begin(), config.own_addresses.end(), lower) != config.own_addresses.end()) {
     return true;
   }
@@ -91,10 +87,10 @@ const std::vector<std::string>* WatchersOf(const PipelineConfig& config, const s
 // post's author, to one of our own addresses, or is queued already.
 void Queue(forum::InboundItem& item, const PipelineConfig& config, const char* kind,
            const std::string& address) {
-  const std::string lower = Lower(address);
-  if (lower.empty() || lower == Lower(item.from_address) || IsOwnAddress(config, lower)) return;
+  const std::string lower = base::AsciiLower(address);
+  if (lower.empty() || lower == base::AsciiLower(item.from_address) || IsOwnAddress(config, lower)) return;
   for (const forum::OutboxDraft& queued : item.outbox) {
-    if (Lower(queued.recipient) == lower) return;
+    if (base::AsciiLower(queued.recipient) == lower) return;
   }
   item.outbox.push_back({kind, lower});
 }
@@ -117,7 +113,7 @@ base::Result<std::optional<int64_t>> AnswerRepliedTo(const mail::Message& m, int
   if (m.in_reply_to.empty()) return std::optional<int64_t>();
   auto post = forum.FindPostByMessageId(m.in_reply_to.front());
   if (!post) return post.error();
-  if (!post->has_value() || (*post)->thread_id != thread_id || Lower((*post)->author_address) == asker) {
+  if (!post->has_value() || (*post)->thread_id != thread_id || base::AsciiLower((*post)->author_address) == asker) {
     return std::optional<int64_t>();
   }
   return std::optional<int64_t>((*post)->post_id);
@@ -130,7 +126,7 @@ base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::
                                                                     const forum::ThreadAudience& audience,
                                                                     forum::PostDraft& post, ForumLookup& forum,
                                                                     std::string& note) {
-  if (Lower(post.author_address) != Lower(audience.author_address)) return std::optional<forum::ThreadUpdate>();
+  if (base::AsciiLower(post.author_address) != base::AsciiLower(audience.author_address)) return std::optional<forum::ThreadUpdate>();
   ThreadCommands parsed = ParseThreadCommands(post.body);
   if (parsed.commands.empty()) return std::optional<forum::ThreadUpdate>();
   post.body = std::move(parsed.rest);
@@ -146,7 +142,7 @@ base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::
         update.status = forum::ThreadUpdate::Status::kReopened;
         break;
       case ThreadCommand::kAccept: {
-        auto answer = AnswerRepliedTo(m, audience.thread_id, Lower(audience.author_address), forum);
+        auto answer = AnswerRepliedTo(m, audience.thread_id, base::AsciiLower(audience.author_address), forum);
         if (!answer) return answer.error();
         update.accepted_post_id = *answer;
         break;
@@ -178,7 +174,7 @@ std::vector<forum::AttachmentDraft> Attachments(const mail::Message& m) {
 
 std::string MessageKey(const std::string& message_id, const std::string& from_address, std::string_view raw) {
   if (message_id.empty()) return "sha256:" + mail::Sha256Hex(raw);
-  return message_id + " " + Lower(from_address);
+  return message_id + " " + base::AsciiLower(from_address);
 }
 
 forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessage& fetched,

@@ -1,9 +1,9 @@
 #include "daemon/pipeline_config.h"
 
-#include <cctype>
 #include <chrono>
 #include <string>
 
+#include "base/ascii.h"
 #include "daemon/rules_from_config.h"
 #include "mail/reply_token.h"
 
@@ -16,8 +16,7 @@ std::string BareAddress(const std::string& text) {
   if (open != std::string::npos && close != std::string::npos && close > open) {
     out = text.substr(open + 1, close - open - 1);
   }
-  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return out;
+  return base::AsciiLower(out);
 }
 
 PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::MailboxConfig& box) {

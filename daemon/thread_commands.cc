@@ -1,7 +1,8 @@
 #include "daemon/thread_commands.h"
 
-#include <algorithm>
 #include <optional>
+
+#include "base/ascii.h"
 
 namespace mailforumd {
 namespace {
@@ -15,9 +16,7 @@ std::string_view Strip(std::string_view s) {
 }
 
 std::optional<ThreadCommand> CommandOf(std::string_view line) {
-  std::string word(Strip(line));
-  std::transform(word.begin(), word.end(), word.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string word = base::AsciiLower(Strip(line));
   if (word == "#resolved") return ThreadCommand::kResolve;
   if (word == "#reopen") return ThreadCommand::kReopen;
   if (word == "#accept") return ThreadCommand::kAccept;

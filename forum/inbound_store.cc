@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/ascii.h"
 #include "forum/store.h"
 #include "forum/store_internal.h"
 
@@ -25,11 +26,6 @@ std::string RandomTag() {
 
 std::string OurMessageId(const std::string& what, int64_t id, const std::string& domain) {
   return OurMessageIdPrefix(what, id) + RandomTag() + "@" + domain;
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 // pqxx 6 takes bytea parameters as binarystring.
@@ -107,7 +103,7 @@ std::pair<int64_t, int64_t> InsertPost(pqxx::transaction_base& tx, const Inbound
 void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result, int64_t inbound_id,
                  const std::string& domain) {
   for (const OutboxDraft& out : item.outbox) {
-    const std::string recipient = Lower(out.recipient);
+    const std::string recipient = base::AsciiLower(out.recipient);
     if (out.kind == "rejection") {
       // At most one rejection notice per address per day.
       auto claimed = tx.exec_params(
@@ -176,7 +172,7 @@ void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& b
         "hard_bounces = suppressions.hard_bounces + excluded.hard_bounces, "
         "soft_bounces = suppressions.soft_bounces + excluded.soft_bounces, "
         "last_bounce_at = now(), last_reason = excluded.last_reason",
-        Lower(b.address), b.hard ? kHardBounceScore : kSoftBounceScore, b.hard ? 1 : 0, b.hard ? 0 : 1, b.reason);
+        base::AsciiLower(b.address), b.hard ? kHardBounceScore : kSoftBounceScore, b.hard ? 1 : 0, b.hard ? 0 : 1, b.reason);
   }
 }
 

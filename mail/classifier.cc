@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/ascii.h"
+
 namespace mail {
 namespace {
 
@@ -24,18 +26,14 @@ constexpr size_t kPhraseGap = 80;              // what a '*' in a phrase may spa
 // or exact UTF-8 byte strings, and ASCII folding never breaks a UTF-8
 // sequence.
 
-constexpr char LowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using base::AsciiLower;
 constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = LowerAscii(c);
-  return out;
-}
+std::string Lower(std::string_view s) { return base::AsciiLower(s); }
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -47,7 +45,7 @@ std::string_view Trim(std::string_view s) {
 bool StartsWithNoCase(std::string_view s, std::string_view lower_prefix) {
   if (s.size() < lower_prefix.size()) return false;
   for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    if (LowerAscii(s[i]) != lower_prefix[i]) return false;
+    if (AsciiLower(s[i]) != lower_prefix[i]) return false;
   }
   return true;
 }

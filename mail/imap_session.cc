@@ -22,6 +22,7 @@
 #include <system_error>
 #include <utility>
 
+#include "base/host.h"
 #include "base/log.h"
 #include "mail/tls_verify.h"
 
@@ -139,14 +140,6 @@ Error OutOfMemory() { return MakeError(ErrorKind::kInternal, "out of memory buil
 
 // --- hosts and TCP ---
 
-bool IsLoopbackHost(const std::string& host) {
-  if (strcasecmp(host.c_str(), "localhost") == 0 || strcasecmp(host.c_str(), "localhost.") == 0) return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 bool IsLoopbackAddress(const sockaddr* addr) {
   if (addr->sa_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
@@ -154,7 +147,9 @@ bool IsLoopbackAddress(const sockaddr* addr) {
   }
   if (addr->sa_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    // The same set as base::IsLoopbackHost: ::1 and IPv4-mapped 127.x.
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+           (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
   }
   return false;
 }
@@ -585,7 +580,7 @@ base::Result<std::unique_ptr<ImapSession>> ImapSession::Connect(const ImapOption
     return MakeError(ErrorKind::kConfig, "IMAP timeout must be positive").WithContext(where);
   }
   const bool plain_only = options.tls == ImapOptions::Tls::kNone;
-  if (plain_only && !IsLoopbackHost(options.host)) {
+  if (plain_only && !base::IsLoopbackHost(options.host)) {
     return MakeError(ErrorKind::kConfig,
                      "tls: none sends the password in clear text and is allowed only to a loopback host "
                      "(localhost, 127.0.0.0/8, ::1)")

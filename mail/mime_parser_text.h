@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/ascii.h"
+
 namespace mail::internal {
 
 inline bool IsBlank(char c) { return c == ' ' || c == '\t'; }
@@ -14,21 +16,8 @@ inline bool IsSpace(char c) { return IsBlank(c) || c == '\r' || c == '\n'; }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-inline char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-inline std::string AsciiLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = AsciiLower(c);
-  return out;
-}
-
-inline bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
+using base::AsciiLower;
+inline bool EqualsNoCase(std::string_view a, std::string_view b) { return base::EqualsIgnoreCase(a, b); }
 
 // `s` without leading and trailing spaces, tabs and line breaks.
 inline std::string_view Trim(std::string_view s) {

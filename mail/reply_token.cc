@@ -2,11 +2,12 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-#include <strings.h>
 
 #include <array>
 #include <cassert>
 #include <span>
+
+#include "base/ascii.h"
 
 namespace mail {
 namespace {
@@ -83,10 +84,6 @@ std::optional<TokenBytes> FromBase32(std::string_view text) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace
 
 std::string MakeReplyToken(uint64_t thread_id, std::string_view key) {
@@ -150,8 +147,8 @@ std::optional<std::string> ExtractFromAddressTemplate(std::string_view address_t
   const std::string_view prefix = address_template.substr(0, at);
   const std::string_view suffix = address_template.substr(at + placeholder.size());
   if (address.size() <= prefix.size() + suffix.size()) return std::nullopt;
-  if (!EqualsIgnoreCase(address.substr(0, prefix.size()), prefix)) return std::nullopt;
-  if (!EqualsIgnoreCase(address.substr(address.size() - suffix.size()), suffix)) return std::nullopt;
+  if (!base::EqualsIgnoreCase(address.substr(0, prefix.size()), prefix)) return std::nullopt;
+  if (!base::EqualsIgnoreCase(address.substr(address.size() - suffix.size()), suffix)) return std::nullopt;
   return std::string(address.substr(prefix.size(), address.size() - prefix.size() - suffix.size()));
 }
 

@@ -31,6 +31,7 @@
 #include <vmime/utility/outputStreamStringAdapter.hpp>
 #include <vmime/utility/progressListener.hpp>
 
+#include "base/host.h"
 #include "base/log.h"
 #include "mail/tls_verify.h"
 
@@ -55,20 +56,10 @@ int ToMs(Clock::duration d) {
 // ---------------------------------------------------------------------------
 // Loopback: the only place a connection without TLS may go.
 
-bool IsLoopback(const std::string& host) {
-  std::string lower;
-  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "localhost" || lower == "localhost.") return true;
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 bool IsLoopback(const addrinfo& address) {
   char text[NI_MAXHOST] = {};
   return ::getnameinfo(address.ai_addr, address.ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0 &&
-         IsLoopback(text);
+         base::IsLoopbackHost(text);
 }
 
 // Which addresses a socket may connect to.
@@ -462,7 +453,7 @@ base::Status CheckOptions(const SmtpOptions& options) {
   if (options.host.empty()) return MakeError(ErrorKind::kConfig, "no host");
   if (options.port == 0) return MakeError(ErrorKind::kConfig, "no port");
   if (options.timeout.count() <= 0) return MakeError(ErrorKind::kConfig, "timeout must be positive");
-  if (options.tls == SmtpOptions::Tls::kNone && !IsLoopback(options.host)) {
+  if (options.tls == SmtpOptions::Tls::kNone && !base::IsLoopbackHost(options.host)) {
     return MakeError(ErrorKind::kConfig,
                      "tls: none is allowed only to a loopback host (localhost, 127.0.0.0/8, ::1), not " +
                          options.host + "; use starttls or implicit");

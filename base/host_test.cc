@@ -1,0 +1,27 @@
+#include "base/host.h"
+
+#include <gtest/gtest.h>
+
+#include "base/ascii.h"
+
+namespace base {
+namespace {
+
+TEST(HostTest, LoopbackNamesAndAddresses) {
+  for (const char* h : {"localhost", "LocalHost", "localhost.", "127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(IsLoopbackHost(h)) << h;
+  }
+  for (const char* h : {"", "localhost.example.com", "128.0.0.1", "10.0.0.1", "192.0.2.1", "::2", "::ffff:10.0.0.1",
+                        "imap.example.com", "127.0.0.1.evil.example"}) {
+    EXPECT_FALSE(IsLoopbackHost(h)) << h;
+  }
+}
+
+TEST(AsciiTest, LowersOnlyAsciiLetters) {
+  EXPECT_EQ(AsciiLower("Hello-WORLD_1 Ü"), "hello-world_1 Ü");
+  EXPECT_TRUE(EqualsIgnoreCase("Message-ID", "message-id"));
+  EXPECT_FALSE(EqualsIgnoreCase("Message-ID", "message-ids"));
+}
+
+}  // namespace
+}  // namespace base
