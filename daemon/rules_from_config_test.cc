@@ -88,7 +88,10 @@ mail::Message Colleague() {
   m.to = {{"Help", "help@example.com"}};
   m.subject = "Printer on floor 3";
   m.text_body = "It is out of toner.";
-  m.headers = {{"Authentication-Results", "mx.example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass"}};
+  // As the parser fills them: Authentication-Results and From are read from the raw value.
+  const std::string results = "mx.example.com; spf=pass smtp.mailfrom=example.com; dmarc=pass";
+  const std::string from = "Carol <carol@example.com>";
+  m.headers = {{"Authentication-Results", results, results}, {"From", from, from}};
   m.raw_size = 4000;
   return m;
 }
@@ -153,11 +156,14 @@ TEST_F(RulesFromConfigTest, RoutesLikeTheConfigurationSays) {
       {"bounce", [](mail::Message&) {}, "bounce", "machines"},
       {"out of office", [](mail::Message& m) { m.from->address = "x@gmail.com"; }, "auto_reply", "machines"},
       {"dmarc fail from a trusted MTA",
-       [](mail::Message& m) { m.headers[0].value = "MX.Example.com (Postfix) 1; dmarc=fail (p=reject)"; },
+       [](mail::Message& m) {
+         m.headers[0].value = m.headers[0].raw_value = "MX.Example.com (Postfix) 1; dmarc=fail (p=reject)";
+       },
        "normal", "spoofed"},
       {"dmarc fail claimed by a stranger",
        [](mail::Message& m) {
-         m.headers.insert(m.headers.begin(), {"Authentication-Results", "evil.example.net; dmarc=fail"});
+         m.headers.insert(m.headers.begin(),
+                          {"Authentication-Results", "evil.example.net; dmarc=fail", "evil.example.net; dmarc=fail"});
        },
        "normal", "rest"},
       {"outsider", [](mail::Message& m) { m.from->address = "someone@gmail.com"; }, "normal", "outsiders"},

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
+
+#include "mail/mime_parser_fields.h"
 
 namespace mail {
 namespace {
@@ -79,10 +82,16 @@ std::vector<Token> Lex(std::string_view text) {
   return tokens;
 }
 
-// The result word of a resinfo (the tokens between two ';') when its method is
-// DMARC: `dmarc [/ version] = result ...`; nullopt for other methods, the
-// "none" no-result, and anything unreadable.
-std::optional<std::string_view> DmarcResultWord(std::span<const Token> resinfo) {
+// What a dmarc resinfo says: `dmarc [/ version] = result` and then reasons
+// and properties, of which header.from (the domain DMARC evaluated) counts.
+struct DmarcResinfo {
+  std::string_view result;
+  std::vector<std::string_view> header_from;  // every header.from value, in order
+};
+
+// The dmarc resinfo in `resinfo` (the tokens between two ';'); nullopt for
+// other methods, the "none" no-result, and anything unreadable.
+std::optional<DmarcResinfo> ReadDmarcResinfo(std::span<const Token> resinfo) {
   if (resinfo.empty() || resinfo[0].kind != TokenKind::kWord || !SameAscii(resinfo[0].text, "dmarc")) {
     return std::nullopt;
   }
@@ -92,7 +101,48 @@ std::optional<std::string_view> DmarcResultWord(std::span<const Token> resinfo) 
       resinfo[i + 1].kind != TokenKind::kWord) {
     return std::nullopt;
   }
-  return resinfo[i + 1].text;
+  DmarcResinfo out{resinfo[i + 1].text, {}};
+  for (i += 2; i + 2 < resinfo.size(); ++i) {
+    if (resinfo[i].kind == TokenKind::kWord && SameAscii(resinfo[i].text, "header.from") &&
+        resinfo[i + 1].kind == TokenKind::kEquals &&
+        (resinfo[i + 2].kind == TokenKind::kWord || resinfo[i + 2].kind == TokenKind::kQuoted)) {
+      out.header_from.push_back(resinfo[i + 2].text);
+    }
+  }
+  return out;
+}
+
+// The domain of an address ("local@domain", also "@domain"): what follows the
+// last '@'; "" when there is none.
+std::string_view DomainOf(std::string_view address) {
+  const size_t at = address.rfind('@');
+  return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+}
+
+// Why the message's From: cannot carry a DMARC result, or "" when it can:
+// exactly one From field holding exactly one address with a domain.
+// `*domain` is set to that domain.
+std::string FromProblem(const Message& message, std::string* domain) {
+  const HeaderField* from = nullptr;
+  size_t fields = 0;
+  for (const HeaderField& h : message.headers) {
+    if (!SameAscii(h.name, "From")) continue;
+    ++fields;
+    from = &h;
+  }
+  if (fields == 0) return "no From field";
+  if (fields > 1) return std::to_string(fields) + " From fields";
+  // Counted from the raw value: an encoded word in a display name may decode
+  // to a comma, and must not change how many addresses there are.
+  const std::vector<Address> addresses = internal::ParseAddressList(from->raw_value);
+  if (addresses.size() != 1) return "From holds " + std::to_string(addresses.size()) + " addresses";
+  const std::string_view found = DomainOf(addresses.front().address);
+  if (found.empty()) return "the From address has no domain";
+  if (!message.from || !SameAscii(message.from->address, addresses.front().address)) {
+    return "the From address could not be read";  // the parser disagrees: trust neither
+  }
+  *domain = std::string(found);
+  return "";
 }
 
 constexpr std::pair<DmarcVerdict, std::string_view> kVerdictNames[] = {
@@ -124,22 +174,47 @@ std::string_view DmarcVerdictName(DmarcVerdict verdict) {
   return "?";
 }
 
-DmarcVerdict TrustedDmarc(const Message& message, const std::vector<std::string>& trusted_authserv_ids) {
-  if (trusted_authserv_ids.empty()) return DmarcVerdict::kNone;
-  for (std::string_view value : message.Headers("Authentication-Results")) {
-    const std::vector<Token> tokens = Lex(value);
+DmarcEvidence ReadTrustedDmarc(const Message& message, const std::vector<std::string>& trusted_authserv_ids) {
+  if (trusted_authserv_ids.empty()) return {DmarcVerdict::kNone, "no trusted authserv-id is configured"};
+  for (const HeaderField& field : message.headers) {
+    if (!SameAscii(field.name, "Authentication-Results")) continue;
+    const std::vector<Token> tokens = Lex(field.raw_value);
     // authserv-id [version] then ";"-separated resinfos (RFC 8601 §2.2).
     if (tokens.empty() || (tokens[0].kind != TokenKind::kWord && tokens[0].kind != TokenKind::kQuoted))
       continue;
     if (!IsTrusted(tokens[0].text, trusted_authserv_ids)) continue;
+    // The topmost trusted field: it alone decides, whatever it says.
+    const std::string source = " from " + tokens[0].text;
+    std::optional<DmarcResinfo> dmarc;
     auto begin = std::find_if(tokens.begin(), tokens.end(), IsSemicolon);
-    while (begin != tokens.end()) {
+    while (begin != tokens.end() && !dmarc) {
       auto end = std::find_if(begin + 1, tokens.end(), IsSemicolon);
-      if (auto word = DmarcResultWord(std::span<const Token>(begin + 1, end))) return VerdictOf(*word);
+      dmarc = ReadDmarcResinfo(std::span<const Token>(begin + 1, end));
       begin = end;
     }
+    if (!dmarc) return {DmarcVerdict::kNone, "no dmarc result in the topmost trusted field" + source};
+    const std::string said = "dmarc=" + std::string(dmarc->result);
+    const DmarcVerdict verdict = VerdictOf(dmarc->result);
+    if (verdict == DmarcVerdict::kNone) return {DmarcVerdict::kNone, said + source};
+    std::string domain;
+    if (std::string problem = FromProblem(message, &domain); !problem.empty()) {
+      return {DmarcVerdict::kNone, said + source + " ignored: " + problem};
+    }
+    for (std::string_view checked : dmarc->header_from) {
+      // Some MTAs write the whole address; the domain is what DMARC checked.
+      const std::string_view checked_domain = checked.find('@') == std::string_view::npos ? checked : DomainOf(checked);
+      if (!SameAscii(checked_domain, domain)) {
+        return {DmarcVerdict::kNone, said + source + " ignored: header.from=" + std::string(checked) +
+                                         " is not the From domain " + domain};
+      }
+    }
+    return {verdict, said + source};
   }
-  return DmarcVerdict::kNone;
+  return {DmarcVerdict::kNone, "no trusted Authentication-Results field"};
+}
+
+DmarcVerdict TrustedDmarc(const Message& message, const std::vector<std::string>& trusted_authserv_ids) {
+  return ReadTrustedDmarc(message, trusted_authserv_ids).verdict;
 }
 
 }  // namespace mail

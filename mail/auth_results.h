@@ -1,13 +1,30 @@
 // The DMARC verdict of a message, read from the Authentication-Results header
-// fields (RFC 8601) that our own receiving MTAs added.
+// field (RFC 8601) that our own receiving MTA added, as RFC 8601 §4 and
+// RFC 7489 intend.
 //
-// Anyone can write an Authentication-Results header into a message they send,
-// so only fields whose authserv-id is one of the operator's trusted ids count;
-// every other field is ignored. A receiving MTA prepends its fields, so the
-// topmost trusted field is the freshest; RFC 8601 §5 asks that MTA to delete
-// fields that carry its own authserv-id from incoming mail, and when it does
-// not, a forged field can only sit below the genuine one and is never read
-// while the genuine one reports DMARC.
+// Anyone can write an Authentication-Results field into a message they send,
+// so only a field whose authserv-id is one of the operator's trusted ids
+// counts. A receiving MTA prepends its field, so the topmost field carrying a
+// trusted authserv-id is the one our MTA added on arrival; everything below it
+// was there before and may be the sender's. Hence exactly ONE field is read:
+// the topmost trusted one. Lower trusted fields are never read, even when the
+// topmost has no dmarc result (then the verdict is kNone): falling through
+// would let a forged "<trusted id>; dmarc=pass" below a genuine field decide.
+// Untrusted fields above it (added later, e.g. by another hop inside the
+// organisation) are skipped. Operators whose MTA writes DMARC into a separate
+// field from SPF/DKIM must make the DMARC field the topmost one (run the DMARC
+// milter last) or combine them (docs/configuration.md).
+//
+// The field is parsed from its raw value (HeaderField::raw_value), never from
+// the RFC 2047-decoded one: encoded words are not syntax in this field, and
+// decoding would let sender-controlled text inside a genuine field (a comment,
+// a quoted reason) turn into "; dmarc=pass".
+//
+// The result must also be about the message as it is: DMARC authenticates
+// the domain of THE From: address, so a message with no From: field, several
+// From: fields or a From: with several (or no) addresses is kNone, and when
+// the dmarc resinfo names the domain it checked (header.from=DOMAIN) that
+// must be the From: address's domain, else kNone.
 //
 // Parsing is tolerant: comments in parentheses, quoted strings, a version
 // after the authserv-id, method versions ("dmarc/1=pass"), reasons and
@@ -39,13 +56,26 @@ enum class DmarcVerdict {
 // §11.2, which are also the names the configuration's `dmarc` matcher uses.
 std::string_view DmarcVerdictName(DmarcVerdict verdict);
 
+// A verdict and why it is what it is, for the trace.
+struct DmarcEvidence {
+  DmarcVerdict verdict = DmarcVerdict::kNone;
+  // One phrase: where the verdict was read ("dmarc=pass from mx.example.com")
+  // or why it is kNone ("2 From fields", "no trusted Authentication-Results
+  // field", "header.from=evil.test is not the From domain example.com").
+  std::string why;
+};
+
 // The DMARC result of the topmost Authentication-Results field whose
 // authserv-id equals (ASCII case-insensitively) one of
-// `trusted_authserv_ids` and which reports a "dmarc" method; within that
-// field, its first dmarc resinfo. kNone when no trusted field reports DMARC
-// (in particular when `trusted_authserv_ids` is empty). A result word outside
+// `trusted_authserv_ids`: its first dmarc resinfo, checked against the
+// message's From: as the file comment says. kNone when there is no such
+// field (in particular when `trusted_authserv_ids` is empty), when that field
+// has no dmarc result, or when From: does not qualify. A result word outside
 // RFC 7489's five (e.g. Microsoft's "bestguesspass") is kNone: it is not a
-// DMARC pass.
+// DMARC pass. Reads HeaderField::raw_value only.
+DmarcEvidence ReadTrustedDmarc(const Message& message, const std::vector<std::string>& trusted_authserv_ids);
+
+// ReadTrustedDmarc's verdict alone.
 DmarcVerdict TrustedDmarc(const Message& message, const std::vector<std::string>& trusted_authserv_ids);
 
 }  // namespace mail

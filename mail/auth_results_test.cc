@@ -5,18 +5,31 @@
 #include <string>
 #include <vector>
 
+#include "mail/mime_parser.h"
+
 namespace mail {
 namespace {
 
 const std::vector<std::string> kTrusted = {"mx.example.com", "mx2.example.com"};
 
-// A message whose only headers are these Authentication-Results values, topmost first.
+// A header field as the parser fills it when nothing needed decoding.
+HeaderField Field(const std::string& name, const std::string& value) { return {name, value, value}; }
+
+// A message from alice@example.com whose Authentication-Results values are
+// these, topmost first.
 Message WithResults(const std::vector<std::string>& values) {
   Message m;
-  m.headers.push_back({"Received", "from relay.example.net by mx.example.com"});
-  for (const std::string& v : values) m.headers.push_back({"Authentication-Results", v});
-  m.headers.push_back({"Subject", "hello"});
+  m.headers.push_back(Field("Received", "from relay.example.net by mx.example.com"));
+  for (const std::string& v : values) m.headers.push_back(Field("Authentication-Results", v));
+  m.headers.push_back(Field("From", "Alice <alice@example.com>"));
+  m.from = Address{"Alice", "alice@example.com"};
+  m.headers.push_back(Field("Subject", "hello"));
   return m;
+}
+
+// The verdict on raw message bytes, through the real parser.
+DmarcEvidence OfRaw(const std::string& header) {
+  return ReadTrustedDmarc(ParseMessage(header + "\r\nhello\r\n"), kTrusted);
 }
 
 DmarcVerdict Verdict(const std::string& value) { return TrustedDmarc(WithResults({value}), kTrusted); }
@@ -78,16 +91,121 @@ TEST(AuthResultsTest, TopmostTrustedFieldWins) {
   EXPECT_EQ(Verdict("mx.example.com; dmarc=fail; dmarc=pass"), DmarcVerdict::kFail);
 }
 
-TEST(AuthResultsTest, FieldsWithoutDmarcAreSkipped) {
-  // OpenDKIM and OpenDMARC each add their own field with the same authserv-id.
+TEST(AuthResultsTest, TopmostTrustedFieldWithoutDmarcIsNone) {
+  // Only the topmost trusted field is read: a lower one may be the sender's
+  // forgery (RFC 8601 §5 asks the MTA to remove those, not all do). OpenDKIM
+  // and OpenDMARC adding separate fields must run with the DMARC one on top.
   EXPECT_EQ(
       TrustedDmarc(WithResults({"mx.example.com; dkim=pass header.d=example.com header.b=abc",
                                 "mx.example.com; dmarc=pass (p=reject dis=none) header.from=example.com",
                                 "mx.example.com; spf=fail smtp.mailfrom=example.com"}),
                    kTrusted),
-      DmarcVerdict::kPass);
+      DmarcVerdict::kNone);
   EXPECT_EQ(TrustedDmarc(WithResults({"mx.example.com; none", "mx.example.com; dmarc=fail"}), kTrusted),
-            DmarcVerdict::kFail);
+            DmarcVerdict::kNone);
+  const DmarcEvidence e = ReadTrustedDmarc(
+      WithResults({"mx.example.com; spf=pass smtp.mailfrom=example.com", "mx.example.com; dmarc=pass"}), kTrusted);
+  EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
+  EXPECT_NE(e.why.find("no dmarc result"), std::string::npos) << e.why;
+  // The DMARC field on top: it decides.
+  EXPECT_EQ(TrustedDmarc(WithResults({"mx.example.com; dmarc=pass header.from=example.com",
+                                      "mx.example.com; dkim=pass header.d=example.com"}),
+                         kTrusted),
+            DmarcVerdict::kPass);
+}
+
+// Issue 8's acceptance case, on raw bytes through the parser.
+TEST(AuthResultsTest, ForgedTrustedFieldBelowGenuineOneIsNone) {
+  const std::string genuine =
+      "Authentication-Results: mx.example.com;\r\n\tspf=pass smtp.mailfrom=alice@example.com\r\n";
+  const std::string forged = "Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n";
+  const std::string rest = "From: alice@example.com\r\nSubject: hi\r\n";
+  EXPECT_EQ(OfRaw(genuine + forged + rest).verdict, DmarcVerdict::kNone);
+  // The same forged field alone would have been believed: the test can fail.
+  EXPECT_EQ(OfRaw(forged + rest).verdict, DmarcVerdict::kPass);
+  // An untrusted field above the genuine one (a later internal hop) is skipped.
+  EXPECT_EQ(OfRaw("Authentication-Results: relay.example.org; dmarc=fail\r\n" + forged + rest).verdict,
+            DmarcVerdict::kPass);
+}
+
+TEST(AuthResultsTest, EncodedWordsInAGenuineFieldAreNotSyntax) {
+  const std::string rest = "From: alice@example.com\r\nSubject: hi\r\n";
+  // A comment or reason the sender controls (here as if copied from its
+  // HELO) that decodes to "; dmarc=pass" must stay inside the comment.
+  for (const std::string& value :
+       {std::string("mx.example.com; spf=pass =?utf-8?q?=3B_dmarc=3Dpass?="),
+        std::string("mx.example.com; spf=pass (helo =?utf-8?q?x=29=3B_dmarc=3Dpass_=28?=) smtp.helo=x"),
+        std::string("mx.example.com; spf=pass reason=\"=?utf-8?q?=22=3B_dmarc=3Dpass=3B?=\""),
+        std::string("mx.example.com; spf=pass =?utf-8?b?OyBkbWFyYz1wYXNz?="),
+        std::string("=?utf-8?q?mx.example.com=3B_dmarc=3Dpass?=")}) {
+    const Message m = ParseMessage("Authentication-Results: " + value + "\r\n" + rest + "\r\nhello\r\n");
+    EXPECT_EQ(TrustedDmarc(m, kTrusted), DmarcVerdict::kNone) << value;
+    // The decoded value does say "dmarc=pass": reading it would be fooled.
+    const std::string* decoded = m.Header("Authentication-Results");
+    ASSERT_NE(decoded, nullptr);
+    EXPECT_NE(decoded->find("dmarc=pass"), std::string::npos) << *decoded;
+  }
+  // Folding is undone in the raw value.
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com;\r\n  dmarc=pass\r\n  header.from=example.com\r\n" + rest)
+                .verdict,
+            DmarcVerdict::kPass);
+}
+
+TEST(AuthResultsTest, FromMustBeOneAddress) {
+  const std::string ar = "Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n";
+  EXPECT_EQ(OfRaw(ar + "From: alice@example.com\r\n").verdict, DmarcVerdict::kPass);
+  // Two From fields: which one did DMARC check? Neither is proven.
+  DmarcEvidence e = OfRaw(ar + "From: alice@example.com\r\nFrom: bob@example.com\r\n");
+  EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
+  EXPECT_NE(e.why.find("2 From fields"), std::string::npos) << e.why;
+  EXPECT_EQ(OfRaw(ar + "From: mallory@evil.test\r\nfrom: alice@example.com\r\n").verdict, DmarcVerdict::kNone);
+  // Two addresses in one field.
+  e = OfRaw(ar + "From: alice@example.com, mallory@evil.test\r\n");
+  EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
+  EXPECT_NE(e.why.find("2 addresses"), std::string::npos) << e.why;
+  EXPECT_EQ(OfRaw(ar + "From: team: alice@example.com, bob@example.com;\r\n").verdict, DmarcVerdict::kNone);
+  // A display name that decodes to a comma does not add an address, nor hide one.
+  EXPECT_EQ(OfRaw(ar + "From: =?utf-8?q?Smith=2C_Alice?= <alice@example.com>\r\n").verdict, DmarcVerdict::kPass);
+  // No From, no address, no domain.
+  EXPECT_EQ(OfRaw(ar + "Subject: x\r\n").verdict, DmarcVerdict::kNone);
+  EXPECT_EQ(OfRaw(ar + "From: undisclosed-recipients:;\r\n").verdict, DmarcVerdict::kNone);
+  EXPECT_EQ(OfRaw(ar + "From: alice\r\n").verdict, DmarcVerdict::kNone);
+  // A fail is not kept either when From does not qualify: it is about another message.
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=fail\r\nFrom: a@example.com, b@example.com\r\n")
+                .verdict,
+            DmarcVerdict::kNone);
+}
+
+TEST(AuthResultsTest, HeaderFromMustBeTheFromDomain) {
+  const std::string from = "From: Alice <alice@Example.COM>\r\n";
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n" + from).verdict,
+            DmarcVerdict::kPass);
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=EXAMPLE.com\r\n" + from).verdict,
+            DmarcVerdict::kPass);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=alice@example.com\r\n" + from).verdict,
+      DmarcVerdict::kPass);
+  const DmarcEvidence e =
+      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=evil.test\r\n" + from);
+  EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
+  EXPECT_NE(e.why.find("header.from=evil.test"), std::string::npos) << e.why;
+  // A parent or child domain is not the same domain.
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=mail.example.com\r\n" + from)
+                .verdict,
+            DmarcVerdict::kNone);
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=com\r\n" + from).verdict,
+            DmarcVerdict::kNone);
+  // Another method's header.from does not count; none at all is fine.
+  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dkim=pass header.from=evil.test; dmarc=pass\r\n" + from)
+                .verdict,
+            DmarcVerdict::kPass);
+}
+
+TEST(AuthResultsTest, EvidenceSaysWhere) {
+  const DmarcEvidence e = ReadTrustedDmarc(WithResults({"mx.example.com; dmarc=pass"}), kTrusted);
+  EXPECT_EQ(e.verdict, DmarcVerdict::kPass);
+  EXPECT_EQ(e.why, "dmarc=pass from mx.example.com");
+  EXPECT_EQ(ReadTrustedDmarc(WithResults({}), kTrusted).why, "no trusted Authentication-Results field");
 }
 
 TEST(AuthResultsTest, UnknownResultWordIsNone) {
@@ -142,13 +260,12 @@ TEST(AuthResultsTest, BrokenFieldsAreToleratedAndSkipped) {
 }
 
 TEST(AuthResultsTest, HeaderNameIsCaseInsensitive) {
-  Message m;
-  m.headers.push_back({"authentication-results", "mx.example.com; dmarc=pass"});
-  EXPECT_EQ(TrustedDmarc(m, kTrusted), DmarcVerdict::kPass);
+  EXPECT_EQ(OfRaw("authentication-results: mx.example.com; dmarc=pass\r\nFrom: a@example.com\r\n").verdict,
+            DmarcVerdict::kPass);
   // ARC copies are a different field and are not read.
-  Message arc;
-  arc.headers.push_back({"ARC-Authentication-Results", "i=1; mx.example.com; dmarc=pass"});
-  EXPECT_EQ(TrustedDmarc(arc, kTrusted), DmarcVerdict::kNone);
+  EXPECT_EQ(
+      OfRaw("ARC-Authentication-Results: i=1; mx.example.com; dmarc=pass\r\nFrom: a@example.com\r\n").verdict,
+      DmarcVerdict::kNone);
 }
 
 TEST(AuthResultsTest, HostileFieldsFinish) {

@@ -31,6 +31,13 @@ struct Address {
 struct HeaderField {
   std::string name;   // as written, e.g. "X-Auto-Response-Suppress"
   std::string value;  // decoded, unfolded, trimmed
+  // The value as the sender wrote it: unfolded and trimmed, raw 8-bit bytes
+  // read as undeclared text (so still valid UTF-8 without NUL), but RFC 2047
+  // encoded words NOT decoded. Structured fields whose syntax decides trust
+  // (Authentication-Results, From) are read from this, because decoding lets
+  // text inside a comment or phrase turn into syntax ("=?utf-8?q?=3B?=" is
+  // ";"). Filled by the parser; "" in Messages built by hand.
+  std::string raw_value = {};
 };
 
 // One node of the MIME tree, in depth-first order (part 0 is the root).

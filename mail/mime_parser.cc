@@ -176,6 +176,18 @@ const RawField* FirstField(const HeaderBlock& block, std::string_view name) {
   return nullptr;
 }
 
+// HeaderField::raw_value: unfolded (line breaks dropped, the white space
+// after them kept, RFC 5322 §2.2.3), read as undeclared text, trimmed; no
+// RFC 2047 decoding.
+std::string RawHeaderText(std::string_view raw_value) {
+  std::string unfolded;
+  unfolded.reserve(raw_value.size());
+  for (char c : raw_value) {
+    if (c != '\r' && c != '\n') unfolded += c;
+  }
+  return std::string(internal::Trim(DecodeUndeclared(unfolded)));
+}
+
 bool StartsWithHeaderField(std::string_view data) {
   if (data.starts_with("From ")) {
     const size_t eol = data.find('\n');
@@ -559,7 +571,8 @@ class Parser {
 
   void ReadTopLevelFields(const HeaderBlock& header) {
     for (const RawField& f : header.fields) {
-      m_->headers.push_back(HeaderField{std::string(f.name), DecodeHeaderText(f.value)});
+      m_->headers.push_back(
+          HeaderField{std::string(f.name), DecodeHeaderText(f.value), RawHeaderText(f.value)});
     }
     auto all = [&](std::string_view name) {
       std::vector<std::string_view> values;

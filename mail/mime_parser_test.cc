@@ -32,7 +32,10 @@ void ExpectClean(const Message& m) {
   EXPECT_TRUE(ValidUtf8WithoutNul(m.subject));
   EXPECT_TRUE(ValidUtf8WithoutNul(m.text_body));
   EXPECT_TRUE(ValidUtf8WithoutNul(m.html_body));
-  for (const HeaderField& h : m.headers) EXPECT_TRUE(ValidUtf8WithoutNul(h.value)) << h.name;
+  for (const HeaderField& h : m.headers) {
+    EXPECT_TRUE(ValidUtf8WithoutNul(h.value)) << h.name;
+    EXPECT_TRUE(ValidUtf8WithoutNul(h.raw_value)) << h.name;
+  }
   for (const MimePart& p : m.parts) {
     if (p.kind == MimePart::Kind::kText || p.kind == MimePart::Kind::kHtml) {
       EXPECT_TRUE(ValidUtf8WithoutNul(p.body));
@@ -373,6 +376,11 @@ TEST(MimeParserTest, HeaderValuesAreDecodedAndUnfolded) {
   EXPECT_EQ(m.headers[0].name, "Subject");
   EXPECT_EQ(m.headers[0].value, "café and more");
   EXPECT_EQ(*m.Header("x-thing"), "spaced");
+  // The raw value is unfolded and trimmed but keeps encoded words as written.
+  EXPECT_EQ(m.headers[0].raw_value, "=?utf-8?q?caf=C3=A9?=\tand more");
+  EXPECT_EQ(m.headers[1].raw_value, "spaced");
+  const Message latin1 = ParseMessage("X-Name: caf\xe9 =?utf-8?q?x?=\r\n\r\nb");
+  EXPECT_EQ(latin1.headers[0].raw_value, "café =?utf-8?q?x?=");
 }
 
 // --- reports ---
