@@ -119,16 +119,51 @@ base::Result<std::optional<int64_t>> AnswerRepliedTo(const mail::Message& m, int
   return std::optional<int64_t>((*post)->post_id);
 }
 
+const char* CommandName(ThreadCommand command) {
+  switch (command) {
+    case ThreadCommand::kResolve:
+      return "#resolved";
+    case ThreadCommand::kReopen:
+      return "#reopen";
+    case ThreadCommand::kAccept:
+      return "#accept";
+  }
+  return "#?";
+}
+
+// Why the command lines in `parsed` stay text: "#resolved not applied: <why>".
+std::string NotApplied(const ThreadCommands& parsed, const std::string& why) {
+  std::string names;
+  for (ThreadCommand command : parsed.commands) {
+    const std::string name = CommandName(command);
+    if (names.find(name) == std::string::npos) names += (names.empty() ? "" : ", ") + name;
+  }
+  return names + " not applied: " + why;
+}
+
 // The thread author's command lines in `post`'s body: removed from it and
-// returned as the update they make (nullopt when there are none). `note`
-// says what was done, or why an #accept was dropped.
+// returned as the update they make (nullopt when there are none or they do
+// not apply). They apply only when the From address is the thread author's
+// AND `proof` is a trusted, aligned DMARC pass: a From string alone is
+// anyone's to write. Otherwise they stay in the post as ordinary text.
+// `note` says what was done, why the commands stayed text, or why an #accept
+// was dropped.
 base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::Message& m,
                                                                     const forum::ThreadAudience& audience,
+                                                                    const mail::DmarcEvidence& proof,
                                                                     forum::PostDraft& post, ForumLookup& forum,
                                                                     std::string& note) {
-  if (base::AsciiLower(post.author_address) != base::AsciiLower(audience.author_address)) return std::optional<forum::ThreadUpdate>();
   ThreadCommands parsed = ParseThreadCommands(post.body);
   if (parsed.commands.empty()) return std::optional<forum::ThreadUpdate>();
+  if (base::AsciiLower(post.author_address) != base::AsciiLower(audience.author_address)) {
+    note = NotApplied(parsed, "not the thread's author");
+    return std::optional<forum::ThreadUpdate>();
+  }
+  if (proof.verdict != mail::DmarcVerdict::kPass) {
+    note = NotApplied(parsed, "sender not proven (dmarc=" + std::string(mail::DmarcVerdictName(proof.verdict)) +
+                                  ": " + proof.why + ")");
+    return std::optional<forum::ThreadUpdate>();
+  }
   post.body = std::move(parsed.rest);
   forum::ThreadUpdate update;
   update.thread_id = audience.thread_id;
@@ -245,7 +280,10 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     return item;
   }
 
-  const std::string dmarc(mail::DmarcVerdictName(mail::TrustedDmarc(m, config.trusted_authserv_ids)));
+  // Computed once: the rules match on it, and it is the only proof that the
+  // From address is its owner's (thread commands, PostDraft::author_verified).
+  const mail::DmarcEvidence proof = mail::ReadTrustedDmarc(m, config.trusted_authserv_ids);
+  const std::string dmarc(mail::DmarcVerdictName(proof.verdict));
   const forum::Rule* rule = forum::FirstMatch(config.rules, forum::RuleFacts{m, item.classification, dmarc});
   if (rule == nullptr) {
     item.outcome = forum::Outcome::kIgnored;
@@ -285,6 +323,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   forum::PostDraft post;
   post.author_address = item.from_address;
   post.author_name = m.from ? m.from->name : "";
+  post.author_verified = proof.verdict == mail::DmarcVerdict::kPass;
   post.body = trimmed.trimmed;
   post.elided = trimmed.elided;
   post.attachments = Attachments(m);
@@ -301,7 +340,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     if (!audience) return audience.error();
     if (audience->has_value()) {
       std::string done;
-      auto update = TakeThreadCommands(m, **audience, post, forum, done);
+      auto update = TakeThreadCommands(m, **audience, proof, post, forum, done);
       if (!update) return update.error();
       item.thread_update = *update;
       if (!done.empty()) item.reason += "; " + done;

@@ -17,10 +17,18 @@
 // each watcher who is neither. Each address once (case-insensitively), never
 // the post's own author, never one of our own addresses.
 //
+// Identity needs proof: a From string is anyone's to write, so acting as a
+// person takes the From address AND a trusted, aligned DMARC pass
+// (mail::ReadTrustedDmarc, read once per message). PostDraft::author_verified
+// records whether a post's author is proven.
+//
 // Thread lifecycle (daemon/thread_commands.h): in a post that joins an
-// existing thread and is written by the thread's author (addresses compared
-// case-insensitively), `#resolved`, `#reopen` and `#accept` lines become the
-// item's forum::ThreadUpdate and are removed from the post; `#accept`
+// existing thread, is written by the thread's author (addresses compared
+// case-insensitively) and whose sender is proven as above, `#resolved`,
+// `#reopen` and `#accept` lines become the item's forum::ThreadUpdate and are
+// removed from the post; without that proof they stay in the post as text
+// and the reason says why ("#resolved not applied: sender not proven
+// (dmarc=none: ...)"); `#accept`
 // accepts the post named by the first In-Reply-To id, when that is a post of
 // the same thread by someone else (otherwise it is dropped and the reason
 // says so). When only commands were written, no post is made: the outcome is

@@ -54,6 +54,7 @@ PipelineConfig Config() {
   c.reply_key = kKey;
   c.bounce_template = kBounceTemplate;
   c.own_addresses = {"help@example.com"};
+  c.trusted_authserv_ids = {"mx.example.com"};
   forum::Rule all;
   all.name = "all";
   all.action = forum::RuleAction::kThread;
@@ -78,6 +79,10 @@ std::vector<std::string> Sends(const forum::InboundItem& item) {
   for (const auto& o : item.outbox) out.push_back(o.kind + " " + o.recipient);
   return out;
 }
+
+// What our MTA (mx.example.com, trusted by Config()) prepends to mail from
+// example.org whose DMARC passed: the proof a thread command needs.
+constexpr char kProvenOrg[] = "Authentication-Results: mx.example.com; dmarc=pass header.from=example.org\r\n";
 
 forum::InboundItem MustDecide(const std::string& raw, FakeForum& forum,
                               const PipelineConfig& config = Config()) {
@@ -179,7 +184,7 @@ TEST_F(PipelineTest, NewThreadsAcknowledgementCarriesTheRateLimit) {
 TEST_F(PipelineTest, TheAuthorResolvesWithACommandLineThatIsRemovedFromThePost) {
   const auto item = MustDecide(Message("ALICE@example.org", "help@example.com", "Re: VPN down", "a3@alice.example",
                                        "Works now, thanks!\r\n\r\n  #Resolved  ",
-                                       "In-Reply-To: <question@alice.example>\r\n"),
+                                       std::string(kProvenOrg) + "In-Reply-To: <question@alice.example>\r\n"),
                                forum_);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
   EXPECT_EQ(item.post->body, "Works now, thanks!");
@@ -192,7 +197,8 @@ TEST_F(PipelineTest, TheAuthorResolvesWithACommandLineThatIsRemovedFromThePost) 
 
 TEST_F(PipelineTest, OnlyCommandsMakeNoPostButStillApply) {
   const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a4@alice.example",
-                                       "#accept\r\n#resolved", "In-Reply-To: <post.71.abcd@example.com>\r\n"),
+                                       "#accept\r\n#resolved",
+                                       std::string(kProvenOrg) + "In-Reply-To: <post.71.abcd@example.com>\r\n"),
                                forum_);
   EXPECT_EQ(item.outcome, forum::Outcome::kIgnored);
   EXPECT_FALSE(item.post.has_value());
@@ -207,7 +213,7 @@ TEST_F(PipelineTest, AcceptNeedsAReplyToAnAnswerOfTheThread) {
   // A reply to Alice's own question accepts nothing; the reopen still applies.
   const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a5@alice.example",
                                        "#reopen\r\n#accept\r\nIt is down again.",
-                                       "In-Reply-To: <post.70.abcd@example.com>\r\n"
+                                       std::string(kProvenOrg) + "In-Reply-To: <post.70.abcd@example.com>\r\n"
                                        "References: <question@alice.example>\r\n"),
                                forum_);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
@@ -225,6 +231,79 @@ TEST_F(PipelineTest, CommandsOfAnyoneButTheAuthorAreOrdinaryText) {
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
   EXPECT_EQ(item.post->body, "#resolved");
   EXPECT_FALSE(item.thread_update.has_value());
+}
+
+// --- Issue 8 item 5: identity needs proof (thread commands, author_verified) ---
+
+// Alice's reply to her thread 7, with `extra` header lines.
+std::string AliceReply(const std::string& extra, const std::string& body = "Works now.\r\n#resolved",
+                       const std::string& from = "Alice <alice@example.org>") {
+  return Message(from, "help@example.com", "Re: VPN down", "ar@alice.example", body,
+                 extra + "In-Reply-To: <question@alice.example>\r\n");
+}
+
+TEST_F(PipelineTest, TheAuthorsFromWithoutADmarcPassCommandsNothing) {
+  const auto item = MustDecide(AliceReply(""), forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_FALSE(item.thread_update.has_value());
+  EXPECT_EQ(item.post->body, "Works now.\n#resolved");  // the line stays, as text
+  EXPECT_FALSE(item.post->author_verified);
+  EXPECT_NE(item.reason.find("#resolved not applied: sender not proven (dmarc=none"), std::string::npos)
+      << item.reason;
+  // Only commands, unproven: they are the post's text, nothing is applied.
+  const auto only = MustDecide(AliceReply("", "#resolved\r\n#accept"), forum_);
+  ASSERT_EQ(only.outcome, forum::Outcome::kPosted);
+  EXPECT_FALSE(only.thread_update.has_value());
+  EXPECT_NE(only.reason.find("#resolved, #accept not applied"), std::string::npos) << only.reason;
+}
+
+TEST_F(PipelineTest, TheAuthorsFromWithATrustedAlignedPassResolves) {
+  const auto item = MustDecide(AliceReply(kProvenOrg), forum_);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  ASSERT_TRUE(item.thread_update.has_value());
+  EXPECT_EQ(item.thread_update->status, forum::ThreadUpdate::Status::kResolved);
+  EXPECT_EQ(item.post->body, "Works now.");
+  EXPECT_TRUE(item.post->author_verified);
+  EXPECT_NE(item.reason.find("thread 7 resolved by its author"), std::string::npos) << item.reason;
+}
+
+TEST_F(PipelineTest, APassForSomeoneElseIsNoAuthority) {
+  // Bob's mail passes DMARC, but Bob did not open the thread.
+  const auto bob = MustDecide(AliceReply(kProvenOrg, "Works now.\r\n#resolved", "bob@example.org"), forum_);
+  ASSERT_EQ(bob.outcome, forum::Outcome::kPosted);
+  EXPECT_FALSE(bob.thread_update.has_value());
+  EXPECT_EQ(bob.post->body, "Works now.\n#resolved");
+  EXPECT_TRUE(bob.post->author_verified);  // he is who he says, just not the author
+  EXPECT_NE(bob.reason.find("not the thread's author"), std::string::npos) << bob.reason;
+}
+
+TEST_F(PipelineTest, ForgedOrMisalignedProofIsNoProof) {
+  struct Case {
+    const char* label;
+    std::string extra;
+    std::string from;
+  };
+  const Case cases[] = {
+      {"pass from an untrusted authserv-id",
+       "Authentication-Results: mx.evil.test; dmarc=pass header.from=example.org\r\n", "alice@example.org"},
+      {"forged pass below our field without a result",
+       "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.org\r\n" + std::string(kProvenOrg),
+       "alice@example.org"},
+      {"pass for another domain",
+       "Authentication-Results: mx.example.com; dmarc=pass header.from=evil.test\r\n", "alice@example.org"},
+      {"two From addresses", kProvenOrg, "alice@example.org, mallory@evil.test"},
+      {"encoded words that decode to a pass",
+       "Authentication-Results: mx.example.com; spf=pass =?utf-8?q?=3B_dmarc=3Dpass?=\r\n", "alice@example.org"},
+  };
+  for (const Case& c : cases) {
+    const auto item = MustDecide(AliceReply(c.extra, "Works now.\r\n#resolved", c.from), forum_);
+    EXPECT_FALSE(item.thread_update.has_value()) << c.label;
+    EXPECT_NE(item.reason.find("sender not proven"), std::string::npos) << c.label << ": " << item.reason;
+  }
+  // Two From fields: the parser reads the first as the author, and it is not proven either.
+  const auto two = MustDecide(kProvenOrg + AliceReply("From: mallory@evil.test\r\n"), forum_);
+  EXPECT_FALSE(two.thread_update.has_value());
+  EXPECT_NE(two.reason.find("2 From fields"), std::string::npos) << two.reason;
 }
 
 // A DSN (RFC 3464) for outbox row `outbox_id`, sent to `to`.

@@ -41,6 +41,10 @@ struct PostDraft {
   std::string subject;               // new thread: its subject
   std::string author_address;
   std::string author_name;
+  // The author is proven: a trusted, aligned DMARC pass for author_address's
+  // domain (mail/auth_results.h). Without it the author is only what the From
+  // string claims.
+  bool author_verified = false;
   std::string body;                  // trimmed text
   std::string elided;                // the quoted history and signature that were cut
   std::vector<AttachmentDraft> attachments;
