@@ -257,6 +257,14 @@ struct MailboxConfig {
 struct LimitsConfig {
   // Larger messages are quarantined unparsed. Default: 25 MiB.
   std::uint64_t max_message_size = 25ull * 1024 * 1024;
+  // Of a message over max_message_size only this many raw bytes (its header
+  // and the start of its body) are fetched and kept in the quarantine; the
+  // rest is never downloaded. Default: 1 MiB.
+  std::uint64_t quarantine_keep_bytes = 1ull * 1024 * 1024;
+  // A fetch batch holds at most this many bytes of mail (and at most 100
+  // messages), so a worker's memory is bounded whatever the mailbox holds; a
+  // single message larger than this is still fetched alone. Default: 32 MiB.
+  std::uint64_t max_batch_bytes = 32ull * 1024 * 1024;
   // Deeper MIME nesting is quarantined. Default: 32.
   int max_mime_depth = 32;
   // More MIME parts than this are quarantined. Default: 500.

@@ -43,8 +43,8 @@ constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "descr
 constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "after", "quarantine_folder",
                                              "import_max_age", "acknowledge", "rules"};
 constexpr std::string_view kAfterKeys[] = {"action", "folder"};
-constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_mime_depth", "max_parts",
-                                            "new_threads_per_sender_per_hour"};
+constexpr std::string_view kLimitsKeys[] = {"max_message_size", "quarantine_keep_bytes", "max_batch_bytes",
+                                            "max_mime_depth",   "max_parts", "new_threads_per_sender_per_hour"};
 constexpr std::string_view kOutboxKeys[] = {"max_age",        "suppress_score",        "batch",
                                             "lease",          "loop_threshold",        "loop_domain_threshold",
                                             "loop_window",    "loop_cooldown",         "acknowledgement_interval"};
@@ -386,6 +386,14 @@ class Loader {
           Checked(
               r_, *size, r_.Size(*size), [](std::uint64_t n) { return n > 0; }, "must be greater than 0")
               .value_or(limits.max_message_size);
+    }
+    for (auto [key, field] : {std::pair{"quarantine_keep_bytes", &limits.quarantine_keep_bytes},
+                              std::pair{"max_batch_bytes", &limits.max_batch_bytes}}) {
+      if (auto size = s.Get(key)) {
+        *field = Checked(
+                     r_, *size, r_.Size(*size), [](std::uint64_t n) { return n > 0; }, "must be greater than 0")
+                     .value_or(*field);
+      }
     }
     limits.max_mime_depth = s.Int("max_mime_depth", 1, 1000).value_or(limits.max_mime_depth);
     limits.max_parts = s.Int("max_parts", 1, 100000).value_or(limits.max_parts);

@@ -1,6 +1,9 @@
 #include "daemon/app.h"
 
+#include <getopt.h>
 #include <signal.h>
+
+#include <cstdio>
 
 #include <memory>
 #include <string>
@@ -16,6 +19,7 @@
 #include "daemon/systemd_notify.h"
 #include "forum/model.h"
 #include "forum/store.h"
+#include "mail/library_init.h"
 
 namespace mailforumd {
 namespace {
@@ -125,6 +129,8 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
   o.import_max_age = box.import_max_age;
   o.dsn = cfg.database.dsn.reveal();
   o.domain = cfg.instance.domain;
+  o.quarantine_keep_bytes = cfg.limits.quarantine_keep_bytes;
+  o.max_batch_bytes = cfg.limits.max_batch_bytes;
 
   o.pipeline = PipelineConfigFor(cfg, box);
   return o;
@@ -132,9 +138,13 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
 
 // --once: one pass over every mailbox, in parallel, then the outbound mail
 // that is due. 0 when all succeeded, 75 otherwise.
-int RunOnce(const config::Config& cfg) {
+int RunOnce(const config::Config& cfg, const Options& run) {
   std::vector<std::unique_ptr<MailboxWorker>> workers;
-  for (const auto& box : cfg.mailboxes) workers.push_back(std::make_unique<MailboxWorker>(WorkerOptionsFor(cfg, box)));
+  for (const auto& box : cfg.mailboxes) {
+    WorkerOptions options = WorkerOptionsFor(cfg, box);
+    options.before_decide = run.before_decide;
+    workers.push_back(std::make_unique<MailboxWorker>(std::move(options)));
+  }
   std::vector<base::Status> results(workers.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < workers.size(); ++i) {
@@ -162,11 +172,12 @@ int RunOnce(const config::Config& cfg) {
 // The daemon's threads: one worker per mailbox and the outbox worker, which they wake.
 class Workers {
  public:
-  explicit Workers(const config::Config& cfg)
+  Workers(const config::Config& cfg, const Options& run)
       : outbox_(std::make_unique<OutboxWorker>(OutboxOptionsFor(cfg))) {
     threads_.emplace_back([w = outbox_.get()] { w->Run(); });
     for (const auto& box : cfg.mailboxes) {
       WorkerOptions options = WorkerOptionsFor(cfg, box);
+      options.before_decide = run.before_decide;
       options.on_mail_queued = [w = outbox_.get()] { w->Notify(); };
       mailboxes_.push_back(std::make_unique<MailboxWorker>(std::move(options)));
       threads_.emplace_back([w = mailboxes_.back().get()] { w->Run(); });
@@ -189,7 +200,45 @@ class Workers {
   std::vector<std::thread> threads_;
 };
 
+void Usage(FILE* out) {
+  std::fputs(
+      "usage: mailforumd -c FILE [--once]\n"
+      "  -c, --config FILE  the configuration (see docs/configuration.md)\n"
+      "      --once         process what is pending, then exit\n"
+      "  -h, --help         this text\n",
+      out);
+}
+
 }  // namespace
+
+int Main(int argc, char** argv, Options options) {
+  static const option kLong[] = {{"config", required_argument, nullptr, 'c'},
+                                 {"once", no_argument, nullptr, 'o'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {nullptr, 0, nullptr, 0}};
+  for (int c; (c = getopt_long(argc, argv, "c:h", kLong, nullptr)) != -1;) {
+    switch (c) {
+      case 'c': options.config_path = optarg; break;
+      case 'o': options.once = true; break;
+      case 'h': Usage(stdout); return base::kExitOk;
+      default: Usage(stderr); return base::kExitUsage;
+    }
+  }
+  if (options.config_path.empty() || optind != argc) {
+    Usage(stderr);
+    return base::kExitUsage;
+  }
+  // Block the signals the daemon waits for before any thread exists, so every
+  // thread inherits the mask and only sigwait() in Run() receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  mail::InitializeMailLibraries();
+  return Run(options);
+}
 
 int Run(const Options& options) {
   config::LoadResult loaded = config::LoadConfigFile(options.config_path);
@@ -205,9 +254,9 @@ int Run(const Options& options) {
   if (int rc = PrepareDatabase(cfg); rc != base::kExitOk) return rc;
   base::LogInfo("mailforumd started: " + std::to_string(cfg.mailboxes.size()) + " mailbox(es), " +
                 std::to_string(cfg.categories.size()) + " categories");
-  if (options.once) return RunOnce(cfg);
+  if (options.once) return RunOnce(cfg, options);
 
-  auto workers = std::make_unique<Workers>(cfg);
+  auto workers = std::make_unique<Workers>(cfg, options);
   NotifyReady("running " + std::to_string(workers->mailboxes()) + " mailbox worker(s) and the outbox worker");
 
   sigset_t signals;
@@ -229,7 +278,7 @@ int Run(const Options& options) {
         cfg = std::move(*reloaded.config);
         base::SetLogLevel(cfg.log.level);
         if (PrepareDatabase(cfg) != base::kExitOk) base::LogError("reload: the database is not ready; workers retry");
-        workers = std::make_unique<Workers>(cfg);
+        workers = std::make_unique<Workers>(cfg, options);
         base::LogInfo("configuration reloaded from " + options.config_path);
       } else {
         base::LogError("reload failed: keeping the previous configuration");

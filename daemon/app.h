@@ -9,14 +9,23 @@
 #ifndef MAILFORUM_DAEMON_APP_H_
 #define MAILFORUM_DAEMON_APP_H_
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace mailforumd {
 
 struct Options {
   std::string config_path;  // -c FILE
   bool once = false;        // --once: process what is pending, then exit
+  // Test hook (see WorkerOptions::before_decide): only test programs set it; no configuration or flag can.
+  std::function<void(std::string_view raw)> before_decide;
 };
+
+// mailforumd's main(): parses the command line into `options` (which may
+// carry test hooks), blocks the signals Run() waits for, initialises the mail
+// libraries and runs. Returns the process exit code.
+int Main(int argc, char** argv, Options options);
 
 // Runs the daemon; returns the process exit code (base/exit_codes.h):
 // 0 on a clean stop, 78 for configuration or schema errors, 75 when

@@ -1,6 +1,9 @@
 #include "daemon/mailbox_worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <set>
 #include <utility>
@@ -27,6 +30,9 @@ class StoreLookup : public ForumLookup {
   }
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override {
     return store_.FindPostByMessageId(message_id);
+  }
+  base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids) override {
+    return store_.IsOurMessageId(message_ids);
   }
 
  private:
@@ -62,6 +68,24 @@ class BatchLookup : public StoreLookup {
 
 // How often a daemon that does not own a mailbox checks whether its owner died.
 constexpr std::chrono::milliseconds kLockRetry{2000};
+
+// Sizes are asked for this many messages at a time (a few dozen bytes each).
+constexpr size_t kInfoChunk = 1000;
+
+// A message during which this many processes died is quarantined unparsed.
+constexpr int kDeathsToQuarantine = 2;
+
+// This process, as the owner of the crash-loop breaker's notes: a note left
+// by another owner on a message never recorded means that owner died.
+const std::string& WorkerOwnerId() {
+  static const std::string id = [] {
+    std::random_device rd;
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%d-%08x%08x", static_cast<int>(getpid()), rd(), rd());
+    return std::string(buffer);
+  }();
+  return id;
+}
 
 std::chrono::milliseconds WithJitter(std::chrono::milliseconds d) {
   static thread_local std::mt19937 rng{std::random_device{}()};
@@ -191,6 +215,8 @@ base::Status MailboxWorker::Pass(Connection& c) {
   auto record = [&](const std::vector<forum::InboundItem>& items,
                     const std::vector<FetchedMessage>& raws) -> base::Status {
     if (items.empty()) return {};
+    // Deciding is over: a death from here on is not the fault of the last message decided.
+    if (auto s = c.store->NoteWorking(name, uidvalidity, 0, 0, WorkerOwnerId()); !s.ok()) return s.error();
     auto recorded = c.store->RecordBatch(items, options_.domain);
     if (!recorded) return recorded.error();
     if (options_.on_mail_queued &&
@@ -231,24 +257,44 @@ base::Status MailboxWorker::Pass(Connection& c) {
     return {};
   };
 
+  // A message during which a daemon died: decided again after one death, quarantined unparsed after two.
+  auto crashed = c.store->TakeCrashedWork(name, uidvalidity, WorkerOwnerId());
+  if (!crashed) return crashed.error();
+  const std::optional<forum::CrashedWork> crash = *crashed;
+  if (crash) {
+    base::LogWarning("mailbox " + name + ": a daemon died " + std::to_string(crash->deaths) +
+                     " time(s) while deciding UID " + std::to_string(crash->uid) +
+                     (crash->deaths >= kDeathsToQuarantine ? "; quarantining it unparsed" : "; trying it once more"));
+  }
+
   BatchLookup lookup(*c.store);
-  for (size_t start = 0; start < uids->size() && !stopped_; start += options_.batch_size) {
-    const std::vector<uint32_t> chunk(uids->begin() + static_cast<std::ptrdiff_t>(start),
-                                      uids->begin() + static_cast<std::ptrdiff_t>(
-                                                          std::min(uids->size(), start + options_.batch_size)));
-    auto fetched = c.imap->FetchBatch(chunk);
-    if (!fetched) return fetched.error();
+  // Decides the messages of one fetched batch (ascending UIDs) and records them.
+  auto decide_batch = [&](std::vector<mail::ImapMessage>& fetched) -> base::Status {
     std::vector<forum::InboundItem> items;
     std::vector<FetchedMessage> raws;
     lookup.ClearPending();
-    for (auto& m : *fetched) {
-      FetchedMessage f{uidvalidity, m.uid, std::move(m.raw)};
+    for (auto& m : fetched) {
+      FetchedMessage f{uidvalidity, m.uid, std::move(m.raw), m.size};
       if (m.internal_date < import_after) {
         forum::InboundItem old = QuarantineItem(name, f, "received before first contact minus import_max_age");
         old.outcome = forum::Outcome::kTooOld;
         old.raw.clear();
         items.push_back(std::move(old));
+      } else if (m.size > options_.pipeline.max_message_size) {
+        items.push_back(QuarantineItem(name, f,
+                                       "message of " + std::to_string(m.size) + " bytes is over max_message_size (" +
+                                           std::to_string(options_.pipeline.max_message_size) +
+                                           "); its first " + std::to_string(f.raw.size()) + " bytes are kept"));
+      } else if (crash && crash->uid == f.uid && crash->deaths >= kDeathsToQuarantine) {
+        items.push_back(QuarantineItem(name, f,
+                                       "a daemon died " + std::to_string(crash->deaths) +
+                                           " times while deciding this message; quarantined unparsed"));
       } else {
+        const int deaths = crash && crash->uid == f.uid ? crash->deaths : 0;
+        if (auto s = c.store->NoteWorking(name, uidvalidity, f.uid, deaths, WorkerOwnerId()); !s.ok()) {
+          return s.error();
+        }
+        if (options_.before_decide) options_.before_decide(f.raw);
         auto item = Decide(f, options_.pipeline, lookup);
         if (!item) return item.error();
         if (lookup.TakeRefersToPending()) {
@@ -266,7 +312,38 @@ base::Status MailboxWorker::Pass(Connection& c) {
       }
       raws.push_back(std::move(f));
     }
-    if (auto s = record(items, raws); !s.ok()) return s;
+    return record(items, raws);
+  };
+
+  // Size first: the sizes of up to kInfoChunk messages, then batches bounded by count and bytes.
+  for (size_t start = 0; start < uids->size() && !stopped_; start += kInfoChunk) {
+    const std::vector<uint32_t> chunk(
+        uids->begin() + static_cast<std::ptrdiff_t>(start),
+        uids->begin() + static_cast<std::ptrdiff_t>(std::min(uids->size(), start + kInfoChunk)));
+    auto infos = c.imap->FetchInfo(chunk);
+    if (!infos) return infos.error();
+    for (size_t i = 0; i < infos->size() && !stopped_;) {
+      std::vector<uint32_t> whole, first_bytes_only;
+      uint64_t bytes = 0;
+      for (; i < infos->size() && whole.size() + first_bytes_only.size() < options_.batch_size; ++i) {
+        const mail::ImapMessageInfo& info = (*infos)[i];
+        const bool oversized = info.size > options_.pipeline.max_message_size;
+        const uint64_t cost = oversized ? std::min<uint64_t>(info.size, options_.quarantine_keep_bytes) : info.size;
+        if (!(whole.empty() && first_bytes_only.empty()) && bytes + cost > options_.max_batch_bytes) break;
+        (oversized ? first_bytes_only : whole).push_back(info.uid);
+        bytes += cost;
+      }
+      auto fetched = c.imap->FetchBatch(whole);
+      if (!fetched) return fetched.error();
+      if (!first_bytes_only.empty()) {
+        auto partial = c.imap->FetchBatch(first_bytes_only, static_cast<uint32_t>(std::min<uint64_t>(
+                                                                 options_.quarantine_keep_bytes, UINT32_MAX)));
+        if (!partial) return partial.error();
+        for (auto& m : *partial) fetched->push_back(std::move(m));
+        std::sort(fetched->begin(), fetched->end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
+      }
+      if (auto s = decide_batch(*fetched); !s.ok()) return s;
+    }
   }
   return {};
 }

@@ -7,7 +7,20 @@
 // batches: decide (daemon/pipeline.h), record each batch in ONE transaction,
 // and only after the commit do the post-action on the server (\Seen, move or
 // delete; quarantined mail moves to the quarantine folder). Between passes it
-// waits in IDLE (or polls). Every failure is logged with the mailbox's name
+// waits in IDLE (or polls).
+//
+// Size first: each batch's sizes are fetched before its bytes. A batch holds
+// at most batch_size messages and max_batch_bytes bytes, so memory stays
+// bounded whatever the mailbox holds; of a message over max_message_size
+// only the first quarantine_keep_bytes are fetched, and it is quarantined.
+//
+// Crash-loop breaker: before a message is decided, its UID is noted in the
+// database (Store::NoteWorking). When a pass finds the note of another
+// process on a message that was never recorded, that process died while
+// deciding it (a crash, or a kill of a hung daemon); after two such deaths
+// the message is quarantined unparsed and the mailbox goes on.
+//
+// Every failure is logged with the mailbox's name
 // and retried with exponential backoff and jitter; one failing mailbox never
 // affects another (each worker has its own thread, IMAP session and
 // database connection).
@@ -42,11 +55,19 @@ struct WorkerOptions {
   PipelineConfig pipeline;            // its `mailbox` names this worker
   std::string dsn;                    // PostgreSQL
   std::string domain;                 // of our Message-IDs
-  size_t batch_size = 100;
+  size_t batch_size = 100;            // at most this many messages per fetch and transaction
+  uint64_t max_batch_bytes = 32ull << 20;  // and at most this many bytes (one larger message goes alone)
+  // Of a message over pipeline.max_message_size only this many bytes are
+  // fetched, and kept in the quarantine.
+  uint64_t quarantine_keep_bytes = 1ull << 20;
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
   // Called (on the worker's thread) after a batch that queued outbound mail
   // is committed, e.g. to wake the outbox worker. Empty: nothing.
   std::function<void()> on_mail_queued;
+  // Test hook, called on the worker's thread just before each message is
+  // decided (a test makes it hang or crash to prove the crash-loop breaker).
+  // Only test programs set it; no configuration can.
+  std::function<void(std::string_view raw)> before_decide;
 };
 
 class MailboxWorker {

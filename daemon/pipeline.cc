@@ -218,7 +218,7 @@ forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessa
   item.mailbox = mailbox;
   item.uidvalidity = fetched.uidvalidity;
   item.uid = fetched.uid;
-  item.size = fetched.raw.size();
+  item.size = fetched.size != 0 ? fetched.size : fetched.raw.size();
   // Poison has no trustworthy Message-ID: the raw bytes are its identity.
   item.message_key = MessageKey("", "", fetched.raw);
   item.classification = "normal";

@@ -92,6 +92,9 @@ struct FetchedMessage {
   uint32_t uidvalidity = 0;
   uint32_t uid = 0;
   std::string raw;
+  // The whole message's size (RFC822.SIZE), which is more than raw.size()
+  // when only its first bytes were fetched; 0: raw.size().
+  uint64_t size = 0;
 };
 
 // The item to record for `fetched`. Errors: only the lookup's (kTransient).

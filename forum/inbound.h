@@ -138,6 +138,12 @@ struct MailboxState {
   std::chrono::system_clock::time_point first_contact;
 };
 
+// A message during which a daemon died (Store::TakeCrashedWork).
+struct CrashedWork {
+  uint32_t uid = 0;
+  int deaths = 0;  // how many processes died while deciding it, this one included
+};
+
 }  // namespace forum
 
 #endif  // MAILFORUM_FORUM_INBOUND_H_

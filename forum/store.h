@@ -119,6 +119,24 @@ class Store {
   // holds no lock: a worker checks this before each pass.
   base::Result<bool> HoldsMailboxLock(const std::string& mailbox);
 
+  // --- the crash-loop breaker (progress_store.cc) ---
+
+  // Notes that the worker `owner` (a random id per process) of `mailbox` is
+  // about to decide message `uid`, during which `deaths` processes died
+  // before — or, with uid 0, that it is deciding nothing. One round trip
+  // that does not wait for the WAL to reach disk: the note must only survive
+  // the death of this process, not of the database server.
+  base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid, int deaths,
+                           const std::string& owner);
+
+  // What a process that died left behind: when `mailbox`'s note under
+  // `uidvalidity` names a message that was never recorded and was written by
+  // another owner than `owner`, that owner died while deciding it. The death
+  // is counted and the note taken over by `owner` (so it is counted once), and
+  // the message is returned; nullopt when there is no such note.
+  base::Result<std::optional<CrashedWork>> TakeCrashedWork(const std::string& mailbox, uint32_t uidvalidity,
+                                                           const std::string& owner);
+
   // --- operations (see forum/admin.h): trace, quarantine, dry runs ---
 
   // Makes every later transaction of this Store read-only (PostgreSQL

@@ -51,6 +51,12 @@ std::string SanitizeUtf8(std::string_view bytes);
 // True when `bytes` is well-formed UTF-8 (NUL bytes allowed).
 bool IsValidUtf8(std::string_view bytes);
 
+// The longest prefix of the UTF-8 text `text` that is at most `max_bytes`
+// long and ends on a character boundary (never in the middle of a multi-byte
+// sequence). Every cut of text that leaves the parser or the classifier goes
+// through here, so that a cut never produces invalid UTF-8.
+std::string_view CutUtf8(std::string_view text, size_t max_bytes);
+
 }  // namespace mail
 
 #endif  // MAILFORUM_MAIL_CHARSET_H_

@@ -332,9 +332,11 @@ std::chrono::system_clock::time_point ToTimePoint(const mailimap_date_time* date
   return std::chrono::system_clock::from_time_t(timegm(&tm) - offset);
 }
 
-std::optional<ImapMessage> ToMessage(mailimap_msg_att* att) {
+// `att` as a message; without a body section (`need_body` false) an answer
+// that carries only the UID, size and date counts too.
+std::optional<ImapMessage> ToMessage(mailimap_msg_att* att, bool need_body = true) {
   ImapMessage message;
-  bool has_body = false;
+  bool has_body = !need_body;
   ForEach<mailimap_msg_att_item>(att->att_list, [&](mailimap_msg_att_item* item) {
     if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC) return;
     const mailimap_msg_att_static* value = item->att_data.att_static;
@@ -726,7 +728,22 @@ base::Result<std::vector<uint32_t>> ImapSession::UidsFrom(uint32_t first_uid) {
   return uids;
 }
 
-base::Result<std::vector<ImapMessage>> ImapSession::FetchBatch(const std::vector<uint32_t>& uids) {
+base::Result<std::vector<ImapMessageInfo>> ImapSession::FetchInfo(const std::vector<uint32_t>& uids) {
+  auto fetched = Fetch(uids, Body::kNone, 0);
+  if (!fetched) return fetched.error();
+  std::vector<ImapMessageInfo> out;
+  out.reserve(fetched->size());
+  for (const ImapMessage& m : *fetched) out.push_back({m.uid, m.size, m.internal_date});
+  return out;
+}
+
+base::Result<std::vector<ImapMessage>> ImapSession::FetchBatch(const std::vector<uint32_t>& uids,
+                                                               uint32_t first_bytes) {
+  return Fetch(uids, first_bytes > 0 ? Body::kFirstBytes : Body::kWhole, first_bytes);
+}
+
+base::Result<std::vector<ImapMessage>> ImapSession::Fetch(const std::vector<uint32_t>& uids, Body body,
+                                                          uint32_t first_bytes) {
   if (!impl_->imap) return impl_->NotConnected();
   if (uids.empty()) return std::vector<ImapMessage>();
   const std::string command = "UID FETCH" + Messages(uids.size());
@@ -735,11 +752,17 @@ base::Result<std::vector<ImapMessage>> ImapSession::FetchBatch(const std::vector
 
   FetchTypePtr type(mailimap_fetch_type_new_fetch_att_list_empty());
   if (!type) return OutOfMemory();
-  for (mailimap_fetch_att* att : {mailimap_fetch_att_new_uid(), mailimap_fetch_att_new_rfc822_size(),
-                                  mailimap_fetch_att_new_internaldate(),
-                                  mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr))}) {
-    if (att == nullptr || mailimap_fetch_type_new_fetch_att_list_add(type.get(), att) != MAILIMAP_NO_ERROR) {
-      if (att != nullptr) mailimap_fetch_att_free(att);
+  std::vector<mailimap_fetch_att*> atts = {mailimap_fetch_att_new_uid(), mailimap_fetch_att_new_rfc822_size(),
+                                           mailimap_fetch_att_new_internaldate()};
+  if (body == Body::kWhole) atts.push_back(mailimap_fetch_att_new_body_peek_section(mailimap_section_new(nullptr)));
+  if (body == Body::kFirstBytes) {
+    atts.push_back(mailimap_fetch_att_new_body_peek_section_partial(mailimap_section_new(nullptr), 0, first_bytes));
+  }
+  for (size_t i = 0; i < atts.size(); ++i) {
+    if (atts[i] == nullptr || mailimap_fetch_type_new_fetch_att_list_add(type.get(), atts[i]) != MAILIMAP_NO_ERROR) {
+      for (size_t j = i; j < atts.size(); ++j) {
+        if (atts[j] != nullptr) mailimap_fetch_att_free(atts[j]);
+      }
       return OutOfMemory();
     }
   }
@@ -753,7 +776,7 @@ base::Result<std::vector<ImapMessage>> ImapSession::FetchBatch(const std::vector
   std::vector<ImapMessage> messages;
   // Free each answer as soon as it is copied, so the batch is held about once, not twice.
   ForEach<mailimap_msg_att>(fetched, [&](mailimap_msg_att* att) {
-    std::optional<ImapMessage> message = ToMessage(att);
+    std::optional<ImapMessage> message = ToMessage(att, body != Body::kNone);
     mailimap_msg_att_free(att);
     if (message && std::binary_search(wanted.begin(), wanted.end(), message->uid)) {
       messages.push_back(std::move(*message));

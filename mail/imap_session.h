@@ -71,6 +71,13 @@ struct ImapMessage {
   std::chrono::system_clock::time_point internal_date;  // When the server received it.
 };
 
+// What a message is before its bytes are fetched (ImapSession::FetchInfo).
+struct ImapMessageInfo {
+  uint32_t uid = 0;
+  uint32_t size = 0;  // RFC822.SIZE
+  std::chrono::system_clock::time_point internal_date;
+};
+
 // Why Idle() returned.
 enum class IdleOutcome {
   kChanged,      // The server reported new or removed messages in the selected folder.
@@ -126,13 +133,22 @@ class ImapSession {
   // below first_uid, which a plain "UID first:*" search would return).
   base::Result<std::vector<uint32_t>> UidsFrom(uint32_t first_uid);
 
-  // Fetches the given messages of the selected folder with one UID FETCH.
+  // The size and arrival time of the given messages (UID FETCH of UID,
+  // RFC822.SIZE and INTERNALDATE: a few dozen bytes each, whatever the
+  // messages hold), so that the caller can decide what to fetch and how.
+  // UIDs that no longer exist are missing from the result, which is in
+  // ascending UID order. Errors as FetchBatch.
+  base::Result<std::vector<ImapMessageInfo>> FetchInfo(const std::vector<uint32_t>& uids);
+
+  // Fetches the given messages of the selected folder with one UID FETCH:
+  // whole, or with `first_bytes` > 0 only their first `first_bytes` bytes
+  // (BODY.PEEK[]<0.first_bytes>; `size` still reports the whole message).
   // The whole answer is held in memory, so the caller bounds memory by the
-  // batch it passes (a few MB of mail, e.g. up to 100 messages). UIDs that no
-  // longer exist are missing from the result, which is in ascending UID order.
+  // batch it passes (FetchInfo tells the sizes). UIDs that no longer exist
+  // are missing from the result, which is in ascending UID order.
   // Errors: kInvalidInput for UID 0; kTransient when the server reports the
   // messages expunged meanwhile (search again).
-  base::Result<std::vector<ImapMessage>> FetchBatch(const std::vector<uint32_t>& uids);
+  base::Result<std::vector<ImapMessage>> FetchBatch(const std::vector<uint32_t>& uids, uint32_t first_bytes = 0);
 
   // Adds `flag` (e.g. "\\Seen", "\\Deleted" or a keyword) to the given messages;
   // an empty list sends nothing. Errors: kInvalidInput for a malformed flag or UID 0.
@@ -171,6 +187,8 @@ class ImapSession {
  private:
   struct Impl;
   explicit ImapSession(std::unique_ptr<Impl> impl);
+  enum class Body { kNone, kWhole, kFirstBytes };
+  base::Result<std::vector<ImapMessage>> Fetch(const std::vector<uint32_t>& uids, Body body, uint32_t first_bytes);
 
   std::unique_ptr<Impl> impl_;
 };

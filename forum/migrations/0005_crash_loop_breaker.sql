@@ -1,0 +1,12 @@
+-- mailforum schema, revision 5: the crash-loop breaker. Forward-only: never
+-- edit a released migration; add a new numbered file instead.
+
+-- The message a mailbox's worker is deciding right now (NULL: none), noted
+-- before it is parsed. When a daemon finds another process's note on a
+-- message that was never recorded, that process died while working on it:
+-- working_deaths counts such deaths, and a message with two is quarantined
+-- unparsed, so that one message can never crash a daemon in a loop.
+ALTER TABLE mailbox_state ADD COLUMN working_uidvalidity bigint;
+ALTER TABLE mailbox_state ADD COLUMN working_uid bigint;
+ALTER TABLE mailbox_state ADD COLUMN working_owner text;
+ALTER TABLE mailbox_state ADD COLUMN working_deaths integer NOT NULL DEFAULT 0;
