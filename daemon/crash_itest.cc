@@ -7,23 +7,16 @@
 // - a message during which the daemon dies twice (it hangs on it, as on a
 //   CPU bomb, and is killed, as systemd's watchdog would) is quarantined
 //   unparsed on the next start, and the mail around it is posted.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstdlib>
 #include <random>
 #include <string>
-#include <thread>
 
-#include "forum/scratch_database.h"
-#include "forum/store.h"
+#include "daemon/daemon_itest_support.h"
 #include "mail/imap_session.h"
 #include "tests/support/subprocess.h"
-#include "tests/support/test_env.h"
 
 namespace {
 
@@ -36,73 +29,10 @@ std::string Question(int i, const std::string& extra_header = "") {
          "Date: Wed, 25 Nov 2026 09:00:00 +0000\r\n\r\nWhat about number " + std::to_string(i) + "?\r\n";
 }
 
-// A scratch database, a fresh Dovecot user and a configuration for one mailbox "crash".
-struct CrashSetup {
-  std::string dsn;
-  mail::ImapOptions imap;
-  std::string dir;
-  std::string config;
-
-  // Sets everything up; false (with a gtest failure) when a server is missing or a step fails.
-  bool Make(const std::string& name) {
-    const char* admin = std::getenv("MAILFORUM_TEST_PG_DSN");
-    const char* port = std::getenv("MAILFORUM_TEST_IMAPS_PORT");
-    const char* password = std::getenv("MAILFORUM_TEST_IMAP_PASSWORD");
-    const char* ca = std::getenv("MAILFORUM_TEST_CA_FILE");
-    const char* smtp_port = std::getenv("MAILFORUM_TEST_SMTP_PORT");
-    if (!admin || !port || !password || !ca || !smtp_port) {
-      ADD_FAILURE() << "the test servers are not running (see scripts/testenv/start)";
-      return false;
-    }
-    auto db = forum::CreateScratchDatabase(admin, name);
-    if (!db) {
-      ADD_FAILURE() << db.error().message;
-      return false;
-    }
-    dsn = *db;
-    std::random_device rd;
-    imap.host = "localhost";
-    imap.port = static_cast<uint16_t>(std::stoi(port));
-    imap.ca_file = ca;
-    imap.username = name + std::to_string(rd() % 100000000);
-    imap.password = password;
-    dir = mftest::MakeTempDir("mf" + name);
-    mftest::WriteFile(dir + "/db.dsn", dsn + "\n");
-    mftest::WriteFile(dir + "/imap.pass", std::string(password) + "\n");
-    mftest::WriteFile(dir + "/reply.key", "crash-test-reply-key-of-at-least-32-bytes\n");
-    config = dir + "/mailforum.yaml";
-    mftest::WriteFile(config,
-                      "instance: {name: Crash, base_url: 'http://127.0.0.1:8080', domain: crash.example}\n"
-                      "database: {dsn_file: db.dsn}\n"
-                      "secrets: {reply_key_file: reply.key}\n"
-                      "smtp: {host: localhost, port: " + std::string(smtp_port) + ", tls: starttls, ca_file: " + ca +
-                          ", from: 'Crash <help@crash.example>', reply_to: 'help+{token}@crash.example'}\n"
-                          "categories: [{slug: general, name: General}]\n"
-                          "mailboxes:\n"
-                          "  - name: crash\n"
-                          "    imap: {host: localhost, port: " + port + ", tls: implicit, ca_file: " + ca +
-                          ", username: " + imap.username + ", password_file: imap.pass, poll_interval: 1s}\n"
-                          "    after: {action: move, folder: Processed}\n"
-                          "    acknowledge: false\n"
-                          "    rules: [{name: all, action: thread, category: general}]\n"
-                          "limits: {new_threads_per_sender_per_hour: 100000}\n",
-                      0644);
-    auto migrated = RunCommand(std::string(MAILFORUMCTL_PATH) + " migrate -c " + ShellQuote(config));
-    EXPECT_EQ(migrated.exit_code, 0) << migrated.output;
-    return migrated.exit_code == 0;
-  }
-
-  std::string Query(const std::string& sql) const {
-    auto r = forum::QueryScalar(dsn, sql);
-    EXPECT_TRUE(r) << sql << ": " << (r ? "" : r.error().message);
-    return r ? *r : "";
-  }
-};
-
 TEST(CrashTest, KilledAfterProgressDuringIngestPostsEveryMessageExactlyOnce) {
   constexpr int kMessages = 3000;
   constexpr int kKills = 20;
-  CrashSetup setup;
+  mftest::DaemonSetup setup;
   ASSERT_TRUE(setup.Make("crash"));
   {
     auto session = mail::ImapSession::Connect(setup.imap);
@@ -159,37 +89,8 @@ TEST(CrashTest, KilledAfterProgressDuringIngestPostsEveryMessageExactlyOnce) {
   EXPECT_EQ(processed->exists, static_cast<uint32_t>(kMessages));
 }
 
-// Starts mailforumd_testing with `args`, its output appended to `log`; it hangs before deciding any message
-// that contains `hang_on`.
-pid_t StartTestingDaemon(const std::string& config, const std::string& log, const std::string& hang_on) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = open("/dev/null", O_RDONLY);
-    if (out < 0 || in < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    setenv("MAILFORUM_TEST_HANG_ON", hang_on.c_str(), 1);
-    execl(MAILFORUMD_TESTING_PATH, MAILFORUMD_TESTING_PATH, "-c", config.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits until `sql` answers `want` (polling the database: an event, not a fixed time); false after 120 s.
-bool WaitForRow(const CrashSetup& setup, const std::string& sql, const std::string& want) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = forum::QueryScalar(setup.dsn, sql);
-    if (r && *r == want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
 TEST(CrashTest, MessageDuringWhichTheDaemonDiedTwiceIsQuarantinedUnparsed) {
-  CrashSetup setup;
+  mftest::DaemonSetup setup;
   ASSERT_TRUE(setup.Make("crashloop"));
   const std::string kMark = "X-Test-Hang: " + std::to_string(std::random_device{}());
   const std::string bomb = Question(2, kMark + "\r\n");
@@ -207,16 +108,16 @@ TEST(CrashTest, MessageDuringWhichTheDaemonDiedTwiceIsQuarantinedUnparsed) {
   const std::string uid = std::to_string(bomb_uid);
 
   // First life: it hangs on the bomb (its note says so), and is killed.
-  pid_t pid = StartTestingDaemon(setup.config, log, kMark);
-  ASSERT_TRUE(WaitForRow(setup, "SELECT working_uid || '/' || working_deaths FROM mailbox_state", uid + "/0"))
+  pid_t pid = mftest::StartTestingDaemon(setup.config, log, kMark);
+  ASSERT_TRUE(mftest::WaitForRow(setup, "SELECT working_uid || '/' || working_deaths FROM mailbox_state", uid + "/0"))
       << mftest::ReadFile(log);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
 
   // Second life: it counts the first death, tries the message once more, hangs again, and is killed.
-  pid = StartTestingDaemon(setup.config, log, kMark);
-  ASSERT_TRUE(WaitForRow(setup, "SELECT working_uid || '/' || working_deaths FROM mailbox_state", uid + "/1"))
+  pid = mftest::StartTestingDaemon(setup.config, log, kMark);
+  ASSERT_TRUE(mftest::WaitForRow(setup, "SELECT working_uid || '/' || working_deaths FROM mailbox_state", uid + "/1"))
       << mftest::ReadFile(log);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   ASSERT_EQ(waitpid(pid, &status, 0), pid);

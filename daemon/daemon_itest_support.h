@@ -1,0 +1,122 @@
+// What the integration tests that run the real mailforumd binaries share
+// (daemon/crash_itest.cc, daemon/hostile_mail_itest.cc): a scratch database,
+// a Dovecot user of its own and a configuration file, a way to start the
+// test-hook build of the daemon, and a wait for a database event. Test-only
+// and header-only: the including test defines MAILFORUMCTL_PATH and
+// MAILFORUMD_TESTING_PATH (daemon/CMakeLists.txt).
+#ifndef MAILFORUM_DAEMON_DAEMON_ITEST_SUPPORT_H_
+#define MAILFORUM_DAEMON_DAEMON_ITEST_SUPPORT_H_
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "forum/scratch_database.h"
+#include "mail/imap_session.h"
+#include "tests/support/subprocess.h"
+#include "tests/support/test_env.h"
+
+namespace mftest {
+
+// A scratch database, a fresh Dovecot user and a configuration for one mailbox "crash".
+struct DaemonSetup {
+  std::string dsn;
+  mail::ImapOptions imap;
+  std::string dir;
+  std::string config;
+
+  // Sets everything up; false (with a gtest failure) when a server is missing or a step fails.
+  // `extra_yaml` is appended to the configuration (e.g. a `limits:` section of its own).
+  bool Make(const std::string& name, const std::string& extra_yaml = "limits: {new_threads_per_sender_per_hour: 100000}\n") {
+    const char* admin = std::getenv("MAILFORUM_TEST_PG_DSN");
+    const char* port = std::getenv("MAILFORUM_TEST_IMAPS_PORT");
+    const char* password = std::getenv("MAILFORUM_TEST_IMAP_PASSWORD");
+    const char* ca = std::getenv("MAILFORUM_TEST_CA_FILE");
+    const char* smtp_port = std::getenv("MAILFORUM_TEST_SMTP_PORT");
+    if (!admin || !port || !password || !ca || !smtp_port) {
+      ADD_FAILURE() << "the test servers are not running (see scripts/testenv/start)";
+      return false;
+    }
+    auto db = forum::CreateScratchDatabase(admin, name);
+    if (!db) {
+      ADD_FAILURE() << db.error().message;
+      return false;
+    }
+    dsn = *db;
+    std::random_device rd;
+    imap.host = "localhost";
+    imap.port = static_cast<uint16_t>(std::stoi(port));
+    imap.ca_file = ca;
+    imap.username = name + std::to_string(rd() % 100000000);
+    imap.password = password;
+    dir = mftest::MakeTempDir("mf" + name);
+    mftest::WriteFile(dir + "/db.dsn", dsn + "\n");
+    mftest::WriteFile(dir + "/imap.pass", std::string(password) + "\n");
+    mftest::WriteFile(dir + "/reply.key", "crash-test-reply-key-of-at-least-32-bytes\n");
+    config = dir + "/mailforum.yaml";
+    mftest::WriteFile(config,
+                      "instance: {name: Crash, base_url: 'http://127.0.0.1:8080', domain: crash.example}\n"
+                      "database: {dsn_file: db.dsn}\n"
+                      "secrets: {reply_key_file: reply.key}\n"
+                      "smtp: {host: localhost, port: " + std::string(smtp_port) + ", tls: starttls, ca_file: " + ca +
+                          ", from: 'Crash <help@crash.example>', reply_to: 'help+{token}@crash.example'}\n"
+                          "categories: [{slug: general, name: General}]\n"
+                          "mailboxes:\n"
+                          "  - name: crash\n"
+                          "    imap: {host: localhost, port: " + port + ", tls: implicit, ca_file: " + ca +
+                          ", username: " + imap.username + ", password_file: imap.pass, poll_interval: 1s}\n"
+                          "    after: {action: move, folder: Processed}\n"
+                          "    acknowledge: false\n"
+                          "    rules: [{name: all, action: thread, category: general}]\n" +
+                          extra_yaml,
+                      0644);
+    auto migrated = mftest::RunCommand(std::string(MAILFORUMCTL_PATH) + " migrate -c " + mftest::ShellQuote(config));
+    EXPECT_EQ(migrated.exit_code, 0) << migrated.output;
+    return migrated.exit_code == 0;
+  }
+
+  std::string Query(const std::string& sql) const {
+    auto r = forum::QueryScalar(dsn, sql);
+    EXPECT_TRUE(r) << sql << ": " << (r ? "" : r.error().message);
+    return r ? *r : "";
+  }
+};
+
+// Starts mailforumd_testing with `args`, its output appended to `log`; it hangs before deciding any message
+// that contains `hang_on`.
+inline pid_t StartTestingDaemon(const std::string& config, const std::string& log, const std::string& hang_on) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int in = open("/dev/null", O_RDONLY);
+    if (out < 0 || in < 0) _exit(127);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(out, 2);
+    setenv("MAILFORUM_TEST_HANG_ON", hang_on.c_str(), 1);
+    execl(MAILFORUMD_TESTING_PATH, MAILFORUMD_TESTING_PATH, "-c", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits until `sql` answers `want` (polling the database: an event, not a fixed time); false after 120 s.
+inline bool WaitForRow(const DaemonSetup& setup, const std::string& sql, const std::string& want) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = forum::QueryScalar(setup.dsn, sql);
+    if (r && *r == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace mftest
+
+#endif  // MAILFORUM_DAEMON_DAEMON_ITEST_SUPPORT_H_
