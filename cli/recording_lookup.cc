@@ -41,6 +41,13 @@ base::Result<std::optional<forum::PostRef>> RecordingLookup::FindPostByMessageId
   return *post;
 }
 
+base::Result<bool> RecordingLookup::IsOurMessageId(const std::vector<std::string>& message_ids) {
+  if (store_ == nullptr) return false;
+  auto ours = store_->IsOurMessageId(message_ids);
+  if (Failed(ours)) return false;
+  return *ours;
+}
+
 base::Result<int64_t> RecordingLookup::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
   if (store_ == nullptr) return int64_t{0};
   auto count = store_->CountThreadsOpenedSince(address, seconds);

@@ -4,7 +4,7 @@
 // auto-replies of several kinds, bounces (an RFC 3464 DSN and a qmail
 // free-text report) and a malformed message — become exactly the threads and
 // posts that the generator below expects, message by message. Machine mail
-// is never posted, bounces raise the bounce score of the failed address, the
+// is never posted, bounces that are not to our return path score nobody, the
 // malformed message is quarantined with its raw bytes, and the inbox ends
 // empty.
 //
@@ -423,14 +423,16 @@ TEST_F(IngestMixTest, FiveHundredMixedMessagesMakeExactlyTheExpectedThreadsAndPo
       Scalar("SELECT count(*) FROM message_ids m JOIN inbound_messages i ON i.message_id = m.message_id "
              "WHERE i.outcome = 'machine'"),
       "0");
-  // Each hard bounce added 1 to the failed address's score; nobody else has one.
+  // These bounces came to help@, not to a return path of ours: anyone could
+  // have written them, so they score nobody (issue 8 item 4), and the trace
+  // says what each claimed.
   for (const auto& [address, count] : bounced) {
-    EXPECT_EQ(Scalar("SELECT bounce_score || '/' || hard_bounces FROM suppressions WHERE address = '" +
-                     address + "'"),
-              std::to_string(count) + "/" + std::to_string(count))
+    EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE classification = 'bounce' AND reason LIKE "
+                     "'%no score changed%" + address + " hard%'"),
+              std::to_string(count))
         << address;
   }
-  EXPECT_EQ(Scalar("SELECT count(*) FROM suppressions"), std::to_string(bounced.size()));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM suppressions"), "0");
 
   // Attachments, HTML-only mail and the charsets arrived as text.
   const int per_shape = kQuestions / 6;

@@ -49,6 +49,44 @@ std::optional<int64_t> BouncedOutboxId(const mail::Message& m, const PipelineCon
   return std::nullopt;
 }
 
+// What the trace says of a bounce that reached no signed return path of
+// ours: anyone can write one listing anyone, so it changes no score; the
+// addresses it claimed (the first ten) are shown for the operator.
+std::string UnverifiedBounceNote(const std::vector<forum::BounceDraft>& claimed) {
+  constexpr size_t kShown = 10;
+  std::string note = "bounce not addressed to a return path of ours: no score changed";
+  if (claimed.empty()) return note + " (it named no failed recipient)";
+  note += " (it claimed:";
+  for (size_t i = 0; i < claimed.size() && i < kShown; ++i) {
+    note += (i ? ", " : " ") + claimed[i].address + (claimed[i].hard ? " hard" : " soft");
+  }
+  if (claimed.size() > kShown) note += " and " + std::to_string(claimed.size() - kShown) + " more";
+  return note + ")";
+}
+
+// Whether machine mail `m` answers mail we sent (issue 8 item 7): it went to
+// a VERP return path of ours or carries a reply token, either verifying,
+// or it names one of our Message-IDs. Its From proves nothing: anyone can
+// write it.
+base::Result<bool> TiedToOurs(const mail::Message& m, const PipelineConfig& config, ForumLookup& forum) {
+  if (BouncedOutboxId(m, config)) return true;
+  for (const std::string& address : RecipientAddresses(m)) {
+    const auto token = mail::ExtractToken(config.reply_to_template, address);
+    if (token && mail::VerifyReplyToken(*token, config.reply_key)) return true;
+  }
+  // Hostile mail may list thousands of references: the nearest ancestors are the ones a reply names.
+  constexpr size_t kMaxIds = 50;
+  std::vector<std::string> ids;
+  for (auto it = m.in_reply_to.begin(); it != m.in_reply_to.end() && ids.size() < kMaxIds; ++it) {
+    ids.push_back(*it);
+  }
+  for (auto it = m.references.rbegin(); it != m.references.rend() && ids.size() < kMaxIds; ++it) {
+    ids.push_back(*it);
+  }
+  if (ids.empty()) return false;
+  return forum.IsOurMessageId(ids);
+}
+
 // The thread named by a valid reply token in To, Cc, Delivered-To or X-Original-To.
 // A token that does not verify is noted in `note` and never trusted.
 base::Result<std::optional<int64_t>> ThreadFromToken(const mail::Message& m, const PipelineConfig& config,
@@ -151,8 +189,8 @@ std::string NotApplied(const ThreadCommands& parsed, const std::string& why) {
 base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::Message& m,
                                                                     const forum::ThreadAudience& audience,
                                                                     const mail::DmarcEvidence& proof,
-                                                                    forum::PostDraft& post, ForumLookup& forum,
-                                                                    std::string& note) {
+                                                                    forum::PostDraft& post,
+                                                                    ForumLookup& forum, std::string& note) {
   ThreadCommands parsed = ParseThreadCommands(post.body);
   if (parsed.commands.empty()) return std::optional<forum::ThreadUpdate>();
   if (base::AsciiLower(post.author_address) != base::AsciiLower(audience.author_address)) {
@@ -160,8 +198,9 @@ base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::
     return std::optional<forum::ThreadUpdate>();
   }
   if (proof.verdict != mail::DmarcVerdict::kPass) {
-    note = NotApplied(parsed, "sender not proven (dmarc=" + std::string(mail::DmarcVerdictName(proof.verdict)) +
-                                  ": " + proof.why + ")");
+    note =
+        NotApplied(parsed, "sender not proven (dmarc=" + std::string(mail::DmarcVerdictName(proof.verdict)) +
+                               ": " + proof.why + ")");
     return std::optional<forum::ThreadUpdate>();
   }
   post.body = std::move(parsed.rest);
@@ -265,13 +304,24 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     item.outcome = forum::Outcome::kMachine;
     item.reason = kind.why;
     for (const auto& f : kind.failed) item.bounces.push_back({f.address, f.hard, f.reason});
-    if (kind.kind == mail::MessageKind::kBounce) item.bounced_outbox_id = BouncedOutboxId(m, config);
+    if (kind.kind == mail::MessageKind::kBounce) {
+      item.bounced_outbox_id = BouncedOutboxId(m, config);
+      if (!item.bounced_outbox_id) {
+        item.reason += "; " + UnverifiedBounceNote(item.bounces);
+        item.bounces.clear();
+      }
+    }
+    auto tied = TiedToOurs(m, config, forum);
+    if (!tied) return tied.error();
+    item.tied_to_ours = *tied;
+    if (!item.tied_to_ours) item.reason += "; not tied to mail of ours: ignored by the loop breaker";
     return item;
   }
   // Only machines write to our return path; whatever comes there is never a post.
   if (const auto verp = BouncedOutboxId(m, config)) {
     item.outcome = forum::Outcome::kMachine;
     item.reason = "sent to the return path of outbox row " + std::to_string(*verp);
+    item.tied_to_ours = true;
     return item;
   }
   if (IsOwnAddress(config, item.from_address)) {

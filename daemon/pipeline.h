@@ -7,8 +7,13 @@
 // limits becomes a quarantine outcome with its raw bytes and the reason.
 // Machine mail (auto-replies, bounces, feedback reports, delivery notices,
 // our own mail, anything sent to our VERP return path) is recorded as
-// kMachine and never posted; bounces carry their failed recipients for the
-// bounce score, and the outbox row their VERP address names.
+// kMachine and never posted. A bounce to the signed VERP return path of
+// one of our outbox rows names that row (its recipient's bounce score
+// grows); any other bounce changes no score: its failed recipients are
+// dropped and the reason lists what it claimed. Machine mail is tied to ours
+// (forum::InboundItem::tied_to_ours, what the loop circuit breaker counts)
+// when it reached a verified VERP return path, carries a reply token that
+// verifies, or names one of our Message-IDs in In-Reply-To or References.
 //
 // What a post queues (forum::OutboxDraft): a new thread, an acknowledgement
 // to its author (when the mailbox acknowledges) and a notification to each
@@ -65,6 +70,9 @@ class ForumLookup {
   virtual base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) = 0;
   // The post that `message_id` (inbound or outbound) belongs to, or nullopt.
   virtual base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) = 0;
+  // Whether one of `message_ids` is the Message-ID of mail we sent (a
+  // post's outbound id, an acknowledgement's or a rejection notice's).
+  virtual base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids) = 0;
 };
 
 // Everything Decide needs from the configuration, for one mailbox.

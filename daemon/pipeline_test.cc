@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,16 @@ class FakeForum : public ForumLookup {
     return std::optional<forum::PostRef>(it->second);
   }
 
+  base::Result<bool> IsOurMessageId(const std::vector<std::string>& ids) override {
+    for (const std::string& id : ids) {
+      if (ours.count(id)) return true;
+    }
+    return false;
+  }
+
   std::map<int64_t, forum::ThreadAudience> threads;
   std::map<std::string, forum::PostRef> posts;  // by Message-ID
+  std::set<std::string> ours;                   // our outbound Message-IDs
   std::map<std::string, int64_t> message_ids;
   bool fail_audience = false;
 };
@@ -82,7 +91,8 @@ std::vector<std::string> Sends(const forum::InboundItem& item) {
 
 // What our MTA (mx.example.com, trusted by Config()) prepends to mail from
 // example.org whose DMARC passed: the proof a thread command needs.
-constexpr char kProvenOrg[] = "Authentication-Results: mx.example.com; dmarc=pass header.from=example.org\r\n";
+constexpr char kProvenOrg[] =
+    "Authentication-Results: mx.example.com; dmarc=pass header.from=example.org\r\n";
 
 forum::InboundItem MustDecide(const std::string& raw, FakeForum& forum,
                               const PipelineConfig& config = Config()) {
@@ -287,13 +297,15 @@ TEST_F(PipelineTest, ForgedOrMisalignedProofIsNoProof) {
       {"pass from an untrusted authserv-id",
        "Authentication-Results: mx.evil.test; dmarc=pass header.from=example.org\r\n", "alice@example.org"},
       {"forged pass below our field without a result",
-       "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.org\r\n" + std::string(kProvenOrg),
+       "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=example.org\r\n" +
+           std::string(kProvenOrg),
        "alice@example.org"},
       {"pass for another domain",
        "Authentication-Results: mx.example.com; dmarc=pass header.from=evil.test\r\n", "alice@example.org"},
       {"two From addresses", kProvenOrg, "alice@example.org, mallory@evil.test"},
       {"encoded words that decode to a pass",
-       "Authentication-Results: mx.example.com; spf=pass =?utf-8?q?=3B_dmarc=3Dpass?=\r\n", "alice@example.org"},
+       "Authentication-Results: mx.example.com; spf=pass =?utf-8?q?=3B_dmarc=3Dpass?=\r\n",
+       "alice@example.org"},
   };
   for (const Case& c : cases) {
     const auto item = MustDecide(AliceReply(c.extra, "Works now.\r\n#resolved", c.from), forum_);
@@ -337,7 +349,8 @@ TEST_F(PipelineTest, AForgedReturnPathNamesNoRow) {
   const auto item = MustDecide(Dsn(forged, "gone@example.org", "5.1.1"), forum_);
   EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
   EXPECT_FALSE(item.bounced_outbox_id.has_value());
-  EXPECT_EQ(item.bounces.size(), 1u);  // its failed recipients still count, as for any bounce
+  // Issue 8 item 4: a bounce that names no row of ours changes no score.
+  EXPECT_TRUE(item.bounces.empty());
 }
 
 TEST_F(PipelineTest, MailToOurReturnPathIsNeverPosted) {
@@ -362,6 +375,58 @@ TEST_F(PipelineTest, AnAutoReplyToANotificationMakesNoPostAndNoMail) {
   EXPECT_FALSE(item.post.has_value());
   EXPECT_TRUE(item.outbox.empty());
   EXPECT_FALSE(item.bounced_outbox_id.has_value());
+}
+
+// --- Issue 8 (hostile and forged mail): forged bounces, forged auto-replies, backscatter ---
+
+TEST_F(PipelineTest, ForgedBouncesToOurAddressChangeNoScoreAndSayWhatTheyClaimed) {
+  for (const std::string to : {"help@example.com", "help+notatoken@example.com", "bounces+17@example.com"}) {
+    const auto item = MustDecide(Dsn(to, "IT-Team@example.com", "5.1.1"), forum_);
+    EXPECT_EQ(item.outcome, forum::Outcome::kMachine) << to;
+    EXPECT_EQ(item.classification, "bounce") << to;
+    EXPECT_FALSE(item.bounced_outbox_id.has_value()) << to;
+    EXPECT_TRUE(item.bounces.empty()) << to;
+    EXPECT_NE(item.reason.find("bounce not addressed to a return path of ours: no score changed"),
+              std::string::npos)
+        << item.reason;
+    EXPECT_NE(item.reason.find("it-team@example.com hard"), std::string::npos) << item.reason;
+    EXPECT_TRUE(item.outbox.empty()) << to;
+  }
+}
+
+// An auto-reply as a vacation program writes it, to `to`, with `extra` header lines.
+std::string AutoReply(const std::string& to, const std::string& message_id, const std::string& extra = "") {
+  return Message("boss@example.org", to, "Out of office", message_id, "Away until Monday.",
+                 "Auto-Submitted: auto-replied\r\n" + extra);
+}
+
+TEST_F(PipelineTest, OnlyMachineMailTiedToOursFeedsTheLoopBreaker) {
+  forum_.ours.insert("ack.3.abcdabcdabcdabcd@example.com");
+  // Not tied: to help@, to a forged token, naming Message-IDs that are not ours.
+  for (const std::string& raw :
+       {AutoReply("help@example.com", "o1@example.org"),
+        AutoReply("help+abcdefgh@example.com", "o2@example.org"),
+        AutoReply("help@example.com", "o3@example.org",
+                  "In-Reply-To: <question@alice.example>\r\nReferences: <post.9.zzzz@example.com>\r\n")}) {
+    const auto item = MustDecide(raw, forum_);
+    EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
+    EXPECT_FALSE(item.tied_to_ours) << raw;
+    EXPECT_NE(item.reason.find("not tied to mail of ours"), std::string::npos) << item.reason;
+  }
+  // Tied: a valid reply token, our return path, one of our Message-IDs in References.
+  for (const std::string& raw :
+       {AutoReply(mail::ReplyAddress(Config().reply_to_template, 7, kKey), "t1@example.org"),
+        AutoReply(mail::VerpAddress(kBounceTemplate, 12, kKey), "t2@example.org"),
+        AutoReply("help@example.com", "t3@example.org",
+                  "References: <x@y> <ack.3.abcdabcdabcdabcd@example.com> <z@y>\r\n")}) {
+    const auto item = MustDecide(raw, forum_);
+    EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
+    EXPECT_TRUE(item.tied_to_ours) << raw;
+  }
+  // A bounce to our return path is tied; a forged one is not.
+  EXPECT_TRUE(MustDecide(Dsn(mail::VerpAddress(kBounceTemplate, 12, kKey), "a@b.example", "5.1.1"), forum_)
+                  .tied_to_ours);
+  EXPECT_FALSE(MustDecide(Dsn("help@example.com", "a@b.example", "5.1.1"), forum_).tied_to_ours);
 }
 
 }  // namespace

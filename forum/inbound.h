@@ -81,7 +81,9 @@ struct PostRef {
   std::string author_address;  // lower-case
 };
 
-// A failed recipient reported by a bounce: raises that address's bounce score.
+// A failed recipient reported by a bounce. It raises a bounce score only
+// when the bounce came to the return path of one of our outbox rows
+// (InboundItem::bounced_outbox_id) and the address is that row's recipient.
 struct BounceDraft {
   std::string address;
   bool hard = false;
@@ -109,10 +111,15 @@ struct InboundItem {
   std::optional<ThreadUpdate> thread_update;
   std::vector<OutboxDraft> outbox;
   std::vector<BounceDraft> bounces;
-  // A bounce sent to the VERP return path of outbox row N: that row is
-  // marked bounced (see Store::MarkBounced); when `bounces` names nobody,
-  // the row's recipient gets a soft bounce instead.
+  // A bounce sent to the VERP return path of outbox row N (its signature
+  // verified): that row is marked bounced and its recipient alone is scored
+  // (see RecordBatch). Without it, `bounces` changes no score.
   std::optional<int64_t> bounced_outbox_id;
+  // Machine mail tied to mail we sent: sent to a verified VERP return path
+  // of ours, or carrying a valid reply token, or naming one of our
+  // Message-IDs in In-Reply-To/References. Only such mail feeds the loop
+  // circuit breaker (Store::LoopPause): anyone can forge the rest.
+  bool tied_to_ours = false;
 };
 
 // What the store did with one item.

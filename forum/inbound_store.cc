@@ -195,13 +195,13 @@ bool MessageKeyTaken(pqxx::transaction_base& tx, const std::string& message_key,
 int64_t WriteInboundRow(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result,
                         int64_t existing_id) {
   const bool keep_raw = result.outcome == Outcome::kQuarantined;
-  // Both statements take the same values in this order; the UPDATE adds the row's id as $16.
+  // Both statements take the same values in this order; the UPDATE adds the row's id as $17.
   static const std::string kColumns =
       "(mailbox, uidvalidity, uid, message_key, message_id, from_address, subject, size, classification, "
-      "outcome, rule, reason, post_id, raw)";
+      "outcome, rule, reason, post_id, raw, tied_to_ours)";
   static const std::string kValues =
       "($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, NULLIF($11, ''), $12, NULLIF($13, 0), "
-      "CASE WHEN $14 THEN $15::bytea END)";
+      "CASE WHEN $14 THEN $15::bytea END, $16)";
   auto write = [&](const std::string& sql, auto... id) {
     return tx
         .exec_params1(sql, item.mailbox, static_cast<int64_t>(item.uidvalidity),
@@ -209,13 +209,13 @@ int64_t WriteInboundRow(pqxx::transaction_base& tx, const InboundItem& item, con
                       item.subject, static_cast<int64_t>(item.size), item.classification,
                       std::string(OutcomeName(result.outcome)), item.rule, item.reason,
                       result.post_id.value_or(0), keep_raw, Bytes(keep_raw ? item.raw : std::string()),
-                      id...)[0]
+                      item.tied_to_ours, id...)[0]
         .template as<int64_t>();
   };
   if (existing_id == 0) {
     return write("INSERT INTO inbound_messages " + kColumns + " VALUES " + kValues + " RETURNING id");
   }
-  return write("UPDATE inbound_messages SET " + kColumns + " = " + kValues + " WHERE id = $16 RETURNING id",
+  return write("UPDATE inbound_messages SET " + kColumns + " = " + kValues + " WHERE id = $17 RETURNING id",
                existing_id);
 }
 
@@ -238,7 +238,9 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
   const int64_t inbound_id = WriteInboundRow(tx, item, result, existing_id);
   if (result.outcome != Outcome::kDuplicate) {
     QueueOutbox(tx, item, result, inbound_id, domain);
-    RecordBounces(tx, item.bounces);
+    // Anyone can write a bounce that lists anyone: only one sent to the
+    // signed return path of a row of ours may change a score, and only its
+    // recipient's (issue 8 item 4).
     if (item.bounced_outbox_id) RecordVerpBounce(tx, *item.bounced_outbox_id, item.bounces);
     if (item.thread_update) ApplyThreadUpdate(tx, *item.thread_update);
   }
@@ -441,6 +443,22 @@ base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::ve
     return std::optional<int64_t>();
   } catch (const std::exception& e) {
     return FromException(e, "matching a thread by Message-ID");
+  }
+}
+
+base::Result<bool> Store::IsOurMessageId(const std::vector<std::string>& message_ids) {
+  if (message_ids.empty()) return false;
+  try {
+    pqxx::read_transaction tx(impl_->conn);
+    // Posts' ids are in message_ids; acknowledgements and rejection notices have theirs only in the outbox.
+    return tx
+        .exec_params1(
+            "SELECT EXISTS (SELECT 1 FROM message_ids "
+            "WHERE message_id = ANY($1::text[]) AND direction = 'outbound') OR EXISTS (SELECT 1 FROM outbox WHERE message_id = ANY($1::text[]))",
+            TextArray(message_ids))[0]
+        .as<bool>();
+  } catch (const std::exception& e) {
+    return FromException(e, "looking up our outbound Message-IDs");
   }
 }
 

@@ -146,8 +146,47 @@ TEST_F(InboundStoreTest, RejectionNoticeOncePerAddressPerDayAndBounceScores) {
   bounce.outbox.clear();
   bounce.bounces = {{"gone@example.com", true, "userunknown"}, {"full@example.com", false, "mailboxfull"}};
   RecordOk(bounce);
-  EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions WHERE address = 'gone@example.com'"), "1");
-  EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions WHERE address = 'full@example.com'"), "0.25");
+  // Issue 8 item 4: a bounce that names no outbox row of ours is anyone's word: no score.
+  EXPECT_EQ(Scalar("SELECT outcome FROM inbound_messages WHERE uid = 4"), "machine");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM suppressions"), "0");
+}
+
+// Issue 8 item 4: three forged DSNs listing the help team's addresses as
+// hard failures leave their scores as they were; a DSN to the return path
+// of a row of ours scores that row's recipient and nobody else it lists.
+TEST_F(InboundStoreTest, OnlyABounceToOneOfOurRowsScoresAndOnlyItsRecipient) {
+  RecordOk(Question(1, "q1@client"));  // queues an acknowledgement to alice, a notification to it-team
+  for (uint32_t uid = 2; uid <= 4; ++uid) {
+    InboundItem forged = Question(uid, "forged" + std::to_string(uid) + "@mta");
+    forged.from_address = "mailer-daemon@mta.example";
+    forged.message_key = forged.message_id + " mailer-daemon@mta.example";
+    forged.outcome = Outcome::kMachine;
+    forged.classification = "bounce";
+    forged.post.reset();
+    forged.outbox.clear();
+    forged.bounces = {{"it-team@example.com", true, "userunknown"},
+                      {"alice@example.com", true, "userunknown"}};
+    RecordOk(forged);
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM suppressions"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'bounced'"), "0");
+
+  const std::string ack = Scalar("SELECT id FROM outbox WHERE kind = 'acknowledgement'");
+  InboundItem dsn = Question(5, "dsn5@mta");
+  dsn.message_key = "dsn5@mta mailer-daemon@mta.example";
+  dsn.outcome = Outcome::kMachine;
+  dsn.classification = "bounce";
+  dsn.post.reset();
+  dsn.outbox.clear();
+  // It lists the help team too, and the acknowledgement's recipient in capitals.
+  dsn.bounces = {{"it-team@example.com", true, "userunknown"}, {"Alice@Example.com", false, "mailboxfull"}};
+  dsn.bounced_outbox_id = std::stoll(ack);
+  RecordOk(dsn);
+  EXPECT_EQ(Scalar("SELECT status FROM outbox WHERE id = " + ack), "bounced");
+  EXPECT_EQ(Scalar("SELECT address || ' ' || bounce_score || ' ' || soft_bounces || ' ' || hard_bounces "
+                   "FROM suppressions"),
+            "alice@example.com 0.25 1 0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM suppressions"), "1");
 }
 
 TEST_F(InboundStoreTest, MailboxStateAndRateCounts) {
@@ -221,6 +260,23 @@ TEST_F(InboundStoreTest, TwoDaemonsRecordingTheSameMessageMakeOnePost) {
   EXPECT_EQ(posted.load(), 50);
   EXPECT_EQ(duplicates.load(), 50);
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "50");
+}
+
+TEST_F(InboundStoreTest, OurMessageIdsAreThoseOfOurPostsAndOutboxNotThoseWeReceived) {
+  RecordOk(Question(1, "q1@client"));
+  const std::string post_id = Scalar("SELECT message_id FROM posts");
+  const std::string ack_id = Scalar("SELECT message_id FROM outbox WHERE kind = 'acknowledgement'");
+  ASSERT_NE(post_id, ack_id);
+  for (const auto& [ids, ours] : std::vector<std::pair<std::vector<std::string>, bool>>{
+           {{}, false},
+           {{"q1@client"}, false},  // the asker's own: anyone who wrote it knows it
+           {{"nothing@here", "post.1.xxxx@help.example"}, false},
+           {{"nothing@here", post_id}, true},
+           {{ack_id}, true}}) {
+    auto got = store_->IsOurMessageId(ids);
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_EQ(*got, ours) << (ids.empty() ? "(none)" : ids.back());
+  }
 }
 
 }  // namespace

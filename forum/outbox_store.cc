@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/ascii.h"
 #include "forum/outbox.h"
 #include "forum/store.h"
 #include "forum/store_internal.h"
@@ -91,16 +92,28 @@ std::string BounceReason(bool hard, const std::string& reason) {
 
 void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
                       const std::vector<BounceDraft>& reported) {
-  // The hardest failure the report names says what became of the row.
+  // The hardest failure the report names stands for the report as a whole.
   const BounceDraft* worst = nullptr;
   for (const BounceDraft& b : reported) {
     if (worst == nullptr || (b.hard && !worst->hard)) worst = &b;
   }
-  const std::string reason = worst == nullptr ? BounceReason(false, "returned to our return path")
-                                              : BounceReason(worst->hard, worst->reason);
-  const std::string recipient = SetBounced(tx, outbox_id, reason);
-  // A report that names nobody still names the row: its recipient is the one that failed.
-  if (!recipient.empty() && reported.empty()) RecordBounces(tx, {BounceDraft{recipient, false, reason}});
+  const std::string recipient =
+      SetBounced(tx, outbox_id,
+                 worst == nullptr ? BounceReason(false, "returned to our return path")
+                                  : BounceReason(worst->hard, worst->reason));
+  if (recipient.empty()) return;  // unknown row, or one whose bounce was counted already
+  // Only the row's recipient is scored: what the report says of that
+  // address when it names it, otherwise what it says overall (soft when it
+  // names nobody). Other addresses it lists are not ours to judge.
+  const BounceDraft* about = worst;
+  for (const BounceDraft& b : reported) {
+    if (base::AsciiLower(b.address) == recipient) {
+      about = &b;
+      break;
+    }
+  }
+  RecordBounces(tx, {about == nullptr ? BounceDraft{recipient, false, "returned to our return path"}
+                                      : BounceDraft{recipient, about->hard, about->reason}});
 }
 
 base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t thread_id) {
@@ -221,7 +234,9 @@ base::Status Store::Defer(int64_t id, const std::string& why, std::chrono::milli
 
 namespace {
 
-// Machine mail from the recipient's domain ($2) in the last window + cooldown
+// Machine mail tied to ours (inbound_messages.tied_to_ours: anyone can forge
+// an auto-reply's From, not our tokens and Message-IDs) and bounced rows of
+// ours, from or to the recipient's domain ($2) in the last window + cooldown
 // ($5 ms), each event flagged when it is from the address itself ($1). A
 // burst is `threshold` events ($3 for the address, $4 for the domain) within
 // the window ($6 ms): the breaker tripped at its last event and stays open
@@ -229,7 +244,7 @@ namespace {
 constexpr char kLoopPauseSql[] = R"sql(
 WITH ev AS (
   SELECT received_at AS at, lower(from_address) = $1 AS same FROM inbound_messages
-  WHERE outcome = 'machine' AND received_at > now() - $5 * interval '1 millisecond'
+  WHERE outcome = 'machine' AND tied_to_ours AND received_at > now() - $5 * interval '1 millisecond'
     AND split_part(lower(from_address), '@', 2) = $2
   UNION ALL
   SELECT bounced_at, recipient = $1 FROM outbox

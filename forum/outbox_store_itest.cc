@@ -258,5 +258,48 @@ TEST_F(OutboxStoreTest, ThreadAudienceListsEachParticipantOnceInOrder) {
   EXPECT_FALSE(none->has_value());
 }
 
+// Issue 8 item 7: 25 auto-replies from one domain that are not tied to
+// mail of ours (anyone can forge them) pause nothing; as many tied ones do.
+TEST_F(OutboxStoreTest, OnlyMachineMailTiedToOursTripsTheLoopBreaker) {
+  const LoopBreakerLimits limits;  // 5 per address, 20 per domain, in 10 minutes
+  auto record_auto_replies = [&](uint32_t first_uid, bool tied) {
+    std::vector<InboundItem> items;
+    for (uint32_t i = 0; i < 25; ++i) {
+      InboundItem item;
+      item.mailbox = "help";
+      item.uidvalidity = 1;
+      item.uid = first_uid + i;
+      item.from_address = "person" + std::to_string(i % 3) + "@corp.example";
+      item.message_id = "ooo" + std::to_string(first_uid + i) + "@corp.example";
+      item.message_key = item.message_id + " " + item.from_address;
+      item.classification = "auto_reply";
+      item.outcome = Outcome::kMachine;
+      item.tied_to_ours = tied;
+      items.push_back(item);
+    }
+    auto batch = store_->RecordBatch(items, kDomain);
+    ASSERT_TRUE(batch) << batch.error().message;
+    for (const auto& r : *batch) ASSERT_TRUE(r) << r.error().message;
+  };
+  record_auto_replies(1, false);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE outcome = 'machine' AND NOT tied_to_ours"),
+            "25");
+  for (const std::string address : {"person0@corp.example", "ceo@corp.example"}) {
+    auto pause = store_->LoopPause(address, limits);
+    ASSERT_TRUE(pause) << pause.error().message;
+    EXPECT_FALSE(pause->has_value()) << address << " paused by forgeable auto-replies";
+  }
+  record_auto_replies(101, true);
+  for (const std::string address : {"person0@corp.example", "ceo@corp.example"}) {
+    auto pause = store_->LoopPause(address, limits);
+    ASSERT_TRUE(pause) << pause.error().message;
+    ASSERT_TRUE(pause->has_value()) << address;
+    EXPECT_GT(**pause, std::chrono::minutes(50));
+  }
+  auto other = store_->LoopPause("someone@other.example", limits);
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->has_value());
+}
+
 }  // namespace
 }  // namespace forum

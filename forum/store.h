@@ -57,9 +57,10 @@ class Store {
 
   // Records `items` (in UID order) in ONE transaction: each item's
   // inbound_messages row, its post (a new thread or an answer), every
-  // Message-ID that leads to the post, its outbox rows and bounce scores, the
-  // outbox row a bounce to our VERP return path names (as MarkBounced, see
-  // InboundItem::bounced_outbox_id), the thread update its author commanded
+  // Message-ID that leads to the post, its outbox rows, the outbox row a
+  // bounce to our VERP return path names and the bounce score of that row's
+  // recipient alone (see InboundItem::bounced_outbox_id; a bounce that names
+  // no row of ours changes no score), the thread update its author commanded
   // (InboundItem::thread_update; an accepted post outside the thread is not
   // set), and the mailbox cursor. An item whose (mailbox, uidvalidity, uid)
   // is already recorded changes nothing (already_recorded). An item whose
@@ -105,6 +106,11 @@ class Store {
   // The post that `message_id` (inbound or outbound, without angle brackets)
   // belongs to, or nullopt when none (the first post when several).
   base::Result<std::optional<PostRef>> FindPostByMessageId(const std::string& message_id);
+
+  // Whether one of `message_ids` (without angle brackets) is a Message-ID
+  // of mail we sent: a post's outbound id, or an acknowledgement's or
+  // rejection notice's.
+  base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids);
 
   // Threads opened by `address` (case-insensitive) in the last `seconds`.
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds);

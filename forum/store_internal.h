@@ -47,10 +47,11 @@ void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& b
 // --- the outbox (outbox_store.cc), shared with inbound_store.cc ---
 
 // Marks outbox row `outbox_id` bounced inside `tx` for a bounce sent to its
-// VERP return path, whose failed recipients are `reported` (already scored
-// by the caller); when `reported` is empty, the row's recipient gets a soft
-// bounce. Nothing for an unknown or already finished row. Throws what
-// libpqxx throws.
+// VERP return path, whose failed recipients are `reported`, and scores the
+// row's recipient alone: hard or soft as `reported` says for that address,
+// else as its hardest entry says, soft when it is empty. The other
+// addresses of `reported` are never scored. Nothing for an unknown or
+// already finished row. Throws what libpqxx throws.
 void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
                       const std::vector<BounceDraft>& reported);
 
