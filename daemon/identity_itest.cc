@@ -18,7 +18,8 @@ using itest::Mail;
 using itest::UniqueName;
 
 // What our receiving MTA prepends when DMARC passed for example.com.
-constexpr char kGenuinePass[] = "Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n";
+constexpr char kGenuinePass[] =
+    "Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n";
 
 class IdentityTest : public itest::WorkerTest {
  protected:
@@ -38,7 +39,8 @@ class IdentityTest : public itest::WorkerTest {
 TEST_F(IdentityTest, ResolvedNeedsTheAuthorsFromAndATrustedDmarcPass) {
   const std::string user = UniqueName("identity");
   MailboxWorker worker(IdentityOptions(user));
-  Append(user, {kGenuinePass + Mail("Alice <alice@example.com>", "Printer on fire", "q@alice.example", "Help!")});
+  Append(user,
+         {kGenuinePass + Mail("Alice <alice@example.com>", "Printer on fire", "q@alice.example", "Help!")});
   ASSERT_TRUE(worker.RunOnce().ok());
   const std::string thread = Scalar("SELECT id FROM threads");
   ASSERT_FALSE(thread.empty());

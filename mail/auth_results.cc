@@ -202,7 +202,8 @@ DmarcEvidence ReadTrustedDmarc(const Message& message, const std::vector<std::st
     }
     for (std::string_view checked : dmarc->header_from) {
       // Some MTAs write the whole address; the domain is what DMARC checked.
-      const std::string_view checked_domain = checked.find('@') == std::string_view::npos ? checked : DomainOf(checked);
+      const std::string_view checked_domain =
+          checked.find('@') == std::string_view::npos ? checked : DomainOf(checked);
       if (!SameAscii(checked_domain, domain)) {
         return {DmarcVerdict::kNone, said + source + " ignored: header.from=" + std::string(checked) +
                                          " is not the From domain " + domain};

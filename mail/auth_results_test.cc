@@ -104,7 +104,8 @@ TEST(AuthResultsTest, TopmostTrustedFieldWithoutDmarcIsNone) {
   EXPECT_EQ(TrustedDmarc(WithResults({"mx.example.com; none", "mx.example.com; dmarc=fail"}), kTrusted),
             DmarcVerdict::kNone);
   const DmarcEvidence e = ReadTrustedDmarc(
-      WithResults({"mx.example.com; spf=pass smtp.mailfrom=example.com", "mx.example.com; dmarc=pass"}), kTrusted);
+      WithResults({"mx.example.com; spf=pass smtp.mailfrom=example.com", "mx.example.com; dmarc=pass"}),
+      kTrusted);
   EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
   EXPECT_NE(e.why.find("no dmarc result"), std::string::npos) << e.why;
   // The DMARC field on top: it decides.
@@ -146,9 +147,10 @@ TEST(AuthResultsTest, EncodedWordsInAGenuineFieldAreNotSyntax) {
     EXPECT_NE(decoded->find("dmarc=pass"), std::string::npos) << *decoded;
   }
   // Folding is undone in the raw value.
-  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com;\r\n  dmarc=pass\r\n  header.from=example.com\r\n" + rest)
-                .verdict,
-            DmarcVerdict::kPass);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com;\r\n  dmarc=pass\r\n  header.from=example.com\r\n" + rest)
+          .verdict,
+      DmarcVerdict::kPass);
 }
 
 TEST(AuthResultsTest, FromMustBeOneAddress) {
@@ -158,47 +160,55 @@ TEST(AuthResultsTest, FromMustBeOneAddress) {
   DmarcEvidence e = OfRaw(ar + "From: alice@example.com\r\nFrom: bob@example.com\r\n");
   EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
   EXPECT_NE(e.why.find("2 From fields"), std::string::npos) << e.why;
-  EXPECT_EQ(OfRaw(ar + "From: mallory@evil.test\r\nfrom: alice@example.com\r\n").verdict, DmarcVerdict::kNone);
+  EXPECT_EQ(OfRaw(ar + "From: mallory@evil.test\r\nfrom: alice@example.com\r\n").verdict,
+            DmarcVerdict::kNone);
   // Two addresses in one field.
   e = OfRaw(ar + "From: alice@example.com, mallory@evil.test\r\n");
   EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
   EXPECT_NE(e.why.find("2 addresses"), std::string::npos) << e.why;
   EXPECT_EQ(OfRaw(ar + "From: team: alice@example.com, bob@example.com;\r\n").verdict, DmarcVerdict::kNone);
   // A display name that decodes to a comma does not add an address, nor hide one.
-  EXPECT_EQ(OfRaw(ar + "From: =?utf-8?q?Smith=2C_Alice?= <alice@example.com>\r\n").verdict, DmarcVerdict::kPass);
+  EXPECT_EQ(OfRaw(ar + "From: =?utf-8?q?Smith=2C_Alice?= <alice@example.com>\r\n").verdict,
+            DmarcVerdict::kPass);
   // No From, no address, no domain.
   EXPECT_EQ(OfRaw(ar + "Subject: x\r\n").verdict, DmarcVerdict::kNone);
   EXPECT_EQ(OfRaw(ar + "From: undisclosed-recipients:;\r\n").verdict, DmarcVerdict::kNone);
   EXPECT_EQ(OfRaw(ar + "From: alice\r\n").verdict, DmarcVerdict::kNone);
   // A fail is not kept either when From does not qualify: it is about another message.
-  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=fail\r\nFrom: a@example.com, b@example.com\r\n")
-                .verdict,
-            DmarcVerdict::kNone);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com; dmarc=fail\r\nFrom: a@example.com, b@example.com\r\n")
+          .verdict,
+      DmarcVerdict::kNone);
 }
 
 TEST(AuthResultsTest, HeaderFromMustBeTheFromDomain) {
   const std::string from = "From: Alice <alice@Example.COM>\r\n";
-  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n" + from).verdict,
-            DmarcVerdict::kPass);
-  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=EXAMPLE.com\r\n" + from).verdict,
-            DmarcVerdict::kPass);
   EXPECT_EQ(
-      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=alice@example.com\r\n" + from).verdict,
+      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n" + from).verdict,
+      DmarcVerdict::kPass);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=EXAMPLE.com\r\n" + from).verdict,
+      DmarcVerdict::kPass);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=alice@example.com\r\n" + from)
+          .verdict,
       DmarcVerdict::kPass);
   const DmarcEvidence e =
       OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=evil.test\r\n" + from);
   EXPECT_EQ(e.verdict, DmarcVerdict::kNone);
   EXPECT_NE(e.why.find("header.from=evil.test"), std::string::npos) << e.why;
   // A parent or child domain is not the same domain.
-  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=mail.example.com\r\n" + from)
-                .verdict,
-            DmarcVerdict::kNone);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=mail.example.com\r\n" + from)
+          .verdict,
+      DmarcVerdict::kNone);
   EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dmarc=pass header.from=com\r\n" + from).verdict,
             DmarcVerdict::kNone);
   // Another method's header.from does not count; none at all is fine.
-  EXPECT_EQ(OfRaw("Authentication-Results: mx.example.com; dkim=pass header.from=evil.test; dmarc=pass\r\n" + from)
-                .verdict,
-            DmarcVerdict::kPass);
+  EXPECT_EQ(
+      OfRaw("Authentication-Results: mx.example.com; dkim=pass header.from=evil.test; dmarc=pass\r\n" + from)
+          .verdict,
+      DmarcVerdict::kPass);
 }
 
 TEST(AuthResultsTest, EvidenceSaysWhere) {
