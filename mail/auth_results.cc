@@ -182,8 +182,11 @@ DmarcEvidence ReadTrustedDmarc(const Message& message, const std::vector<std::st
     // authserv-id [version] then ";"-separated resinfos (RFC 8601 §2.2).
     if (tokens.empty() || (tokens[0].kind != TokenKind::kWord && tokens[0].kind != TokenKind::kQuoted))
       continue;
-    if (!IsTrusted(tokens[0].text, trusted_authserv_ids)) continue;
-    // The topmost trusted field: it alone decides, whatever it says.
+    // The topmost field alone decides, whatever it says; when another host wrote it, nothing is proven.
+    if (!IsTrusted(tokens[0].text, trusted_authserv_ids)) {
+      return {DmarcVerdict::kNone, "the topmost Authentication-Results field is from " + tokens[0].text +
+                                       ", not a trusted authserv-id"};
+    }
     const std::string source = " from " + tokens[0].text;
     std::optional<DmarcResinfo> dmarc;
     auto begin = std::find_if(tokens.begin(), tokens.end(), IsSemicolon);

@@ -4,16 +4,17 @@
 //
 // Anyone can write an Authentication-Results field into a message they send,
 // so only a field whose authserv-id is one of the operator's trusted ids
-// counts. A receiving MTA prepends its field, so the topmost field carrying a
-// trusted authserv-id is the one our MTA added on arrival; everything below it
-// was there before and may be the sender's. Hence exactly ONE field is read:
-// the topmost trusted one. Lower trusted fields are never read, even when the
-// topmost has no dmarc result (then the verdict is kNone): falling through
-// would let a forged "<trusted id>; dmarc=pass" below a genuine field decide.
-// Untrusted fields above it (added later, e.g. by another hop inside the
-// organisation) are skipped. Operators whose MTA writes DMARC into a separate
-// field from SPF/DKIM must make the DMARC field the topmost one (run the DMARC
-// milter last) or combine them (docs/configuration.md).
+// counts. A receiving MTA prepends its field, so the topmost field is the one
+// added last, on our side; everything below it was there before and may be
+// the sender's. Hence exactly ONE field is read: the topmost one, and only if
+// its authserv-id is trusted (otherwise the verdict is kNone: a host we do not
+// trust wrote it, and a trusted field below it may be forged). Lower fields
+// are never read, even when the topmost has no dmarc result (then the verdict
+// is kNone): falling through would let a forged "<trusted id>; dmarc=pass"
+// below a genuine field decide. Operators whose MTA writes DMARC into a
+// separate field from SPF/DKIM must make the DMARC field the topmost one (run
+// the DMARC milter last) or combine them, and list every host that adds a
+// field after the DMARC check as trusted (docs/configuration.md).
 //
 // The field is parsed from its raw value (HeaderField::raw_value), never from
 // the RFC 2047-decoded one: encoded words are not syntax in this field, and

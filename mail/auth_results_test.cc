@@ -68,9 +68,10 @@ TEST(AuthResultsTest, UntrustedAuthservIdsAreIgnored) {
   EXPECT_EQ(Verdict("example.com; dmarc=pass"), DmarcVerdict::kNone);
   EXPECT_EQ(Verdict("; dmarc=pass"), DmarcVerdict::kNone);
   EXPECT_EQ(Verdict("dmarc=pass"), DmarcVerdict::kNone);
+  // Only the topmost field is read: below an untrusted one, nothing is proven.
   EXPECT_EQ(
       TrustedDmarc(WithResults({"evil.example.net; dmarc=pass", "mx.example.com; dmarc=fail"}), kTrusted),
-      DmarcVerdict::kFail);
+      DmarcVerdict::kNone);
 }
 
 TEST(AuthResultsTest, AuthservIdIsCaseInsensitive) {
@@ -124,9 +125,11 @@ TEST(AuthResultsTest, ForgedTrustedFieldBelowGenuineOneIsNone) {
   EXPECT_EQ(OfRaw(genuine + forged + rest).verdict, DmarcVerdict::kNone);
   // The same forged field alone would have been believed: the test can fail.
   EXPECT_EQ(OfRaw(forged + rest).verdict, DmarcVerdict::kPass);
-  // An untrusted field above the genuine one (a later internal hop) is skipped.
-  EXPECT_EQ(OfRaw("Authentication-Results: relay.example.org; dmarc=fail\r\n" + forged + rest).verdict,
-            DmarcVerdict::kPass);
+  // Only the topmost field is read, and only when a trusted host wrote it: a field of another host on top
+  // proves nothing, and the trusted-looking one below it is never read.
+  const DmarcEvidence relayed = OfRaw("Authentication-Results: relay.example.org; dmarc=pass\r\n" + forged + rest);
+  EXPECT_EQ(relayed.verdict, DmarcVerdict::kNone);
+  EXPECT_NE(relayed.why.find("not a trusted authserv-id"), std::string::npos) << relayed.why;
 }
 
 TEST(AuthResultsTest, EncodedWordsInAGenuineFieldAreNotSyntax) {
@@ -282,8 +285,9 @@ TEST(AuthResultsTest, HostileFieldsFinish) {
   EXPECT_EQ(Verdict("mx.example.com; " + std::string(1 << 20, '(')), DmarcVerdict::kNone);
   EXPECT_EQ(Verdict("mx.example.com" + std::string(1 << 20, ';') + "dmarc=fail"), DmarcVerdict::kFail);
   EXPECT_EQ(Verdict("mx.example.com; " + std::string(1 << 20, '\\')), DmarcVerdict::kNone);
+  // Only the topmost of many fields is read (the rest could be the sender's).
   std::vector<std::string> many(10000, "evil.example.net; dmarc=pass");
-  many.push_back("mx.example.com; dmarc=fail");
+  many.insert(many.begin(), "mx.example.com; dmarc=fail");
   EXPECT_EQ(TrustedDmarc(WithResults(many), kTrusted), DmarcVerdict::kFail);
 }
 
