@@ -249,6 +249,11 @@ struct MailboxConfig {
   std::chrono::milliseconds import_max_age{std::chrono::hours(7 * 24)};
   // Send the sender of a new thread an acknowledgement with its link. Default: true.
   bool acknowledge = true;
+  // Send acknowledgements and rejection notices also to senders whose
+  // trusted DMARC result is not `pass`. Anyone can put any address in From:,
+  // so a notice to an unverified sender may go to someone who never wrote
+  // (backscatter). Default: false (only to senders with dmarc=pass).
+  bool notify_unverified_senders = false;
   // First match wins. At least one.
   std::vector<Rule> rules;
 };
@@ -298,6 +303,11 @@ struct OutboxConfig {
   std::chrono::milliseconds loop_cooldown{std::chrono::hours(1)};
   // At most one acknowledgement per address this often; 0s: no limit. Default: 1h.
   std::chrono::milliseconds acknowledgement_interval{std::chrono::hours(1)};
+  // Caps of acknowledgements and rejection notices together, queued in the
+  // last hour: to one recipient domain, and overall. Beyond a cap none is
+  // queued (the inbound message's trace says so). 1..1000000. Defaults: 20 and 200.
+  int auto_replies_per_domain_per_hour = 20;
+  int auto_replies_per_hour = 200;
 };
 
 // auth: whose Authentication-Results headers to believe.

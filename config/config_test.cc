@@ -245,6 +245,10 @@ const BadCase kBadCases[] = {
      "test.yaml:10:25: error: loop_cooldown: must be longer than 0s"},
     {"unknown outbox key", 0, 0, "outbox: {retries: 5}",
      "test.yaml:10:10: error: unknown key 'retries' in outbox"},
+    {"auto_replies_per_domain_per_hour zero", 0, 0, "outbox: {auto_replies_per_domain_per_hour: 0}",
+     "test.yaml:10:44: error: auto_replies_per_domain_per_hour: expected a whole number from 1 to 1000000, got '0'"},
+    {"auto_replies_per_hour not a number", 0, 0, "outbox: {auto_replies_per_hour: lots}",
+     "test.yaml:10:33: error: auto_replies_per_hour: expected a whole number from 1 to 1000000, got 'lots'"},
 };
 // clang-format on
 
@@ -346,6 +350,7 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(m.quarantine_folder, "Quarantine");
   EXPECT_EQ(m.import_max_age, 7 * 24h);
   EXPECT_TRUE(m.acknowledge);
+  EXPECT_FALSE(m.notify_unverified_senders);
   ASSERT_EQ(m.rules.size(), 1u);
   EXPECT_EQ(m.rules[0].name, "all");
   EXPECT_FALSE(m.rules[0].match.has_value());
@@ -366,6 +371,8 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.outbox.loop_window, 10min);
   EXPECT_EQ(c.outbox.loop_cooldown, 1h);
   EXPECT_EQ(c.outbox.acknowledgement_interval, 1h);
+  EXPECT_EQ(c.outbox.auto_replies_per_domain_per_hour, 20);
+  EXPECT_EQ(c.outbox.auto_replies_per_hour, 200);
   EXPECT_TRUE(c.auth.trusted_authserv_ids.empty());
   EXPECT_EQ(c.web.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.web.host, "127.0.0.1");
@@ -442,9 +449,11 @@ TEST_F(ConfigTest, EverySectionAndMatcherIsRead) {
       - {name: machines, match: {classification: [bounce, auto_reply], dmarc: [fail, temperror]}, action: reject,
          reason: "No robots."}
       - {name: body, match: {body: "(?i)unsubscribe"}, action: ignore}
+    notify_unverified_senders: yes
 limits: {max_message_size: 1GiB, max_mime_depth: 8, max_parts: 50, new_threads_per_sender_per_hour: 3}
 outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s, loop_threshold: 3, loop_domain_threshold: 9,
-         loop_window: 5m, loop_cooldown: 2h, acknowledgement_interval: 0s}
+         loop_window: 5m, loop_cooldown: 2h, acknowledgement_interval: 0s,
+         auto_replies_per_domain_per_hour: 5, auto_replies_per_hour: 50}
 auth: {trusted_authserv_ids: [MX.example.com, mx2.example.com]}
 web: {listen: "[::1]:9090"}
 log: {level: debug})");
@@ -463,6 +472,7 @@ log: {level: debug})");
   EXPECT_EQ(m.quarantine_folder, "Poison");
   EXPECT_EQ(m.import_max_age, 1h);
   EXPECT_FALSE(m.acknowledge);
+  EXPECT_TRUE(m.notify_unverified_senders);
   ASSERT_EQ(m.rules.size(), 4u);
 
   // Several keys in one match map are one implicit `all`, in file order.
@@ -524,6 +534,8 @@ log: {level: debug})");
   EXPECT_EQ(c.outbox.loop_window, 5min);
   EXPECT_EQ(c.outbox.loop_cooldown, 2h);
   EXPECT_EQ(c.outbox.acknowledgement_interval, 0s);
+  EXPECT_EQ(c.outbox.auto_replies_per_domain_per_hour, 5);
+  EXPECT_EQ(c.outbox.auto_replies_per_hour, 50);
   EXPECT_EQ(c.auth.trusted_authserv_ids, (std::vector<std::string>{"mx.example.com", "mx2.example.com"}));
   EXPECT_EQ(c.web.host, "::1");
   EXPECT_EQ(c.web.port, 9090);

@@ -41,13 +41,15 @@ constexpr std::string_view kImapKeys[] = {"host",       "port",     "tls",      
                                           "folder",     "idle",     "poll_interval"};
 constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "description"};
 constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "after", "quarantine_folder",
-                                             "import_max_age", "acknowledge", "rules"};
+                                             "import_max_age", "acknowledge", "notify_unverified_senders",
+                                             "rules"};
 constexpr std::string_view kAfterKeys[] = {"action", "folder"};
 constexpr std::string_view kLimitsKeys[] = {"max_message_size", "quarantine_keep_bytes", "max_batch_bytes",
                                             "max_mime_depth",   "max_parts", "new_threads_per_sender_per_hour"};
 constexpr std::string_view kOutboxKeys[] = {"max_age",        "suppress_score",        "batch",
                                             "lease",          "loop_threshold",        "loop_domain_threshold",
-                                            "loop_window",    "loop_cooldown",         "acknowledgement_interval"};
+                                            "loop_window",    "loop_cooldown",         "acknowledgement_interval",
+                                            "auto_replies_per_domain_per_hour",        "auto_replies_per_hour"};
 constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
 constexpr std::string_view kWebKeys[] = {"listen"};
 constexpr std::string_view kLogKeys[] = {"level"};
@@ -314,6 +316,8 @@ class Loader {
       }
       mailbox.import_max_age = s.Duration("import_max_age").value_or(mailbox.import_max_age);
       mailbox.acknowledge = s.Bool("acknowledge").value_or(mailbox.acknowledge);
+      mailbox.notify_unverified_senders =
+          s.Bool("notify_unverified_senders").value_or(mailbox.notify_unverified_senders);
       if (auto rules = s.Get("rules", Need::kRequired)) {
         for (internal::ReadRule& rule : internal::ReadRules(r_, *rules)) {
           if (rule.rule.action == RuleAction::kThread) {
@@ -430,6 +434,10 @@ class Loader {
               [](std::chrono::milliseconds d) { return d >= std::chrono::milliseconds(0); }, "must not be negative")
               .value_or(outbox.acknowledgement_interval);
     }
+    outbox.auto_replies_per_domain_per_hour = s.Int("auto_replies_per_domain_per_hour", 1, 1000000)
+                                                  .value_or(outbox.auto_replies_per_domain_per_hour);
+    outbox.auto_replies_per_hour =
+        s.Int("auto_replies_per_hour", 1, 1000000).value_or(outbox.auto_replies_per_hour);
   }
 
   void ReadWeb(const Value& v) {

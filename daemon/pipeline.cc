@@ -133,6 +133,25 @@ void Queue(forum::InboundItem& item, const PipelineConfig& config, const char* k
   item.outbox.push_back({kind, lower});
 }
 
+// Queues a notice of `kind` ("acknowledgement" or "rejection") to the
+// sender, with the per-address interval `min_interval` and the hourly caps.
+// Anyone can write any From: a notice to a sender without a trusted DMARC
+// pass may reach someone who never wrote (backscatter), so none is queued
+// unless the mailbox notifies unverified senders; the reason says so.
+void QueueNotice(forum::InboundItem& item, const PipelineConfig& config, const mail::DmarcEvidence& proof,
+                 const char* kind, std::chrono::seconds min_interval = std::chrono::seconds(0)) {
+  if (item.from_address.empty()) return;
+  if (proof.verdict != mail::DmarcVerdict::kPass && !config.notify_unverified_senders) {
+    item.reason += std::string("; no ") + kind + " sent: the sender is not verified (dmarc=" +
+                   std::string(mail::DmarcVerdictName(proof.verdict)) + ")";
+    return;
+  }
+  forum::OutboxDraft notice{kind, item.from_address, min_interval};
+  notice.max_per_domain_per_hour = config.auto_replies_per_domain_per_hour;
+  notice.max_per_hour = config.auto_replies_per_hour;
+  item.outbox.push_back(std::move(notice));
+}
+
 // A post in an existing thread: answers to its author and earlier
 // participants, notifications to the category's other watchers.
 void QueueAnswers(forum::InboundItem& item, const PipelineConfig& config,
@@ -354,7 +373,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     case forum::RuleAction::kReject:
       item.outcome = forum::Outcome::kRejected;
       item.reason = rule->reason.empty() ? "rule " + rule->name : rule->reason;
-      if (!item.from_address.empty()) item.outbox.push_back({"rejection", item.from_address});
+      QueueNotice(item, config, proof, "rejection");
       return item;
     case forum::RuleAction::kThread:
       break;
@@ -409,7 +428,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
       item.outcome = forum::Outcome::kRejected;
       item.reason = "over new_threads_per_sender_per_hour (" +
                     std::to_string(config.new_threads_per_sender_per_hour) + ")";
-      item.outbox.push_back({"rejection", item.from_address});
+      QueueNotice(item, config, proof, "rejection");
       return item;
     }
     post.category = rule->category;
@@ -417,7 +436,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     post.subject = m.subject.empty() ? "(no subject)" : m.subject;
     item.reason = note.empty() ? "new thread" : note + "; new thread";
     if (config.acknowledge) {
-      item.outbox.push_back({"acknowledgement", item.from_address, config.acknowledgement_interval});
+      QueueNotice(item, config, proof, "acknowledgement", config.acknowledgement_interval);
     }
     if (const auto* watchers = WatchersOf(config, post.category)) {
       for (const std::string& w : *watchers) Queue(item, config, "notification", w);

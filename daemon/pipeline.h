@@ -16,7 +16,9 @@
 // verifies, or names one of our Message-IDs in In-Reply-To or References.
 //
 // What a post queues (forum::OutboxDraft): a new thread, an acknowledgement
-// to its author (when the mailbox acknowledges) and a notification to each
+// to its author (when the mailbox acknowledges and the author has a trusted
+// DMARC pass or the mailbox notifies unverified senders, as for rejection
+// notices; under the hourly caps) and a notification to each
 // watcher of its category; a post in an existing thread, an answer to the
 // thread's author and to every earlier participant, and a notification to
 // each watcher who is neither. Each address once (case-insensitively), never
@@ -92,6 +94,15 @@ struct PipelineConfig {
   bool acknowledge = true;                        // acknowledge new threads to their author
   // At most one acknowledgement per address this often (0: no limit); see OutboxDraft::min_interval.
   std::chrono::seconds acknowledgement_interval{std::chrono::hours(1)};
+  // Acknowledgements and rejection notices go to senders without a trusted
+  // DMARC pass too. The configuration's default (mailbox key
+  // notify_unverified_senders) is false; this struct's is true so that
+  // hand-built configurations (tests) acknowledge as before.
+  bool notify_unverified_senders = true;
+  // Hourly caps of acknowledgements and rejection notices together, per
+  // recipient domain and overall (0: none); see OutboxDraft.
+  int auto_replies_per_domain_per_hour = 0;
+  int auto_replies_per_hour = 0;
   // Category slug → watcher addresses, notified of every new thread and post.
   std::vector<std::pair<std::string, std::vector<std::string>>> watchers;
 };

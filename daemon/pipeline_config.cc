@@ -33,6 +33,9 @@ PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::Mailbo
   p.max_parts = cfg.limits.max_parts;
   p.new_threads_per_sender_per_hour = cfg.limits.new_threads_per_sender_per_hour;
   p.acknowledge = box.acknowledge;
+  p.notify_unverified_senders = box.notify_unverified_senders;
+  p.auto_replies_per_domain_per_hour = cfg.outbox.auto_replies_per_domain_per_hour;
+  p.auto_replies_per_hour = cfg.outbox.auto_replies_per_hour;
   p.acknowledgement_interval =
       std::chrono::duration_cast<std::chrono::seconds>(cfg.outbox.acknowledgement_interval);
   for (const auto& c : cfg.categories) p.watchers.emplace_back(c.slug, c.watchers);

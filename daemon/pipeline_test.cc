@@ -429,5 +429,60 @@ TEST_F(PipelineTest, OnlyMachineMailTiedToOursFeedsTheLoopBreaker) {
   EXPECT_FALSE(MustDecide(Dsn("help@example.com", "a@b.example", "5.1.1"), forum_).tied_to_ours);
 }
 
+// A configuration that, as the shipped default does, notifies only senders with a trusted DMARC pass,
+// and rejects mail from outside example.com and example.org.
+PipelineConfig StrictConfig() {
+  PipelineConfig c = Config();
+  c.notify_unverified_senders = false;
+  c.auto_replies_per_domain_per_hour = 20;
+  c.auto_replies_per_hour = 200;
+  forum::Rule outsiders;
+  outsiders.name = "outsiders";
+  outsiders.action = forum::RuleAction::kReject;
+  outsiders.reason = "Only staff may write here.";
+  forum::Matcher from;
+  from.kind = forum::Matcher::Kind::kFromDomain;
+  from.values = {"example.com", "example.org"};
+  forum::Matcher outside;
+  outside.kind = forum::Matcher::Kind::kNot;
+  outside.children = {from};
+  outsiders.match = outside;
+  c.rules.insert(c.rules.begin(), outsiders);
+  return c;
+}
+
+TEST_F(PipelineTest, NoRejectionOrAcknowledgementGoesToAnUnverifiedSender) {
+  const PipelineConfig strict = StrictConfig();
+  // A rejected message whose sender has no DMARC pass (it could be anyone's address): no notice.
+  auto item = MustDecide(
+      Message("victim@elsewhere.example", "help@example.com", "Spam", "s1@x.example", "Buy."), forum_, strict);
+  EXPECT_EQ(item.outcome, forum::Outcome::kRejected);
+  EXPECT_TRUE(item.outbox.empty());
+  EXPECT_NE(item.reason.find("no rejection sent: the sender is not verified (dmarc=none)"), std::string::npos)
+      << item.reason;
+  // A new thread from an unverified sender: posted, watchers notified, no acknowledgement.
+  item = MustDecide(Message("alice@example.org", "help@example.com", "VPN down", "q1@alice.example", "Down."),
+                    forum_, strict);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  EXPECT_EQ(Sends(item), (std::vector<std::string>{"notification it-team@example.com",
+                                                   "notification oncall@example.com"}));
+  EXPECT_NE(item.reason.find("no acknowledgement sent"), std::string::npos) << item.reason;
+  // The same with a trusted DMARC pass: acknowledged, under the hourly caps.
+  item = MustDecide(Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down.",
+                            kProvenOrg),
+                    forum_, strict);
+  ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
+  ASSERT_FALSE(item.outbox.empty());
+  EXPECT_EQ(item.outbox[0].kind, "acknowledgement");
+  EXPECT_EQ(item.outbox[0].max_per_domain_per_hour, 20);
+  EXPECT_EQ(item.outbox[0].max_per_hour, 200);
+  // A mailbox that notifies unverified senders rejects with a notice.
+  PipelineConfig lenient = strict;
+  lenient.notify_unverified_senders = true;
+  item = MustDecide(Message("victim@elsewhere.example", "help@example.com", "Spam", "s2@x.example", "Buy."),
+                    forum_, lenient);
+  EXPECT_EQ(Sends(item), (std::vector<std::string>{"rejection victim@elsewhere.example"}));
+}
+
 }  // namespace
 }  // namespace mailforumd

@@ -58,6 +58,11 @@ struct OutboxDraft {
   // queued less than this long ago (0: no limit). Rejections are limited to
   // one per address per day regardless.
   std::chrono::seconds min_interval{0};
+  // Acknowledgements and rejections: none is queued when this many of them
+  // together were queued in the last hour to the recipient's domain, or
+  // overall (0: no cap). The inbound row's reason then says so.
+  int max_per_domain_per_hour = 0;
+  int max_per_hour = 0;
 };
 
 // A change of an existing thread commanded by its author (`#resolved`,

@@ -100,10 +100,46 @@ std::pair<int64_t, int64_t> InsertPost(pqxx::transaction_base& tx, const Inbound
   return {thread_id, post_id};
 }
 
-void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result, int64_t inbound_id,
-                 const std::string& domain) {
+// Why no more acknowledgements and rejection notices may go to `recipient`
+// this hour (OutboxDraft::max_per_domain_per_hour, max_per_hour), or "".
+// Concurrent daemons may overshoot a cap by the notices they queue at the
+// same moment: the caps bound backscatter, they need not be exact.
+std::string NoticeCapReached(pqxx::transaction_base& tx, const OutboxDraft& out,
+                             const std::string& recipient) {
+  if (out.max_per_domain_per_hour <= 0 && out.max_per_hour <= 0) return "";
+  const size_t at = recipient.rfind('@');
+  const std::string domain = at == std::string::npos ? recipient : recipient.substr(at + 1);
+  const pqxx::row counts = tx.exec_params1(
+      "SELECT count(*) FILTER (WHERE split_part(recipient, '@', 2) = $1), count(*) FROM outbox "
+      "WHERE kind IN ('acknowledgement', 'rejection') AND created_at > now() - interval '1 hour'",
+      domain);
+  const int64_t to_domain = counts[0].as<int64_t>();
+  const int64_t overall = counts[1].as<int64_t>();
+  if (out.max_per_domain_per_hour > 0 && to_domain >= out.max_per_domain_per_hour) {
+    return "no " + out.kind + " queued: " + std::to_string(to_domain) +
+           " acknowledgements and rejection notices went to " + domain +
+           " in the last hour (auto_replies_per_domain_per_hour)";
+  }
+  if (out.max_per_hour > 0 && overall >= out.max_per_hour) {
+    return "no " + out.kind + " queued: " + std::to_string(overall) +
+           " acknowledgements and rejection notices went out in the last hour (auto_replies_per_hour)";
+  }
+  return "";
+}
+
+// Queues `item`'s outbox rows; returns what was held back and why ("" when nothing was).
+std::string QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result,
+                        int64_t inbound_id, const std::string& domain) {
+  std::string held;
   for (const OutboxDraft& out : item.outbox) {
     const std::string recipient = base::AsciiLower(out.recipient);
+    if (out.kind == "acknowledgement" || out.kind == "rejection") {
+      // Before the rejection's daily claim below, so that a capped notice does not use it up.
+      if (std::string why = NoticeCapReached(tx, out, recipient); !why.empty()) {
+        held += "; " + why;
+        continue;
+      }
+    }
     if (out.kind == "rejection") {
       // At most one rejection notice per address per day.
       auto claimed = tx.exec_params(
@@ -135,6 +171,7 @@ void QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const Reco
         out.kind, result.thread_id ? *result.thread_id : 0, result.post_id ? *result.post_id : 0, recipient,
         message_id);
   }
+  return held;
 }
 
 // Applies the thread author's commands (see ThreadUpdate).
@@ -237,7 +274,10 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
   }
   const int64_t inbound_id = WriteInboundRow(tx, item, result, existing_id);
   if (result.outcome != Outcome::kDuplicate) {
-    QueueOutbox(tx, item, result, inbound_id, domain);
+    if (const std::string held = QueueOutbox(tx, item, result, inbound_id, domain); !held.empty()) {
+      // The trace shows why a sender got no notice.
+      tx.exec_params("UPDATE inbound_messages SET reason = reason || $2 WHERE id = $1", inbound_id, held);
+    }
     // Anyone can write a bounce that lists anyone: only one sent to the
     // signed return path of a row of ours may change a score, and only its
     // recipient's (issue 8 item 4).

@@ -279,5 +279,51 @@ TEST_F(InboundStoreTest, OurMessageIdsAreThoseOfOurPostsAndOutboxNotThoseWeRecei
   }
 }
 
+// Issue 8 item 8: acknowledgements and rejection notices together are capped
+// per recipient domain and overall per hour; a capped one is not queued (nor
+// does it use up the address's daily rejection), and the trace says why.
+TEST_F(InboundStoreTest, NoticesAreCappedPerDomainAndOverallPerHour) {
+  uint32_t uid = 0;
+  auto notice = [&](const std::string& kind, const std::string& to, int per_domain, int overall) {
+    ++uid;
+    InboundItem item = Question(uid, "n" + std::to_string(uid) + "@client");
+    item.from_address = to;
+    item.message_key = item.message_id + " " + to;
+    if (kind == "rejection") {
+      item.outcome = Outcome::kRejected;
+      item.post.reset();
+    } else {
+      item.post->author_address = to;
+    }
+    item.reason = "decided";
+    OutboxDraft draft{kind, to};
+    draft.max_per_domain_per_hour = per_domain;
+    draft.max_per_hour = overall;
+    item.outbox = {draft};
+    RecordOk(item);
+    return Scalar("SELECT reason FROM inbound_messages WHERE uid = " + std::to_string(uid));
+  };
+  // Three to corp.example (acknowledgements and a rejection), under a cap of 3 per domain.
+  EXPECT_EQ(notice("acknowledgement", "a@corp.example", 3, 100), "decided");
+  EXPECT_EQ(notice("rejection", "b@corp.example", 3, 100), "decided");
+  EXPECT_EQ(notice("acknowledgement", "c@Corp.Example", 3, 100), "decided");
+  // The fourth is not queued and says why; nor does it use up d's rejection of the day.
+  EXPECT_EQ(notice("rejection", "d@corp.example", 3, 100),
+            "decided; no rejection queued: 3 acknowledgements and rejection notices went to corp.example in the "
+            "last hour (auto_replies_per_domain_per_hour)");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM rejection_notices WHERE address = 'd@corp.example'"), "0");
+  // Another domain is not held back by corp.example's cap; the overall cap (4 here) is.
+  EXPECT_EQ(notice("acknowledgement", "e@other.example", 3, 4), "decided");
+  EXPECT_EQ(notice("acknowledgement", "f@third.example", 3, 4),
+            "decided; no acknowledgement queued: 4 acknowledgements and rejection notices went out in the last "
+            "hour (auto_replies_per_hour)");
+  // Without caps (0) nothing is held back; notifications never are.
+  EXPECT_EQ(notice("acknowledgement", "g@corp.example", 0, 0), "decided");
+  EXPECT_EQ(Scalar("SELECT string_agg(recipient, ',' ORDER BY id) FROM outbox "
+                   "WHERE kind IN ('acknowledgement', 'rejection')"),
+            "a@corp.example,b@corp.example,c@corp.example,e@other.example,g@corp.example");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE kind = 'notification'"), "0");
+}
+
 }  // namespace
 }  // namespace forum

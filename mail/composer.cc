@@ -33,6 +33,9 @@ using base::MakeError;
 constexpr size_t kFoldAt = 78;           // RFC 5322 §2.1.1: lines SHOULD stay within 78 characters.
 constexpr size_t kMaxTokenLength = 900;  // one URI or id, so that its line stays under 998
 constexpr size_t kMaxDisplayName = 200;  // bytes of a display name (an unfolded quoted one fits a line)
+// Characters of the subject of an acknowledgement or rejection notice: it
+// echoes text a stranger wrote to an address the stranger chose.
+constexpr size_t kMaxNoticeSubject = 120;
 constexpr size_t kMaxReferences = 20;    // the root and the last 19
 constexpr std::string_view kVerpPlaceholder = "{id}";
 constexpr std::string_view kVerpContext = "mailforum verp v1";
@@ -67,6 +70,42 @@ std::string CleanHeaderText(std::string_view text) {
   std::string out = SanitizeUtf8(text);
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return std::string(Trim(out));
+}
+
+// Whether the code point starting at `p` (valid UTF-8) is a C1 control
+// (U+0080-U+009F) or a bidirectional embedding, override or isolate
+// (U+202A-U+202E, U+2066-U+2069), which can disguise what a text says.
+bool IsHiddenControl(std::string_view s, size_t p) {
+  const auto b = [&](size_t i) { return p + i < s.size() ? static_cast<unsigned char>(s[p + i]) : 0; };
+  if (b(0) == 0xc2 && b(1) >= 0x80 && b(1) <= 0x9f) return true;
+  if (b(0) == 0xe2 && b(1) == 0x80 && b(2) >= 0xaa && b(2) <= 0xae) return true;
+  return b(0) == 0xe2 && b(1) == 0x81 && b(2) >= 0xa6 && b(2) <= 0xa9;
+}
+
+// The subject of an acknowledgement or rejection notice: a header text
+// without C1 controls or bidirectional overrides, at most kMaxNoticeSubject
+// characters (cut at a character boundary, "…" marking the cut).
+std::string NoticeSubject(std::string_view text) {
+  const std::string clean = CleanHeaderText(text);
+  std::string out;
+  size_t characters = 0;
+  for (size_t i = 0; i < clean.size();) {
+    size_t length = 1;
+    while (i + length < clean.size() && (static_cast<unsigned char>(clean[i + length]) & 0xc0) == 0x80) {
+      ++length;
+    }
+    if (!IsHiddenControl(clean, i)) {
+      if (characters == kMaxNoticeSubject) {
+        // One character too many: cut to leave room for the ellipsis.
+        out = std::string(Trim(CutUtf8(out, out.size() - 1))) + "\xe2\x80\xa6";  // …
+        break;
+      }
+      out.append(clean, i, length);
+      ++characters;
+    }
+    i += length;
   }
   return std::string(Trim(out));
 }
@@ -736,7 +775,8 @@ std::string Render(const OutboundMail& mail, const Checked& checked) {
   header.AddNamed("From", from_display, checked.from.address);
   if (checked.reply_to) header.AddNamed("Reply-To", checked.reply_to->name, checked.reply_to->address);
   header.AddNamed("To", checked.to.name, checked.to.address);
-  header.AddText("Subject", CleanHeaderText(mail.subject));
+  const bool notice = mail.kind == OutboundKind::kAcknowledgement || mail.kind == OutboundKind::kRejection;
+  header.AddText("Subject", notice ? NoticeSubject(mail.subject) : CleanHeaderText(mail.subject));
   header.Add("Message-ID", Bracketed(mail.message_id));
   if (IsWritableId(mail.in_reply_to)) header.Add("In-Reply-To", Bracketed(mail.in_reply_to));
   if (const std::vector<std::string> chain = ReferenceChain(mail); !chain.empty()) {

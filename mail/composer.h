@@ -35,7 +35,11 @@
 // vacation programs that read nothing else.
 // A rejection never quotes the rejected message (body_text is ignored; the
 // caller must give a fixed subject, not the rejected one), so a forged sender
-// cannot use it to relay content (no backscatter amplification).
+// cannot use it to relay content (no backscatter amplification). The subject
+// of an acknowledgement or rejection is cut at 120 characters (at a
+// character boundary, "…" marking the cut) and loses every control
+// character, C1 controls and bidirectional overrides included: it may echo
+// what a stranger wrote.
 // Return-Path is not written: the final MTA adds it from the envelope, which
 // ComposeEnvelope() gives.
 //

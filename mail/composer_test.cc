@@ -648,5 +648,39 @@ TEST(ComposerTest, ForgedVerpAddressesAreRejected) {
   EXPECT_FALSE(ParseVerpAddress(tmpl, "bounces+12345-" + token_sig + "@example.com", kKey));
 }
 
+// Issue 8 item 8: the subject an acknowledgement or rejection echoes is a
+// stranger's text: cut at 120 characters on a character boundary, without
+// control characters (C0, C1) or bidirectional overrides.
+TEST(ComposerTest, NoticeSubjectsAreCutAndStrippedOfControls) {
+  // An escape (C0), a NEL (C1) and a right-to-left override, then 130 two-byte characters.
+  std::string long_subject = "Q\x1b\xc2\x85\xe2\x80\xae" "B";
+  for (int i = 0; i < 130; ++i) long_subject += "\xc3\xa9";  // é
+  for (OutboundKind kind : {OutboundKind::kAcknowledgement, OutboundKind::kRejection}) {
+    OutboundMail mail = Answer();
+    mail.kind = kind;
+    mail.subject = "Re: " + long_subject;
+    const std::string raw = MustCompose(mail);
+    ExpectWireClean(raw);
+    const std::string subject = VmimeView(raw).Subject();
+    EXPECT_TRUE(IsValidUtf8(subject)) << subject;
+    // "Re: Q B" (the escape became a space, the others are gone), é up to 119 characters, and "…".
+    std::string expected = "Re: Q B";
+    for (int i = 0; i < 120 - 7 - 1; ++i) expected += "\xc3\xa9";
+    expected += "\xe2\x80\xa6";
+    EXPECT_EQ(subject, expected);
+    for (const char* hidden : {"\x1b", "\xc2\x85", "\xe2\x80\xae"}) {
+      EXPECT_EQ(subject.find(hidden), std::string::npos) << static_cast<int>(kind);
+    }
+  }
+  // Exactly 120 characters stay whole; answers keep their (already clean) long subjects.
+  OutboundMail ack = Answer();
+  ack.kind = OutboundKind::kAcknowledgement;
+  ack.subject = std::string(120, 'x');
+  EXPECT_EQ(VmimeView(MustCompose(ack)).Subject(), ack.subject);
+  OutboundMail answer = Answer();
+  answer.subject = "Re: " + std::string(200, 'y');
+  EXPECT_EQ(VmimeView(MustCompose(answer)).Subject(), answer.subject);
+}
+
 }  // namespace
 }  // namespace mail
