@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -91,8 +92,23 @@ int ParseFile(const std::string& path) {
                  path.c_str());
     return base::kExitDataErr;
   }
-  // Every string in a Message is valid UTF-8, so dump() cannot throw on encoding.
-  std::cout << MessageJson(mail::ParseMessage(raw)).dump(2) << "\n";
+  // Hostile mail must never make the tool abort: whatever goes wrong becomes
+  // a message and EX_DATAERR. The output is built completely before anything
+  // is printed, so a failure never leaves half a JSON document on stdout.
+  std::string out;
+  try {
+    // Every string the parser, trimmer and classifier produce is valid UTF-8
+    // (mail/charset.h, tested over the corpora); replacing invalid bytes is
+    // only the last line of defence should that promise ever break.
+    out = MessageJson(mail::ParseMessage(raw)).dump(2, ' ', false, json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mailforumctl parse: %s: cannot parse: %s\n", path.c_str(), e.what());
+    return base::kExitDataErr;
+  } catch (...) {
+    std::fprintf(stderr, "mailforumctl parse: %s: cannot parse: unknown error\n", path.c_str());
+    return base::kExitDataErr;
+  }
+  std::cout << out << "\n";
   return base::kExitOk;
 }
 

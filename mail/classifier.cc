@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/ascii.h"
+#include "mail/charset.h"
 
 namespace mail {
 namespace {
@@ -20,6 +21,7 @@ constexpr size_t kMaxReportBytes = 1 << 20;    // of the text body and of the de
 constexpr size_t kMaxRecipients = 1000;        // failed recipients reported per message
 constexpr size_t kMaxContextBytes = 64 << 10;  // report text weighed for one recipient's reason
 constexpr size_t kPhraseGap = 80;              // what a '*' in a phrase may span, within one line
+constexpr size_t kMaxDiagnosticBytes = 500;    // a free-text diagnostic; cut at a character boundary
 
 // ---------------------------------------------------------------------------
 // Text helpers. Case folding is ASCII-only on purpose: the signals are ASCII
@@ -781,7 +783,7 @@ struct Field {
 // a field with an empty name (a group separator).
 std::vector<Field> ParseFields(std::string_view text) {
   std::vector<Field> fields;
-  for (std::string_view line : SplitLines(text.substr(0, kMaxReportBytes))) {
+  for (std::string_view line : SplitLines(CutUtf8(text, kMaxReportBytes))) {
     if (Trim(line).empty()) {
       fields.push_back({{}, {}});
       continue;
@@ -888,7 +890,7 @@ bool StartsReturnedMessage(std::string_view line) {
 // The report part of a text body: up to the copy of the returned message.
 std::vector<std::string_view> ReportLines(std::string_view body) {
   std::vector<std::string_view> lines;
-  for (std::string_view line : SplitLines(body.substr(0, kMaxReportBytes))) {
+  for (std::string_view line : SplitLines(CutUtf8(body, kMaxReportBytes))) {
     if (StartsReturnedMessage(line)) break;
     lines.push_back(line);
   }
@@ -899,7 +901,7 @@ std::vector<std::string_view> ReportLines(std::string_view body) {
 std::vector<std::string_view> PastedHeaderLines(std::string_view body) {
   std::vector<std::string_view> lines;
   bool in_copy = false;
-  for (std::string_view line : SplitLines(body.substr(0, kMaxReportBytes))) {
+  for (std::string_view line : SplitLines(CutUtf8(body, kMaxReportBytes))) {
     if (!in_copy) {
       in_copy = StartsReturnedMessage(line);
       // The marker line is the first header when it is one ("Return-Path: …").
@@ -1014,7 +1016,7 @@ std::string PickDiagnostic(const std::vector<std::string_view>& lines) {
   }
   std::string text;
   for (std::string_view line : lines) (text += line) += ' ';
-  return OneLine(text).substr(0, 500);
+  return std::string(CutUtf8(OneLine(text), kMaxDiagnosticBytes));
 }
 
 // Adds what the report's lines about a recipient say; the DSN's fields, when
@@ -1028,7 +1030,7 @@ void AddReportEvidence(Evidence& e, const std::vector<std::string_view>& lines, 
   if (e.reply_code == 0) e.reply_code = FindReplyCode(diagnostic);
   if (e.reply_code == 0) e.reply_code = FindReplyCode(e.context);
   e.context += preamble;
-  if (e.context.size() > kMaxContextBytes) e.context.resize(kMaxContextBytes);
+  e.context.resize(CutUtf8(e.context, kMaxContextBytes).size());
 }
 
 // Whether each part lies inside an attached message (message/rfc822).
@@ -1067,7 +1069,7 @@ std::string_view ReturnedHeaders(const Message& m) {
     if (index < 0 || static_cast<size_t>(index) >= m.parts.size()) continue;
     const MimePart& p = m.parts[static_cast<size_t>(index)];
     if (p.kind != MimePart::Kind::kMessage) continue;
-    std::string_view raw = std::string_view(p.body).substr(0, kMaxContextBytes);
+    std::string_view raw = CutUtf8(p.body, kMaxContextBytes);
     size_t end = std::min(raw.find("\n\n"), raw.find("\r\n\r\n"));
     return raw.substr(0, end);
   }
@@ -1290,7 +1292,7 @@ std::optional<std::string> JsonString(std::string_view json, std::string_view ke
 
 std::optional<Classification> FromSesNotification(const Message& m) {
   std::string from = m.from ? Lower(m.from->address) : std::string();
-  std::string_view body = Trim(ReportText(m).substr(0, kMaxReportBytes));
+  std::string_view body = Trim(CutUtf8(ReportText(m), kMaxReportBytes));
   if (!from.ends_with("amazonaws.com") && !from.ends_with("amazonses.com")) return std::nullopt;
   if (!body.starts_with("{") || !Contains(body, "notificationType")) return std::nullopt;
   // SNS may carry the SES message as an escaped JSON string in "Message".
@@ -1374,7 +1376,7 @@ bool IsForwardOrReply(std::string_view subject) {
 // report wording together with a report subject or a null sender, counts.
 std::optional<Classification> FromFreeText(const Message& m, bool machine_sender, const std::string& from) {
   bool report_subject = !IsForwardOrReply(m.subject) && MatchesAny(Lower(m.subject), kBounceSubjects);
-  bool report_text = MatchesAny(Lower(ReportText(m).substr(0, 4000)), kReportText);
+  bool report_text = MatchesAny(Lower(CutUtf8(ReportText(m), 4000)), kReportText);
   bool null_sender = m.return_path && m.return_path->empty();
   if (!machine_sender && !((report_text || null_sender) && report_subject) && !(report_text && null_sender)) {
     return std::nullopt;
@@ -1388,7 +1390,7 @@ std::optional<Classification> FromFreeText(const Message& m, bool machine_sender
   }
   if (known.empty()) {
     // Some reports paste RFC 3464 fields into the text.
-    auto dsn = ParseDeliveryStatus(ReportText(m).substr(0, kMaxReportBytes));
+    auto dsn = ParseDeliveryStatus(CutUtf8(ReportText(m), kMaxReportBytes));
     if (!dsn.empty()) return FromDeliveryStatus(m, std::move(dsn));
   }
 
@@ -1418,6 +1420,28 @@ std::optional<Classification> FromFreeText(const Message& m, bool machine_sender
   return c;
 }
 
+// The classifier cuts only at character boundaries, but some of what it
+// reads is raw bytes (an attached message, returned headers) that nobody
+// decoded: its outputs are made valid UTF-8 here so that every consumer
+// (JSON, PostgreSQL text columns) can trust them.
+void MakeValidUtf8(std::string& text) {
+  if (!IsValidUtf8(text)) text = SanitizeUtf8(text);
+}
+
+Classification ValidUtf8(Classification c) {
+  MakeValidUtf8(c.why);
+  MakeValidUtf8(c.feedback_type);
+  for (FailedRecipient& f : c.failed) {
+    MakeValidUtf8(f.address);
+    MakeValidUtf8(f.status);
+    MakeValidUtf8(f.reason);
+    MakeValidUtf8(f.diagnostic);
+  }
+  return c;
+}
+
+Classification ClassifyAnyText(const Message& m);
+
 }  // namespace
 
 std::string_view MessageKindName(MessageKind kind) {
@@ -1436,7 +1460,11 @@ std::string_view MessageKindName(MessageKind kind) {
   return "normal";
 }
 
-Classification Classify(const Message& m) {
+Classification Classify(const Message& m) { return ValidUtf8(ClassifyAnyText(m)); }
+
+namespace {
+
+Classification ClassifyAnyText(const Message& m) {
   if (auto feedback = FromFeedbackReport(m)) return *std::move(feedback);
   if (auto ses = FromSesNotification(m)) return *std::move(ses);
 
@@ -1468,4 +1496,5 @@ Classification Classify(const Message& m) {
   return c;
 }
 
+}  // namespace
 }  // namespace mail
