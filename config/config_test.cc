@@ -246,7 +246,8 @@ const BadCase kBadCases[] = {
     {"unknown outbox key", 0, 0, "outbox: {retries: 5}",
      "test.yaml:10:10: error: unknown key 'retries' in outbox"},
     {"auto_replies_per_domain_per_hour zero", 0, 0, "outbox: {auto_replies_per_domain_per_hour: 0}",
-     "test.yaml:10:44: error: auto_replies_per_domain_per_hour: expected a whole number from 1 to 1000000, got '0'"},
+     "test.yaml:10:44: error: auto_replies_per_domain_per_hour: expected a whole number from 1 to 1000000, "
+     "got '0'"},
     {"auto_replies_per_hour not a number", 0, 0, "outbox: {auto_replies_per_hour: lots}",
      "test.yaml:10:33: error: auto_replies_per_hour: expected a whole number from 1 to 1000000, got 'lots'"},
 };

@@ -428,7 +428,8 @@ TEST_F(IngestMixTest, FiveHundredMixedMessagesMakeExactlyTheExpectedThreadsAndPo
   // says what each claimed.
   for (const auto& [address, count] : bounced) {
     EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE classification = 'bounce' AND reason LIKE "
-                     "'%no score changed%" + address + " hard%'"),
+                     "'%no score changed%" +
+                     address + " hard%'"),
               std::to_string(count))
         << address;
   }

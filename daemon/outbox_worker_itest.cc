@@ -560,7 +560,8 @@ TEST_F(OutboxWorkerTest, ALoopingAddressGetsNoAutomaticMailButStillGetsAnswers) 
   std::vector<std::string> replies;
   for (int i = 0; i < 5; ++i) {
     replies.push_back(itest::MailHeaders(asker, reply_address, "Automatic reply",
-                                         UniqueName("ooo") + "@loopy.example", "Auto-Submitted: auto-replied\r\n") +
+                                         UniqueName("ooo") + "@loopy.example",
+                                         "Auto-Submitted: auto-replied\r\n") +
                       "Content-Type: text/plain\r\n\r\nAway.\r\n");
   }
   Append(help_user_, replies);

@@ -454,8 +454,9 @@ PipelineConfig StrictConfig() {
 TEST_F(PipelineTest, NoRejectionOrAcknowledgementGoesToAnUnverifiedSender) {
   const PipelineConfig strict = StrictConfig();
   // A rejected message whose sender has no DMARC pass (it could be anyone's address): no notice.
-  auto item = MustDecide(
-      Message("victim@elsewhere.example", "help@example.com", "Spam", "s1@x.example", "Buy."), forum_, strict);
+  auto item =
+      MustDecide(Message("victim@elsewhere.example", "help@example.com", "Spam", "s1@x.example", "Buy."),
+                 forum_, strict);
   EXPECT_EQ(item.outcome, forum::Outcome::kRejected);
   EXPECT_TRUE(item.outbox.empty());
   EXPECT_NE(item.reason.find("no rejection sent: the sender is not verified (dmarc=none)"), std::string::npos)
@@ -468,9 +469,9 @@ TEST_F(PipelineTest, NoRejectionOrAcknowledgementGoesToAnUnverifiedSender) {
                                                    "notification oncall@example.com"}));
   EXPECT_NE(item.reason.find("no acknowledgement sent"), std::string::npos) << item.reason;
   // The same with a trusted DMARC pass: acknowledged, under the hourly caps.
-  item = MustDecide(Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down.",
-                            kProvenOrg),
-                    forum_, strict);
+  item = MustDecide(
+      Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down.", kProvenOrg),
+      forum_, strict);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
   ASSERT_FALSE(item.outbox.empty());
   EXPECT_EQ(item.outbox[0].kind, "acknowledgement");

@@ -494,7 +494,8 @@ base::Result<bool> Store::IsOurMessageId(const std::vector<std::string>& message
     return tx
         .exec_params1(
             "SELECT EXISTS (SELECT 1 FROM message_ids "
-            "WHERE message_id = ANY($1::text[]) AND direction = 'outbound') OR EXISTS (SELECT 1 FROM outbox WHERE message_id = ANY($1::text[]))",
+            "WHERE message_id = ANY($1::text[]) AND direction = 'outbound') OR EXISTS (SELECT 1 FROM outbox "
+            "WHERE message_id = ANY($1::text[]))",
             TextArray(message_ids))[0]
         .as<bool>();
   } catch (const std::exception& e) {

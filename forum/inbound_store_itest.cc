@@ -308,15 +308,17 @@ TEST_F(InboundStoreTest, NoticesAreCappedPerDomainAndOverallPerHour) {
   EXPECT_EQ(notice("rejection", "b@corp.example", 3, 100), "decided");
   EXPECT_EQ(notice("acknowledgement", "c@Corp.Example", 3, 100), "decided");
   // The fourth is not queued and says why; nor does it use up d's rejection of the day.
-  EXPECT_EQ(notice("rejection", "d@corp.example", 3, 100),
-            "decided; no rejection queued: 3 acknowledgements and rejection notices went to corp.example in the "
-            "last hour (auto_replies_per_domain_per_hour)");
+  EXPECT_EQ(
+      notice("rejection", "d@corp.example", 3, 100),
+      "decided; no rejection queued: 3 acknowledgements and rejection notices went to corp.example in the "
+      "last hour (auto_replies_per_domain_per_hour)");
   EXPECT_EQ(Scalar("SELECT count(*) FROM rejection_notices WHERE address = 'd@corp.example'"), "0");
   // Another domain is not held back by corp.example's cap; the overall cap (4 here) is.
   EXPECT_EQ(notice("acknowledgement", "e@other.example", 3, 4), "decided");
-  EXPECT_EQ(notice("acknowledgement", "f@third.example", 3, 4),
-            "decided; no acknowledgement queued: 4 acknowledgements and rejection notices went out in the last "
-            "hour (auto_replies_per_hour)");
+  EXPECT_EQ(
+      notice("acknowledgement", "f@third.example", 3, 4),
+      "decided; no acknowledgement queued: 4 acknowledgements and rejection notices went out in the last "
+      "hour (auto_replies_per_hour)");
   // Without caps (0) nothing is held back; notifications never are.
   EXPECT_EQ(notice("acknowledgement", "g@corp.example", 0, 0), "decided");
   EXPECT_EQ(Scalar("SELECT string_agg(recipient, ',' ORDER BY id) FROM outbox "
