@@ -12,6 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include <vmime/exception.hpp>
@@ -31,6 +35,7 @@
 #include <vmime/utility/outputStreamStringAdapter.hpp>
 #include <vmime/utility/progressListener.hpp>
 
+#include "base/ascii.h"
 #include "base/host.h"
 #include "base/log.h"
 #include "mail/tls_verify.h"
@@ -95,6 +100,64 @@ class DeadlineTimeoutHandlerFactory final : public vmime::net::timeoutHandlerFac
 };
 
 // ---------------------------------------------------------------------------
+// STARTTLS response injection (issue 8 item 9; imap_session.cc refuses the
+// same on the IMAP side). vmime reads replies through a buffer that outlives
+// the switch to TLS: bytes a man in the middle appends to the plaintext
+// "220" answer to STARTTLS stay in it and are later read as if they had come
+// through TLS (as the answer to EHLO, AUTH, ...). vmime keeps that buffer to
+// itself, so the socket watches the plaintext conversation instead: vmime
+// sends one command at a time before TLS (each ends with a line break) and
+// reads one reply per command, after the greeting; a reply ends with a line
+// whose fourth character is not '-'. When the TLS handshake starts, anything
+// the server sent beyond the reply to the last command is what vmime still
+// holds unread.
+class PlaintextConversation {
+ public:
+  // vmime writes each command with one send() (SMTPCommand::writeToSocket).
+  void Sent(std::string_view bytes) {
+    for (char c : bytes) {
+      if (c == '\n') ++commands_;
+    }
+    if (base::EqualsIgnoreCase(bytes.substr(0, 8), "STARTTLS")) starttls_sent_ = true;
+  }
+  void Received(std::string_view bytes) {
+    for (char c : bytes) {
+      ++unanswered_bytes_;
+      if (c == '\n') {
+        // vmime's rule (SMTPResponse::getNextResponse): "NNN-" continues a reply.
+        if (line_length_ < 4 || fourth_ != '-') {
+          ++replies_;
+          unanswered_bytes_ = 0;
+        }
+        line_length_ = 0;
+        continue;
+      }
+      if (++line_length_ == 4) fourth_ = c;
+    }
+  }
+  // True once STARTTLS has gone out: the next raw read or write is the handshake.
+  bool starttls_sent() const { return starttls_sent_; }
+  // True when the server has said more than the greeting and one reply per command.
+  bool HasUnreadBytes() const {
+    return replies_ > commands_ + 1 || (replies_ == commands_ + 1 && unanswered_bytes_ > 0);
+  }
+
+ private:
+  bool starttls_sent_ = false;
+  size_t commands_ = 0;
+  size_t replies_ = 0;
+  size_t line_length_ = 0;
+  char fourth_ = 0;
+  size_t unanswered_bytes_ = 0;  // received since the end of the last complete reply
+};
+
+// Tells SmtpTransport::Impl why the socket refused to go on, so that the
+// error says so rather than vmime's generic socket failure.
+struct SocketAlarm {
+  std::optional<std::string> injection;
+};
+
+// ---------------------------------------------------------------------------
 // The socket under vmime's SMTP and TLS code (shared/TESTENV.md, vmime pitfall
 // 1): TCP_NODELAY, MSG_NOSIGNAL, the host name kept as given.
 //
@@ -105,8 +168,9 @@ class DeadlineTimeoutHandlerFactory final : public vmime::net::timeoutHandlerFac
 // waitForRead()/waitForWrite(), which vmime calls directly, throws it.
 class TunedSocket final : public vmime::net::socket {
  public:
-  TunedSocket(vmime::shared_ptr<vmime::net::timeoutHandler> timeouts, std::chrono::milliseconds timeout, Reach reach)
-      : timeouts_(std::move(timeouts)), timeout_(timeout), reach_(reach) {}
+  TunedSocket(vmime::shared_ptr<vmime::net::timeoutHandler> timeouts, std::chrono::milliseconds timeout, Reach reach,
+              std::shared_ptr<SocketAlarm> alarm)
+      : timeouts_(std::move(timeouts)), timeout_(timeout), reach_(reach), alarm_(std::move(alarm)) {}
   ~TunedSocket() override { Close(); }
 
   void connect(const vmime::string& address, const vmime::port_t port) override;
@@ -114,17 +178,27 @@ class TunedSocket final : public vmime::net::socket {
   bool isConnected() const override;
   bool waitForRead(const int msecs) override { return Wait(POLLIN, msecs); }
   bool waitForWrite(const int msecs) override { return Wait(POLLOUT, msecs); }
+  // receive() and send() are vmime's plaintext SMTP; GnuTLS uses only
+  // receiveRaw() and sendRawNonBlocking(), and vmime's data phase sendRaw().
   void receive(vmime::string& buffer) override {
-    const size_t size = receiveRaw(buffer_, sizeof buffer_);
+    const size_t size = ReceiveSome(buffer_, sizeof buffer_);
     buffer.assign(reinterpret_cast<const char*>(buffer_), size);
+    if (!tls_started_) plaintext_.Received(buffer);
   }
-  size_t receiveRaw(vmime::byte_t* buffer, const size_t count) override;
+  size_t receiveRaw(vmime::byte_t* buffer, const size_t count) override {
+    if (!StartTlsIfDue()) return 0;
+    return ReceiveSome(buffer, count);
+  }
   void send(const vmime::string& buffer) override {
+    if (!tls_started_) plaintext_.Sent(buffer);
     sendRaw(reinterpret_cast<const vmime::byte_t*>(buffer.data()), buffer.size());
   }
-  void send(const char* str) override { sendRaw(reinterpret_cast<const vmime::byte_t*>(str), std::strlen(str)); }
+  void send(const char* str) override { send(vmime::string(str)); }
   void sendRaw(const vmime::byte_t* buffer, const size_t count) override;
-  size_t sendRawNonBlocking(const vmime::byte_t* buffer, const size_t count) override;
+  size_t sendRawNonBlocking(const vmime::byte_t* buffer, const size_t count) override {
+    if (!StartTlsIfDue()) return 0;
+    return SendSome(buffer, count);
+  }
   size_t getBlockSize() const override { return kBlockSize; }
   unsigned int getStatus() const override { return status_; }
   // The host as the caller named it: vmime's socket reverse-resolves numeric
@@ -137,6 +211,26 @@ class TunedSocket final : public vmime::net::socket {
 
  private:
   void Close();
+  size_t ReceiveSome(vmime::byte_t* buffer, size_t count);
+  size_t SendSome(const vmime::byte_t* buffer, size_t count);
+  // Called when GnuTLS first reads or writes: after STARTTLS, refuses to
+  // start the handshake when the server said more than vmime has read (see
+  // PlaintextConversation). False, with the connection failed and nothing
+  // sent, when it refuses.
+  bool StartTlsIfDue() {
+    if (tls_started_ || !plaintext_.starttls_sent()) return true;
+    tls_started_ = true;
+    if (plaintext_.HasUnreadBytes()) {
+      const std::string why =
+          "plaintext after STARTTLS: the server sent more than its answer before the TLS handshake "
+          "(possible response injection); refusing to go on";
+      if (alarm_) alarm_->injection = why;
+      Fail(why);
+      status_ |= STATUS_WOULDBLOCK;
+      return false;
+    }
+    return true;
+  }
   void Fail(std::string why) {
     if (failure_.empty()) failure_ = std::move(why);
   }
@@ -157,6 +251,9 @@ class TunedSocket final : public vmime::net::socket {
   vmime::shared_ptr<vmime::net::tracer> tracer_;
   std::chrono::milliseconds timeout_;
   Reach reach_;
+  std::shared_ptr<SocketAlarm> alarm_;
+  PlaintextConversation plaintext_;
+  bool tls_started_ = false;  // GnuTLS has read or written: nothing more is plaintext.
   std::string host_;
   std::string failure_;  // Why the connection is unusable; empty while it is fine.
   int fd_ = -1;
@@ -266,7 +363,7 @@ bool TunedSocket::Wait(short events, int msecs) {
   }
 }
 
-size_t TunedSocket::receiveRaw(vmime::byte_t* buffer, const size_t count) {
+size_t TunedSocket::ReceiveSome(vmime::byte_t* buffer, const size_t count) {
   status_ &= ~STATUS_WOULDBLOCK;
   while (failure_.empty() && fd_ >= 0) {
     const ssize_t n = ::recv(fd_, buffer, count, MSG_DONTWAIT);
@@ -287,7 +384,7 @@ size_t TunedSocket::receiveRaw(vmime::byte_t* buffer, const size_t count) {
   return 0;
 }
 
-size_t TunedSocket::sendRawNonBlocking(const vmime::byte_t* buffer, const size_t count) {
+size_t TunedSocket::SendSome(const vmime::byte_t* buffer, const size_t count) {
   status_ &= ~STATUS_WOULDBLOCK;
   while (failure_.empty() && fd_ >= 0) {
     const ssize_t n = ::send(fd_, buffer, count, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -308,7 +405,7 @@ void TunedSocket::sendRaw(const vmime::byte_t* buffer, const size_t count) {
   size_t left = count;
   while (left > 0) {
     ThrowIfBroken();
-    const size_t sent = sendRawNonBlocking(buffer, left);
+    const size_t sent = SendSome(buffer, left);
     if (sent > 0) {
       buffer += sent;
       left -= sent;
@@ -334,15 +431,17 @@ const vmime::string TunedSocket::getPeerAddress() const {
 
 class TunedSocketFactory final : public vmime::net::socketFactory {
  public:
-  TunedSocketFactory(std::chrono::milliseconds timeout, Reach reach) : timeout_(timeout), reach_(reach) {}
+  TunedSocketFactory(std::chrono::milliseconds timeout, Reach reach, std::shared_ptr<SocketAlarm> alarm)
+      : timeout_(timeout), reach_(reach), alarm_(std::move(alarm)) {}
   vmime::shared_ptr<vmime::net::socket> create() override { return create(nullptr); }
   vmime::shared_ptr<vmime::net::socket> create(vmime::shared_ptr<vmime::net::timeoutHandler> th) override {
-    return vmime::make_shared<TunedSocket>(std::move(th), timeout_, reach_);
+    return vmime::make_shared<TunedSocket>(std::move(th), timeout_, reach_, alarm_);
   }
 
  private:
   std::chrono::milliseconds timeout_;
   Reach reach_;
+  std::shared_ptr<SocketAlarm> alarm_;
 };
 
 // ---------------------------------------------------------------------------
@@ -571,6 +670,7 @@ struct SmtpTransport::Impl {
   SmtpOptions options;
   std::string server;  // "SMTP host:port", the context of every error.
   vmime::shared_ptr<ChainVerifier> verifier;
+  std::shared_ptr<SocketAlarm> alarm;  // what the current connection's socket refused, if anything
   vmime::shared_ptr<vmime::net::session> session;
   vmime::shared_ptr<vmime::net::transport> transport;
   std::optional<SmtpReply> last_reply;
@@ -593,6 +693,7 @@ struct SmtpTransport::Impl {
 base::Status SmtpTransport::Impl::Open() {
   Close();
   verifier->Reset();
+  alarm = std::make_shared<SocketAlarm>();
   try {
     session = vmime::net::session::create();
     transport = session->getTransport(options.tls == SmtpOptions::Tls::kImplicit ? "smtps" : "smtp");
@@ -611,7 +712,7 @@ base::Status SmtpTransport::Impl::Open() {
     transport->setTimeoutHandlerFactory(vmime::make_shared<DeadlineTimeoutHandlerFactory>(options.timeout));
     if (options.socket == SmtpOptions::Socket::kOurs) {
       const Reach reach = options.tls == SmtpOptions::Tls::kNone ? Reach::kLoopbackOnly : Reach::kAny;
-      transport->setSocketFactory(vmime::make_shared<TunedSocketFactory>(options.timeout, reach));
+      transport->setSocketFactory(vmime::make_shared<TunedSocketFactory>(options.timeout, reach, alarm));
     }
     transport->connect();
   } catch (const vmime::exception& e) {
@@ -667,6 +768,7 @@ base::Error SmtpTransport::Impl::Convert(const vmime::exception& e, std::string_
   namespace ex = vmime::exceptions;
   using vmime::net::smtp::SMTPCommandError;
   if (verifier->failure()) return verifier->failure()->WithContext(server);
+  if (alarm != nullptr && alarm->injection) return MakeError(ErrorKind::kProtocol, server + ": " + *alarm->injection);
   // The size-limit exceptions carry the server's reply as their cause.
   const auto* command = dynamic_cast<const SMTPCommandError*>(&e);
   if (command == nullptr) command = dynamic_cast<const SMTPCommandError*>(e.other());

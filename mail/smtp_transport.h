@@ -14,13 +14,16 @@
 // (vmime's socket stalls ~45 ms per message on Nagle's algorithm and delayed
 // ACKs), writes with MSG_NOSIGNAL, never reverse-resolves a numeric host, and
 // never throws from inside GnuTLS (vmime's TLS socket rethrows such
-// exceptions through an unlocked static list).
+// exceptions through an unlocked static list), and refuses to start TLS when
+// the server sent more plaintext after its "220" to STARTTLS than was asked
+// for (vmime would read those bytes as if they had come through TLS).
 //
 // Errors carry a kind the caller acts on: kTransient (server unreachable,
 // connection lost, timeout, a 4xx reply: try again later), kPermanent (a 5xx
 // reply, credentials or certificate refused: the same message will fail the
 // same way), kConfig (options that cannot work), kInvalidInput (an envelope or
-// message that cannot be sent), kProtocol (a reply that is neither 2xx-5xx).
+// message that cannot be sent), kProtocol (a reply that is neither 2xx-5xx,
+// or plaintext bytes injected after the answer to STARTTLS).
 // Messages name the server ("SMTP localhost:587"), the command and the
 // server's reply ("RCPT TO:<x@example.com>: 550 5.1.1 user unknown"); the
 // password never appears in them or in the log.

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -474,6 +475,15 @@ class FakeSmtpServer {
     kSilent,          // Accepts the connection and never says a word.
     k421OnNextMail,   // After `messages` deliveries, answers the next command with 421 and closes.
     kCloseInData,     // After `messages` deliveries, answers DATA with 354 and closes amid the data.
+    // Offers STARTTLS and answers it with "220 go ahead\r\n250 injected\r\n" in one write (a man in the
+    // middle appending a reply), then records whatever the client sends.
+    kInjectAfterStartTls,
+    // The same reply, pipelined ahead: appended to the answer to EHLO, so that the client finds it
+    // already buffered when it sends STARTTLS (which is then not answered).
+    kInjectBeforeStartTls,
+    // Answers STARTTLS with "220 go ahead" alone, records the first bytes the client sends (its TLS
+    // ClientHello) and closes: the control case, where the client must go on to the handshake.
+    kStartTlsThenClose,
   };
   struct Step {
     Fault fault = Fault::kNone;
@@ -502,6 +512,16 @@ class FakeSmtpServer {
 
   uint16_t port() const { return port_; }
   int connections() const { return connections_; }
+  // Waits up to 10 s until `n` connections have been served to their end.
+  bool WaitForServed(int n) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return served_changed_.wait_for(lock, 10s, [&] { return served_ >= n; });
+  }
+  // What the clients sent after their STARTTLS command.
+  std::string after_starttls() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return after_starttls_;
+  }
   std::vector<std::string> messages() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return messages_;
@@ -517,6 +537,11 @@ class FakeSmtpServer {
       Serve(fd, index < script_.size() ? script_[index] : Step{});
       client_ = -1;
       ::close(fd);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++served_;
+      }
+      served_changed_.notify_all();
     }
   }
 
@@ -536,6 +561,20 @@ class FakeSmtpServer {
 
   static void Say(int fd, const std::string& text) { ::send(fd, text.data(), text.size(), MSG_NOSIGNAL); }
 
+  // Appends to after_starttls_ what is buffered and what arrives until the
+  // client closes (or only the first chunk).
+  void RecordUntilClosed(int fd, std::string& buffer, bool first_chunk_only) {
+    std::string received = std::move(buffer);
+    while (received.empty() || !first_chunk_only) {
+      char chunk[4096];
+      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      received.append(chunk, static_cast<size_t>(n));
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    after_starttls_ += received;
+  }
+
   void Serve(int fd, Step step) {
     std::string buffer;
     if (step.fault == Fault::kSilent) {
@@ -543,12 +582,23 @@ class FakeSmtpServer {
       }
       return;
     }
-    Say(fd, "220 fake ESMTP\r\n");
+    const bool starttls = step.fault == Fault::kInjectAfterStartTls || step.fault == Fault::kInjectBeforeStartTls ||
+                          step.fault == Fault::kStartTlsThenClose;
+    // Multi-line replies, so that the client's count of replies is tried too.
+    Say(fd, starttls ? "220-fake ESMTP\r\n220 hello\r\n" : "220 fake ESMTP\r\n");
     int delivered = 0;
     while (std::optional<std::string> line = ReadLine(fd, buffer)) {
       const std::string verb = line->substr(0, 4);
       const bool due = delivered >= step.messages;
-      if (verb == "EHLO" || verb == "HELO") {
+      if (starttls && (verb == "EHLO" || verb == "HELO")) {
+        Say(fd, std::string("250-fake\r\n250-STARTTLS\r\n250 8BITMIME\r\n") +
+                    (step.fault == Fault::kInjectBeforeStartTls ? "220 go ahead\r\n250 injected\r\n" : ""));
+      } else if (starttls && verb == "STAR") {
+        if (step.fault == Fault::kInjectAfterStartTls) Say(fd, "220 go ahead\r\n250 injected\r\n");
+        if (step.fault == Fault::kStartTlsThenClose) Say(fd, "220 go ahead\r\n");
+        RecordUntilClosed(fd, buffer, /*first_chunk_only=*/step.fault == Fault::kStartTlsThenClose);
+        return;
+      } else if (verb == "EHLO" || verb == "HELO") {
         Say(fd, "250-fake\r\n250 8BITMIME\r\n");
       } else if (verb == "QUIT") {
         Say(fd, "221 bye\r\n");
@@ -585,6 +635,9 @@ class FakeSmtpServer {
   std::atomic<int> connections_{0};
   std::atomic<int> client_{-1};  // The connection being served, if any.
   mutable std::mutex mutex_;
+  std::condition_variable served_changed_;
+  int served_ = 0;              // connections served to their end; guarded by mutex_
+  std::string after_starttls_;  // guarded by mutex_
   std::vector<std::string> messages_;
   std::thread thread_;
 };
@@ -670,6 +723,48 @@ TEST_F(SmtpTransportFaultTest, RefusedConnectionIsTransient) {
   ASSERT_FALSE(transport.ok());
   EXPECT_EQ(transport.error().kind, ErrorKind::kTransient) << transport.error().message;
   EXPECT_NE(transport.error().message.find("refused"), std::string::npos) << transport.error().message;
+}
+
+// Issue 8 item 9: a man in the middle appends "250 injected" to the server's
+// plaintext "220" answer to STARTTLS. vmime would keep it buffered and read
+// it after the handshake as the answer to EHLO; the transport refuses before
+// the handshake and sends nothing more: no TLS, no AUTH, no MAIL FROM.
+TEST_F(SmtpTransportFaultTest, PlaintextInjectedAfterTheAnswerToStartTlsIsRefused) {
+  for (FakeSmtpServer::Fault fault : {FakeSmtpServer::Fault::kInjectAfterStartTls,
+                                      FakeSmtpServer::Fault::kInjectBeforeStartTls}) {
+    SCOPED_TRACE(fault == FakeSmtpServer::Fault::kInjectAfterStartTls ? "after" : "pipelined before");
+    FakeSmtpServer server({{fault, 0}});
+    SmtpOptions options = FakeOptions(server);
+    options.tls = Tls::kStartTls;
+    options.username = "itest";
+    options.password = "secret";
+    base::Result<std::unique_ptr<SmtpTransport>> transport = SmtpTransport::Connect(options);
+    ASSERT_FALSE(transport.ok());
+    EXPECT_EQ(transport.error().kind, ErrorKind::kProtocol) << transport.error().message;
+    EXPECT_NE(transport.error().message.find("SMTP 127.0.0.1:" + std::to_string(server.port())), std::string::npos)
+        << transport.error().message;
+    EXPECT_NE(transport.error().message.find("injection"), std::string::npos) << transport.error().message;
+    ASSERT_TRUE(server.WaitForServed(1));
+    EXPECT_EQ(server.after_starttls(), "");
+  }
+}
+
+// The control: a "220" alone leads to the TLS handshake (the fake server
+// cannot do TLS and hangs up after the ClientHello). The delivery over
+// STARTTLS to the real sink (StartTlsDeliversGeneratedMessageByteForByte) is
+// the same path carried through.
+TEST_F(SmtpTransportFaultTest, AnswerToStartTlsAloneGoesOnToTheHandshake) {
+  FakeSmtpServer server({{FakeSmtpServer::Fault::kStartTlsThenClose, 0}});
+  SmtpOptions options = FakeOptions(server);
+  options.tls = Tls::kStartTls;
+  base::Result<std::unique_ptr<SmtpTransport>> transport = SmtpTransport::Connect(options);
+  ASSERT_FALSE(transport.ok());
+  EXPECT_EQ(transport.error().kind, ErrorKind::kTransient) << transport.error().message;
+  EXPECT_EQ(transport.error().message.find("injection"), std::string::npos) << transport.error().message;
+  ASSERT_TRUE(server.WaitForServed(1));
+  const std::string hello = server.after_starttls();
+  ASSERT_FALSE(hello.empty());
+  EXPECT_EQ(hello[0], '\x16') << "not a TLS handshake record";
 }
 
 }  // namespace
