@@ -3,7 +3,12 @@
 #include <gumbo.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mail/charset.h"
@@ -14,136 +19,548 @@ namespace {
 
 constexpr size_t npos = std::string::npos;
 constexpr size_t kMaxHtmlBytes = size_t{4} << 20;
-constexpr size_t kMaxTagDepth = 256;
-// Gumbo adds implied elements (html, body, tbody, ...) on top of what the
+// The text produced, at most: the size of the HTML read and 64 KiB. Mail's
+// text is shorter than its markup, but quote prefixes and list indentation
+// repeated on every line of deeply nested markup could make it many times
+// longer, and the text's size is the cost of whatever reads it next.
+size_t MaxTextBytes(size_t html_bytes) { return html_bytes + (size_t{64} << 10); }
+// Open elements the pre-filter lets through, every start tag counted. Gumbo
+// looks through its stack of open elements for each block start tag (is a
+// <p> open?), so the depth is a factor of its time; mail needs less than 32.
+constexpr size_t kMaxTagDepth = 128;
+// Gumbo checks on every character whether the last open link is still open by
+// scanning its stack of open elements from the bottom: a link opened deep
+// makes every character of its text cost that depth.
+constexpr size_t kMaxLinkDepth = 48;
+// Gumbo compares each attribute with every earlier one of its tag.
+constexpr size_t kMaxAttributes = 64;
+// Gumbo adds implied elements (html, body, tbody, tr) on top of what the
 // pre-filter lets through; deeper than this we only collect text.
 constexpr int kMaxRenderDepth = 400;
+// Each level of nested tables copies the text of its cells once more.
+constexpr int kMaxTableNesting = 8;
+// The nodes of a link read to compare its text with its address.
+constexpr size_t kMaxLinkNodes = 4096;
 constexpr std::string_view kRule = "________________________________";
 
 using internal::AsciiLower;
 using internal::IsAlpha;
 
-bool IsAlnum(char c) { return IsAlpha(c) || internal::IsDigit(c); }
 bool IsHtmlSpace(char c) { return internal::IsSpace(c) || c == '\f'; }
 
-bool OneOf(std::string_view name, std::initializer_list<std::string_view> names) {
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
-
 // --- the pre-filter that keeps Gumbo linear ---
+//
+// Gumbo implements the WHATWG tree builder, whose cost per token grows with
+// the depth of the tree and with the length of the list of active formatting
+// elements; hostile markup makes both grow with the input (mis-nested inline
+// and block elements, formatting elements reopened in every block), so the
+// whole parse becomes quadratic, and Gumbo frees its tree recursively.
+//
+// The pre-filter therefore tokenizes the HTML itself and hands Gumbo a
+// canonical, balanced token stream whose depth it has counted:
+//  - every start tag it lets through is either pushed on its own stack of open
+//    elements (at most kMaxTagDepth deep; deeper start tags are dropped, their
+//    text kept) or immediately followed by its end tag; only void elements
+//    have neither;
+//  - end tags close what is open: the elements above the one closed get
+//    explicit end tags first; end tags that close nothing are dropped; the
+//    end tags HTML leaves out (p, li, td, tr, ...) are written where a start
+//    tag implies them, following the tree builder's scope rules, so that
+//    ordinary mail keeps its structure;
+//  - the formatting elements the tree builder reopens (b, i, font, ...: they
+//    show nothing in text) become <span>, so its list of active formatting
+//    elements only ever holds links, one per table cell at most;
+//  - tags are rewritten (at most kMaxAttributes attributes, quoted), and text
+//    is escaped so that Gumbo cannot see markup the pre-filter did not see;
+//    comments, processing instructions and the content of scripts and style
+//    sheets are dropped.
+// Gumbo's tree is then at most about twice as deep as the pre-filter's stack
+// (it adds tbody and tr), so its time and its tree's depth are bounded.
+class Prefilter {
+ public:
+  explicit Prefilter(std::string_view html) : html_(html) { out_.reserve(html.size() + html.size() / 8); }
 
-// Offset just past the '>' that ends the tag whose name ends at `from`
-// (attribute quotes respected), or the end of `html`.
-size_t TagEnd(std::string_view html, size_t from) {
-  char quote = 0;
-  for (size_t i = from; i < html.size(); ++i) {
-    const char c = html[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '>') {
-      return i + 1;
-    }
-  }
-  return html.size();
-}
-
-// Offset just past "</name ...>" at or after `from` (any case), or the end.
-size_t RawTextEnd(std::string_view html, size_t from, std::string_view name) {
-  size_t i = from;
-  while ((i = html.find("</", i)) != npos) {
-    const std::string_view candidate = html.substr(i + 2, name.size());
-    if (candidate.size() == name.size() && AsciiLower(candidate) == name &&
-        (i + 2 + name.size() >= html.size() || !IsAlnum(html[i + 2 + name.size()]))) {
-      return TagEnd(html, i + 2 + name.size());
-    }
-    i += 2;
-  }
-  return html.size();
-}
-
-// Drops the tags (not the text) of elements nested deeper than kMaxTagDepth,
-// and what is never shown (comments, scripts, style sheets), which Gumbo would
-// otherwise hold in memory.
-// Nesting is counted naively from start and end tags; void elements, elements
-// whose end tag is optional (p, li, td, ...) and self-closed tags do not count.
-std::string LimitNesting(std::string_view html) {
-  std::string out;
-  out.reserve(html.size());
-  std::vector<std::string> open;
-  size_t dropped = 0;
-  size_t i = 0;
-  while (i < html.size()) {
-    const size_t lt = html.find('<', i);
-    if (lt == npos) {
-      out.append(html.substr(i));
-      break;
-    }
-    out.append(html.substr(i, lt - i));
-    i = lt;
-    if (html.substr(i, 4) == "<!--") {  // comments are never shown: drop them here already
-      const size_t close = html.find("-->", i + 4);
-      i = close == npos ? html.size() : close + 3;
-      continue;
-    }
-    const bool closing = i + 1 < html.size() && html[i + 1] == '/';
-    const size_t name_start = i + (closing ? 2 : 1);
-    if (name_start >= html.size() || !IsAlpha(html[name_start])) {
-      out += '<';
-      ++i;
-      continue;
-    }
-    size_t name_end = name_start;
-    while (name_end < html.size() &&
-           (IsAlnum(html[name_end]) || html[name_end] == '-' || html[name_end] == ':')) {
-      ++name_end;
-    }
-    const std::string name = AsciiLower(html.substr(name_start, name_end - name_start));
-    const size_t tag_end = TagEnd(html, name_end);
-    const std::string_view tag = html.substr(i, tag_end - i);
-    i = tag_end;
-    if (!closing &&
-        OneOf(name, {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"})) {
-      // Raw text, not markup; what is never shown (scripts, style sheets) is dropped.
-      const size_t e = RawTextEnd(html, tag_end, name);
-      out.append(tag);
-      if (!OneOf(name, {"script", "style", "title", "iframe", "noframes"})) {
-        out.append(html.substr(tag_end, e - tag_end));
+  std::string Run() {
+    size_t i = 0;
+    while (i < html_.size()) {
+      const size_t lt = html_.find('<', i);
+      if (lt == npos) {
+        out_.append(html_.substr(i));
+        break;
       }
-      out.append("</" + name + ">");
-      i = e;
-      continue;
+      out_.append(html_.substr(i, lt - i));
+      i = Markup(lt);
     }
-    const bool not_nesting =
-        tag.ends_with("/>") ||
-        OneOf(name,
-              {"area",  "base",   "br",       "col",   "embed", "hr",    "img",      "input", "link", "meta",
-               "param", "source", "track",    "wbr",   "p",     "li",    "dt",       "dd",    "tr",   "td",
-               "th",    "option", "optgroup", "thead", "tbody", "tfoot", "colgroup", "rb",    "rt",   "rp"});
+    CloseTo(0);
+    return std::move(out_);
+  }
+
+ private:
+  struct Tag {
+    std::string name;  // ASCII lower case
+    bool closing = false;
+    bool self_closing = false;
+    size_t end = 0;  // offset just past its '>'
+    bool complete = false;
+    std::vector<std::pair<std::string_view, std::string_view>> attributes;  // raw name, raw value
+  };
+
+  struct Open {
+    std::string name;     // as written (lower case)
+    std::string emitted;  // the element Gumbo was given
+    unsigned kind = 0;
+  };
+
+  static bool IsTagSpace(char c) { return c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' '; }
+
+  // What the tree builder does with an element, one lookup per tag.
+  enum Kind : unsigned {
+    kVoid = 1u << 0,
+    kBreakoutVoid = 1u << 1,  // void, and also leaves SVG and MathML (so it stays void there)
+    kFormatting = 1u << 2,    // reopened by the tree builder; shows nothing in text
+    kHeading = 1u << 3,
+    kClosesP = 1u << 4,     // its start tag closes an open <p> (in button scope)
+    kSpecial = 1u << 5,     // the HTML standard's "special" elements
+    kBoundary = 1u << 6,    // ends the default scope ("has an element in scope")
+    kTablePart = 1u << 7,   // its end tag looks in table scope
+    kRawDropped = 1u << 8,  // raw text never shown
+    kInline = 1u << 9,      // shows nothing of itself in text: dropped without rendered attributes
+  };
+
+  static unsigned KindOf(std::string_view name) {
+    static const std::unordered_map<std::string_view, unsigned>* const kinds = [] {
+      auto* m = new std::unordered_map<std::string_view, unsigned>;
+      auto add = [m](unsigned kind, std::initializer_list<std::string_view> names) {
+        for (std::string_view n : names) (*m)[n] |= kind;
+      };
+      add(kVoid,
+          {"area", "base",  "basefont", "bgsound", "br",       "col",  "embed", "frame",  "hr",    "image",
+           "img",  "input", "keygen",   "link",    "menuitem", "meta", "param", "source", "track", "wbr"});
+      add(kBreakoutVoid, {"br", "embed", "hr", "img", "meta"});
+      add(kFormatting,
+          {"b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u"});
+      add(kHeading | kClosesP | kSpecial, {"h1", "h2", "h3", "h4", "h5", "h6"});
+      add(kClosesP, {"address", "article", "aside",   "blockquote", "center",     "details", "dialog",
+                     "dir",     "div",     "dl",      "fieldset",   "figcaption", "figure",  "footer",
+                     "header",  "hgroup",  "main",    "menu",       "nav",        "ol",      "p",
+                     "search",  "section", "summary", "ul",         "pre",        "listing", "form",
+                     "li",      "dd",      "dt",      "plaintext",  "xmp",        "hr"});
+      add(kSpecial,
+          {"address",    "applet",   "area",     "article",  "aside",   "base",     "basefont",  "bgsound",
+           "blockquote", "body",     "br",       "button",   "caption", "center",   "col",       "colgroup",
+           "dd",         "details",  "dir",      "div",      "dl",      "dt",       "embed",     "fieldset",
+           "figcaption", "figure",   "footer",   "form",     "frame",   "frameset", "head",      "header",
+           "hgroup",     "hr",       "html",     "iframe",   "img",     "input",    "keygen",    "li",
+           "link",       "listing",  "main",     "marquee",  "menu",    "meta",     "nav",       "noembed",
+           "noframes",   "noscript", "object",   "ol",       "p",       "param",    "plaintext", "pre",
+           "script",     "search",   "section",  "select",   "source",  "style",    "summary",   "table",
+           "tbody",      "td",       "template", "textarea", "tfoot",   "th",       "thead",     "title",
+           "tr",         "track",    "ul",       "wbr",      "xmp"});
+      add(kBoundary, {"applet", "caption", "html", "table", "td", "th", "marquee", "object", "template"});
+      add(kTablePart, {"table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "colgroup"});
+      add(kRawDropped, {"script", "style", "title", "iframe", "noembed", "noframes"});
+      add(kInline, {"b",      "big",  "code", "em",    "font", "i",   "nobr", "s",    "small", "strike",
+                    "strong", "tt",   "u",    "span",  "sub",  "sup", "abbr", "cite", "var",   "kbd",
+                    "samp",   "mark", "dfn",  "label", "time", "q",   "bdi",  "bdo"});
+      return m;
+    }();
+    auto it = kinds->find(name);
+    return it == kinds->end() ? 0 : it->second;
+  }
+
+  enum class Scope { kDefault, kButton, kListItem, kTable };
+
+  // Positions (in open_) of the elements of each kind, innermost last, so that
+  // the scope questions take constant time.
+  struct Positions {
+    std::vector<size_t> boundary, button, list, table, special, special_strict;
+  };
+
+  static long Top(const std::vector<size_t>& v) { return v.empty() ? -1 : static_cast<long>(v.back()); }
+  long TopOf(std::string_view name) const {
+    auto it = by_name_.find(std::string(name));
+    return it == by_name_.end() ? -1 : Top(it->second);
+  }
+
+  // Where the innermost `name` is when it is in `scope`, or -1.
+  long InScope(std::string_view name, Scope scope) const {
+    const long at = TopOf(name);
+    if (at < 0) return -1;
+    long bound = -1;
+    switch (scope) {
+      case Scope::kTable:
+        bound = Top(pos_.table);
+        break;
+      case Scope::kButton:
+        bound = std::max(Top(pos_.boundary), Top(pos_.button));
+        break;
+      case Scope::kListItem:
+        bound = std::max(Top(pos_.boundary), Top(pos_.list));
+        break;
+      case Scope::kDefault:
+        bound = Top(pos_.boundary);
+        break;
+    }
+    return at >= bound ? at : -1;
+  }
+
+  void Push(std::string name, std::string emitted, unsigned kind) {
+    const size_t at = open_.size();
+    if ((kind & kBoundary) != 0) pos_.boundary.push_back(at);
+    if (name == "button") pos_.button.push_back(at);
+    if (name == "ol" || name == "ul") pos_.list.push_back(at);
+    if (name == "table" || name == "template") pos_.table.push_back(at);
+    if ((kind & kSpecial) != 0) pos_.special.push_back(at);
+    if ((kind & kSpecial) != 0 && name != "address" && name != "div" && name != "p") {
+      pos_.special_strict.push_back(at);
+    }
+    if (name == "svg" || name == "math") ++foreign_;
+    by_name_[name].push_back(at);
+    open_.push_back({std::move(name), std::move(emitted), kind});
+  }
+
+  void Pop() {
+    const size_t at = open_.size() - 1;
+    for (std::vector<size_t>* v :
+         {&pos_.boundary, &pos_.button, &pos_.list, &pos_.table, &pos_.special, &pos_.special_strict}) {
+      if (!v->empty() && v->back() == at) v->pop_back();
+    }
+    const Open& top = open_.back();
+    if (top.name == "svg" || top.name == "math") --foreign_;
+    auto it = by_name_.find(top.name);
+    it->second.pop_back();
+    if (it->second.empty()) by_name_.erase(it);
+    WriteEndTag(top.emitted);
+    open_.pop_back();
+  }
+
+  // Writes end tags for the elements from the innermost down to position `at`.
+  void CloseTo(long at) {
+    while (at >= 0 && open_.size() > static_cast<size_t>(at)) Pop();
+  }
+
+  // Handles the markup at html_[lt] == '<'; returns where the text goes on.
+  size_t Markup(size_t lt) {
+    const std::string_view rest = html_.substr(lt);
+    if (rest.starts_with("<!--")) return CommentEnd(lt + 4);
+    if (rest.size() >= 2 && (rest[1] == '!' || rest[1] == '?')) {
+      const size_t gt = html_.find('>', lt + 2);
+      const size_t end = gt == npos ? html_.size() : gt + 1;
+      if (rest.size() >= 9 && internal::EqualsNoCase(rest.substr(0, 9), "<!doctype")) {
+        // Gumbo reads the quirks mode from it; nothing inside a doctype is markup.
+        out_ += "<!DOCTYPE";
+        out_.append(html_.substr(lt + 9, (gt == npos ? html_.size() : gt) - lt - 9));
+        out_ += '>';
+      }
+      return end;  // other markup declarations and processing instructions are bogus comments
+    }
+    const bool closing = rest.size() >= 2 && rest[1] == '/';
+    const size_t name_start = lt + (closing ? 2 : 1);
+    if (name_start >= html_.size() || !IsAlpha(html_[name_start])) {
+      if (closing && name_start < html_.size()) {  // "</>" is nothing, "</3 ...>" a bogus comment
+        const size_t gt = html_.find('>', name_start);
+        return gt == npos ? html_.size() : gt + 1;
+      }
+      out_ += "&lt;";
+      return lt + 1;
+    }
+    ReadTag(name_start, closing);
+    if (!tag_.complete) return html_.size();  // a tag cut by the end of the input is no tag
     if (closing) {
-      if (not_nesting) {
-        out.append(tag);
-      } else if (dropped > 0) {
-        --dropped;
-      } else {
-        auto it = std::find(open.rbegin(), open.rend(), name);
-        if (it != open.rend()) open.erase(std::next(it).base(), open.end());
-        out.append(tag);
-      }
-      continue;
-    }
-    if (not_nesting) {
-      out.append(tag);
-    } else if (open.size() >= kMaxTagDepth) {
-      ++dropped;
+      EndTag();
     } else {
-      open.push_back(name);
-      out.append(tag);
+      return StartTag();
+    }
+    return tag_.end;
+  }
+
+  // Comments are never shown: dropped (ends as the HTML standard says: "-->",
+  // "--!>", or at once for "<!-->" and "<!--->").
+  size_t CommentEnd(size_t from) {
+    if (html_.substr(from).starts_with(">")) return from + 1;
+    if (html_.substr(from).starts_with("->")) return from + 2;
+    for (size_t i = html_.find("--", from); i != npos; i = html_.find("--", i + 1)) {
+      if (html_.substr(i + 2).starts_with(">")) return i + 3;
+      if (html_.substr(i + 2).starts_with("!>")) return i + 4;
+    }
+    return html_.size();
+  }
+
+  // Reads the tag whose name starts at `from` into tag_, attributes as the
+  // HTML tokenizer reads them.
+  void ReadTag(size_t from, bool closing) {
+    tag_.closing = closing;
+    tag_.self_closing = false;
+    tag_.complete = false;
+    tag_.attributes.clear();
+    size_t i = from;
+    while (i < html_.size() && !IsTagSpace(html_[i]) && html_[i] != '/' && html_[i] != '>') ++i;
+    tag_.name = AsciiLower(html_.substr(from, i - from));
+    const size_t n = html_.size();
+    while (i < n) {
+      const char c = html_[i];
+      if (IsTagSpace(c)) {
+        ++i;
+      } else if (c == '>') {
+        tag_.end = i + 1;
+        tag_.complete = true;
+        return;
+      } else if (c == '/') {
+        ++i;
+        if (i < n && html_[i] == '>') tag_.self_closing = true;
+      } else {
+        // An attribute name (a leading '=' belongs to it), then maybe a value.
+        const size_t name_start = i;
+        ++i;
+        while (i < n && !IsTagSpace(html_[i]) && html_[i] != '/' && html_[i] != '>' && html_[i] != '=') ++i;
+        const std::string_view name = html_.substr(name_start, i - name_start);
+        size_t j = i;
+        while (j < n && IsTagSpace(html_[j])) ++j;
+        std::string_view value;
+        if (j < n && html_[j] == '=') {
+          ++j;
+          while (j < n && IsTagSpace(html_[j])) ++j;
+          if (j < n && (html_[j] == '"' || html_[j] == '\'')) {
+            const size_t close = html_.find(html_[j], j + 1);
+            if (close == npos) return;  // the end of the input inside a value: no tag
+            value = html_.substr(j + 1, close - j - 1);
+            j = close + 1;
+          } else {
+            const size_t value_start = j;
+            while (j < n && !IsTagSpace(html_[j]) && html_[j] != '>') ++j;
+            value = html_.substr(value_start, j - value_start);
+          }
+          i = j;
+        }
+        if (tag_.attributes.size() < kMaxAttributes && RenderedAttribute(name, value)) {
+          tag_.attributes.emplace_back(name, value);
+        }
+      }
     }
   }
-  return out;
-}
+
+  // Whether the renderer reads the attribute: Gumbo need not see the others
+  // (newsletters' style attributes are most of their bytes).
+  static bool RenderedAttribute(std::string_view name, std::string_view value) {
+    auto is = [name](std::string_view n) { return internal::EqualsNoCase(name, n); };
+    auto has = [value](std::string_view part) { return value.find(part) != npos; };
+    if (is("href") || is("type") || is("start") || is("hidden")) return true;
+    if (is("class")) return has("gmail_quote") || has("moz-cite-prefix") || has("yahoo_quoted") || has("Mso");
+    if (is("id"))
+      return has("OLK_SRC_BODY_SECTION") || has("appendonsend") || has("stopSpelling") ||
+             has("divRplyFwdMsg");
+    if (is("style")) {
+      std::string compact;
+      for (char c : value) {
+        if (!IsTagSpace(c)) compact += c;
+      }
+      compact = AsciiLower(compact);
+      // A reference could spell any of it: such a style is kept as it is.
+      return compact.find('&') != npos || compact.find("display:none") != npos ||
+             compact.find("visibility:hidden") != npos || compact.find("mso-hide:all") != npos;
+    }
+    return false;
+  }
+
+  // "<name attr="value" ...>" with the kept attributes, values re-quoted.
+  void WriteStartTag(std::string_view name) {
+    out_ += '<';
+    out_ += name;
+    for (const auto& [attribute, value] : tag_.attributes) {
+      out_ += ' ';
+      out_ += attribute;
+      out_ += "=\"";
+      for (char c : value) {
+        if (c == '"') {
+          out_ += "&quot;";
+        } else {
+          out_ += c;
+        }
+      }
+      out_ += '"';
+    }
+    out_ += '>';
+  }
+
+  // Text that must stay text whatever Gumbo's tokenizer state: '<' escaped
+  // and, for raw text (where Gumbo would not decode references), '&' too.
+  void WriteEscaped(std::string_view text, bool raw) {
+    for (char c : text) {
+      if (c == '<') {
+        out_ += "&lt;";
+      } else if (c == '&' && raw) {
+        out_ += "&amp;";
+      } else {
+        out_ += c;
+      }
+    }
+  }
+
+  // Offset of "</name" followed by a tag-ending character at or after `from`
+  // (any case), or npos.
+  size_t RawTextClose(size_t from, std::string_view name) const {
+    for (size_t i = html_.find("</", from); i != npos; i = html_.find("</", i + 2)) {
+      const size_t after = i + 2 + name.size();
+      if (after > html_.size() || !internal::EqualsNoCase(html_.substr(i + 2, name.size()), name)) continue;
+      if (after == html_.size() || IsTagSpace(html_[after]) || html_[after] == '/' || html_[after] == '>') {
+        return i;
+      }
+    }
+    return npos;
+  }
+
+  // Where the text goes on after the end tag at `close` (npos: the end).
+  size_t AfterRawText(size_t close) {
+    if (close == npos) return html_.size();
+    ReadTag(close + 2, /*closing=*/true);
+    return tag_.complete ? tag_.end : html_.size();
+  }
+
+  void WriteEndTag(std::string_view name) {
+    out_ += "</";
+    out_ += name;
+    out_ += '>';
+  }
+
+  long Innermost() const { return static_cast<long>(open_.size()) - 1; }
+
+  // Closes what the start tag `name` implies is finished, as the tree
+  // builder does for the end tags HTML lets authors leave out.
+  void ImpliedEnds(std::string_view name, unsigned kind) {
+    if (name == "li") {
+      const long li = TopOf("li");
+      if (li >= 0 && li >= Top(pos_.special_strict)) CloseTo(li);
+    } else if (name == "dd" || name == "dt") {
+      const long item = std::max(TopOf("dd"), TopOf("dt"));
+      if (item >= 0 && item >= Top(pos_.special_strict)) CloseTo(item);
+    } else if (name == "td" || name == "th") {
+      const long cell = std::max(TopOf("td"), TopOf("th"));
+      const long row =
+          std::max({TopOf("tr"), Top(pos_.table), TopOf("tbody"), TopOf("thead"), TopOf("tfoot")});
+      if (cell > row) CloseTo(cell);
+    } else if (name == "tr") {
+      const long row = TopOf("tr");
+      if (row > std::max({Top(pos_.table), TopOf("tbody"), TopOf("thead"), TopOf("tfoot")})) CloseTo(row);
+    } else if (name == "tbody" || name == "thead" || name == "tfoot") {
+      const long table = Top(pos_.table);
+      if (TopOf("tr") > table) CloseTo(TopOf("tr"));
+      const long section = std::max({TopOf("tbody"), TopOf("thead"), TopOf("tfoot")});
+      if (section > table) CloseTo(section);
+    } else if (name == "option" || name == "optgroup") {
+      if (!open_.empty() && open_.back().name == "option") CloseTo(Innermost());
+      if (name == "optgroup" && !open_.empty() && open_.back().name == "optgroup") CloseTo(Innermost());
+    } else if (name == "button") {
+      CloseTo(InScope("button", Scope::kDefault));
+    }
+    if ((kind & kClosesP) != 0) CloseTo(InScope("p", Scope::kButton));
+    if ((kind & kHeading) != 0 && !open_.empty() && (open_.back().kind & kHeading) != 0) CloseTo(Innermost());
+  }
+
+  // Returns where the text goes on.
+  size_t StartTag() {
+    const std::string name = tag_.name;
+    const unsigned kind = KindOf(name);
+    const size_t next = tag_.end;
+    if (name == "html" || name == "head" || name == "body") {
+      // Gumbo opens each once (later ones only add attributes); they do not count.
+      bool& seen = name == "html" ? seen_html_ : name == "head" ? seen_head_ : seen_body_;
+      if (!seen) WriteStartTag(name);
+      seen = true;
+      return next;
+    }
+    if (foreign_ == 0) {
+      // Raw text: its content is never markup. What is never shown is dropped;
+      // the rest becomes escaped text, whatever Gumbo's insertion mode.
+      if ((kind & kRawDropped) != 0) {
+        const size_t close = RawTextClose(next, name);
+        if (open_.size() < kMaxTagDepth) {
+          WriteStartTag(name);
+          WriteEndTag(name);
+        }
+        return AfterRawText(close);
+      }
+      if (name == "textarea" || name == "xmp") {
+        ImpliedEnds(name, kind);
+        const size_t close = RawTextClose(next, name);
+        const std::string_view content = html_.substr(next, (close == npos ? html_.size() : close) - next);
+        if (name == "textarea" && open_.size() < kMaxTagDepth) {
+          WriteStartTag(name);
+          WriteEscaped(content, /*raw=*/false);
+          WriteEndTag(name);
+        } else {
+          WriteEscaped(content, /*raw=*/name == "xmp");
+        }
+        return AfterRawText(close);
+      }
+      if (name == "plaintext") {
+        ImpliedEnds(name, kind);
+        WriteEscaped(html_.substr(next), /*raw=*/true);
+        return html_.size();
+      }
+    }
+    ImpliedEnds(name, kind);
+    if ((kind & kVoid) != 0) {
+      WriteStartTag(name);
+      // In SVG and MathML these are ordinary elements that Gumbo would keep open.
+      if (foreign_ > 0 && (kind & kBreakoutVoid) == 0) WriteEndTag(name);
+      return next;
+    }
+    // Inline elements the renderer would see nothing of cost Gumbo as much as any.
+    if ((kind & kInline) != 0 && tag_.attributes.empty()) return next;
+    if (open_.size() >= kMaxTagDepth || (name == "a" && open_.size() >= kMaxLinkDepth)) return next;
+    const std::string emitted = (kind & kFormatting) != 0 ? "span" : name;
+    WriteStartTag(emitted);
+    if (tag_.self_closing && (foreign_ > 0 || name == "svg" || name == "math")) {
+      // Self-closing only means something in SVG and MathML; an explicit end
+      // tag ends the element in every insertion mode.
+      WriteEndTag(emitted);
+      return next;
+    }
+    Push(name, emitted, (kind & kFormatting) != 0 ? KindOf(emitted) : kind);
+    return next;
+  }
+
+  void EndTag() {
+    const std::string& name = tag_.name;
+    const unsigned kind = KindOf(name);
+    if (name == "html" || name == "body" || name == "head") return;  // Gumbo closes nothing for them
+    if (name == "br") {
+      out_ += "<br>";  // what the tree builder makes of </br>
+    } else if (name == "p") {
+      const long p = InScope("p", Scope::kButton);
+      if (p >= 0) {
+        CloseTo(p);
+      } else {
+        out_ += "</p>";  // an empty paragraph, as in a browser
+      }
+    } else if ((kind & kVoid) != 0) {
+      // nothing to close
+    } else if (name == "li") {
+      CloseTo(InScope("li", Scope::kListItem));
+    } else if ((kind & kHeading) != 0) {
+      long heading = -1;
+      for (std::string_view h : {"h1", "h2", "h3", "h4", "h5", "h6"}) heading = std::max(heading, TopOf(h));
+      if (heading >= 0 && heading >= Top(pos_.boundary)) CloseTo(heading);
+    } else if ((kind & kTablePart) != 0) {
+      CloseTo(InScope(name, Scope::kTable));
+    } else if ((kind & kSpecial) != 0) {
+      CloseTo(InScope(name, Scope::kDefault));
+    } else {
+      // Inline and unknown elements: closed unless a block is open inside them.
+      const long at = TopOf(name);
+      if (at >= 0 && at > Top(pos_.special)) CloseTo(at);
+    }
+  }
+
+  std::string_view html_;
+  std::string out_;
+  std::vector<Open> open_;
+  std::unordered_map<std::string, std::vector<size_t>> by_name_;
+  Positions pos_;
+  Tag tag_;
+  int foreign_ = 0;  // open svg and math elements
+  bool seen_html_ = false, seen_head_ = false, seen_body_ = false;
+};
 
 // --- the text writer ---
 
@@ -212,9 +629,17 @@ class Writer {
   // Where the next content will go.
   size_t Mark() const { return out_.size(); }
 
+  explicit Writer(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // True when text was dropped because the output reached its limit.
+  bool truncated() const { return truncated_; }
+  void MarkTruncated() { truncated_ = true; }
+  size_t max_bytes() const { return max_bytes_; }
+
   // The text, with runs of blank lines (also lines holding only spaces or a
   // quote prefix) cut to one.
   std::string Finish() {
+    if (truncated_) out_.resize(CutUtf8(out_, max_bytes_).size());
     std::string text;
     text.reserve(out_.size());
     std::string_view previous_blank;
@@ -251,17 +676,29 @@ class Writer {
   }
 
   void Request(int newlines) {
+    if (!Room()) return;  // what follows is dropped anyway: do not copy prefixes for it
     if (pending_ == 0) blank_prefix_ = Prefix();
     pending_ = newlines;
     space_ = false;
   }
 
+  // False (and the text marked truncated) once the output is full; the
+  // caller writes nothing then. A little more than the limit is let in,
+  // so that Finish cuts at a character boundary.
+  bool Room() {
+    if (out_.size() < max_bytes_) return true;
+    truncated_ = true;
+    return false;
+  }
+
   void EndLine() {
+    if (!Room()) return;
     while (!out_.empty() && out_.back() == ' ') out_.pop_back();
     out_ += '\n';
   }
 
   void Put(std::string_view content) {
+    if (!Room()) return;
     if (pending_ == 0 && line_started_) {
       if (space_) out_ += ' ';
       space_ = false;
@@ -298,6 +735,153 @@ class Writer {
   bool space_ = false;         // collapsed whitespace to write before the next content
   bool line_started_ = false;  // the current line has its prefix
   bool quote_rest_ = false;
+  bool truncated_ = false;
+  size_t max_bytes_;
+};
+
+// --- Gumbo's memory ---
+
+// All of one parse's memory: Gumbo allocates and frees many small blocks (a
+// node, a vector, a string buffer per token), which glibc's malloc serves
+// slowly (it was half of the time on tag-dense HTML). Here freed blocks go to
+// a free list per size class and are reused; everything is returned at once
+// when the arena dies, so the tree is never freed node by node: freeing cannot
+// recurse, however deep the tree.
+class GumboArena {
+ public:
+  GumboArena() = default;
+  GumboArena(const GumboArena&) = delete;
+  GumboArena& operator=(const GumboArena&) = delete;
+  ~GumboArena() {
+    // Blocks are kept for the thread's next parse (up to kCachedBlocks): fresh
+    // memory costs a page fault per page, a quarter of the time on this kind of work.
+    std::vector<char*>& cache = Cache();
+    for (char* block : blocks_) {
+      if (cache.size() < kCachedBlocks && block_sizes_[block] == kBlockBytes) {
+        cache.push_back(block);
+      } else {
+        std::free(block);
+      }
+    }
+    while (large_ != nullptr) {
+      LargeHeader* next = large_->next;
+      std::free(large_);
+      large_ = next;
+    }
+  }
+
+  static void* Allocate(void* self, size_t size) { return static_cast<GumboArena*>(self)->Get(size); }
+  static void Deallocate(void* self, void* p) {
+    if (p != nullptr) static_cast<GumboArena*>(self)->Put(p);
+  }
+
+ private:
+  // Every block starts with 16 bytes whose last 8 hold its class; large
+  // blocks (malloc'd one by one) are also on a doubly linked list.
+  static constexpr size_t kHeader = 16;
+  static constexpr size_t kStep = 16;  // classes 1..64: up to 1 KiB in 16-byte steps
+  static constexpr size_t kFineClasses = 64;
+  static constexpr size_t kClasses = kFineClasses + 11;  // then powers of two up to 1 MiB
+  static constexpr uint64_t kLarge = ~uint64_t{0};
+  static constexpr size_t kBlockBytes = size_t{1} << 20;
+  static constexpr size_t kCachedBlocks = 16;
+
+  struct LargeHeader {
+    LargeHeader* prev;
+    LargeHeader* next;
+    uint64_t pad;
+    uint64_t cls;
+  };
+  static_assert(sizeof(LargeHeader) % 16 == 0);
+
+  static size_t ClassOf(size_t total) {
+    if (total <= kFineClasses * kStep) return (total + kStep - 1) / kStep;
+    size_t cls = kFineClasses + 1;
+    for (size_t bytes = 2 * kFineClasses * kStep; bytes < total; bytes *= 2) ++cls;
+    return cls;
+  }
+  static size_t BytesOf(size_t cls) {
+    return cls <= kFineClasses ? cls * kStep : (kFineClasses * kStep) << (cls - kFineClasses);
+  }
+
+  void* Get(size_t size) {
+    const size_t total = size + kHeader;
+    const size_t cls = ClassOf(total);
+    if (cls >= kClasses) {
+      auto* h = static_cast<LargeHeader*>(std::malloc(sizeof(LargeHeader) + size));
+      if (h == nullptr) std::abort();  // Gumbo cannot handle a failed allocation
+      h->prev = nullptr;
+      h->next = large_;
+      h->cls = kLarge;
+      if (large_ != nullptr) large_->prev = h;
+      large_ = h;
+      return h + 1;
+    }
+    char* block = nullptr;
+    if (free_[cls] != nullptr) {
+      block = free_[cls];
+      std::memcpy(&free_[cls], block, sizeof(char*));
+    } else {
+      const size_t bytes = BytesOf(cls);
+      if (static_cast<size_t>(limit_ - cursor_) < bytes) NewBlock(bytes);
+      block = cursor_;
+      cursor_ += bytes;
+    }
+    const uint64_t c = cls;
+    std::memcpy(block + kHeader - sizeof c, &c, sizeof c);
+    return block + kHeader;
+  }
+
+  static std::vector<char*>& Cache() {
+    // Freed when the thread ends.
+    struct Blocks {
+      std::vector<char*> blocks;
+      ~Blocks() {
+        for (char* b : blocks) std::free(b);
+      }
+    };
+    thread_local Blocks cache;
+    return cache.blocks;
+  }
+
+  void NewBlock(size_t bytes) {
+    const size_t block_bytes = std::max(kBlockBytes, bytes);
+    std::vector<char*>& cache = Cache();
+    if (block_bytes == kBlockBytes && !cache.empty()) {
+      cursor_ = cache.back();
+      cache.pop_back();
+    } else {
+      cursor_ = static_cast<char*>(std::malloc(block_bytes));
+      if (cursor_ == nullptr) std::abort();  // Gumbo cannot handle a failed allocation
+    }
+    blocks_.push_back(cursor_);
+    block_sizes_[cursor_] = block_bytes;
+    limit_ = cursor_ + block_bytes;
+  }
+
+  void Put(void* p) {
+    char* user = static_cast<char*>(p);
+    uint64_t cls = 0;
+    std::memcpy(&cls, user - sizeof cls, sizeof cls);
+    if (cls == kLarge) {
+      auto* h = reinterpret_cast<LargeHeader*>(user) - 1;
+      if (h->prev != nullptr) h->prev->next = h->next;
+      if (h->next != nullptr) h->next->prev = h->prev;
+      if (large_ == h) large_ = h->next;
+      std::free(h);
+      return;
+    }
+    char* block = user - kHeader;
+    std::memcpy(block, &free_[cls], sizeof(char*));
+    free_[cls] = block;
+  }
+
+  char* free_[kClasses] = {};
+  std::vector<char*> blocks_;
+  std::unordered_map<char*, size_t> block_sizes_;
+  char* cursor_ = nullptr;
+  char* limit_ = nullptr;
+  LargeHeader* large_ = nullptr;
 };
 
 // --- the renderer ---
@@ -409,12 +993,14 @@ bool IsLineBlock(GumboTag tag) {
 }
 
 // The text of a subtree, whitespace collapsed, without structure (iterative:
-// used for link texts and for subtrees too deep to render).
-std::string FlatText(const GumboNode* root) {
+// used for link texts and for subtrees too deep to render); it stops once it
+// is longer than `max_bytes` or has visited `max_nodes` nodes.
+std::string FlatText(const GumboNode* root, size_t max_bytes = npos, size_t max_nodes = npos) {
   std::string out;
   bool space = false;
   std::vector<const GumboNode*> stack{root};
-  while (!stack.empty()) {
+  size_t visited = 0;
+  while (!stack.empty() && out.size() <= max_bytes && visited++ < max_nodes) {
     const GumboNode* node = stack.back();
     stack.pop_back();
     if (node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE) {
@@ -610,7 +1196,10 @@ class Renderer {
     while (!href.empty() && IsHtmlSpace(href.back())) href.remove_suffix(1);
     const std::string scheme = AsciiLower(href.substr(0, href.find(':') == npos ? 0 : href.find(':') + 1));
     if (href.empty() || href.front() == '#' || scheme == "javascript:" || scheme == "cid:") return;
-    const std::string text = FlatText(node);
+    // Longer than this, the text cannot be the address however it is written;
+    // and no link reads more than kMaxLinkNodes nodes of text, so that links
+    // nested in links (which broken markup makes) cost no more than that each.
+    const std::string text = FlatText(node, href.size() + 64, kMaxLinkNodes);
     if (text.empty() || NormalizedUrl(text) == NormalizedUrl(href)) return;
     std::string shown(scheme == "mailto:" ? href.substr(7) : href);
     w_->Text(" (" + shown + ")");
@@ -619,25 +1208,16 @@ class Renderer {
   // Each row is a line; cells holding several lines are written one after the other.
   void RenderTable(const GumboElement& table, int depth) {
     w_->Block(false);
-    std::vector<const GumboElement*> rows;
-    for (unsigned k = 0; k < table.children.length; ++k) {
-      const auto* child = static_cast<const GumboNode*>(table.children.data[k]);
-      if (child->type != GUMBO_NODE_ELEMENT) continue;
-      const GumboElement& c = child->v.element;
-      if (c.tag == GUMBO_TAG_TR) {
-        rows.push_back(&c);
-      } else if (c.tag == GUMBO_TAG_THEAD || c.tag == GUMBO_TAG_TBODY || c.tag == GUMBO_TAG_TFOOT) {
-        for (unsigned r = 0; r < c.children.length; ++r) {
-          const auto* row = static_cast<const GumboNode*>(c.children.data[r]);
-          if (row->type == GUMBO_NODE_ELEMENT && row->v.element.tag == GUMBO_TAG_TR) {
-            rows.push_back(&row->v.element);
-          }
-        }
-      } else if (c.tag == GUMBO_TAG_CAPTION) {
-        Render(child, depth + 1);
-      }
+    if (table_depth_ >= kMaxTableNesting) {
+      // Deeper tables write each cell on its own lines, straight into the
+      // text: the rendering below copies a cell's text once per enclosing table.
+      RenderFlatTable(table, depth);
+      w_->Block(false);
+      return;
     }
-    for (const GumboElement* row : rows) {
+    RenderCaptions(table, depth);
+    for (const GumboNode* row_node : Rows(table)) {
+      const GumboElement* row = &row_node->v.element;
       if (IsHidden(*row)) continue;
       std::vector<std::string> cells;
       bool multi_line = false;
@@ -647,11 +1227,13 @@ class Renderer {
             (cell->v.element.tag != GUMBO_TAG_TD && cell->v.element.tag != GUMBO_TAG_TH)) {
           continue;
         }
-        Writer sub;
+        Writer sub(w_->max_bytes());
         Renderer inner(&sub);
         inner.lists_ = lists_;
+        inner.table_depth_ = table_depth_ + 1;
         inner.RenderChildren(cell->v.element.children, depth + 2);
         if (inner.quote_mark_ != npos) MarkQuote();
+        if (sub.truncated()) w_->MarkTruncated();
         std::string text = sub.Finish();
         if (sub.quoting_rest()) pending_quote_rest_ = true;
         if (text.empty()) continue;
@@ -682,6 +1264,51 @@ class Renderer {
     w_->Block(false);
   }
 
+  // The rows of `table` (also inside thead, tbody and tfoot), visible ones only.
+  static std::vector<const GumboNode*> Rows(const GumboElement& table) {
+    std::vector<const GumboNode*> rows;
+    for (unsigned k = 0; k < table.children.length; ++k) {
+      const auto* child = static_cast<const GumboNode*>(table.children.data[k]);
+      if (child->type != GUMBO_NODE_ELEMENT) continue;
+      const GumboElement& c = child->v.element;
+      if (c.tag == GUMBO_TAG_TR) {
+        rows.push_back(child);
+      } else if (c.tag == GUMBO_TAG_THEAD || c.tag == GUMBO_TAG_TBODY || c.tag == GUMBO_TAG_TFOOT) {
+        for (unsigned r = 0; r < c.children.length; ++r) {
+          const auto* row = static_cast<const GumboNode*>(c.children.data[r]);
+          if (row->type == GUMBO_NODE_ELEMENT && row->v.element.tag == GUMBO_TAG_TR) rows.push_back(row);
+        }
+      }
+    }
+    return rows;
+  }
+
+  void RenderCaptions(const GumboElement& table, int depth) {
+    for (unsigned k = 0; k < table.children.length; ++k) {
+      const auto* child = static_cast<const GumboNode*>(table.children.data[k]);
+      if (child->type == GUMBO_NODE_ELEMENT && child->v.element.tag == GUMBO_TAG_CAPTION)
+        Render(child, depth + 1);
+    }
+  }
+
+  void RenderFlatTable(const GumboElement& table, int depth) {
+    RenderCaptions(table, depth);
+    for (const GumboNode* row : Rows(table)) {
+      if (IsHidden(row->v.element)) continue;
+      const GumboVector& cells = row->v.element.children;
+      for (unsigned k = 0; k < cells.length; ++k) {
+        const auto* cell = static_cast<const GumboNode*>(cells.data[k]);
+        if (cell->type != GUMBO_NODE_ELEMENT || IsHidden(cell->v.element) ||
+            (cell->v.element.tag != GUMBO_TAG_TD && cell->v.element.tag != GUMBO_TAG_TH)) {
+          continue;
+        }
+        w_->Block(false);
+        RenderChildren(cell->v.element.children, depth + 2);
+        w_->Block(false);
+      }
+    }
+  }
+
   void WriteLines(std::string_view text) {
     size_t pos = 0;
     bool first = true;
@@ -703,6 +1330,7 @@ class Renderer {
   Writer* w_;
   std::vector<ListState> lists_;
   int pre_ = 0;
+  int table_depth_ = 0;  // tables around this one rendered into their own writers
   size_t quote_mark_ = npos;
   bool pending_quote_rest_ = false;
 };
@@ -716,19 +1344,31 @@ std::string Trimmed(std::string_view s) {
 struct Rendered {
   std::string text;
   size_t quote_mark = npos;  // offset in `text` of the first client quote container
+  bool truncated = false;
 };
 
-Rendered Render(std::string_view html) {
-  const std::string input = LimitNesting(SanitizeUtf8(html.substr(0, kMaxHtmlBytes)));
+// Gumbo's tree of the pre-filtered `html`, in `arena`'s memory (it lives as
+// long as the arena; it is never destroyed node by node).
+GumboOutput* Parse(std::string_view html, GumboArena* arena) {
+  const std::string sanitized = SanitizeUtf8(html.substr(0, kMaxHtmlBytes));
+  const std::string input = Prefilter(sanitized).Run();
   GumboOptions options = kGumboDefaultOptions;
+  options.allocator = &GumboArena::Allocate;
+  options.deallocator = &GumboArena::Deallocate;
+  options.userdata = arena;
   options.max_errors = 0;  // we never read them; recording them costs memory on broken HTML
-  GumboOutput* output = gumbo_parse_with_options(&options, input.data(), input.size());
-  Writer writer;
+  return gumbo_parse_with_options(&options, input.data(), input.size());
+}
+
+Rendered Render(std::string_view html) {
+  GumboArena arena;
+  const GumboOutput* output = Parse(html, &arena);
+  Writer writer(MaxTextBytes(std::min(html.size(), kMaxHtmlBytes)));
   Renderer renderer(&writer);
   renderer.Render(output->document, 0);
-  gumbo_destroy_output(&options, output);
   Rendered rendered;
   rendered.quote_mark = renderer.quote_mark();
+  rendered.truncated = html.size() > kMaxHtmlBytes || writer.truncated();
   rendered.text = writer.Finish();
   return rendered;
 }
@@ -737,9 +1377,15 @@ Rendered Render(std::string_view html) {
 
 std::string HtmlToText(std::string_view html) { return Render(html).text; }
 
+HtmlText HtmlToTextChecked(std::string_view html) {
+  Rendered rendered = Render(html);
+  return HtmlText{std::move(rendered.text), rendered.truncated};
+}
+
 HtmlToTextResult HtmlToTextSplit(std::string_view html) {
   Rendered rendered = Render(html);
   HtmlToTextResult result;
+  result.truncated = rendered.truncated;
   const std::string_view text = rendered.text;
   if (rendered.quote_mark >= text.size()) {
     result.reply = std::move(rendered.text);
@@ -750,4 +1396,31 @@ HtmlToTextResult HtmlToTextSplit(std::string_view html) {
   return result;
 }
 
+namespace internal {
+
+std::string PrefilterHtml(std::string_view html) { return Prefilter(html).Run(); }
+
+HtmlTreeShape ParsedTreeShape(std::string_view html) {
+  GumboArena arena;
+  const GumboOutput* output = Parse(html, &arena);
+  HtmlTreeShape shape;
+  std::vector<std::pair<const GumboNode*, size_t>> stack{{output->document, 0}};
+  while (!stack.empty()) {
+    const auto [node, depth] = stack.back();
+    stack.pop_back();
+    ++shape.nodes;
+    shape.depth = std::max(shape.depth, depth);
+    const GumboVector* children = node->type == GUMBO_NODE_DOCUMENT ? &node->v.document.children
+                                  : node->type == GUMBO_NODE_ELEMENT || node->type == GUMBO_NODE_TEMPLATE
+                                      ? &node->v.element.children
+                                      : nullptr;
+    if (children == nullptr) continue;
+    for (unsigned k = 0; k < children->length; ++k) {
+      stack.emplace_back(static_cast<const GumboNode*>(children->data[k]), depth + 1);
+    }
+  }
+  return shape;
+}
+
+}  // namespace internal
 }  // namespace mail

@@ -26,15 +26,29 @@
 // hr#stopSpelling (everything after it is quoted). Outlook's paragraphs
 // (class Mso...) have no margin in its style sheet and are single lines.
 //
-// Hostile HTML stays cheap: elements nested deeper than 256 levels lose their
-// tags (their text is kept) before Gumbo sees them, because Gumbo's time grows
-// with the square of the nesting depth; input beyond 4 MiB is not read, because
-// Gumbo's tree takes up to about 35 times the size of tag-dense HTML.
+// Hostile HTML stays cheap: time and stack are linear in the input whatever
+// it holds. Gumbo's time grows with the depth of its tree and with its list
+// of active formatting elements, so before Gumbo sees the HTML a pre-filter
+// tokenizes it and hands Gumbo a balanced stream of at most 128 open elements
+// (every start tag counted; deeper tags are dropped, their text kept; links
+// only in the outer 48 levels), without the inline elements that show nothing
+// in text (b, i, font, span, ...: the ones the tree builder would reopen in
+// every block) and without the attributes the renderer does not read (at most
+// 64 per tag). Mis-nested markup may therefore render a little differently
+// from a browser (an inline element left open ends where its block ends),
+// never with other text. Gumbo's memory is one arena, freed at once (never
+// node by node, so freeing cannot recurse); the renderer recurses at most 400
+// levels. Input beyond 4 MiB is not read (Gumbo's tree takes up to about 35
+// times the size of tag-dense HTML), and the text produced stops at the size
+// of the HTML read plus 64 KiB (cut at a character boundary), as quote
+// prefixes and indentation repeated on every line could make it many times
+// longer; both are reported as truncation where the API can carry it.
 //
 // Thread-safety: pure functions; safe to call concurrently.
 #ifndef MAILFORUM_MAIL_HTML_TO_TEXT_H_
 #define MAILFORUM_MAIL_HTML_TO_TEXT_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -45,15 +59,40 @@ namespace mail {
 // as its whitespace-collapsed self.
 std::string HtmlToText(std::string_view html);
 
+struct HtmlText {
+  std::string text;        // as HtmlToText
+  bool truncated = false;  // HTML beyond 4 MiB was not read, or the text reached its limit
+};
+
+// HtmlToText, saying whether the text is all there.
+HtmlText HtmlToTextChecked(std::string_view html);
+
 struct HtmlToTextResult {
-  std::string reply;   // the text before the first client quote container
-  std::string quoted;  // from that container to the end ("" when there is none)
+  std::string reply;       // the text before the first client quote container
+  std::string quoted;      // from that container to the end ("" when there is none)
+  bool truncated = false;  // as HtmlText::truncated
 };
 
 // HtmlToText split at the first client quote container listed above (a plain
 // <blockquote> without type=cite is not one). reply + quoted holds the same
 // lines as HtmlToText(html).
 HtmlToTextResult HtmlToTextSplit(std::string_view html);
+
+namespace internal {
+
+// For tests and the fuzzer: what the pre-filter hands Gumbo, and the shape of
+// the tree Gumbo builds from it (its depth is a factor of Gumbo's time and
+// bounds the renderer's work; its node count shows whether elements were
+// cloned over and over).
+std::string PrefilterHtml(std::string_view html);
+
+struct HtmlTreeShape {
+  size_t depth = 0;  // the document node is depth 0
+  size_t nodes = 0;  // every node: document, elements, text, comments
+};
+HtmlTreeShape ParsedTreeShape(std::string_view html);
+
+}  // namespace internal
 
 }  // namespace mail
 

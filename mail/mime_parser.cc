@@ -714,7 +714,11 @@ class Parser {
       const PartNotes& notes = notes_[static_cast<size_t>(index)];
       std::string text;
       if (part.kind == MimePart::Kind::kHtml) {
-        text = HtmlToText(part.body);
+        HtmlText html = HtmlToTextChecked(part.body);
+        if (html.truncated) {
+          Warn("part " + std::to_string(index) + ": HTML over the converter's limits; its text is truncated");
+        }
+        text = std::move(html.text);
         m_->text_from_html = true;
       } else if (part.kind == MimePart::Kind::kText) {
         text = ToLf(part.body);
