@@ -92,6 +92,11 @@ TEST_F(IdentityTest, APassForSomeoneElsesAddressResolvesNothing) {
   ASSERT_TRUE(worker.RunOnce().ok());
   EXPECT_EQ(Inbound("outcome", "b1@bob.example"), "posted");
   EXPECT_NE(Inbound("reason", "b1@bob.example").find("not the thread's author"), std::string::npos);
+  // Each post records whether its author is proven.
+  const std::string verified = "SELECT p.author_verified FROM posts p JOIN inbound_messages i ON i.post_id = p.id "
+                               "WHERE i.message_id = ";
+  EXPECT_EQ(Scalar(verified + "'b1@bob.example'"), "t");
+  EXPECT_EQ(Scalar(verified + "'b2@bob.example'"), "f");
   EXPECT_EQ(Inbound("outcome", "b2@bob.example"), "posted");
   EXPECT_NE(Inbound("reason", "b2@bob.example").find("sender not proven"), std::string::npos);
   EXPECT_NE(Scalar("SELECT status FROM threads WHERE id = " + thread), "resolved");

@@ -79,9 +79,10 @@ std::pair<int64_t, int64_t> InsertPost(pqxx::transaction_base& tx, const Inbound
   const int64_t post_id = tx.exec1("SELECT nextval('posts_id_seq')")[0].as<int64_t>();
   const std::string our_id = OurMessageId("post", post_id, domain);
   tx.exec_params(
-      "INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      post_id, thread_id, post.author_address, post.author_name, post.body, post.elided, our_id);
+      "INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id, author_verified) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      post_id, thread_id, post.author_address, post.author_name, post.body, post.elided, our_id,
+      post.author_verified);
   tx.exec_params("INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'outbound')", our_id,
                  post_id);
   if (!item.message_id.empty()) {

@@ -1,4 +1,5 @@
--- mailforum schema, revision 5: the crash-loop breaker. Forward-only: never
+-- mailforum schema, revision 5: the crash-loop breaker, and whether a post's
+-- author is proven. Forward-only: never
 -- edit a released migration; add a new numbered file instead.
 
 -- The message a mailbox's worker is deciding right now (NULL: none), noted
@@ -10,3 +11,8 @@ ALTER TABLE mailbox_state ADD COLUMN working_uidvalidity bigint;
 ALTER TABLE mailbox_state ADD COLUMN working_uid bigint;
 ALTER TABLE mailbox_state ADD COLUMN working_owner text;
 ALTER TABLE mailbox_state ADD COLUMN working_deaths integer NOT NULL DEFAULT 0;
+
+-- Whether the post's author address is proven (a trusted, aligned DMARC pass
+-- when it arrived): anyone can write any From:, so the web view can say
+-- which authors are only claimed.
+ALTER TABLE posts ADD COLUMN author_verified boolean NOT NULL DEFAULT false;
