@@ -636,12 +636,17 @@ class Writer {
   bool truncated() const { return truncated_; }
   void MarkTruncated() { truncated_ = true; }
   bool full() const { return truncated_; }
-  size_t max_bytes() const { return max_bytes_; }
+  // Bytes the text may still take.
+  size_t room() const { return max_bytes_ - std::min(max_bytes_, out_.size()); }
 
   // The text, with runs of blank lines (also lines holding only spaces or a
   // quote prefix) cut to one.
   std::string Finish() {
-    if (truncated_) out_.resize(CutUtf8(out_, max_bytes_).size());
+    // A last piece (a joined table row) may have gone over the limit.
+    if (truncated_ || out_.size() > max_bytes_) {
+      truncated_ = true;
+      out_.resize(CutUtf8(out_, max_bytes_).size());
+    }
     std::string text;
     text.reserve(out_.size());
     std::string_view previous_blank;
@@ -1231,8 +1236,10 @@ class Renderer {
     RenderCaptions(table, depth);
     for (const GumboNode* row_node : Rows(table)) {
       const GumboElement* row = &row_node->v.element;
+      if (w_->full()) return;
       if (IsHidden(*row)) continue;
       std::vector<std::string> cells;
+      size_t row_bytes = 0;  // the text of the cells so far, with separators
       bool multi_line = false;
       for (unsigned k = 0; k < row->children.length; ++k) {
         const auto* cell = static_cast<const GumboNode*>(row->children.data[k]);
@@ -1240,14 +1247,16 @@ class Renderer {
             (cell->v.element.tag != GUMBO_TAG_TD && cell->v.element.tag != GUMBO_TAG_TH)) {
           continue;
         }
-        Writer sub(w_->max_bytes());
+        // A cell's text may only take what the row leaves of the text's room.
+        Writer sub(w_->room() - std::min(w_->room(), row_bytes));
         Renderer inner(&sub);
         inner.lists_ = lists_;
         inner.table_depth_ = table_depth_ + 1;
         inner.RenderChildren(cell->v.element.children, depth + 2);
         if (inner.quote_mark_ != npos) MarkQuote();
-        if (sub.truncated()) w_->MarkTruncated();
         std::string text = sub.Finish();
+        if (sub.truncated()) w_->MarkTruncated();
+        row_bytes += text.size() + 3;
         if (sub.quoting_rest()) pending_quote_rest_ = true;
         if (text.empty()) continue;
         multi_line = multi_line || text.find('\n') != npos;
@@ -1381,8 +1390,8 @@ Rendered Render(std::string_view html) {
   renderer.Render(output->document, 0);
   Rendered rendered;
   rendered.quote_mark = renderer.quote_mark();
-  rendered.truncated = html.size() > kMaxHtmlBytes || writer.truncated();
   rendered.text = writer.Finish();
+  rendered.truncated = html.size() > kMaxHtmlBytes || writer.truncated();
   return rendered;
 }
 

@@ -264,6 +264,17 @@ TEST(HtmlToTextTest, TextIsCappedAtACharacterBoundary) {
   EXPECT_TRUE(HtmlToTextSplit(html).truncated);
 }
 
+TEST(HtmlToTextTest, TableCellsShareTheTextLimit) {
+  // Each cell's text is built apart and joined into its row: the cells of a
+  // row together may not go over the limit either.
+  const std::string cell = "<td>" + Repeat("<blockquote>", 60) + Repeat("x<br>", 200);
+  const std::string html = "<table><tr>" + Repeat(cell, 50) + "</table>";
+  const HtmlText text = HtmlToTextChecked(html);
+  EXPECT_TRUE(text.truncated);
+  EXPECT_LE(text.text.size(), html.size() + (64 << 10));
+  EXPECT_GT(Count(text.text, "x"), 200u);
+}
+
 TEST(HtmlToTextTest, InputOverTheCapIsTruncated) {
   const std::string html = Repeat("<p>word</p>", (4 << 20) / 11 + 100);
   const HtmlText text = HtmlToTextChecked(html);
