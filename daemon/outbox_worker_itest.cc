@@ -98,7 +98,7 @@ std::string Angled(const std::vector<std::string>& ids) {
 // In-Reply-To its Message-ID, References its References and its Message-ID,
 // "Re: " its subject, the new text above the quoted original.
 std::string ReplyTo(const mail::Message& to_what, const std::string& from, const std::string& message_id,
-                    const std::string& text) {
+                    const std::string& text, const std::string& extra_headers = "") {
   std::vector<std::string> references = to_what.references;
   references.push_back(to_what.message_id);
   std::string quoted;
@@ -107,7 +107,8 @@ std::string ReplyTo(const mail::Message& to_what, const std::string& from, const
   const std::string to = to_what.reply_to.empty() ? to_what.from->address : to_what.reply_to.front().address;
   return itest::MailHeaders(
              from, to, mail::ReplySubject(to_what.subject), message_id,
-             "In-Reply-To: <" + to_what.message_id + ">\r\nReferences: " + Angled(references) + "\r\n") +
+             "In-Reply-To: <" + to_what.message_id + ">\r\nReferences: " + Angled(references) + "\r\n" +
+                 extra_headers) +
          "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text +
          "\r\n\r\nOn Wed, 25 Nov 2026, someone wrote:\r\n" + quoted;
 }
@@ -147,6 +148,8 @@ class OutboxWorkerTest : public itest::WorkerTest {
     o.pipeline.watchers = {{"it", {watcher_}}, {"general", {watcher_}}};
     // These tests count deliveries: every new thread is acknowledged.
     o.pipeline.acknowledgement_interval = std::chrono::seconds(0);
+    // Our MTA's Authentication-Results: acting as a person needs its DMARC pass (issue 8 item 5).
+    o.pipeline.trusted_authserv_ids = {"mx.example.com"};
     return o;
   }
 
@@ -204,7 +207,8 @@ class OutboxWorkerTest : public itest::WorkerTest {
 
   // A configuration for mailforumd and mailforumctl on this test's database,
   // sink and help mailbox (`outbox` is the body of its outbox section).
-  std::string WriteConfig(const std::string& outbox) const {
+  // `outbox` is the body of the outbox section; `extra` more top-level YAML.
+  std::string WriteConfig(const std::string& outbox, const std::string& extra = "") const {
     const std::string dir = mftest::MakeTempDir("mfoutbox");
     mftest::WriteFile(dir + "/db.dsn", dsn_ + "\n");
     mftest::WriteFile(dir + "/imap.pass", servers_.imap_password + "\n");
@@ -228,7 +232,7 @@ class OutboxWorkerTest : public itest::WorkerTest {
             "    after: {action: move, folder: Processed}\n"
             "    rules: [{name: all, action: thread, category: general}]\n"
             "outbox: {" +
-            outbox + "}\n",
+            outbox + "}\n" + extra,
         0644);
     return config;
   }
@@ -610,8 +614,10 @@ TEST_F(OutboxWorkerTest, TheAskerAcceptsAnAnswerAndResolvesTheThreadByEmail) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE body = '#resolved'"), "1");
 
   const std::string outbox_before = Scalar("SELECT count(*) FROM outbox");
+  // The asker's own mail, with our MTA's DMARC pass for its domain: the commands act.
+  const std::string pass = "Authentication-Results: mx.example.com; dmarc=pass header.from=" + domain_ + "\r\n";
   Append(help_user_, {ReplyTo(answer, "Erin <" + asker + ">", UniqueName("r") + "@erin.example",
-                              "  #Accept\r\n#resolved")});
+                              "  #Accept\r\n#resolved", pass)});
   Ingest();
   EXPECT_EQ(Scalar("SELECT status || ' ' || coalesce(accepted_post_id::text, '-') FROM threads"),
             "resolved " + answer_post);
@@ -619,7 +625,8 @@ TEST_F(OutboxWorkerTest, TheAskerAcceptsAnAnswerAndResolvesTheThreadByEmail) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM outbox"), outbox_before);
   EXPECT_EQ(Scalar("SELECT outcome FROM inbound_messages ORDER BY id DESC LIMIT 1"), "ignored");
 
-  Append(help_user_, {ReplyTo(answer, asker, UniqueName("r") + "@erin.example", "It is full again.\r\n#reopen")});
+  Append(help_user_,
+         {ReplyTo(answer, asker, UniqueName("r") + "@erin.example", "It is full again.\r\n#reopen", pass)});
   Ingest();
   EXPECT_EQ(Scalar("SELECT status FROM threads"), "answered");
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts WHERE body = 'It is full again.'"), "1");
@@ -646,15 +653,24 @@ TEST_F(OutboxWorkerTest, KilledDuringABurstOfAThousandMailsDeliversEveryOneAtLea
   }
   ASSERT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"), std::to_string(kMails));
 
-  const std::string config = WriteConfig("lease: 2s, batch: 50");
+  // At debug level the worker logs each mail it has handed to the server ("…: sent <id>").
+  const std::string config = WriteConfig("lease: 2s, batch: 50", "log: {level: debug}\n");
   const std::string sent_sql = "SELECT count(*) FROM outbox WHERE status = 'sent'";
+  // Each run: start the daemon, wait until this run has sent a mail (a new "sent <" line in the log: an
+  // event, however slow the machine; it also proves the daemon is up), then kill it with SIGKILL 0–50 ms
+  // later, in the middle of the burst. A fixed delay after the start killed it, on a loaded machine, before
+  // it had connected, time after time.
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> ms(80, 300);
+  std::uniform_int_distribution<int> ms(0, 50);
   const std::string log = mftest::ShellQuote(config + ".log");
+  const std::string sent_lines = "grep -c ': sent <' " + log + " 2>/dev/null || true";
   int kills = 0, mid_burst_kills = 0, sent = 0;
   while (mid_burst_kills < kKills && kills < 100) {
-    auto r = mftest::RunCommand(std::string(MAILFORUMD_PATH) + " -c " + mftest::ShellQuote(config) + " >>" +
-                                log + " 2>&1 & pid=$!; sleep " + std::to_string(ms(rng) / 1000.0) +
+    auto r = mftest::RunCommand("before=$(" + sent_lines + "); " + std::string(MAILFORUMD_PATH) + " -c " +
+                                mftest::ShellQuote(config) + " >>" + log +
+                                " 2>&1 </dev/null & pid=$!; "
+                                "while kill -0 $pid 2>/dev/null && [ \"$(" + sent_lines + ")\" -le \"${before:-0}\" ]; "
+                                "do sleep 0.01; done; sleep " + std::to_string(ms(rng) / 1000.0) +
                                 "; kill -KILL $pid; wait $pid; echo rc=$?");
     ASSERT_NE(r.output.find("rc=137"), std::string::npos)
         << "the daemon was not running when killed: " << r.output;

@@ -3,6 +3,7 @@
 // marks, requeueing, bounces and suppressions, and a thread's audience.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <thread>
@@ -58,6 +59,17 @@ class OutboxStoreTest : public ScratchStoreTest {
     auto claimed = store.ClaimDue(limit, lease);
     EXPECT_TRUE(claimed) << claimed.error().message;
     return claimed ? *claimed : std::vector<ClaimedMail>{};
+  }
+
+  // Claims until a row comes back (a lease or a retry delay has passed: an
+  // event, waited for rather than slept through), or 10 s have passed.
+  std::vector<ClaimedMail> ClaimWhenDue(Store& store, int limit) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      std::vector<ClaimedMail> rows = Claim(store, limit);
+      if (!rows.empty() || std::chrono::steady_clock::now() > deadline) return rows;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
   }
 
 };
@@ -135,8 +147,7 @@ TEST_F(OutboxStoreTest, LeasesExpireReleasesAndRetriesReschedule) {
   const int64_t id = rows[0].id;
   ASSERT_TRUE(store_->SavePayload(id, "the bytes\r\n").ok());
   // The claimant died: after the lease the row is due again, with its saved bytes.
-  std::this_thread::sleep_for(milliseconds(400));
-  rows = Claim(*store_, 10);
+  rows = ClaimWhenDue(*store_, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].attempts, 2);
   EXPECT_EQ(rows[0].payload, "the bytes\r\n");
@@ -145,13 +156,15 @@ TEST_F(OutboxStoreTest, LeasesExpireReleasesAndRetriesReschedule) {
   rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].attempts, 2);
-  // A transient failure: due again after the delay only.
-  ASSERT_TRUE(store_->MarkRetry(id, "451 later", 451, milliseconds(300)).ok());
+  // A transient failure: due again after the delay only. The delay is long enough that a loaded
+  // machine does not pass it between these two statements (ctest runs tests side by side).
+  const auto retried = std::chrono::steady_clock::now();
+  ASSERT_TRUE(store_->MarkRetry(id, "451 later", 451, milliseconds(2000)).ok());
   EXPECT_TRUE(Claim(*store_, 10).empty());
   EXPECT_EQ(Scalar("SELECT status || ' ' || last_reply_code || ' ' || last_error FROM outbox"),
             "pending 451 451 later");
-  std::this_thread::sleep_for(milliseconds(400));
-  ASSERT_EQ(Claim(*store_, 10).size(), 1u);
+  ASSERT_EQ(ClaimWhenDue(*store_, 10).size(), 1u);
+  EXPECT_GE(std::chrono::steady_clock::now() - retried, milliseconds(1900)) << "due before its delay";
   ASSERT_TRUE(store_->MarkSent(id).ok());
   EXPECT_EQ(Scalar("SELECT status || ' ' || attempts || ' ' || (sent_at IS NOT NULL) FROM outbox"),
             "sent 3 true");
