@@ -78,9 +78,8 @@ json MessageJson(const mail::Message& m) {
   };
 }
 
-}  // namespace
-
-int ParseFile(const std::string& path) {
+// Reads, parses and prints; any exception escapes to ParseFile.
+int PrintParsed(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::fprintf(stderr, "mailforumctl parse: cannot read %s\n", path.c_str());
@@ -92,24 +91,29 @@ int ParseFile(const std::string& path) {
                  path.c_str());
     return base::kExitDataErr;
   }
-  // Hostile mail must never make the tool abort: whatever goes wrong becomes
-  // a message and EX_DATAERR. The output is built completely before anything
-  // is printed, so a failure never leaves half a JSON document on stdout.
-  std::string out;
-  try {
-    // Every string the parser, trimmer and classifier produce is valid UTF-8
-    // (mail/charset.h, tested over the corpora); replacing invalid bytes is
-    // only the last line of defence should that promise ever break.
-    out = MessageJson(mail::ParseMessage(raw)).dump(2, ' ', false, json::error_handler_t::replace);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mailforumctl parse: %s: cannot parse: %s\n", path.c_str(), e.what());
-    return base::kExitDataErr;
-  } catch (...) {
-    std::fprintf(stderr, "mailforumctl parse: %s: cannot parse: unknown error\n", path.c_str());
-    return base::kExitDataErr;
-  }
+  // Every string the parser, trimmer and classifier produce is valid UTF-8
+  // (mail/charset.h, tested over the corpora); replacing invalid bytes is
+  // only the last line of defence should that promise ever break. The output
+  // is built completely before anything is printed, so a failure never
+  // leaves half a JSON document on stdout.
+  const std::string out = MessageJson(mail::ParseMessage(raw)).dump(2, ' ', false, json::error_handler_t::replace);
   std::cout << out << "\n";
   return base::kExitOk;
+}
+
+}  // namespace
+
+int ParseFile(const std::string& path) {
+  // Hostile mail must never make the tool abort: whatever goes wrong (even
+  // running out of memory on a huge file) becomes a message and EX_DATAERR.
+  try {
+    return PrintParsed(path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mailforumctl parse: %s: cannot parse: %s\n", path.c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "mailforumctl parse: %s: cannot parse: unknown error\n", path.c_str());
+  }
+  return base::kExitDataErr;
 }
 
 int TrimStdin() {
