@@ -43,6 +43,13 @@ constexpr int kMaxTableNesting = 8;
 // The nodes of a link read to compare its text with its address.
 constexpr size_t kMaxLinkNodes = 4096;
 constexpr std::string_view kRule = "________________________________";
+// What the pre-filter writes for <br>: the last private-use character
+// (U+10FFFD; Gumbo would turn a noncharacter into U+FFFD), which the renderer
+// reads as a line break. Gumbo then sees text instead of an element (a third
+// of its nodes in mail written as lines and <br>s); a U+10FFFD of the input
+// itself becomes U+FFFD first.
+constexpr std::string_view kBreak = "\xF4\x8F\xBF\xBD";
+bool IsBreakAt(std::string_view s, size_t i) { return s.compare(i, kBreak.size(), kBreak) == 0; }
 
 using internal::AsciiLower;
 using internal::IsAlpha;
@@ -500,6 +507,10 @@ class Prefilter {
       }
     }
     ImpliedEnds(name, kind);
+    if (name == "br" && foreign_ == 0 && tag_.attributes.empty()) {
+      out_ += kBreak;
+      return next;
+    }
     if ((kind & kVoid) != 0) {
       WriteStartTag(name);
       // In SVG and MathML these are ordinary elements that Gumbo would keep open.
@@ -526,7 +537,7 @@ class Prefilter {
     const unsigned kind = KindOf(name);
     if (name == "html" || name == "body" || name == "head") return;  // Gumbo closes nothing for them
     if (name == "br") {
-      out_ += "<br>";  // what the tree builder makes of </br>
+      out_ += foreign_ == 0 ? kBreak : "<br>";  // what the tree builder makes of </br>
     } else if (name == "p") {
       const long p = InScope("p", Scope::kButton);
       if (p >= 0) {
@@ -579,6 +590,9 @@ class Writer {
       } else if (c == '\xC2' && i + 1 < s.size() && s[i + 1] == '\xA0') {
         Put(" ");
         ++i;
+      } else if (c == kBreak[0] && IsBreakAt(s, i)) {
+        LineBreak();
+        i += kBreak.size() - 1;
       } else {
         Put(std::string_view(&s[i], 1));
       }
@@ -587,9 +601,13 @@ class Writer {
 
   // Preformatted text: every space and line break as written.
   void Verbatim(std::string_view s) {
-    for (char c : s) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
       if (c == '\n') {
         LineBreak();
+      } else if (c == kBreak[0] && IsBreakAt(s, i)) {
+        LineBreak();
+        i += kBreak.size() - 1;
       } else if (c != '\r') {
         space_ = false;
         Put(std::string_view(&c, 1));
@@ -1027,9 +1045,16 @@ std::string FlatText(const GumboNode* root, size_t max_bytes = npos, size_t max_
       }
     } else if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_WHITESPACE ||
                node->type == GUMBO_NODE_CDATA) {
-      for (const char* p = node->v.text.text; *p != '\0'; ++p) {
+      const std::string_view text = node->v.text.text;
+      for (size_t i = 0; i < text.size(); ++i) {
+        const char* p = &text[i];
         if (IsHtmlSpace(*p)) {
           space = true;
+          continue;
+        }
+        if (*p == kBreak[0] && IsBreakAt(text, i)) {
+          space = true;
+          i += kBreak.size() - 1;
           continue;
         }
         if (space && !out.empty()) out += ' ';
@@ -1372,7 +1397,10 @@ struct Rendered {
 // Gumbo's tree of the pre-filtered `html`, in `arena`'s memory (it lives as
 // long as the arena; it is never destroyed node by node).
 GumboOutput* Parse(std::string_view html, GumboArena* arena) {
-  const std::string sanitized = SanitizeUtf8(html.substr(0, kMaxHtmlBytes));
+  std::string sanitized = SanitizeUtf8(html.substr(0, kMaxHtmlBytes));
+  for (size_t i = sanitized.find(kBreak); i != npos; i = sanitized.find(kBreak, i)) {
+    sanitized.replace(i, kBreak.size(), "\xEF\xBF\xBD");
+  }
   const std::string input = Prefilter(sanitized).Run();
   GumboOptions options = kGumboDefaultOptions;
   options.allocator = &GumboArena::Allocate;

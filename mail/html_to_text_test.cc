@@ -294,6 +294,20 @@ TEST(HtmlToTextTest, MarkupTheFilterDoesNotKnowStaysText) {
   EXPECT_EQ(HtmlToText("<p>cut <b class=\"x"), "cut");
 }
 
+TEST(HtmlToTextTest, LineBreaksEverywhere) {
+  // <br> reaches Gumbo as a private-use character that the renderer reads as a
+  // line break; the same character in the input is not one.
+  EXPECT_EQ(HtmlToText("<pre>a<br>b</pre>"), "a\nb");
+  EXPECT_EQ(HtmlToText("<a href=\"https://x.example/\">x<br>y</a>"), "x\ny (https://x.example/)");
+  EXPECT_EQ(HtmlToText("<a href=\"https://x.example/\">x.example<br></a>"), "x.example");
+  EXPECT_EQ(HtmlToText("a</br>b<br/>c<br clear=all>d"), "a\nb\nc\nd");
+  EXPECT_EQ(HtmlToText("a\xF4\x8F\xBF\xBD"
+                       "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(HtmlToText("<svg><br></svg>after"), "after");
+}
+
 TEST(HtmlToTextTest, MisNestedMarkupKeepsItsText) {
   // Inline elements left open are closed where their block ends.
   EXPECT_EQ(HtmlToText("<div><b>one</div><div>two</b></div>"), "one\ntwo");
