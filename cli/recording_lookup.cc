@@ -41,9 +41,10 @@ base::Result<std::optional<forum::PostRef>> RecordingLookup::FindPostByMessageId
   return *post;
 }
 
-base::Result<bool> RecordingLookup::IsOurMessageId(const std::vector<std::string>& message_ids) {
+base::Result<bool> RecordingLookup::MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                                 const std::vector<std::string>& message_ids) {
   if (store_ == nullptr) return false;
-  auto ours = store_->IsOurMessageId(message_ids);
+  auto ours = store_->MailedDomain(domain, outbox_id, message_ids);
   if (Failed(ours)) return false;
   return *ours;
 }

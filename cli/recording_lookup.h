@@ -5,7 +5,7 @@
 //
 // Without a database, or once a query has failed, it answers "nothing is
 // known" (no such thread, no known Message-ID, no recent threads, nobody in
-// a thread, no such post, none of ours) and keeps the first error: Decide never fails, the rule decision
+// a thread, no such post, none of our mail) and keeps the first error: Decide never fails, the rule decision
 // can still be shown, and the caller must not record a decision made after a
 // failure (error()).
 //
@@ -34,7 +34,8 @@ class RecordingLookup : public mailforumd::ForumLookup {
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override;
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override;
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override;
-  base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids) override;
+  base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                  const std::vector<std::string>& message_ids) override;
 
   // The thread a verified reply token named, and whether it exists (false
   // as well when it could not be checked).

@@ -31,8 +31,9 @@ class StoreLookup : public ForumLookup {
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override {
     return store_.FindPostByMessageId(message_id);
   }
-  base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids) override {
-    return store_.IsOurMessageId(message_ids);
+  base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                  const std::vector<std::string>& message_ids) override {
+    return store_.MailedDomain(domain, outbox_id, message_ids);
   }
 
  private:

@@ -64,29 +64,6 @@ std::string UnverifiedBounceNote(const std::vector<forum::BounceDraft>& claimed)
   return note + ")";
 }
 
-// Whether machine mail `m` answers mail we sent (issue 8 item 7): it went to
-// a VERP return path of ours or carries a reply token, either verifying,
-// or it names one of our Message-IDs. Its From proves nothing: anyone can
-// write it.
-base::Result<bool> TiedToOurs(const mail::Message& m, const PipelineConfig& config, ForumLookup& forum) {
-  if (BouncedOutboxId(m, config)) return true;
-  for (const std::string& address : RecipientAddresses(m)) {
-    const auto token = mail::ExtractToken(config.reply_to_template, address);
-    if (token && mail::VerifyReplyToken(*token, config.reply_key)) return true;
-  }
-  // Hostile mail may list thousands of references: the nearest ancestors are the ones a reply names.
-  constexpr size_t kMaxIds = 50;
-  std::vector<std::string> ids;
-  for (auto it = m.in_reply_to.begin(); it != m.in_reply_to.end() && ids.size() < kMaxIds; ++it) {
-    ids.push_back(*it);
-  }
-  for (auto it = m.references.rbegin(); it != m.references.rend() && ids.size() < kMaxIds; ++it) {
-    ids.push_back(*it);
-  }
-  if (ids.empty()) return false;
-  return forum.IsOurMessageId(ids);
-}
-
 // The thread named by a valid reply token in To, Cc, Delivered-To or X-Original-To.
 // A token that does not verify is noted in `note` and never trusted.
 base::Result<std::optional<int64_t>> ThreadFromToken(const mail::Message& m, const PipelineConfig& config,
@@ -119,6 +96,53 @@ const std::vector<std::string>* WatchersOf(const PipelineConfig& config, const s
     if (slug == category) return &addresses;
   }
   return nullptr;
+}
+
+// The domain of `address`, lower-case ("" when it has none).
+std::string DomainOf(const std::string& address) {
+  const size_t at = address.rfind('@');
+  return at == std::string::npos ? std::string() : base::AsciiLower(address.substr(at + 1));
+}
+
+// Whether machine mail `m` from `from` answers mail we sent to `from`'s
+// domain (issue 8 item 7; see the header): only then may it feed the loop
+// breaker, which counts it against that domain. A From alone proves
+// nothing, and neither does a token or a return path that any sender gets
+// for its own mail.
+base::Result<bool> TiedToOurs(const mail::Message& m, const std::string& from, const PipelineConfig& config,
+                              ForumLookup& forum) {
+  const std::string domain = DomainOf(from);
+  if (domain.empty()) return false;
+  const auto in_domain = [&](const std::string& address) { return DomainOf(address) == domain; };
+  for (const std::string& address : RecipientAddresses(m)) {
+    const auto token = mail::ExtractToken(config.reply_to_template, address);
+    if (!token) continue;
+    const auto thread = mail::VerifyReplyToken(*token, config.reply_key);
+    if (!thread) continue;
+    auto audience = forum.FindThreadAudience(static_cast<int64_t>(*thread));
+    if (!audience) return audience.error();
+    if (!audience->has_value()) continue;
+    const forum::ThreadAudience& people = **audience;
+    if (in_domain(people.author_address) ||
+        std::any_of(people.participants.begin(), people.participants.end(), in_domain)) {
+      return true;
+    }
+    if (const auto* watchers = WatchersOf(config, people.category)) {
+      if (std::any_of(watchers->begin(), watchers->end(), in_domain)) return true;
+    }
+  }
+  // Hostile mail may list thousands of references: the nearest ancestors are the ones a reply names.
+  constexpr size_t kMaxIds = 50;
+  std::vector<std::string> ids;
+  for (auto it = m.in_reply_to.begin(); it != m.in_reply_to.end() && ids.size() < kMaxIds; ++it) {
+    ids.push_back(*it);
+  }
+  for (auto it = m.references.rbegin(); it != m.references.rend() && ids.size() < kMaxIds; ++it) {
+    ids.push_back(*it);
+  }
+  const std::optional<int64_t> verp = BouncedOutboxId(m, config);
+  if (!verp && ids.empty()) return false;
+  return forum.MailedDomain(domain, verp, ids);
 }
 
 // Queues `kind` mail to `address` for `item`'s post, unless it goes to the
@@ -330,7 +354,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
         item.bounces.clear();
       }
     }
-    auto tied = TiedToOurs(m, config, forum);
+    auto tied = TiedToOurs(m, item.from_address, config, forum);
     if (!tied) return tied.error();
     item.tied_to_ours = *tied;
     if (!item.tied_to_ours) item.reason += "; not tied to mail of ours: ignored by the loop breaker";
@@ -340,7 +364,9 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   if (const auto verp = BouncedOutboxId(m, config)) {
     item.outcome = forum::Outcome::kMachine;
     item.reason = "sent to the return path of outbox row " + std::to_string(*verp);
-    item.tied_to_ours = true;
+    auto tied = TiedToOurs(m, item.from_address, config, forum);
+    if (!tied) return tied.error();
+    item.tied_to_ours = *tied;
     return item;
   }
   if (IsOwnAddress(config, item.from_address)) {

@@ -11,9 +11,15 @@
 // one of our outbox rows names that row (its recipient's bounce score
 // grows); any other bounce changes no score: its failed recipients are
 // dropped and the reason lists what it claimed. Machine mail is tied to ours
-// (forum::InboundItem::tied_to_ours, what the loop circuit breaker counts)
-// when it reached a verified VERP return path, carries a reply token that
-// verifies, or names one of our Message-IDs in In-Reply-To or References.
+// (forum::InboundItem::tied_to_ours, what the loop circuit breaker counts by
+// its From) when it answers mail we sent to its From's domain: it reached
+// the verified VERP return path of a row to that domain, carries a reply
+// token that verifies for a thread whose people (author, participants,
+// watchers) include that domain, or names in In-Reply-To/References one of
+// our Message-IDs that went to that domain. So neither a forged From nor a
+// token or return path the sender got for its own mail can pause mail to
+// someone else's domain. (A bounce to our return path counts for the loop
+// breaker through the bounced row, by that row's recipient.)
 //
 // What a post queues (forum::OutboxDraft): a new thread, an acknowledgement
 // to its author (when the mailbox acknowledges and the author has a trusted
@@ -72,9 +78,11 @@ class ForumLookup {
   virtual base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) = 0;
   // The post that `message_id` (inbound or outbound) belongs to, or nullopt.
   virtual base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) = 0;
-  // Whether one of `message_ids` is the Message-ID of mail we sent (a
-  // post's outbound id, an acknowledgement's or a rejection notice's).
-  virtual base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids) = 0;
+  // Whether we sent an address of `domain` (lower-case) the mail of outbox
+  // row `outbox_id`, or mail carrying one of `message_ids` (our outbound
+  // Message-IDs, without angle brackets).
+  virtual base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                          const std::vector<std::string>& message_ids) = 0;
 };
 
 // Everything Decide needs from the configuration, for one mailbox.

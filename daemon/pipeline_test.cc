@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -42,16 +41,21 @@ class FakeForum : public ForumLookup {
     return std::optional<forum::PostRef>(it->second);
   }
 
-  base::Result<bool> IsOurMessageId(const std::vector<std::string>& ids) override {
+  base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                  const std::vector<std::string>& ids) override {
+    if (outbox_id) {
+      if (auto it = sent_rows.find(*outbox_id); it != sent_rows.end() && it->second == domain) return true;
+    }
     for (const std::string& id : ids) {
-      if (ours.count(id)) return true;
+      if (auto it = sent_ids.find(id); it != sent_ids.end() && it->second == domain) return true;
     }
     return false;
   }
 
   std::map<int64_t, forum::ThreadAudience> threads;
   std::map<std::string, forum::PostRef> posts;  // by Message-ID
-  std::set<std::string> ours;                   // our outbound Message-IDs
+  std::map<int64_t, std::string> sent_rows;     // our outbox rows: the recipient's domain
+  std::map<std::string, std::string> sent_ids;  // our outbound Message-IDs: the recipient's domain
   std::map<std::string, int64_t> message_ids;
   bool fail_audience = false;
 };
@@ -394,38 +398,48 @@ TEST_F(PipelineTest, ForgedBouncesToOurAddressChangeNoScoreAndSayWhatTheyClaimed
   }
 }
 
-// An auto-reply as a vacation program writes it, to `to`, with `extra` header lines.
-std::string AutoReply(const std::string& to, const std::string& message_id, const std::string& extra = "") {
-  return Message("boss@example.org", to, "Out of office", message_id, "Away until Monday.",
+// An auto-reply as a vacation program writes it, from `from` to `to`, with `extra` header lines.
+std::string AutoReply(const std::string& from, const std::string& to, const std::string& message_id,
+                      const std::string& extra = "") {
+  return Message(from, to, "Out of office", message_id, "Away until Monday.",
                  "Auto-Submitted: auto-replied\r\n" + extra);
 }
 
-TEST_F(PipelineTest, OnlyMachineMailTiedToOursFeedsTheLoopBreaker) {
-  forum_.ours.insert("ack.3.abcdabcdabcdabcd@example.com");
-  // Not tied: to help@, to a forged token, naming Message-IDs that are not ours.
+TEST_F(PipelineTest, OnlyMachineMailAnsweringOurMailToItsDomainFeedsTheLoopBreaker) {
+  forum_.sent_rows[12] = "example.org";
+  forum_.sent_ids["ack.3.abcdabcdabcdabcd@example.com"] = "example.org";
+  const std::string token_7 = mail::ReplyAddress(Config().reply_to_template, 7, kKey);
+  const std::string verp_12 = mail::VerpAddress(kBounceTemplate, 12, kKey);
+  const std::string our_ack = "References: <x@y> <ack.3.abcdabcdabcdabcd@example.com> <z@y>\r\n";
+  // Not tied: to help@, to a forged token, naming Message-IDs that are not ours; and a valid
+  // token, return path or Message-ID of mail that went to another domain than the From's.
   for (const std::string& raw :
-       {AutoReply("help@example.com", "o1@example.org"),
-        AutoReply("help+abcdefgh@example.com", "o2@example.org"),
-        AutoReply("help@example.com", "o3@example.org",
-                  "In-Reply-To: <question@alice.example>\r\nReferences: <post.9.zzzz@example.com>\r\n")}) {
+       {AutoReply("boss@example.org", "help@example.com", "o1@example.org"),
+        AutoReply("boss@example.org", "help+abcdefgh@example.com", "o2@example.org"),
+        AutoReply("boss@example.org", "help@example.com", "o3@example.org",
+                  "In-Reply-To: <question@alice.example>\r\nReferences: <post.9.zzzz@example.com>\r\n"),
+        AutoReply("boss@victim.example", token_7, "o4@victim.example"),
+        AutoReply("boss@victim.example", verp_12, "o5@victim.example"),
+        AutoReply("boss@victim.example", "help@example.com", "o6@victim.example", our_ack)}) {
     const auto item = MustDecide(raw, forum_);
     EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
     EXPECT_FALSE(item.tied_to_ours) << raw;
     EXPECT_NE(item.reason.find("not tied to mail of ours"), std::string::npos) << item.reason;
   }
-  // Tied: a valid reply token, our return path, one of our Message-IDs in References.
+  // Tied: a valid token of a thread whose people include the From's domain (its asker's; a
+  // watcher's), our return path of a row to that domain, one of our Message-IDs sent there.
   for (const std::string& raw :
-       {AutoReply(mail::ReplyAddress(Config().reply_to_template, 7, kKey), "t1@example.org"),
-        AutoReply(mail::VerpAddress(kBounceTemplate, 12, kKey), "t2@example.org"),
-        AutoReply("help@example.com", "t3@example.org",
-                  "References: <x@y> <ack.3.abcdabcdabcdabcd@example.com> <z@y>\r\n")}) {
+       {AutoReply("boss@example.org", token_7, "t1@example.org"),
+        AutoReply("it-team@example.com", token_7, "t2@example.com"),
+        AutoReply("boss@example.org", verp_12, "t3@example.org"),
+        AutoReply("boss@example.org", "help@example.com", "t4@example.org", our_ack)}) {
     const auto item = MustDecide(raw, forum_);
     EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
     EXPECT_TRUE(item.tied_to_ours) << raw;
   }
-  // A bounce to our return path is tied; a forged one is not.
-  EXPECT_TRUE(MustDecide(Dsn(mail::VerpAddress(kBounceTemplate, 12, kKey), "a@b.example", "5.1.1"), forum_)
-                  .tied_to_ours);
+  // A DSN comes from the reporting MTA's domain: not tied by its From (a real one counts for
+  // the breaker through the row it bounces, by that row's recipient).
+  EXPECT_FALSE(MustDecide(Dsn(verp_12, "a@b.example", "5.1.1"), forum_).tied_to_ours);
   EXPECT_FALSE(MustDecide(Dsn("help@example.com", "a@b.example", "5.1.1"), forum_).tied_to_ours);
 }
 

@@ -120,10 +120,11 @@ struct InboundItem {
   // verified): that row is marked bounced and its recipient alone is scored
   // (see RecordBatch). Without it, `bounces` changes no score.
   std::optional<int64_t> bounced_outbox_id;
-  // Machine mail tied to mail we sent: sent to a verified VERP return path
-  // of ours, or carrying a valid reply token, or naming one of our
-  // Message-IDs in In-Reply-To/References. Only such mail feeds the loop
-  // circuit breaker (Store::LoopPause): anyone can forge the rest.
+  // Machine mail that answers mail we sent to its From's domain: sent to a
+  // verified VERP return path of ours, or carrying a valid reply token, or
+  // naming one of our Message-IDs in In-Reply-To/References, each of mail
+  // that went to that domain (daemon/pipeline.h). Only such mail feeds the
+  // loop circuit breaker (Store::LoopPause): anyone can forge the rest.
   bool tied_to_ours = false;
 };
 

@@ -487,20 +487,21 @@ base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::ve
   }
 }
 
-base::Result<bool> Store::IsOurMessageId(const std::vector<std::string>& message_ids) {
-  if (message_ids.empty()) return false;
+base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                       const std::vector<std::string>& message_ids) {
+  if (domain.empty() || (!outbox_id && message_ids.empty())) return false;
   try {
     pqxx::read_transaction tx(impl_->conn);
-    // Posts' ids are in message_ids; acknowledgements and rejection notices have theirs only in the outbox.
+    // Every mail we send is an outbox row: a post's outbound Message-ID is carried by its answers and
+    // notifications, an acknowledgement's and a rejection notice's by the row alone.
     return tx
         .exec_params1(
-            "SELECT EXISTS (SELECT 1 FROM message_ids "
-            "WHERE message_id = ANY($1::text[]) AND direction = 'outbound') OR EXISTS (SELECT 1 FROM outbox "
-            "WHERE message_id = ANY($1::text[]))",
-            TextArray(message_ids))[0]
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE (id = $1 OR message_id = ANY($2::text[])) "
+            "AND split_part(recipient, '@', 2) = $3)",
+            outbox_id.value_or(0), TextArray(message_ids), domain)[0]
         .as<bool>();
   } catch (const std::exception& e) {
-    return FromException(e, "looking up our outbound Message-IDs");
+    return FromException(e, "looking up our mail to " + domain);
   }
 }
 

@@ -270,20 +270,39 @@ TEST_F(InboundStoreTest, TwoDaemonsRecordingTheSameMessageMakeOnePost) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM posts"), "50");
 }
 
-TEST_F(InboundStoreTest, OurMessageIdsAreThoseOfOurPostsAndOutboxNotThoseWeReceived) {
-  RecordOk(Question(1, "q1@client"));
-  const std::string post_id = Scalar("SELECT message_id FROM posts");
+TEST_F(InboundStoreTest, MailedDomainKnowsWhichOfOurMailWentWhere) {
+  RecordOk(Question(1, "q1@client"));  // an acknowledgement to example.com, a notification to example.com
+  InboundItem other = Question(2, "q2@client");
+  other.outbox = {{"notification", "watcher@other.example"}};
+  RecordOk(other);
+  const std::string post_id = Scalar("SELECT message_id FROM posts ORDER BY id LIMIT 1");
   const std::string ack_id = Scalar("SELECT message_id FROM outbox WHERE kind = 'acknowledgement'");
-  ASSERT_NE(post_id, ack_id);
-  for (const auto& [ids, ours] : std::vector<std::pair<std::vector<std::string>, bool>>{
-           {{}, false},
-           {{"q1@client"}, false},  // the asker's own: anyone who wrote it knows it
-           {{"nothing@here", "post.1.xxxx@help.example"}, false},
-           {{"nothing@here", post_id}, true},
-           {{ack_id}, true}}) {
-    auto got = store_->IsOurMessageId(ids);
+  const int64_t ack_row = std::stoll(Scalar("SELECT id FROM outbox WHERE kind = 'acknowledgement'"));
+  const int64_t other_row =
+      std::stoll(Scalar("SELECT id FROM outbox WHERE recipient = 'watcher@other.example'"));
+  struct Case {
+    std::string domain;
+    std::optional<int64_t> row;
+    std::vector<std::string> ids;
+    bool mailed;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"example.com", std::nullopt, {}, false},
+           {"example.com",
+            std::nullopt,
+            {"q1@client"},
+            false},  // the asker's own id: anyone who wrote it knows it
+           {"example.com", std::nullopt, {"nothing@here", "post.1.xxxx@help.example"}, false},
+           {"example.com", std::nullopt, {"nothing@here", post_id}, true},
+           {"example.com", std::nullopt, {ack_id}, true},
+           {"other.example", std::nullopt, {ack_id, post_id}, false},  // ours, but not sent there
+           {"example.com", ack_row, {}, true},
+           {"other.example", ack_row, {}, false},
+           {"other.example", other_row, {}, true},
+           {"", ack_row, {ack_id}, false}}) {
+    auto got = store_->MailedDomain(c.domain, c.row, c.ids);
     ASSERT_TRUE(got) << got.error().message;
-    EXPECT_EQ(*got, ours) << (ids.empty() ? "(none)" : ids.back());
+    EXPECT_EQ(*got, c.mailed) << c.domain << " " << c.row.value_or(0) << " " << c.ids.size();
   }
 }
 

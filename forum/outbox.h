@@ -33,10 +33,11 @@ inline constexpr double kSoftBounceScore = 0.25;
 // The loop circuit breaker (issue 5 item 6): automatic mail (every kind but
 // "answer") to an address pauses for `cooldown` once machine mail from it —
 // inbound auto-replies, bounces and other kMachine messages whose From is the
-// address and that are tied to mail we sent (InboundItem::tied_to_ours), and
-// our rows to it that bounced — came `address_threshold` times within
-// `window`; the same for a whole domain at `domain_threshold`. Machine mail
-// not tied to ours is ignored: its From proves nothing (issue 8 item 7).
+// address and that answer mail we sent to its domain
+// (InboundItem::tied_to_ours), and our rows to it that bounced — came
+// `address_threshold` times within `window`; the same for a whole domain at
+// `domain_threshold`. Other machine mail is ignored: its From proves nothing
+// (issue 8 item 7).
 struct LoopBreakerLimits {
   int address_threshold = 5;   // ≥ 1
   int domain_threshold = 20;   // ≥ 1

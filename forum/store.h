@@ -107,10 +107,11 @@ class Store {
   // belongs to, or nullopt when none (the first post when several).
   base::Result<std::optional<PostRef>> FindPostByMessageId(const std::string& message_id);
 
-  // Whether one of `message_ids` (without angle brackets) is a Message-ID
-  // of mail we sent: a post's outbound id, or an acknowledgement's or
-  // rejection notice's.
-  base::Result<bool> IsOurMessageId(const std::vector<std::string>& message_ids);
+  // Whether an address of `domain` (lower-case) was sent outbox row
+  // `outbox_id` or a row carrying one of `message_ids` (without angle
+  // brackets): machine mail from that domain that names them answers our mail.
+  base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
+                                  const std::vector<std::string>& message_ids);
 
   // Threads opened by `address` (case-insensitive) in the last `seconds`.
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds);

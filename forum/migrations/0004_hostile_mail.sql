@@ -2,9 +2,9 @@
 -- never edit a released migration; add a new numbered file instead.
 
 -- Anyone can send an auto-reply with any From:. Machine mail feeds the loop
--- circuit breaker only when it is tied to mail we sent: a bounce to a
--- verified VERP return path of ours, or a reply that carries a valid reply
--- token or names one of our Message-IDs. Rows recorded before this revision
+-- circuit breaker only when it is tied to mail we sent to its From's domain:
+-- sent to a verified VERP return path of ours, or carrying a valid reply
+-- token or naming one of our Message-IDs. Rows recorded before this revision
 -- are not known to be tied, so they no longer count.
 ALTER TABLE inbound_messages ADD COLUMN tied_to_ours boolean NOT NULL DEFAULT false;
 DROP INDEX inbound_messages_machine;
