@@ -36,15 +36,17 @@
 // every block) and without the attributes the renderer does not read (at most
 // 64 per tag). Mis-nested markup may therefore render a little differently
 // from a browser (an inline element left open ends where its block ends),
-// never with other text. Gumbo's memory is one arena, freed at once (never
-// node by node, so freeing cannot recurse); the renderer recurses at most 400
-// levels. Input beyond 4 MiB is not read (Gumbo's tree takes up to about 35
-// times the size of tag-dense HTML), and the text produced stops at the size
-// of the HTML read plus 64 KiB (cut at a character boundary), as quote
-// prefixes and indentation repeated on every line could make it many times
-// longer; both are reported as truncation where the API can carry it.
+// never with other text; <br> reaches Gumbo as a private-use character that
+// the renderer reads as a line break (U+10FFFD of the input becomes U+FFFD).
+// Gumbo's memory is one arena, freed at once (never node by node, so freeing
+// cannot recurse); the renderer recurses at most 400 levels. Input beyond 4 MiB is not read (Gumbo's tree
+// takes up to about 35 times the size of tag-dense HTML), and the text produced stops at the size of the HTML
+// read plus 64 KiB (cut at a character boundary), as quote prefixes and indentation repeated on every line
+// could make it many times longer; both are reported as truncation where the API can carry it.
 //
-// Thread-safety: pure functions; safe to call concurrently.
+// Thread-safety: pure functions; safe to call concurrently. Each thread keeps
+// up to 16 MiB of Gumbo's memory for its next call (fresh pages cost a page
+// fault each), freed when the thread ends.
 #ifndef MAILFORUM_MAIL_HTML_TO_TEXT_H_
 #define MAILFORUM_MAIL_HTML_TO_TEXT_H_
 
