@@ -103,9 +103,10 @@ TEST_F(MigrateAndStartTest, DaemonRefusesNewerSchema) {
 TEST_F(MigrateAndStartTest, DaemonStopsCleanlyOnSigterm) {
   ASSERT_EQ(RunCommand(Ctl("migrate -c " + ShellQuote(config_))).exit_code, 0);
   const std::string log = ShellQuote(dir_ + "/daemon.log");
-  // Start it in the background, wait until it is up, SIGTERM it by its pid, report its exit status.
+  // Start it in the background, wait until it is up (up to 60 s: ctest runs tests side by side on a busy
+  // machine), SIGTERM it by its pid, report its exit status.
   auto r = RunCommand(Daemon("-c " + ShellQuote(config_)) + " >" + log + " 2>&1 & pid=$!; " +
-                      "for i in $(seq 1 100); do grep -q 'mailforumd started' " + log +
+                      "for i in $(seq 1 600); do grep -q 'mailforumd started' " + log +
                       " && break; sleep 0.1; done; kill -TERM $pid; wait $pid; echo \"rc=$?\"");
   EXPECT_NE(r.output.find("rc=0"), std::string::npos) << r.output;
   const std::string daemon_log = mftest::ReadFile(dir_ + "/daemon.log");
