@@ -19,7 +19,9 @@ TEST(MigrationsTest, VersionsStrictlyIncreaseFromOne) {
 
 TEST(MigrationsTest, EachIsEmbeddedWithItsSql) {
   for (const auto& m : Migrations()) {
-    EXPECT_NE(m.sql.find("CREATE"), std::string_view::npos) << m.name;
+    // Every migration changes the schema: it creates or alters something.
+    EXPECT_TRUE(m.sql.find("CREATE ") != std::string_view::npos || m.sql.find("ALTER ") != std::string_view::npos)
+        << m.name;
     EXPECT_EQ(std::string(m.name).substr(0, 4), std::string(4 - std::to_string(m.version).size(), '0') +
                                                      std::to_string(m.version));
   }
