@@ -470,6 +470,12 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   }
   item.outcome = forum::Outcome::kPosted;
   item.post = std::move(post);
+  // What the parser had to repair or cut (e.g. HTML text truncated at its limit) shows in trace.
+  constexpr size_t kWarningsShown = 3;
+  for (size_t i = 0; i < m.warnings.size() && i < kWarningsShown; ++i) item.reason += "; warning: " + m.warnings[i];
+  if (m.warnings.size() > kWarningsShown) {
+    item.reason += "; " + std::to_string(m.warnings.size() - kWarningsShown) + " more warning(s)";
+  }
   return item;
 }
 
