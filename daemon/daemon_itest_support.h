@@ -16,6 +16,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "forum/scratch_database.h"
 #include "mail/imap_session.h"
@@ -81,6 +82,16 @@ struct DaemonSetup {
     return migrated.exit_code == 0;
   }
 
+  // How many messages `folder` of the test user's mailbox holds (a failed IMAP step fails the test).
+  uint32_t Count(const std::string& folder) const {
+    auto session = mail::ImapSession::Connect(imap);
+    EXPECT_TRUE(session) << (session ? "" : session.error().message);
+    if (!session) return UINT32_MAX;
+    auto selected = (*session)->Select(folder);
+    EXPECT_TRUE(selected) << folder << ": " << (selected ? "" : selected.error().message);
+    return selected ? selected->exists : UINT32_MAX;
+  }
+
   std::string Query(const std::string& sql) const {
     auto r = forum::QueryScalar(dsn, sql);
     EXPECT_TRUE(r) << sql << ": " << (r ? "" : r.error().message);
@@ -88,9 +99,11 @@ struct DaemonSetup {
   }
 };
 
-// Starts mailforumd_testing with `args`, its output appended to `log`; it hangs before deciding any message
-// that contains `hang_on`.
-inline pid_t StartTestingDaemon(const std::string& config, const std::string& log, const std::string& hang_on) {
+// Starts `program` with `args` (argv[1]...), stdin from /dev/null and its output appended to `log`; with a
+// non-empty `hang_on`, MAILFORUM_TEST_HANG_ON is set to it (mailforumd_testing then hangs before deciding any
+// message that contains it). Returns the child's pid (the caller waits for it).
+inline pid_t SpawnDaemon(const char* program, const std::vector<std::string>& args, const std::string& log,
+                         const std::string& hang_on = "") {
   const pid_t pid = fork();
   if (pid == 0) {
     const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -99,11 +112,20 @@ inline pid_t StartTestingDaemon(const std::string& config, const std::string& lo
     dup2(in, 0);
     dup2(out, 1);
     dup2(out, 2);
-    setenv("MAILFORUM_TEST_HANG_ON", hang_on.c_str(), 1);
-    execl(MAILFORUMD_TESTING_PATH, MAILFORUMD_TESTING_PATH, "-c", config.c_str(), static_cast<char*>(nullptr));
+    if (!hang_on.empty()) setenv("MAILFORUM_TEST_HANG_ON", hang_on.c_str(), 1);
+    std::vector<char*> argv{const_cast<char*>(program)};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(program, argv.data());
     _exit(127);
   }
   return pid;
+}
+
+// Starts mailforumd_testing on `config`, its output appended to `log`; it hangs before deciding any message
+// that contains `hang_on`.
+inline pid_t StartTestingDaemon(const std::string& config, const std::string& log, const std::string& hang_on) {
+  return SpawnDaemon(MAILFORUMD_TESTING_PATH, {"-c", config}, log, hang_on);
 }
 
 // Waits until `sql` answers `want` (polling the database: an event, not a fixed time); false after 120 s.
