@@ -11,8 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "base/ascii.h"
 #include "daemon/mailbox_worker.h"
 #include "daemon/outbox_worker.h"
+#include "daemon/sink_itest_support.h"
 #include "daemon/worker_itest_support.h"
 #include "forum/store.h"
 #include "mail/mime_parser.h"
@@ -34,13 +33,7 @@ using itest::kReplyTemplate;
 using itest::UniqueName;
 using std::chrono::milliseconds;
 
-constexpr char kBounceTemplate[] = "bounces+{id}@example.com";
-
-// One message the sink accepted for a recipient.
-struct Received {
-  std::string mail_from;  // the envelope sender: our VERP return path
-  mail::Message message;
-};
+using itest::kBounceTemplate;
 
 // A delivery status notification from a remote MTA, sent to `to`, saying
 // that each of `failed` does not exist (a hard failure).
@@ -59,99 +52,9 @@ std::string HardBounce(const std::string& to, const std::vector<std::string>& fa
          report + "\r\n--dsn--\r\n";
 }
 
-class ForgedMailTest : public itest::WorkerTest {
+class ForgedMailTest : public itest::SinkTest {
  protected:
-  ForgedMailTest() : itest::WorkerTest("forged") {}
-
-  void SetUp() override {
-    MAILFORUM_REQUIRE_WORKER_SERVERS(servers);
-    MAILFORUM_REQUIRE_SERVER(smtp_port, "MAILFORUM_TEST_SMTP_PORT");
-    MAILFORUM_REQUIRE_SERVER(spool, "MAILFORUM_TEST_SMTP_SPOOL");
-    ASSERT_TRUE(Init(servers, db_prefix_).ok());
-    smtp_port_ = static_cast<uint16_t>(std::stoi(smtp_port));
-    spool_ = spool;
-    help_user_ = UniqueName("help");
-    domain_ = UniqueName("d") + ".example";
-    watcher_ = "watcher@" + domain_;
-  }
-
-  // The help mailbox: categories watched by watcher_, our VERP return path
-  // known, every new thread acknowledged.
-  WorkerOptions Mailbox() const {
-    WorkerOptions o = Options("help", help_user_);
-    o.pipeline.bounce_template = kBounceTemplate;
-    o.pipeline.watchers = {{"it", {watcher_}}, {"general", {watcher_}}};
-    o.pipeline.acknowledgement_interval = std::chrono::seconds(0);
-    return o;
-  }
-
-  OutboxOptions Outbox() const {
-    OutboxOptions o;
-    o.dsn = dsn_;
-    o.smtp.host = "localhost";
-    o.smtp.port = smtp_port_;
-    o.smtp.tls = mail::SmtpOptions::Tls::kStartTls;
-    o.smtp.ca_file = servers_.ca_file;
-    o.smtp.timeout = milliseconds(20000);
-    o.from = "Acme Help <help@example.com>";
-    o.reply_to_template = kReplyTemplate;
-    o.reply_key = kReplyKey;
-    o.bounce_template = kBounceTemplate;
-    o.instance_name = "Acme Help";
-    o.base_url = "https://help.example.com";
-    o.domain = "help.example";
-    return o;  // suppress_score 3.0 and the loop breaker's defaults (5 per address, 20 per domain)
-  }
-
-  void Ingest(const WorkerOptions& options) {
-    MailboxWorker worker(options);
-    auto s = worker.RunOnce();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-  void Ingest() { Ingest(Mailbox()); }
-
-  OutboxPassStats Send() {
-    OutboxWorker worker(Outbox());
-    auto stats = worker.RunOnce();
-    EXPECT_TRUE(stats.ok()) << (stats.ok() ? "" : stats.error().message);
-    return stats.ok() ? *stats : OutboxPassStats{};
-  }
-
-  // What the sink received for `recipient`, in the order received.
-  std::vector<Received> MailedTo(const std::string& recipient) const {
-    std::vector<std::filesystem::path> envelopes;
-    for (const auto& entry : std::filesystem::directory_iterator(spool_ + "/new")) {
-      if (entry.path().extension() == ".json") envelopes.push_back(entry.path());
-    }
-    std::sort(envelopes.begin(), envelopes.end());  // names begin with the time in nanoseconds
-    std::vector<Received> out;
-    for (const auto& path : envelopes) {
-      const nlohmann::json envelope = nlohmann::json::parse(mftest::ReadFile(path.string()), nullptr, false);
-      if (envelope.is_discarded()) continue;
-      std::filesystem::path message_path = path;
-      message_path.replace_extension();
-      if (!std::filesystem::exists(message_path)) continue;  // still being written
-      for (const auto& rcpt : envelope["rcpt_tos"]) {
-        if (base::AsciiLower(rcpt.get<std::string>()) != recipient) continue;
-        out.push_back({envelope["mail_from"].get<std::string>(),
-                       mail::ParseMessage(mftest::ReadFile(message_path.string()), mail::ParseLimits{})});
-      }
-    }
-    return out;
-  }
-
-  // What `recipient` received once it has received at least `count` messages (waits up to 10 s).
-  std::vector<Received> WaitForMail(const std::string& recipient, size_t count) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (;;) {
-      std::vector<Received> got = MailedTo(recipient);
-      if (got.size() >= count || std::chrono::steady_clock::now() > deadline) return got;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
-
-  uint16_t smtp_port_ = 0;
-  std::string spool_, help_user_, domain_, watcher_;
+  ForgedMailTest() : itest::SinkTest("forged") {}
 };
 
 // Three forged DSNs (to help@, not to a return path of ours) list the

@@ -19,8 +19,10 @@
 #include <sstream>
 #include <thread>
 
+#include "base/ascii.h"
 #include "daemon/mailbox_worker.h"
 #include "daemon/outbox_worker.h"
+#include "daemon/sink_itest_support.h"
 #include "daemon/worker_itest_support.h"
 #include "forum/store.h"
 #include "mail/composer.h"
@@ -37,50 +39,10 @@ using itest::UniqueName;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr char kBounceTemplate[] = "bounces+{id}@example.com";
+using itest::kBounceTemplate;
+using itest::Received;
 
-// One message the sink accepted.
-struct Received {
-  std::string mail_from;  // the envelope sender
-  std::string raw;
-  mail::Message message;
-};
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-// Everything in the sink's spool whose envelope recipient satisfies
-// `wanted` (given the lower-case address), grouped by that recipient, in
-// the order the sink received them.
-template <typename Wanted>
-std::map<std::string, std::vector<Received>> Spool(const std::string& spool, Wanted wanted) {
-  std::vector<std::filesystem::path> envelopes;
-  for (const auto& entry : std::filesystem::directory_iterator(spool + "/new")) {
-    if (entry.path().extension() == ".json") envelopes.push_back(entry.path());
-  }
-  std::sort(envelopes.begin(), envelopes.end());  // names begin with the time in nanoseconds
-  std::map<std::string, std::vector<Received>> out;
-  for (const auto& path : envelopes) {
-    const nlohmann::json envelope = nlohmann::json::parse(mftest::ReadFile(path.string()), nullptr, false);
-    if (envelope.is_discarded()) continue;
-    std::filesystem::path message_path = path;
-    message_path.replace_extension();
-    if (!std::filesystem::exists(message_path)) continue;  // still being written
-    for (const auto& rcpt : envelope["rcpt_tos"]) {
-      const std::string address = Lower(rcpt.get<std::string>());
-      if (!wanted(address)) continue;
-      Received r;
-      r.mail_from = envelope["mail_from"].get<std::string>();
-      r.raw = mftest::ReadFile(message_path.string());
-      r.message = mail::ParseMessage(r.raw, mail::ParseLimits{});
-      out[address].push_back(std::move(r));
-    }
-  }
-  return out;
-}
+std::string Lower(const std::string& s) { return base::AsciiLower(s); }
 
 // The header value of `name` in `m`, or "".
 std::string HeaderOf(const mail::Message& m, std::string_view name) {
@@ -126,84 +88,9 @@ std::string HardBounce(const std::string& to, const std::string& recipient, cons
          ">: user unknown\r\n\r\n--dsn--\r\n";
 }
 
-class OutboxWorkerTest : public itest::WorkerTest {
+class OutboxWorkerTest : public itest::SinkTest {
  protected:
-  void SetUp() override {
-    MAILFORUM_REQUIRE_WORKER_SERVERS(servers);
-    MAILFORUM_REQUIRE_SERVER(smtp_port, "MAILFORUM_TEST_SMTP_PORT");
-    MAILFORUM_REQUIRE_SERVER(spool, "MAILFORUM_TEST_SMTP_SPOOL");
-    ASSERT_TRUE(Init(servers, "outbox").ok());
-    smtp_port_ = static_cast<uint16_t>(std::stoi(smtp_port));
-    spool_ = spool;
-    help_user_ = UniqueName("help");
-    domain_ = UniqueName("d") + ".example";
-    watcher_ = "watcher@" + domain_;
-  }
-
-  // A mailbox worker for the help address, whose IT and general categories
-  // are watched by watcher_, and which knows our VERP return path.
-  WorkerOptions Mailbox() const {
-    WorkerOptions o = Options("help", help_user_);
-    o.pipeline.bounce_template = kBounceTemplate;
-    o.pipeline.watchers = {{"it", {watcher_}}, {"general", {watcher_}}};
-    // These tests count deliveries: every new thread is acknowledged.
-    o.pipeline.acknowledgement_interval = std::chrono::seconds(0);
-    // Our MTA's Authentication-Results: acting as a person needs its DMARC pass (issue 8 item 5).
-    o.pipeline.trusted_authserv_ids = {"mx.example.com"};
-    return o;
-  }
-
-  OutboxOptions Outbox() const {
-    OutboxOptions o;
-    o.dsn = dsn_;
-    o.smtp.host = "localhost";
-    o.smtp.port = smtp_port_;
-    o.smtp.tls = mail::SmtpOptions::Tls::kStartTls;
-    o.smtp.ca_file = servers_.ca_file;
-    o.smtp.timeout = milliseconds(20000);
-    o.from = "Acme Help <help@example.com>";
-    o.reply_to_template = kReplyTemplate;
-    o.reply_key = kReplyKey;
-    o.bounce_template = kBounceTemplate;
-    o.instance_name = "Acme Help";
-    o.base_url = "https://help.example.com";
-    o.domain = "help.example";
-    o.unsubscribe_url = "mailto:help@example.com?subject=unsubscribe";
-    o.retry_base = milliseconds(200);
-    o.retry_cap = milliseconds(1000);
-    o.poll_interval = milliseconds(200);
-    return o;
-  }
-
-  void Ingest() {
-    MailboxWorker worker(Mailbox());
-    auto s = worker.RunOnce();
-    ASSERT_TRUE(s.ok()) << s.error().message;
-  }
-
-  OutboxPassStats Send() {
-    OutboxWorker worker(Outbox());
-    auto stats = worker.RunOnce();
-    EXPECT_TRUE(stats.ok()) << (stats.ok() ? "" : stats.error().message);
-    return stats.ok() ? *stats : OutboxPassStats{};
-  }
-
-  // What the sink received for addresses of this test, by recipient.
-  std::map<std::string, std::vector<Received>> Mailed() const {
-    const std::string suffix = "@" + domain_;
-    return Spool(spool_, [&](const std::string& a) { return a.ends_with(suffix); });
-  }
-
-  // What `recipient` received, once it has received at least `count` messages (waits up to 10 s).
-  std::vector<Received> WaitForMail(const std::string& recipient, size_t count) const {
-    const auto deadline = steady_clock::now() + std::chrono::seconds(10);
-    for (;;) {
-      auto all = Mailed();
-      const auto& got = all[Lower(recipient)];
-      if (got.size() >= count || steady_clock::now() > deadline) return got;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
+  OutboxWorkerTest() : itest::SinkTest("outbox") {}
 
   // A configuration for mailforumd and mailforumctl on this test's database,
   // sink and help mailbox (`outbox` is the body of its outbox section).
@@ -244,8 +131,6 @@ class OutboxWorkerTest : public itest::WorkerTest {
                               mftest::ShellQuote(config) + " " + args + " 2>&1");
   }
 
-  uint16_t smtp_port_ = 0;
-  std::string spool_, help_user_, domain_, watcher_;
 };
 
 // Issue 5's round trip: question → thread → watcher → the watcher's real
