@@ -212,7 +212,10 @@ class Prefilter {
     return at >= bound ? at : -1;
   }
 
-  void Push(std::string name, std::string emitted, unsigned kind) {
+  // Names are compared as views below (and in StartTag, EndTag, Pop): a view
+  // compared with a literal costs no strlen, and no memcmp when the sizes
+  // differ, and every tag meets a few dozen such comparisons.
+  void Push(std::string_view name, std::string_view emitted, unsigned kind) {
     const size_t at = open_.size();
     if ((kind & kBoundary) != 0) pos_.boundary.push_back(at);
     if (name == "button") pos_.button.push_back(at);
@@ -223,8 +226,8 @@ class Prefilter {
       pos_.special_strict.push_back(at);
     }
     if (name == "svg" || name == "math") ++foreign_;
-    by_name_[name].push_back(at);
-    open_.push_back({std::move(name), std::move(emitted), kind});
+    by_name_[std::string(name)].push_back(at);
+    open_.push_back({std::string(name), std::string(emitted), kind});
   }
 
   void Pop() {
@@ -234,10 +237,14 @@ class Prefilter {
       if (!v->empty() && v->back() == at) v->pop_back();
     }
     const Open& top = open_.back();
-    if (top.name == "svg" || top.name == "math") --foreign_;
+    const std::string_view name = top.name;
+    if (name == "svg" || name == "math") --foreign_;
     auto it = by_name_.find(top.name);
     it->second.pop_back();
-    if (it->second.empty()) by_name_.erase(it);
+    // An emptied entry is kept for the next element of that name (mis-nested
+    // markup opens and closes the same few names over and over: erasing would
+    // cost two allocations each time), unless there are many names.
+    if (it->second.empty() && by_name_.size() > kMaxKeptNames) by_name_.erase(it);
     WriteEndTag(top.emitted);
     open_.pop_back();
   }
@@ -466,7 +473,8 @@ class Prefilter {
 
   // Returns where the text goes on.
   size_t StartTag() {
-    const std::string name = tag_.name;
+    const std::string name_copy = tag_.name;  // tag_ is read again for the end of raw text
+    const std::string_view name = name_copy;
     const unsigned kind = KindOf(name);
     const size_t next = tag_.end;
     if (name == "html" || name == "head" || name == "body") {
@@ -520,7 +528,7 @@ class Prefilter {
     // Inline elements the renderer would see nothing of cost Gumbo as much as any.
     if ((kind & kInline) != 0 && tag_.attributes.empty()) return next;
     if (open_.size() >= kMaxTagDepth || (name == "a" && open_.size() >= kMaxLinkDepth)) return next;
-    const std::string emitted = (kind & kFormatting) != 0 ? "span" : name;
+    const std::string_view emitted = (kind & kFormatting) != 0 ? std::string_view("span") : name;
     WriteStartTag(emitted);
     if (tag_.self_closing && (foreign_ > 0 || name == "svg" || name == "math")) {
       // Self-closing only means something in SVG and MathML; an explicit end
@@ -533,7 +541,7 @@ class Prefilter {
   }
 
   void EndTag() {
-    const std::string& name = tag_.name;
+    const std::string_view name = tag_.name;
     const unsigned kind = KindOf(name);
     if (name == "html" || name == "body" || name == "head") return;  // Gumbo closes nothing for them
     if (name == "br") {
@@ -567,6 +575,8 @@ class Prefilter {
   std::string_view html_;
   std::string out_;
   std::vector<Open> open_;
+  // Names with an empty entry in by_name_ are kept up to this many entries.
+  static constexpr size_t kMaxKeptNames = 64;
   std::unordered_map<std::string, std::vector<size_t>> by_name_;
   Positions pos_;
   Tag tag_;
@@ -674,7 +684,7 @@ class Writer {
       size_t eol = out_.find('\n', pos);
       if (eol == npos) eol = out_.size();
       std::string_view line = RightTrimmed(std::string_view(out_).substr(pos, eol - pos));
-      const bool blank = line.find_first_not_of("> ") == npos;
+      const bool blank = std::all_of(line.begin(), line.end(), [](char c) { return c == '>' || c == ' '; });
       if (blank) line = RightTrimmed(line.substr(0, line.find_last_of('>') + 1));
       if (!(blank && have_previous && line == previous_blank)) {
         text += line;
@@ -693,7 +703,14 @@ class Writer {
   const std::string& text() const { return out_; }
 
  private:
-  std::string Prefix() const { return quote_rest_ ? "> " + prefix_ : prefix_; }
+  // The prefix of the next line, without a copy when no quoting is added:
+  // nested lists give every line hundreds of bytes of prefix.
+  const std::string& Prefix() {
+    if (!quote_rest_) return prefix_;
+    quoted_prefix_.assign("> ");
+    quoted_prefix_ += prefix_;
+    return quoted_prefix_;
+  }
 
   static std::string_view RightTrimmed(std::string_view s) {
     while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
@@ -730,7 +747,7 @@ class Writer {
       out_ += content;
       return;
     }
-    const std::string prefix = Prefix();
+    const std::string& prefix = Prefix();
     if (pending_ > 0) {
       // Blank lines take the shorter prefix: a quote starting or ending does not own them.
       const std::string_view blank =
@@ -754,6 +771,7 @@ class Writer {
 
   std::string out_;
   std::string prefix_;
+  std::string quoted_prefix_;  // "> " + prefix_, rebuilt by Prefix() when quoting the rest
   std::vector<size_t> prefix_sizes_;
   std::string blank_prefix_;
   int pending_ = 0;            // line breaks to write before the next content

@@ -317,5 +317,38 @@ TEST(HtmlToTextTest, MisNestedMarkupKeepsItsText) {
   EXPECT_EQ(HtmlToText("<dl><dt>t<dd>d<dt>u</dl>"), "t\nd\nu");
 }
 
+TEST(HtmlToTextTest, RepeatedMisNestingKeepsEveryParagraph) {
+  // Each unit holds one paragraph: its word, with a blank line between paragraphs.
+  std::string expected = "word";
+  for (int i = 1; i < 1000; ++i) expected += "\n\nword";
+  EXPECT_EQ(HtmlToText(Repeat("<b><div><i><p>word</b></div></i></p>", 1000)), expected);
+  EXPECT_EQ(HtmlToText(Repeat("<div><b><i><p>word</div>", 1000)), expected);
+}
+
+TEST(HtmlToTextTest, ManyElementNamesOpenAndClose) {
+  // More distinct names than the pre-filter keeps bookkeeping for once closed
+  // (all within its depth limit): closing and reopening them finds the right element.
+  std::string open;
+  std::string close;
+  for (int i = 0; i < 100; ++i) {
+    open += "<x" + std::to_string(i) + ">";
+    close = "</x" + std::to_string(i) + ">" + close;
+  }
+  const std::string html = Repeat(open + "a" + close + "<div>b</div>", 3) + open + "c</x50>d" + close;
+  EXPECT_EQ(HtmlToText(html), "a\nb\na\nb\na\nb\ncd");
+  const std::string filtered = internal::PrefilterHtml(html);
+  EXPECT_EQ(Count(filtered, "<x50>"), Count(filtered, "</x50>"));
+  EXPECT_EQ(Count(filtered, "<x99>"), 4u);
+}
+
+TEST(HtmlToTextTest, NestedListsAfterOutlookReplyHeaderAreQuoted) {
+  const std::string html =
+      "<div>Done.</div><div id=\"divRplyFwdMsg\"><b>From:</b> Bob</div>"
+      "<ul><li>a<ul><li>b<ul><li>c</ul></ul></ul>";
+  const std::string text = HtmlToText(html);
+  EXPECT_NE(text.find("\n> - a\n>   - b\n>     - c"), std::string::npos) << text;
+  EXPECT_EQ(HtmlToTextSplit(html).reply, "Done.");
+}
+
 }  // namespace
 }  // namespace mail

@@ -61,14 +61,29 @@ size_t BlankBefore(std::string_view s, size_t end) {
   return 0;
 }
 
-size_t SkipBlanks(std::string_view s, size_t i) {
-  while (size_t n = BlankAt(s, i)) i += n;
+// Index of the first byte at or after s[i] that is no ASCII space or tab.
+// Every line is looked at by a dozen rules, and deeply nested lists or quotes
+// render as lines of hundreds of leading spaces: this tight loop keeps those
+// scans cheap beside BlankAt's byte-by-byte call.
+size_t SkipAsciiBlanks(std::string_view s, size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   return i;
+}
+
+size_t SkipBlanks(std::string_view s, size_t i) {
+  while (true) {
+    i = SkipAsciiBlanks(s, i);
+    const size_t n = BlankAt(s, i);
+    if (n == 0) return i;
+    i += n;
+  }
 }
 
 // Skips blanks and any of the ASCII `marks` from s[i].
 size_t SkipBlanksAnd(std::string_view s, size_t i, std::string_view marks) {
   while (i < s.size()) {
+    i = SkipAsciiBlanks(s, i);
+    if (i == s.size()) break;
     if (size_t n = BlankAt(s, i)) {
       i += n;
       continue;
@@ -1063,6 +1078,8 @@ TrimResult TrimReply(std::string_view body) {
   for (size_t row : outline.rows()) kept[row] = true;
   std::vector<std::string_view> trimmed;
   std::vector<std::string_view> elided;
+  trimmed.reserve(outline.rows().size());
+  elided.reserve(lines.size() - outline.rows().size());
   for (size_t i = 0; i < lines.size(); ++i) (kept[i] ? trimmed : elided).push_back(lines[i].text);
   return TrimResult{JoinLines(trimmed), JoinLines(elided)};
 }

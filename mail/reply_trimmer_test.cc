@@ -273,6 +273,24 @@ TEST(TrimReply, PathologicalMarkers) {
             "Top.");
 }
 
+// Deeply nested HTML lists render as lines of hundreds of leading blanks;
+// every rule skips them (the trimmer has a fast path for ASCII blanks), and
+// Unicode blanks after them still count as blanks.
+TEST(TrimReply, DeeplyIndentedLines) {
+  std::string list = "Top:";
+  for (size_t depth = 1; depth <= 200; ++depth) list += "\n" + std::string(2 * depth, ' ') + "- item";
+  // An indented quote (tabs, spaces, an em space) ends the mail: it goes.
+  const std::string quote = std::string(300, ' ') + "\t\xE2\x80\x83 \t> quoted";
+  EXPECT_EQ(Trimmed(list + "\n" + quote), list);
+  // Indented headers of an embedded mail: the block goes from there.
+  const std::string headers = std::string(100, ' ') + "*From:* a@example.com\n" + std::string(100, ' ') +
+                              "*Sent:* Monday, 4 January 2021\n" + std::string(100, ' ') + "\xC2\xA0 Subject: x\n" +
+                              std::string(100, ' ') + "Hello";
+  EXPECT_EQ(Trimmed(list + "\n" + headers), list);
+  // Lines of blanks only, whatever blanks, are blank lines.
+  EXPECT_EQ(Trimmed(std::string(500, ' ') + "\xC2\xA0\t\n" + list + "\n" + std::string(300, ' ') + "\t"), list);
+}
+
 TEST(TrimReply, PathologicalLongLines) {
   const std::string long_line(1 << 20, '>');
   EXPECT_EQ(Trimmed("Top.\n" + long_line), "Top.");
