@@ -217,7 +217,7 @@ base::Status MailboxWorker::Pass(Connection& c) {
                     const std::vector<FetchedMessage>& raws) -> base::Status {
     if (items.empty()) return {};
     // Deciding is over: a death from here on is not the fault of the last message decided.
-    if (auto s = c.store->NoteWorking(name, uidvalidity, 0, 0, WorkerOwnerId()); !s.ok()) return s.error();
+    if (auto s = c.store->NoteWorking(name, uidvalidity, 0, WorkerOwnerId()); !s.ok()) return s.error();
     auto recorded = c.store->RecordBatch(items, options_.domain);
     if (!recorded) return recorded.error();
     if (options_.on_mail_queued &&
@@ -291,10 +291,7 @@ base::Status MailboxWorker::Pass(Connection& c) {
                                        "a daemon died " + std::to_string(crash->deaths) +
                                            " times while deciding this message; quarantined unparsed"));
       } else {
-        const int deaths = crash && crash->uid == f.uid ? crash->deaths : 0;
-        if (auto s = c.store->NoteWorking(name, uidvalidity, f.uid, deaths, WorkerOwnerId()); !s.ok()) {
-          return s.error();
-        }
+        if (auto s = c.store->NoteWorking(name, uidvalidity, f.uid, WorkerOwnerId()); !s.ok()) return s.error();
         if (options_.before_decide) options_.before_decide(f.raw);
         auto item = Decide(f, options_.pipeline, lookup);
         if (!item) return item.error();

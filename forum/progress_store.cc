@@ -6,15 +6,17 @@
 
 namespace forum {
 
-base::Status Store::NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid, int deaths,
+base::Status Store::NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                                 const std::string& owner) {
   try {
     // One simple-query round trip: an explicit transaction whose commit does not wait for the WAL flush
     // (SET LOCAL), so noting each message costs no disk wait even with synchronous_commit on.
     pqxx::nontransaction tx(impl_->conn);
-    tx.exec("BEGIN; SET LOCAL synchronous_commit TO off; UPDATE mailbox_state SET working_uidvalidity = " +
-            std::to_string(uidvalidity) + ", working_uid = " + (uid == 0 ? "NULL" : std::to_string(uid)) +
-            ", working_deaths = " + std::to_string(uid == 0 ? 0 : deaths) + ", working_owner = " + tx.quote(owner) +
+    const std::string validity = std::to_string(uidvalidity);
+    tx.exec("BEGIN; SET LOCAL synchronous_commit TO off; UPDATE mailbox_state SET "
+            "crashed_uid = CASE WHEN working_uidvalidity IS DISTINCT FROM " + validity +
+            " THEN NULL ELSE crashed_uid END, working_uidvalidity = " + validity +
+            ", working_uid = " + (uid == 0 ? "NULL" : std::to_string(uid)) + ", working_owner = " + tx.quote(owner) +
             " WHERE mailbox = " + tx.quote(mailbox) + "; COMMIT");
     return {};
   } catch (const std::exception& e) {
@@ -24,34 +26,46 @@ base::Status Store::NoteWorking(const std::string& mailbox, uint32_t uidvalidity
 
 base::Result<std::optional<CrashedWork>> Store::TakeCrashedWork(const std::string& mailbox, uint32_t uidvalidity,
                                                                 const std::string& owner) {
+  auto recorded = [&](pqxx::transaction_base& tx, int64_t uid) {
+    return !tx.exec_params("SELECT 1 FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+                           mailbox, static_cast<int64_t>(uidvalidity), uid)
+                .empty();
+  };
   try {
     pqxx::work tx(impl_->conn);
     const pqxx::result r = tx.exec_params(
-        "SELECT working_uid, working_deaths, working_owner IS DISTINCT FROM $3, "
-        "EXISTS (SELECT 1 FROM inbound_messages i WHERE i.mailbox = s.mailbox "
-        "AND i.uidvalidity = s.working_uidvalidity AND i.uid = s.working_uid) "
-        "FROM mailbox_state s WHERE mailbox = $1 AND working_uidvalidity = $2 AND working_uid IS NOT NULL "
-        "FOR UPDATE",
+        "SELECT working_uid, working_owner IS DISTINCT FROM $3, crashed_uid, crashed_deaths FROM mailbox_state "
+        "WHERE mailbox = $1 AND working_uidvalidity = $2 FOR UPDATE",
         mailbox, static_cast<int64_t>(uidvalidity), owner);
     if (r.empty()) return std::optional<CrashedWork>();
-    CrashedWork work;
-    work.uid = static_cast<uint32_t>(r[0][0].as<int64_t>());
-    work.deaths = r[0][1].as<int>();
-    const bool other_owner = r[0][2].as<bool>();
-    const bool recorded = r[0][3].as<bool>();
-    if (recorded) {
-      tx.exec_params("UPDATE mailbox_state SET working_uid = NULL, working_deaths = 0 WHERE mailbox = $1", mailbox);
-      tx.commit();
-      return std::optional<CrashedWork>();
+    std::optional<int64_t> crashed_uid;
+    if (!r[0][2].is_null()) crashed_uid = r[0][2].as<int64_t>();
+    int deaths = r[0][3].as<int>();
+    bool changed = false;
+    // Another process's note on a message it never recorded: that process died deciding it.
+    if (!r[0][0].is_null() && r[0][1].as<bool>()) {
+      const int64_t working = r[0][0].as<int64_t>();
+      if (!recorded(tx, working)) {
+        deaths = crashed_uid == working ? deaths + 1 : 1;
+        crashed_uid = working;
+      }
+      changed = true;
     }
-    if (other_owner) {
-      ++work.deaths;
-      tx.exec_params("UPDATE mailbox_state SET working_deaths = $2, working_owner = $3 WHERE mailbox = $1", mailbox,
-                     work.deaths, owner);
+    // A message that was recorded after all (by a later pass) has no more deaths to count.
+    if (crashed_uid && recorded(tx, *crashed_uid)) {
+      crashed_uid.reset();
+      deaths = 0;
+      changed = true;
+    }
+    if (changed) {
+      tx.exec_params(
+          "UPDATE mailbox_state SET crashed_uid = $2, crashed_deaths = $3, working_uid = NULL, working_owner = $4 "
+          "WHERE mailbox = $1",
+          mailbox, crashed_uid, deaths, owner);
       tx.commit();
     }
-    if (work.deaths == 0) return std::optional<CrashedWork>();
-    return std::optional<CrashedWork>(work);
+    if (!crashed_uid) return std::optional<CrashedWork>();
+    return std::optional<CrashedWork>(CrashedWork{static_cast<uint32_t>(*crashed_uid), deaths});
   } catch (const std::exception& e) {
     return FromException(e, "reading what a crash left in mailbox " + mailbox);
   }

@@ -129,18 +129,19 @@ class Store {
   // --- the crash-loop breaker (progress_store.cc) ---
 
   // Notes that the worker `owner` (a random id per process) of `mailbox` is
-  // about to decide message `uid`, during which `deaths` processes died
-  // before — or, with uid 0, that it is deciding nothing. One round trip
-  // that does not wait for the WAL to reach disk: the note must only survive
-  // the death of this process, not of the database server.
-  base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid, int deaths,
-                           const std::string& owner);
+  // about to decide message `uid` — or, with uid 0, that it is deciding
+  // nothing. One round trip that does not wait for the WAL to reach disk:
+  // the note must only survive the death of this process, not of the
+  // database server.
+  base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid, const std::string& owner);
 
-  // What a process that died left behind: when `mailbox`'s note under
+  // What processes that died left behind. When `mailbox`'s note under
   // `uidvalidity` names a message that was never recorded and was written by
-  // another owner than `owner`, that owner died while deciding it. The death
-  // is counted and the note taken over by `owner` (so it is counted once), and
-  // the message is returned; nullopt when there is no such note.
+  // another owner than `owner`, that owner died while deciding it: the death
+  // is counted for that message (the count restarts at 1 when the message
+  // differs from the one that died last) and the note is taken over by
+  // `owner`, so it is counted once. Returns the message that died last with
+  // its count of deaths, while it is not recorded; nullopt otherwise.
   base::Result<std::optional<CrashedWork>> TakeCrashedWork(const std::string& mailbox, uint32_t uidvalidity,
                                                            const std::string& owner);
 
