@@ -261,7 +261,9 @@ base::Status MailboxWorker::Pass(Connection& c) {
   // A message during which a daemon died: decided again after one death, quarantined unparsed after two.
   auto crashed = c.store->TakeCrashedWork(name, uidvalidity, WorkerOwnerId());
   if (!crashed) return crashed.error();
-  const std::optional<forum::CrashedWork> crash = *crashed;
+  std::optional<forum::CrashedWork> crash = *crashed;
+  // A message that is no longer in the folder (deleted by someone) needs nothing more.
+  if (crash && !std::binary_search(uids->begin(), uids->end(), crash->uid)) crash.reset();
   if (crash) {
     base::LogWarning("mailbox " + name + ": a daemon died " + std::to_string(crash->deaths) +
                      " time(s) while deciding UID " + std::to_string(crash->uid) +
