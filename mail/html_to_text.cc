@@ -1423,11 +1423,45 @@ struct Rendered {
 
 // Gumbo's tree of the pre-filtered `html`, in `arena`'s memory (it lives as
 // long as the arena; it is never destroyed node by node).
+// Rewrites each numeric character reference whose value is beyond Unicode
+// (&#x80000000;, &#99999999999;) as &#xFFFD;. Gumbo 0.10 accumulates the
+// value in an int that overflows, and then writes bytes that are not UTF-8
+// (or nothing at all); every value over U+10FFFF is U+FFFD in HTML anyway.
+void NeutralizeHugeCharRefs(std::string& html) {
+  std::string out;
+  size_t copied = 0;
+  for (size_t at = html.find("&#"); at != npos; at = html.find("&#", at + 2)) {
+    size_t i = at + 2;
+    const bool hex = i < html.size() && (html[i] == 'x' || html[i] == 'X');
+    if (hex) ++i;
+    uint32_t value = 0;
+    bool huge = false;
+    for (; i < html.size(); ++i) {
+      const char c = html[i];
+      int d = -1;
+      if (c >= '0' && c <= '9') d = c - '0';
+      if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+      if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+      if (d < 0) break;
+      if (!huge) value = value * (hex ? 16 : 10) + static_cast<uint32_t>(d);
+      huge = huge || value > 0x10FFFF;
+    }
+    if (!huge) continue;
+    out.append(html, copied, at - copied);
+    out += "&#xFFFD";
+    copied = i;
+  }
+  if (copied == 0) return;
+  out.append(html, copied, npos);
+  html = std::move(out);
+}
+
 GumboOutput* Parse(std::string_view html, GumboArena* arena) {
   std::string sanitized = SanitizeUtf8(html.substr(0, kMaxHtmlBytes));
   for (size_t i = sanitized.find(kBreak); i != npos; i = sanitized.find(kBreak, i)) {
     sanitized.replace(i, kBreak.size(), "\xEF\xBF\xBD");
   }
+  NeutralizeHugeCharRefs(sanitized);
   const std::string input = Prefilter(sanitized).Run();
   GumboOptions options = kGumboDefaultOptions;
   options.allocator = &GumboArena::Allocate;

@@ -350,5 +350,15 @@ TEST(HtmlToTextTest, NestedListsAfterOutlookReplyHeaderAreQuoted) {
   EXPECT_EQ(HtmlToTextSplit(html).reply, "Done.");
 }
 
+// Found by html_fuzzer: Gumbo overflows on numeric references beyond Unicode and wrote invalid UTF-8 (or nothing).
+TEST(HtmlToTextTest, NumericReferencesBeyondUnicodeAreReplacementCharacters) {
+  for (const std::string ref : {"&#xD80EEEEEEEEEEEEEEEEEEEEEEEEEEEEE0;", "&#x80000000;", "&#99999999999;", "&#x110000;"}) {
+    const std::string text = HtmlToText("<p>a" + ref + "b</p>");
+    EXPECT_TRUE(IsValidUtf8(text)) << ref;
+    EXPECT_EQ(text, "a\xEF\xBF\xBD" "b") << ref;
+  }
+  EXPECT_EQ(HtmlToText("<p>&#x1F600;&#233;&#x10FFFF;</p>"), "\xF0\x9F\x98\x80\xC3\xA9\xF4\x8F\xBF\xBF");
+}
+
 }  // namespace
 }  // namespace mail
