@@ -187,7 +187,6 @@ TEST_F(ForgedMailTest, ForgedAutoRepliesFromADomainPauseNothing) {
 TEST_F(ForgedMailTest, RejectedStrangersWithoutDmarcPassGetNoNotice) {
   WorkerOptions strict = Mailbox();
   strict.pipeline.notify_unverified_senders = false;
-  strict.pipeline.trusted_authserv_ids = {"mx.example.com"};
   forum::Rule reject_all;
   reject_all.name = "closed";
   reject_all.action = forum::RuleAction::kReject;
