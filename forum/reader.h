@@ -1,0 +1,199 @@
+// Reader: the forum's read side, for the web view (web/) and its JSON API.
+//
+// A Reader holds one database connection and only ever reads (it works with a
+// PostgreSQL role that may only SELECT, and it runs every transaction READ
+// ONLY), so `mailforum-web` can run beside the daemon without any of the mail
+// secrets. Everything it returns belongs to PUBLIC categories only: a thread,
+// post, attachment or search hit of a private category (categories[].public:
+// false) is reported exactly like one that does not exist.
+//
+// What a Reader returns carries authors' addresses (the web masks them; they
+// never reach a page, feed or JSON document as they are) but never an inbound
+// Message-ID or a reply token other than the thread's public reply address.
+//
+// Thread-safety: one Reader per thread (it is not thread-safe). Errors are
+// base::Error: kTransient for a lost connection or a timeout, kConfig for a
+// schema that does not match this build, kInternal otherwise. No libpqxx
+// exception crosses this header; the DSN never appears in an error.
+#ifndef MAILFORUM_FORUM_READER_H_
+#define MAILFORUM_FORUM_READER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace forum {
+
+using Timestamp = std::chrono::system_clock::time_point;
+
+// Who wrote something. `address` is for masking (jo…@example.com) only.
+struct Author {
+  std::string name;     // display name from the From: header; may be empty
+  std::string address;  // lower-case mail address; never shown as it is
+};
+
+// A thread as lists, feeds and search results show it.
+struct ThreadListItem {
+  int64_t id = 0;
+  std::string subject;
+  std::string status;  // "open", "answered" or "resolved"
+  std::string category_slug;
+  std::string category_name;
+  std::vector<std::string> tags;
+  int64_t reply_count = 0;  // posts after the question
+  Author author;            // who asked
+  Timestamp created_at;
+  Timestamp last_post_at;
+  Timestamp changed_at;  // last change of anything shown about the thread (a post, its status, tags, accepted answer)
+};
+
+// Keyset paging of thread lists: the threads after this one, in the order
+// (last_post_at DESC, id DESC).
+struct ThreadCursor {
+  Timestamp last_post_at;
+  int64_t id = 0;
+};
+
+struct ThreadQuery {
+  std::optional<std::string> category_slug;  // only this (public) category
+  std::optional<std::string> status;         // only "open", "answered" or "resolved"
+  std::optional<ThreadCursor> after;         // the page after this thread
+  int limit = 30;                            // 1..200
+};
+
+struct ThreadListPage {
+  std::vector<ThreadListItem> threads;
+  std::optional<ThreadCursor> next;  // set when more threads follow
+};
+
+// An attachment's description (its bytes: Reader::GetAttachment).
+struct AttachmentInfo {
+  int position = 0;  // its number within the post, from 0
+  std::string filename;
+  std::string content_type;  // as the mail declared it: never trusted for serving
+  int64_t size = 0;
+};
+
+struct PostView {
+  int64_t id = 0;
+  std::optional<int64_t> parent_post_id;
+  Author author;
+  std::string body;    // what the author wrote (trimmed), plain text
+  std::string elided;  // quoted history and signature cut from the body, plain text; "" when none
+  Timestamp created_at;
+  std::vector<AttachmentInfo> attachments;  // in position order
+};
+
+// A whole thread: posts in the order they were made; the question is posts[0].
+struct ThreadView {
+  ThreadListItem thread;
+  std::string category_description;
+  std::optional<int64_t> accepted_post_id;
+  // The thread's public reply address (help+TOKEN@example.com): it routes a
+  // reply into this thread and grants nothing else. "" until the daemon has
+  // filled it in for a new thread.
+  std::string reply_address;
+  std::vector<PostView> posts;
+};
+
+struct CategoryView {
+  std::string slug;
+  std::string name;
+  std::string description;
+  int64_t thread_count = 0;
+};
+
+struct AttachmentContent {
+  std::string filename;
+  std::string content_type;  // as declared
+  std::string bytes;
+};
+
+struct SearchQuery {
+  std::string text;                          // websearch_to_tsquery syntax: words, "phrases", -not, or
+  std::optional<std::string> category_slug;  // only this public category
+  std::optional<std::string> status;         // only this status
+  int limit = 20;                            // 1..100
+  int offset = 0;                            // ranked results page by offset (bounded by max_offset)
+};
+
+// Markers ts_headline puts around each match in a snippet: control
+// characters, so the web escapes the snippet as plain text and then turns
+// them into <mark> and </mark>. Nothing else in a snippet is markup.
+inline constexpr char kMatchBegin = '\x02';
+inline constexpr char kMatchEnd = '\x03';
+
+struct SearchHit {
+  ThreadListItem thread;
+  double rank = 0;
+  std::string snippet;  // plain text with kMatchBegin/kMatchEnd around matches
+};
+
+struct SearchResults {
+  std::vector<SearchHit> hits;  // best first
+  bool more = false;            // more hits follow this page
+};
+
+class Reader {
+ public:
+  // Connects to `dsn` (a libpq connection string). The connection is set
+  // read-only at once. kConfig for a schema that does not match this build.
+  static base::Result<std::unique_ptr<Reader>> Connect(const std::string& dsn);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  // One round trip: is the database there and answering? (/healthz)
+  base::Status Ping();
+
+  // Public categories, by name, with their thread counts.
+  base::Result<std::vector<CategoryView>> PublicCategories();
+
+  // The public category `slug`, or nullopt (none, or private).
+  base::Result<std::optional<CategoryView>> PublicCategory(const std::string& slug);
+
+  // Threads of public categories, newest activity first; keyset paged.
+  base::Result<ThreadListPage> ListThreads(const ThreadQuery& query);
+
+  // The thread `id` with its posts and attachment descriptions, or nullopt
+  // (none, or in a private category).
+  base::Result<std::optional<ThreadView>> GetThread(int64_t id);
+
+  // When thread `id` last changed (ThreadListItem::changed_at), or nullopt:
+  // one cheap round trip, for conditional GETs and cache checks.
+  base::Result<std::optional<Timestamp>> ThreadChangedAt(int64_t id);
+
+  // Attachment `position` of post `post_id`, or nullopt (none, or private).
+  base::Result<std::optional<AttachmentContent>> GetAttachment(int64_t post_id, int position);
+
+  // Full-text search over thread subjects (weighted highest) and what people
+  // wrote (post bodies; never the quoted history), with the instance's
+  // text-search configuration; ranked, with a highlighted snippet per hit.
+  // Text that parses to no search terms gives no hits (not an error).
+  base::Result<SearchResults> Search(const SearchQuery& query);
+
+  // --- change notifications (cache invalidation) ---
+
+  // Starts listening for changes (PostgreSQL LISTEN): after this, use this
+  // Reader only for WaitForChanges.
+  base::Status Listen();
+
+  // Waits up to `timeout` for change notifications and returns the ids of
+  // the threads that changed (0 stands for "categories or anything else":
+  // drop every cached list). Empty after a timeout.
+  base::Result<std::vector<int64_t>> WaitForChanges(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  explicit Reader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace forum
+
+#endif  // MAILFORUM_FORUM_READER_H_
