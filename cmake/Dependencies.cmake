@@ -37,3 +37,10 @@ find_package(CLI11 REQUIRED)
 if(MAILFORUM_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+
+# Boost.Beast and Asio (header-only) for web/http_server.cc only: Debian's
+# libboost1.81-dev (libboost-dev is 1.74, whose Beast is older). EXACT so that a
+# stray 1.74 config is never picked up.
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG)
+# zlib for gzip of web responses (web/gzip.cc).
+find_package(ZLIB REQUIRED)

@@ -1,0 +1,25 @@
+// Gzip (RFC 1952) of whole in-memory documents, for responses the site
+// compresses once and keeps in its cache. zlib lives only in gzip.cc.
+//
+// Thread-safety: pure functions.
+#ifndef MAILFORUM_WEB_GZIP_H_
+#define MAILFORUM_WEB_GZIP_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace web {
+
+// `data` compressed as one gzip member (zlib level 6). nullopt only when zlib
+// fails (out of memory).
+std::optional<std::string> Gzip(std::string_view data);
+
+// The content of gzip data, or nullopt when it is not valid gzip or would
+// exceed `max_size` bytes (for tests and checks, not for untrusted input at scale).
+std::optional<std::string> Gunzip(std::string_view data, std::size_t max_size = 64u << 20);
+
+}  // namespace web
+
+#endif  // MAILFORUM_WEB_GZIP_H_
