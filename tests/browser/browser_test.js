@@ -407,6 +407,12 @@ async function main() {
       }
       const feed = await strict.request.get(`${BASE}/c/staff/feed.atom`);
       check(feed.status() === 404, '/c/staff/feed.atom', 'status-404', feed.status());
+      if (privateThread && MANIFEST.private.post) {
+        const url = `/t/${privateThread}/attachments/${MANIFEST.private.post}/0`;
+        const r = await strict.request.get(BASE + url);
+        check(r.status() === 404, url, 'status-404', r.status());
+        check(!(await r.text()).includes('Secretplatypus'), url, 'private-404-shows-nothing');
+      }
       await page.close();
     }
     // --- list-wide JSON and feeds: no leaks, nothing private ---
