@@ -12,6 +12,9 @@ struct Category {
   std::string slug;         // stable identifier used in URLs and rules
   std::string name;         // shown to people
   std::string description;  // optional longer text
+  // Shown on the web (categories[].public). A private category's threads
+  // are never listed, searchable or readable there; its mail flows as before.
+  bool is_public = true;
 };
 
 }  // namespace forum

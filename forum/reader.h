@@ -114,12 +114,16 @@ struct AttachmentContent {
   std::string bytes;
 };
 
+// How deep ranked search results can be paged (SearchQuery::offset): past
+// it, Search returns no hits. Ranking is the costly part of a search.
+inline constexpr int kMaxSearchOffset = 1000;
+
 struct SearchQuery {
   std::string text;                          // websearch_to_tsquery syntax: words, "phrases", -not, or
   std::optional<std::string> category_slug;  // only this public category
   std::optional<std::string> status;         // only this status
   int limit = 20;                            // 1..100
-  int offset = 0;                            // ranked results page by offset (bounded by max_offset)
+  int offset = 0;                            // ranked results page by offset (bounded by kMaxSearchOffset)
 };
 
 // Markers ts_headline puts around each match in a snippet: control
@@ -185,7 +189,10 @@ class Reader {
 
   // Waits up to `timeout` for change notifications and returns the ids of
   // the threads that changed (0 stands for "categories or anything else":
-  // drop every cached list). Empty after a timeout.
+  // drop every cached list), each once. Empty after a timeout (or a wake-up
+  // without notifications: callers loop). After an error (kTransient: the
+  // connection was lost) notifications may have been missed: drop every
+  // cache, and make a new Reader and Listen again.
   base::Result<std::vector<int64_t>> WaitForChanges(std::chrono::milliseconds timeout);
 
  private:

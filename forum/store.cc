@@ -120,9 +120,10 @@ base::Status Store::SyncCategories(const std::vector<Category>& categories) {
     pqxx::work tx(impl_->conn);
     for (const Category& c : categories) {
       tx.exec_params(
-          "INSERT INTO categories (slug, name, description) VALUES ($1, $2, $3) "
-          "ON CONFLICT (slug) DO UPDATE SET name = excluded.name, description = excluded.description",
-          c.slug, c.name, c.description);
+          "INSERT INTO categories (slug, name, description, public) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT (slug) DO UPDATE SET name = excluded.name, description = excluded.description, "
+          "public = excluded.public",
+          c.slug, c.name, c.description, c.is_public);
     }
     tx.commit();
     return {};
@@ -135,13 +136,70 @@ base::Result<std::vector<Category>> Store::ListCategories() {
   try {
     pqxx::work tx(impl_->conn);
     std::vector<Category> out;
-    for (const auto& row : tx.exec("SELECT slug, name, description FROM categories ORDER BY slug")) {
-      out.push_back(Category{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>()});
+    for (const auto& row : tx.exec("SELECT slug, name, description, public FROM categories ORDER BY slug")) {
+      out.push_back(Category{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                             row[3].as<bool>()});
     }
     tx.commit();
     return out;
   } catch (const std::exception& e) {
     return FromException(e, "listing categories");
+  }
+}
+
+base::Status Store::SetSearchLanguage(const std::string& regconfig) {
+  try {
+    pqxx::work tx(impl_->conn);
+    pqxx::row configs;
+    try {
+      configs = tx.exec_params1("SELECT $1::regconfig::oid, (SELECT config::oid FROM search_settings)", regconfig);
+    } catch (const pqxx::sql_error& e) {
+      // 42xxx: no such configuration or a malformed name; 3F000: no such schema.
+      const std::string state = e.sqlstate();
+      if (state.rfind("42", 0) == 0 || state == "3F000" || state.rfind("22", 0) == 0) {
+        return base::Error{base::ErrorKind::kConfig, "unknown text-search configuration '" + regconfig +
+                                                         "' (web.search_language): PostgreSQL says: " +
+                                                         FromException(e, "").message.substr(2)};
+      }
+      throw;
+    }
+    if (configs[0].as<int64_t>() == configs[1].as<int64_t>()) {
+      tx.commit();
+      return {};
+    }
+    // Writers wait until the re-index commits, so that no post is indexed
+    // with the old configuration behind its back; readers go on.
+    tx.exec("LOCK TABLE threads, posts IN SHARE ROW EXCLUSIVE MODE");
+    tx.exec_params("UPDATE search_settings SET config = $1::regconfig", regconfig);
+    tx.exec("UPDATE posts SET search = mailforum_post_search(body)");
+    tx.exec("UPDATE threads SET search = mailforum_thread_search(id, subject)");
+    tx.exec("SELECT pg_notify('mailforum_changes', '0')");
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "setting the search language to '" + regconfig + "'");
+  }
+}
+
+base::Result<int> Store::FillReplyAddresses(const std::function<std::string(int64_t thread_id)>& address_for,
+                                            int limit) {
+  if (limit <= 0) return 0;
+  try {
+    pqxx::work tx(impl_->conn);
+    const pqxx::result missing = tx.exec_params(
+        "SELECT id FROM threads WHERE reply_address IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", limit);
+    int filled = 0;
+    for (const auto& row : missing) {
+      const int64_t id = row[0].as<int64_t>();
+      const std::string address = address_for(id);
+      if (address.empty()) continue;
+      tx.exec_params("UPDATE threads SET reply_address = $2 WHERE id = $1", id, address);
+      ++filled;
+    }
+    tx.commit();
+    return filled;
+  } catch (const std::exception& e) {
+    return FromException(e, "filling in reply addresses");
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,13 +46,34 @@ class Store {
   // kConfig error that says which command fixes it.
   base::Status CheckSchema();
 
-  // Inserts missing categories and updates the names and descriptions of
-  // existing ones (by slug). Categories absent from `categories` are kept:
-  // their threads still exist.
+  // Inserts missing categories and updates the names, descriptions and
+  // visibility (Category::is_public) of existing ones (by slug). Categories
+  // absent from `categories` are kept: their threads still exist.
   base::Status SyncCategories(const std::vector<Category>& categories);
 
   // All categories, ordered by slug.
   base::Result<std::vector<Category>> ListCategories();
+
+  // --- the web's search index (web.search_language) ---
+
+  // Makes `regconfig` (a PostgreSQL text-search configuration such as
+  // "simple" or "english", optionally schema-qualified) the instance's
+  // configuration. When it differs from the current one, every post and
+  // thread is re-indexed with it in ONE transaction that holds off writers
+  // of posts and threads until it commits (readers go on); this takes a
+  // while on a large forum, and nothing when the configuration is unchanged.
+  // Errors: kConfig naming `regconfig` when PostgreSQL has no such
+  // configuration; otherwise as every Store method.
+  base::Status SetSearchLanguage(const std::string& regconfig);
+
+  // Gives up to `limit` threads that have no public reply address yet (new
+  // threads) the address `address_for(thread_id)` returns, oldest first, in
+  // ONE transaction, skipping threads another caller is filling at the same
+  // time; returns how many were filled. Cheap when there are none (a partial
+  // index holds only threads without one). `address_for` must not throw; an
+  // empty address leaves that thread for a later call.
+  base::Result<int> FillReplyAddresses(const std::function<std::string(int64_t thread_id)>& address_for,
+                                       int limit);
 
   // --- ingestion (see forum/inbound.h) ---
 

@@ -1,0 +1,449 @@
+#include "forum/reader.h"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "forum/migrations.h"
+#include "forum/store_internal.h"
+
+namespace forum {
+namespace {
+
+constexpr char kChannel[] = "mailforum_changes";
+
+// Timestamps cross the wire as integer microseconds since the epoch: exact,
+// and cheaper to read than timestamptz text.
+#define MF_US(column) "(extract(epoch FROM " column ") * 1000000)::int8"
+
+// The columns of a ThreadListItem (ReadItem), from threads t and categories c.
+constexpr char kItemColumns[] =
+    "t.id, t.subject, t.status, c.slug, c.name, t.tags, greatest(t.post_count - 1, 0), t.author_name, "
+    "t.author_address, " MF_US("t.created_at") ", " MF_US("t.last_post_at") ", " MF_US("t.changed_at");
+constexpr int kItemColumnCount = 12;
+
+// A timestamp from the microseconds of MF_US, and back (cursors).
+Timestamp FromMicros(int64_t us) {
+  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(std::chrono::microseconds(us)));
+}
+int64_t ToMicros(Timestamp t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+std::vector<std::string> ParseTextArray(const pqxx::field& field) {
+  std::vector<std::string> out;
+  if (field.is_null()) return out;
+  pqxx::array_parser parser = field.as_array();
+  for (;;) {
+    auto [juncture, value] = parser.get_next();
+    if (juncture == pqxx::array_parser::done) break;
+    if (juncture == pqxx::array_parser::string_value) out.push_back(std::move(value));
+  }
+  return out;
+}
+
+ThreadListItem ReadItem(const pqxx::row& row) {
+  ThreadListItem item;
+  item.id = row[0].as<int64_t>();
+  item.subject = row[1].as<std::string>();
+  item.status = row[2].as<std::string>();
+  item.category_slug = row[3].as<std::string>();
+  item.category_name = row[4].as<std::string>();
+  item.tags = ParseTextArray(row[5]);
+  item.reply_count = row[6].as<int64_t>();
+  item.author.name = row[7].as<std::string>();
+  item.author.address = row[8].as<std::string>();
+  item.created_at = FromMicros(row[9].as<int64_t>());
+  item.last_post_at = FromMicros(row[10].as<int64_t>());
+  item.changed_at = FromMicros(row[11].as<int64_t>());
+  return item;
+}
+
+CategoryView ReadCategory(const pqxx::row& row) {
+  return CategoryView{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                      row[3].as<int64_t>()};
+}
+
+// Collects the payloads of change notifications until WaitForChanges takes them.
+class ChangeReceiver : public pqxx::notification_receiver {
+ public:
+  ChangeReceiver(pqxx::connection_base& conn, std::vector<int64_t>& out)
+      : pqxx::notification_receiver(conn, kChannel), out_(out) {}
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    int64_t id = 0;
+    try {
+      size_t used = 0;
+      id = std::stoll(payload, &used);
+      if (used != payload.size() || id < 0) id = 0;
+    } catch (const std::exception&) {
+      id = 0;  // not a thread id: drop everything
+    }
+    out_.push_back(id);
+  }
+
+ private:
+  std::vector<int64_t>& out_;
+};
+
+}  // namespace
+
+struct Reader::Impl {
+  explicit Impl(const std::string& dsn) : conn(dsn) {}
+
+  // Makes the session read-only and quiet, and registers the statements.
+  // Run again after a lost connection: libpqxx 6 reconnects by itself on the
+  // next use, into a session without these settings.
+  void Setup() {
+    pqxx::nontransaction tx(conn);
+    tx.exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
+    // Text that parses to no search terms makes PostgreSQL send a NOTICE,
+    // which libpqxx would print on stderr.
+    tx.exec("SET client_min_messages TO warning");
+    // A web page must not wait for ever; a timeout is kTransient.
+    tx.exec("SET statement_timeout TO '10s'");
+    needs_setup = false;
+  }
+
+  // Prepares `sql` under `name` once (libpqxx 6 sends it on first use).
+  const std::string& Prepared(const std::string& name, const std::string& sql) {
+    if (std::find(prepared.begin(), prepared.end(), name) == prepared.end()) {
+      conn.prepare(name, sql);
+      prepared.push_back(name);
+    }
+    return name;
+  }
+
+  base::Error Fail(const std::exception& e, const std::string& what) {
+    if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) needs_setup = true;
+    base::Error error = FromException(e, what);
+    if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr && sql->sqlstate() == "57014") {
+      error.kind = base::ErrorKind::kTransient;  // statement_timeout
+    }
+    return error;
+  }
+
+  pqxx::connection conn;
+  bool needs_setup = true;
+  std::vector<std::string> prepared;
+  std::vector<int64_t> changes;  // filled by receiver
+  std::unique_ptr<ChangeReceiver> receiver;
+};
+
+Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Reader::~Reader() = default;
+
+base::Result<std::unique_ptr<Reader>> Reader::Connect(const std::string& dsn) {
+  std::unique_ptr<Impl> impl;
+  try {
+    impl = std::make_unique<Impl>(dsn);
+  } catch (const std::exception& e) {
+    // libpq's messages name host and port, never the password.
+    return base::Error{base::ErrorKind::kTransient, std::string("cannot connect to PostgreSQL: ") + e.what()};
+  }
+  try {
+    impl->Setup();
+    pqxx::nontransaction tx(impl->conn);
+    const pqxx::row row = tx.exec1(
+        "SELECT CASE WHEN to_regclass('public.schema_migrations') IS NULL THEN 0 "
+        "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END");
+    const int version = row[0].as<int>();
+    if (version != RequiredSchemaVersion()) {
+      return base::Error{base::ErrorKind::kConfig,
+                         "the database schema is at version " + std::to_string(version) +
+                             " but this mailforum reads version " + std::to_string(RequiredSchemaVersion()) +
+                             (version < RequiredSchemaVersion() ? ": run `mailforumctl migrate -c CONFIG`"
+                                                                : ": install the newer mailforum that migrated it")};
+    }
+  } catch (const std::exception& e) {
+    return impl->Fail(e, "opening the forum for reading");
+  }
+  return std::unique_ptr<Reader>(new Reader(std::move(impl)));
+}
+
+base::Status Reader::Ping() {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    tx.exec("SELECT 1");
+    return {};
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "pinging the database");
+  }
+}
+
+base::Result<std::vector<CategoryView>> Reader::PublicCategories() {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r = tx.exec_prepared(impl_->Prepared(
+        "mf_categories",
+        "SELECT slug, name, description, thread_count FROM categories WHERE public ORDER BY name, slug"));
+    std::vector<CategoryView> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(ReadCategory(row));
+    return out;
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "listing the categories");
+  }
+}
+
+base::Result<std::optional<CategoryView>> Reader::PublicCategory(const std::string& slug) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r = tx.exec_prepared(
+        impl_->Prepared("mf_category",
+                        "SELECT slug, name, description, thread_count FROM categories WHERE slug = $1 AND public"),
+        slug);
+    if (r.empty()) return std::optional<CategoryView>();
+    return std::optional<CategoryView>(ReadCategory(r[0]));
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "reading a category");
+  }
+}
+
+base::Result<ThreadListPage> Reader::ListThreads(const ThreadQuery& query) {
+  const int limit = std::clamp(query.limit, 1, 200);
+  // One statement per combination of filters, so that each gets the plan of
+  // its index: (last_post_at, id), (category_id, ...) or (status, ...).
+  std::string name = "mf_list";
+  std::string where = "c.public";
+  std::vector<std::string> params{std::to_string(limit + 1)};
+  if (query.category_slug) {
+    name += "_c";
+    params.push_back(*query.category_slug);
+    // A scalar subquery (not a join on the slug) lets the index of the
+    // category deliver the threads in order, so LIMIT stops early.
+    where += " AND t.category_id = (SELECT id FROM categories WHERE slug = $" + std::to_string(params.size()) +
+             " AND public)";
+  }
+  if (query.status) {
+    name += "_s";
+    params.push_back(*query.status);
+    where += " AND t.status = $" + std::to_string(params.size());
+  }
+  if (query.after) {
+    name += "_a";
+    params.push_back(std::to_string(ToMicros(query.after->last_post_at)));
+    params.push_back(std::to_string(query.after->id));
+    where += " AND (t.last_post_at, t.id) < (timestamptz 'epoch' + $" + std::to_string(params.size() - 1) +
+             "::int8 * interval '1 microsecond', $" + std::to_string(params.size()) + "::int8)";
+  }
+  const std::string sql = std::string("SELECT ") + kItemColumns +
+                          " FROM threads t JOIN categories c ON c.id = t.category_id WHERE " + where +
+                          " ORDER BY t.last_post_at DESC, t.id DESC LIMIT $1::int4";
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r =
+        tx.exec_prepared(impl_->Prepared(name, sql), pqxx::prepare::make_dynamic_params(params));
+    ThreadListPage page;
+    for (const auto& row : r) {
+      if (static_cast<int>(page.threads.size()) == limit) {
+        const ThreadListItem& last = page.threads.back();
+        page.next = ThreadCursor{last.last_post_at, last.id};
+        break;
+      }
+      page.threads.push_back(ReadItem(row));
+    }
+    return page;
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "listing threads");
+  }
+}
+
+base::Result<std::optional<ThreadView>> Reader::GetThread(int64_t id) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    // Three statements, each its own snapshot: the posts are read after the
+    // thread, so they are never older than its changed_at says.
+    const pqxx::result t = tx.exec_prepared(
+        impl_->Prepared("mf_thread", std::string("SELECT ") + kItemColumns +
+                                         ", c.description, t.accepted_post_id, coalesce(t.reply_address, '') "
+                                         "FROM threads t JOIN categories c ON c.id = t.category_id "
+                                         "WHERE t.id = $1 AND c.public"),
+        id);
+    if (t.empty()) return std::optional<ThreadView>();
+    ThreadView view;
+    view.thread = ReadItem(t[0]);
+    view.category_description = t[0][kItemColumnCount].as<std::string>();
+    if (!t[0][kItemColumnCount + 1].is_null()) view.accepted_post_id = t[0][kItemColumnCount + 1].as<int64_t>();
+    view.reply_address = t[0][kItemColumnCount + 2].as<std::string>();
+
+    const pqxx::result posts = tx.exec_prepared(
+        impl_->Prepared("mf_posts",
+                        "SELECT p.id, p.parent_post_id, p.author_name, p.author_address, p.body, p.elided, " MF_US(
+                            "p.created_at") ", EXISTS (SELECT 1 FROM post_attachments pa WHERE pa.post_id = p.id) "
+                                            "FROM posts p WHERE p.thread_id = $1 ORDER BY p.id"),
+        id);
+    bool any_attachment = false;
+    view.posts.reserve(posts.size());
+    for (const auto& row : posts) {
+      PostView post;
+      post.id = row[0].as<int64_t>();
+      if (!row[1].is_null()) post.parent_post_id = row[1].as<int64_t>();
+      post.author.name = row[2].as<std::string>();
+      post.author.address = row[3].as<std::string>();
+      post.body = row[4].as<std::string>();
+      post.elided = row[5].as<std::string>();
+      post.created_at = FromMicros(row[6].as<int64_t>());
+      any_attachment = any_attachment || row[7].as<bool>();
+      view.posts.push_back(std::move(post));
+    }
+    if (any_attachment) {
+      const pqxx::result attachments = tx.exec_prepared(
+          impl_->Prepared("mf_thread_attachments",
+                          "SELECT pa.post_id, pa.position, pa.filename, pa.content_type, a.size "
+                          "FROM posts p JOIN post_attachments pa ON pa.post_id = p.id "
+                          "JOIN attachments a ON a.id = pa.attachment_id "
+                          "WHERE p.thread_id = $1 ORDER BY pa.post_id, pa.position"),
+          id);
+      // Both are in post id order: merge. A post that landed after the
+      // posts were read is not shown, nor are its attachments.
+      size_t p = 0;
+      for (const auto& row : attachments) {
+        const int64_t post_id = row[0].as<int64_t>();
+        while (p < view.posts.size() && view.posts[p].id < post_id) ++p;
+        if (p == view.posts.size()) break;
+        if (view.posts[p].id != post_id) continue;
+        view.posts[p].attachments.push_back(AttachmentInfo{row[1].as<int>(), row[2].as<std::string>(),
+                                                           row[3].as<std::string>(), row[4].as<int64_t>()});
+      }
+    }
+    return std::optional<ThreadView>(std::move(view));
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "reading thread " + std::to_string(id));
+  }
+}
+
+base::Result<std::optional<Timestamp>> Reader::ThreadChangedAt(int64_t id) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r = tx.exec_prepared(
+        impl_->Prepared("mf_changed_at", "SELECT " MF_US("t.changed_at") " FROM threads t "
+                                         "JOIN categories c ON c.id = t.category_id WHERE t.id = $1 AND c.public"),
+        id);
+    if (r.empty()) return std::optional<Timestamp>();
+    return std::optional<Timestamp>(FromMicros(r[0][0].as<int64_t>()));
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "reading when thread " + std::to_string(id) + " changed");
+  }
+}
+
+base::Result<std::optional<AttachmentContent>> Reader::GetAttachment(int64_t post_id, int position) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r = tx.exec_prepared(
+        impl_->Prepared("mf_attachment",
+                        "SELECT pa.filename, pa.content_type, a.content FROM post_attachments pa "
+                        "JOIN attachments a ON a.id = pa.attachment_id JOIN posts p ON p.id = pa.post_id "
+                        "JOIN threads t ON t.id = p.thread_id JOIN categories c ON c.id = t.category_id "
+                        "WHERE pa.post_id = $1 AND pa.position = $2 AND c.public"),
+        post_id, position);
+    if (r.empty()) return std::optional<AttachmentContent>();
+    const pqxx::binarystring bytes(r[0][2]);
+    return std::optional<AttachmentContent>(
+        AttachmentContent{r[0][0].as<std::string>(), r[0][1].as<std::string>(), bytes.str()});
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "reading attachment " + std::to_string(position) + " of post " + std::to_string(post_id));
+  }
+}
+
+base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
+  SearchResults results;
+  const int limit = std::clamp(query.limit, 1, 100);
+  const int offset = std::max(query.offset, 0);
+  if (offset > kMaxSearchOffset) return results;
+  if (std::all_of(query.text.begin(), query.text.end(), [](char c) { return c == ' ' || c == '\t'; })) {
+    return results;
+  }
+  std::string name = "mf_search";
+  std::vector<std::string> params{query.text, std::to_string(limit + 1), std::to_string(offset)};
+  std::string where = "c.public AND t.search @@ websearch_to_tsquery(mailforum_search_config(), $1)";
+  if (query.category_slug) {
+    name += "_c";
+    params.push_back(*query.category_slug);
+    where += " AND c.slug = $" + std::to_string(params.size());
+  }
+  if (query.status) {
+    name += "_s";
+    params.push_back(*query.status);
+    where += " AND t.status = $" + std::to_string(params.size());
+  }
+  // Rank: a thread whose subject matches comes first (+1), then cover
+  // density over subject (weight A) and bodies (B), normalised into [0, 1).
+  // The snippet comes from the best-matching post (or the subject when only
+  // it matches), cut to what was indexed, without the marker bytes.
+  const std::string sql =
+      "WITH q AS MATERIALIZED (SELECT websearch_to_tsquery(mailforum_search_config(), $1) AS q, "
+      "mailforum_search_config() AS cfg), "
+      "hits AS (SELECT t.id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', t.search, q.q, 32) + "
+      "CASE WHEN ts_filter(t.search, '{a}') @@ q.q THEN 1 ELSE 0 END AS rank, t.last_post_at "
+      "FROM threads t JOIN categories c ON c.id = t.category_id, q WHERE " + where +
+      " ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $2::int4 OFFSET $3::int4) "
+      "SELECT " + kItemColumns + ", h.rank, "
+      "ts_headline(q.cfg, translate(coalesce(best.body, t.subject), E'\\x02\\x03', ''), q.q, "
+      "'StartSel=\"\x02\", StopSel=\"\x03\", MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, "
+      "FragmentDelimiter=\" … \"') "
+      "FROM hits h JOIN threads t ON t.id = h.id JOIN categories c ON c.id = t.category_id CROSS JOIN q "
+      "LEFT JOIN LATERAL (SELECT substr(p.body, 1, 20000) AS body FROM posts p "
+      "WHERE p.thread_id = t.id AND p.search @@ q.q ORDER BY ts_rank_cd(p.search, q.q) DESC, p.id LIMIT 1) best "
+      "ON true ORDER BY h.rank DESC, h.last_post_at DESC, h.id DESC";
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r =
+        tx.exec_prepared(impl_->Prepared(name, sql), pqxx::prepare::make_dynamic_params(params));
+    for (const auto& row : r) {
+      if (static_cast<int>(results.hits.size()) == limit) {
+        results.more = true;
+        break;
+      }
+      SearchHit hit;
+      hit.thread = ReadItem(row);
+      hit.rank = row[kItemColumnCount].as<double>();
+      hit.snippet = row[kItemColumnCount + 1].as<std::string>();
+      results.hits.push_back(std::move(hit));
+    }
+    return results;
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "searching");
+  }
+}
+
+base::Status Reader::Listen() {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    if (!impl_->receiver) impl_->receiver = std::make_unique<ChangeReceiver>(impl_->conn, impl_->changes);
+    return {};
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "listening for changes");
+  }
+}
+
+base::Result<std::vector<int64_t>> Reader::WaitForChanges(std::chrono::milliseconds timeout) {
+  if (!impl_->receiver) return base::Error{base::ErrorKind::kInternal, "WaitForChanges before Listen"};
+  try {
+    impl_->conn.get_notifs();
+    if (impl_->changes.empty() && timeout.count() > 0) {
+      impl_->conn.await_notification(static_cast<long>(timeout.count() / 1000),
+                                     static_cast<long>(timeout.count() % 1000) * 1000);
+    }
+    std::vector<int64_t> out;
+    out.reserve(impl_->changes.size());
+    for (int64_t id : impl_->changes) {
+      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+    }
+    impl_->changes.clear();
+    return out;
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "waiting for changes");
+  }
+}
+
+}  // namespace forum
