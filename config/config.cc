@@ -19,6 +19,9 @@ std::string_view ClassificationName(Classification kind) {
 std::string_view DmarcResultName(DmarcResult result) {
   return NameOf<DmarcResult>(internal::kDmarcResults, result);
 }
+std::string_view AuthorDisplayName(AuthorDisplay display) {
+  return NameOf<AuthorDisplay>(internal::kAuthorDisplays, display);
+}
 
 const Category* Config::FindCategory(std::string_view slug) const {
   for (const Category& category : categories) {

@@ -82,12 +82,19 @@ enum class Classification { kNormal, kAutoReply, kBounce, kFeedback, kDeliveryNo
 // authserv-id (RFC 7489 §11.2). kNone is also used when no trusted header says anything.
 enum class DmarcResult { kPass, kFail, kNone, kTempError, kPermError };
 
+// How authors are named on the web (web.author_display).
+enum class AuthorDisplay {
+  kName,    // "name": the display name from From:, a masked address when there is none
+  kMasked,  // "masked": always the masked address (jo…@example.com)
+};
+
 // The lower-case name used in the YAML file for each enum value ("starttls", "auto_reply", ...).
 std::string_view TlsModeName(TlsMode mode);
 std::string_view AfterActionName(AfterAction action);
 std::string_view RuleActionName(RuleAction action);
 std::string_view ClassificationName(Classification kind);
 std::string_view DmarcResultName(DmarcResult result);
+std::string_view AuthorDisplayName(AuthorDisplay display);
 
 // instance: who this forum is.
 struct InstanceConfig {
@@ -157,6 +164,9 @@ struct Category {
   std::vector<std::string> watchers;
   // Shown on the category page. Default: empty.
   std::string description;
+  // Shown on the web. A private category (false) is not listed, searched or
+  // served there (404); its mail flows as before. Default: true.
+  bool is_public = true;
 };
 
 // mailboxes[].imap: the IMAP account and folder to watch.
@@ -318,13 +328,30 @@ struct AuthConfig {
   std::vector<std::string> trusted_authserv_ids;
 };
 
-// web: the read-only HTTP server.
+// web: the read-only HTTP server. It runs only when the `web:` section is present.
 struct WebConfig {
-  // "host:port" or "[v6]:port" as written. Default: 127.0.0.1:8080.
+  // Whether the file has a `web:` section (mailforumd serves the site only then).
+  bool enabled = false;
+  // "host:port" or "[v6]:port" as written; port 0 picks a free port (the
+  // daemon logs the one it got). Default: 127.0.0.1:8080.
   std::string listen = "127.0.0.1:8080";
   // `listen` split: the host (without brackets) and the port.
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
+  // The PostgreSQL text-search configuration of search (a name such as
+  // simple, english, german; optionally schema-qualified). Default: simple.
+  std::string search_language = "simple";
+  // Default: name.
+  AuthorDisplay author_display = AuthorDisplay::kName;
+  // From `dsn_file` or `dsn_env`: the (read-only) database role the web
+  // uses. nullopt: database.dsn.
+  std::optional<Secret> dsn;
+  // Searches per client address: a burst of `search_burst` (1..100000,
+  // default 10), refilled at `search_per_minute` (1..1000000, default 60).
+  int search_per_minute = 60;
+  int search_burst = 10;
+  // Bytes of rendered pages kept in memory. At least 1 MiB. Default: 64 MiB.
+  std::uint64_t cache_size = 64ull * 1024 * 1024;
 };
 
 // log: what to log.
@@ -376,15 +403,26 @@ struct LoadResult {
   bool ok() const { return config.has_value(); }
 };
 
+struct LoadOptions {
+  // Which secrets are read. kDatabaseOnly is for mailforum-web, which needs
+  // only the database: the SMTP and IMAP passwords and the reply key are not
+  // read (neither their files nor their environment variables; their keys
+  // are still checked for shape), so they may be absent or unreadable where
+  // the web runs. Their Secret values are then empty, with a source that
+  // says they were not read.
+  enum class Secrets { kAll, kDatabaseOnly };
+  Secrets secrets = Secrets::kAll;
+};
+
 // Reads and validates the file at `path`. Relative secret and CA file paths
 // are resolved against the directory of `path`. Never throws; an unreadable
 // file is one error with line 0.
-LoadResult LoadConfigFile(const std::string& path);
+LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options = {});
 
 // For tests and `check-config` on standard input: `text` as if read from
 // `file_name` (which is used in diagnostics and to resolve relative paths,
 // but not read). Never throws.
-LoadResult LoadConfigString(std::string_view text, const std::string& file_name);
+LoadResult LoadConfigString(std::string_view text, const std::string& file_name, const LoadOptions& options = {});
 
 }  // namespace config
 

@@ -211,6 +211,13 @@ const BadCase kBadCases[] = {
      "test.yaml:7:11: error: name: expected letters, digits, '.', '_' and '-', got 'help desk'"},
     {"bad listen address", 0, 0, R"(web: {listen: "localhost"})",
      "test.yaml:10:15: error: listen: expected host:port like 127.0.0.1:8080 or [::1]:8080, got 'localhost'"},
+    {"unknown author display", 0, 0, "web: {author_display: email}",
+     "test.yaml:10:23: error: author_display: unknown value 'email'; expected one of: name, masked"},
+    {"bad search language", 0, 0, R"(web: {search_language: "english; drop"})",
+     "test.yaml:10:24: error: search_language: expected a text-search configuration name like simple or english, "
+     "got 'english; drop'"},
+    {"public is a boolean", 5, 1, "categories: [{slug: general, name: General, public: maybe}]",
+     "test.yaml:5:53: error: public: expected true or false, got 'maybe'"},
     {"unknown log level", 0, 0, "log: {level: verbose}",
      "test.yaml:10:14: error: level: unknown value 'verbose'; expected one of: debug, info, warning, error"},
     {"password without username", 4, 1,
@@ -378,7 +385,48 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.web.listen, "127.0.0.1:8080");
   EXPECT_EQ(c.web.host, "127.0.0.1");
   EXPECT_EQ(c.web.port, 8080);
+  EXPECT_FALSE(c.web.enabled);
+  EXPECT_EQ(c.web.search_language, "simple");
+  EXPECT_EQ(c.web.author_display, AuthorDisplay::kName);
+  EXPECT_FALSE(c.web.dsn.has_value());
+  EXPECT_EQ(c.web.search_per_minute, 60);
+  EXPECT_EQ(c.web.search_burst, 10);
+  EXPECT_EQ(c.web.cache_size, 64u << 20);
+  EXPECT_TRUE(c.categories[0].is_public);
   EXPECT_EQ(c.log.level, base::LogLevel::kInfo);
+}
+
+TEST_F(ConfigTest, WebSectionTurnsTheWebOn) {
+  LoadResult result = Load(ConfigText(0, 0, "web: {}"));
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_TRUE(result.config->web.enabled);
+  EXPECT_EQ(result.config->web.port, 8080);
+}
+
+TEST_F(ConfigTest, WebKeysAndPrivateCategories) {
+  setenv("MFTEST_WEB_DSN", "postgresql://mailforum_web@localhost/mailforum", 1);
+  std::string text = ConfigText(5, 1,
+                                "categories: [{slug: general, name: General}, {slug: staff, name: Staff, public: false}]");
+  text += "web: {listen: 127.0.0.1:0, search_language: pg_catalog.english, author_display: masked,\n"
+          "      dsn_env: MFTEST_WEB_DSN, search_per_minute: 600, search_burst: 50, cache_size: 8MiB}\n";
+  LoadResult result = Load(text);
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  const Config& c = *result.config;
+  EXPECT_TRUE(c.web.enabled);
+  EXPECT_EQ(c.web.host, "127.0.0.1");
+  EXPECT_EQ(c.web.port, 0);  // a free port
+  EXPECT_EQ(c.web.search_language, "pg_catalog.english");
+  EXPECT_EQ(c.web.author_display, AuthorDisplay::kMasked);
+  ASSERT_TRUE(c.web.dsn.has_value());
+  EXPECT_EQ(c.web.dsn->reveal(), "postgresql://mailforum_web@localhost/mailforum");
+  EXPECT_EQ(c.web.search_per_minute, 600);
+  EXPECT_EQ(c.web.search_burst, 50);
+  EXPECT_EQ(c.web.cache_size, 8u << 20);
+  ASSERT_EQ(c.categories.size(), 2u);
+  EXPECT_TRUE(c.categories[0].is_public);
+  EXPECT_FALSE(c.categories[1].is_public);
+  EXPECT_EQ(AuthorDisplayName(c.web.author_display), "masked");
+  unsetenv("MFTEST_WEB_DSN");
 }
 
 TEST_F(ConfigTest, PortsDefaultByTlsMode) {
@@ -701,6 +749,50 @@ TEST_F(SecretFileTest, SecretValuesNeverAppearInDiagnostics) {
     EXPECT_EQ(d.ToString().find(secret), std::string::npos) << d.ToString();
   }
   unsetenv("MFTEST_SECRET");
+}
+
+// mailforum-web loads the daemon's file without the mail secrets: their files
+// and variables need not exist where it runs, and are never opened.
+TEST_F(SecretFileTest, DatabaseOnlyLoadSkipsTheMailSecrets) {
+  WriteFile(dir_ + "/db.dsn", std::string(kDsn) + "\n", 0600);
+  std::string text = FileConfig(dir_ + "/db.dsn", dir_ + "/missing-reply.key");
+  text = text.replace(text.find("password_env: MFTEST_PASSWORD"), 29, "password_file: /nonexistent/smtp.pass");
+  text = text.replace(text.find("password_env: MFTEST_PASSWORD"), 29, "password_env: MFTEST_UNSET");
+  text += "web: {listen: 127.0.0.1:0}\n";
+  // The daemon needs them all: each missing one is an error.
+  LoadResult full = Load(text);
+  EXPECT_FALSE(full.ok());
+  EXPECT_EQ(full.diagnostics.size(), 3u) << Joined(full.diagnostics);
+
+  LoadOptions web_only;
+  web_only.secrets = LoadOptions::Secrets::kDatabaseOnly;
+  LoadResult result = LoadConfigString(text, "test.yaml", web_only);
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_TRUE(result.diagnostics.empty()) << Joined(result.diagnostics);
+  const Config& c = *result.config;
+  EXPECT_EQ(c.database.dsn.reveal(), kDsn);
+  EXPECT_EQ(c.secrets.reply_key.reveal(), "");
+  EXPECT_EQ(c.secrets.reply_key.source(), "file " + dir_ + "/missing-reply.key (not read)");
+  ASSERT_TRUE(c.smtp.password.has_value());
+  EXPECT_EQ(c.smtp.password->reveal(), "");
+  ASSERT_TRUE(c.mailboxes[0].imap.password.has_value());
+  EXPECT_EQ(c.mailboxes[0].imap.password->source(), "environment variable MFTEST_UNSET (not read)");
+  EXPECT_TRUE(c.web.enabled);
+}
+
+// Skipping the mail secrets still checks where they would come from.
+TEST_F(SecretFileTest, DatabaseOnlyLoadStillChecksTheSecretKeys) {
+  std::string text = ConfigText(3, 1, "secrets: {reply_key_env: \"not a name\"}");
+  text = text.replace(text.find("password_env: MFTEST_PASSWORD"), 29, "password_env: X, password_file: y");
+  LoadOptions web_only;
+  web_only.secrets = LoadOptions::Secrets::kDatabaseOnly;
+  LoadResult result = LoadConfigString(text, "test.yaml", web_only);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.diagnostics.size(), 2u) << Joined(result.diagnostics);
+  // The database DSN is still read: a missing one is an error.
+  unsetenv("MFTEST_DSN");
+  result = LoadConfigString(ConfigText(0, 0, ""), "test.yaml", web_only);
+  EXPECT_FALSE(result.ok());
 }
 
 TEST_F(ConfigTest, ShortReplyKeyIsAWarning) {

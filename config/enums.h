@@ -46,6 +46,9 @@ inline constexpr EnumName<base::LogLevel> kLogLevels[] = {{base::LogLevel::kDebu
                                                           {base::LogLevel::kWarning, "warning"},
                                                           {base::LogLevel::kError, "error"}};
 
+inline constexpr EnumName<AuthorDisplay> kAuthorDisplays[] = {{AuthorDisplay::kName, "name"},
+                                                              {AuthorDisplay::kMasked, "masked"}};
+
 template <typename E>
 std::string_view NameOf(std::span<const EnumName<E>> table, E value) {
   for (const auto& entry : table) {

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <string>
@@ -39,7 +40,7 @@ constexpr std::string_view kSmtpKeys[] = {"host",       "port",     "tls",      
 constexpr std::string_view kImapKeys[] = {"host",       "port",     "tls",           "ca_file",
                                           "tls_sha256", "username", "password_file", "password_env",
                                           "folder",     "idle",     "poll_interval"};
-constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "description"};
+constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "description", "public"};
 constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "after", "quarantine_folder",
                                              "import_max_age", "acknowledge", "notify_unverified_senders",
                                              "rules"};
@@ -51,7 +52,8 @@ constexpr std::string_view kOutboxKeys[] = {"max_age",        "suppress_score", 
                                             "loop_window",    "loop_cooldown",         "acknowledgement_interval",
                                             "auto_replies_per_domain_per_hour",        "auto_replies_per_hour"};
 constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
-constexpr std::string_view kWebKeys[] = {"listen"};
+constexpr std::string_view kWebKeys[] = {"listen",       "search_language",   "author_display", "dsn_file",
+                                          "dsn_env",      "search_per_minute", "search_burst",   "cache_size"};
 constexpr std::string_view kLogKeys[] = {"level"};
 
 enum class Protocol { kImap, kSmtp };
@@ -100,6 +102,13 @@ bool IsMailboxName(const std::string& t) { return AllOf(t, IsNameChar); }
 bool IsPrintableText(const std::string& t) { return AllOf(t, IsPrintable); }
 bool IsHost(const std::string& t) { return internal::IsValidDomain(t) || IsIpAddress(t); }
 bool IsHeaderAddress(const std::string& t) { return internal::HeaderAddress(t).has_value(); }
+// A text-search configuration name, optionally schema-qualified: an SQL identifier or two.
+bool IsRegconfig(const std::string& t) {
+  if (t.empty() || t.size() > 127 || t.front() == '.' || t.back() == '.' || std::count(t.begin(), t.end(), '.') > 1) {
+    return false;
+  }
+  return AllOf(t, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'; });
+}
 // An address template: an address once "{token}" in it is replaced.
 bool IsTokenTemplate(const std::string& t) {
   std::string sample = t;
@@ -113,7 +122,10 @@ constexpr std::string_view kAddressExpected =
 
 class Loader {
  public:
-  explicit Loader(Reader& reader) : r_(reader) {}
+  Loader(Reader& reader, const LoadOptions& options)
+      : r_(reader),
+        mail_secrets_(options.secrets == LoadOptions::Secrets::kAll ? internal::SecretRead::kValue
+                                                                     : internal::SecretRead::kShapeOnly) {}
 
   Config Load(const YAML::Node& root) {
     Section top(r_, Value{root, root.Mark(), root.Mark(), "configuration"}, "at the top level", kTopKeys);
@@ -176,9 +188,9 @@ class Loader {
 
   void ReadSecrets(const Value& v) {
     Section s(r_, v, "in secrets", kSecretsKeys);
-    auto key = s.SecretValue("reply_key", Need::kRequired);
+    auto key = s.SecretValue("reply_key", Need::kRequired, mail_secrets_);
     if (!key) return;
-    if (key->reveal().size() < kMinReplyKeySize) {
+    if (mail_secrets_ == internal::SecretRead::kValue && key->reveal().size() < kMinReplyKeySize) {
       r_.Warning(s.mark(), "the reply key (" + key->source() + ") is shorter than " +
                                std::to_string(kMinReplyKeySize) +
                                " bytes; make one with: openssl rand -base64 32");
@@ -202,12 +214,19 @@ class Loader {
       server.port = server.tls == TlsMode::kImplicit ? 465 : server.tls == TlsMode::kStartTls ? 587 : 25;
     }
     server.ca_file =
-        s.Read("ca_file", Need::kOptional, [&](const Value& f) { return r_.ReadableFile(f); }).value_or("");
+        s.Read("ca_file", Need::kOptional, [&](const Value& f) {
+           // The web does not talk to mail servers: their CA files need not exist where it runs.
+           if (mail_secrets_ == internal::SecretRead::kShapeOnly) {
+             auto path = r_.String(f);
+             return path ? std::optional(r_.ResolvePath(*path)) : std::nullopt;
+           }
+           return r_.ReadableFile(f);
+         }).value_or("");
     server.tls_sha256 =
         s.Read("tls_sha256", Need::kOptional, [&](const Value& p) { return Pin(p); }).value_or("");
     server.username = s.String("username", imap ? Need::kRequired : Need::kOptional).value_or("");
     const bool has_username = s.Get("username").has_value();
-    server.password = s.SecretValue("password", has_username ? Need::kRequired : Need::kOptional);
+    server.password = s.SecretValue("password", has_username ? Need::kRequired : Need::kOptional, mail_secrets_);
     if (!imap && !has_username && server.password) {
       auto password_key = s.Get("password_file");
       if (!password_key) password_key = s.Get("password_env");
@@ -289,6 +308,7 @@ class Loader {
       auto slug = UniqueName(s, "slug", slugs, IsSlug, "lower-case letters, digits and '-'");
       category.name = s.String("name", Need::kRequired).value_or("");
       category.description = s.String("description").value_or("");
+      category.is_public = s.Bool("public").value_or(category.is_public);
       category.watchers =
           s.Read("watchers", Need::kOptional, [&](const Value& w) {
              return r_.List(w, "addresses", true, [&](const Value& a) { return r_.Address(a); });
@@ -442,11 +462,30 @@ class Loader {
 
   void ReadWeb(const Value& v) {
     Section s(r_, v, "in web", kWebKeys);
-    auto listen = s.Get("listen");
-    if (!listen) return;
-    auto text = r_.String(*listen);
+    WebConfig& web = config_.web;
+    web.enabled = true;
+    if (auto listen = s.Get("listen")) ReadListen(*listen);
+    if (auto language = s.Get("search_language")) {
+      web.search_language = Text(r_, *language, IsRegconfig, "a text-search configuration name like simple or english")
+                                .value_or(web.search_language);
+    }
+    web.author_display =
+        s.Enum<AuthorDisplay>("author_display", internal::kAuthorDisplays).value_or(web.author_display);
+    web.dsn = s.SecretValue("dsn", Need::kOptional);
+    web.search_per_minute = s.Int("search_per_minute", 1, 1000000).value_or(web.search_per_minute);
+    web.search_burst = s.Int("search_burst", 1, 100000).value_or(web.search_burst);
+    if (auto size = s.Get("cache_size")) {
+      web.cache_size = Checked(
+                           r_, *size, r_.Size(*size), [](std::uint64_t n) { return n >= (1u << 20); },
+                           "must be at least 1MiB")
+                           .value_or(web.cache_size);
+    }
+  }
+
+  void ReadListen(const Value& listen) {
+    auto text = r_.String(listen);
     if (!text) return;
-    // "host:port" or "[v6]:port".
+    // "host:port" or "[v6]:port"; port 0 picks a free port.
     std::size_t colon = text->rfind(':');
     std::string host = colon == std::string::npos ? "" : text->substr(0, colon);
     std::string port = colon == std::string::npos ? "" : text->substr(colon + 1);
@@ -454,12 +493,14 @@ class Loader {
     int number = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
     if (!IsHost(host) || port.empty() || ec != std::errc() || end != port.data() + port.size() ||
-        number < 1 || number > 65535) {
-      r_.Error(listen->mark,
+        number < 0 || number > 65535) {
+      r_.Error(listen.mark,
                "listen: expected host:port like 127.0.0.1:8080 or [::1]:8080, got '" + *text + "'");
       return;
     }
-    config_.web = WebConfig{*text, host, static_cast<std::uint16_t>(number)};
+    config_.web.listen = *text;
+    config_.web.host = host;
+    config_.web.port = static_cast<std::uint16_t>(number);
   }
 
   void CheckCategoryReferences() {
@@ -484,6 +525,7 @@ class Loader {
   }
 
   Reader& r_;
+  const internal::SecretRead mail_secrets_;  // how the SMTP/IMAP passwords and the reply key are read
   Config config_;
   std::vector<std::pair<std::string, YAML::Mark>> references_;  // Categories named by thread rules.
 };
@@ -496,7 +538,7 @@ std::string DirectoryOf(const std::string& path) {
 
 }  // namespace
 
-LoadResult LoadConfigString(std::string_view text, const std::string& file_name) {
+LoadResult LoadConfigString(std::string_view text, const std::string& file_name, const LoadOptions& options) {
   LoadResult result;
   Reader reader(file_name, DirectoryOf(file_name));
   try {
@@ -504,7 +546,7 @@ LoadResult LoadConfigString(std::string_view text, const std::string& file_name)
     if (root.IsNull()) {
       reader.Error(YAML::Mark::null_mark(), "the configuration is empty");
     } else {
-      Config config = Loader(reader).Load(root);
+      Config config = Loader(reader, options).Load(root);
       if (!reader.has_errors()) result.config = std::move(config);
     }
   } catch (const YAML::ParserException& e) {
@@ -519,14 +561,14 @@ LoadResult LoadConfigString(std::string_view text, const std::string& file_name)
   return result;
 }
 
-LoadResult LoadConfigFile(const std::string& path) {
+LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options) {
   internal::FileContent file = internal::ReadRegularFile(path, kMaxConfigSize);
   if (!file.ok) {
     LoadResult result;
     result.diagnostics.push_back({Diagnostic::Severity::kError, path, 0, 0, file.error});
     return result;
   }
-  return LoadConfigString(file.data, path);
+  return LoadConfigString(file.data, path, options);
 }
 
 }  // namespace config

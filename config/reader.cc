@@ -329,7 +329,7 @@ std::optional<double> Section::Number(std::string_view key) {
   return Read(key, Need::kOptional, [&](const Value& v) { return reader_.Number(v); });
 }
 
-std::optional<Secret> Section::SecretValue(std::string_view stem, Need need) {
+std::optional<Secret> Section::SecretValue(std::string_view stem, Need need, SecretRead read) {
   const std::string file_key = std::string(stem) + "_file";
   const std::string env_key = std::string(stem) + "_env";
   auto file = Get(file_key);
@@ -339,6 +339,7 @@ std::optional<Secret> Section::SecretValue(std::string_view stem, Need need) {
     reader_.Error(second.key_mark, "give either '" + file_key + "' or '" + env_key + "', not both");
     return std::nullopt;
   }
+  if (read == SecretRead::kShapeOnly && (file || env)) return reader_.SecretNotRead(file ? *file : *env, !file);
   if (file) return reader_.SecretFromFile(*file);
   if (env) return reader_.SecretFromEnv(*env);
   if (need == Need::kRequired) Missing("key '" + file_key + "' or '" + env_key + "'");

@@ -32,6 +32,10 @@ namespace config::internal {
 
 enum class Need { kOptional, kRequired };
 
+// Whether a secret's value is read, or only where it would come from checked
+// (LoadOptions::Secrets::kDatabaseOnly for the mail secrets).
+enum class SecretRead { kValue, kShapeOnly };
+
 // A whole regular file read at once.
 struct FileContent {
   bool ok = false;
@@ -109,6 +113,10 @@ class Reader {
   // unset or empty is an error. A name that is not letters, digits and '_'
   // is an error that does not repeat it (it may be a misplaced secret).
   std::optional<Secret> SecretFromEnv(const Value& v);
+  // Where a secret would come from, without reading it: a non-empty path
+  // (`env` false) or a valid variable name (`env` true). The Secret is empty
+  // and its source says it was not read.
+  std::optional<Secret> SecretNotRead(const Value& v, bool env);
 
   // One of the names in `table`; otherwise an error listing them all.
   template <typename E>
@@ -207,8 +215,9 @@ class Section {
     return Read(key, need, [&](const Value& v) { return reader_.Enum(v, table); });
   }
 
-  // The secret under `<stem>_file` or `<stem>_env` (exactly one of them).
-  std::optional<Secret> SecretValue(std::string_view stem, Need need);
+  // The secret under `<stem>_file` or `<stem>_env` (exactly one of them);
+  // with SecretRead::kShapeOnly only checked, not read (see Reader::SecretNotRead).
+  std::optional<Secret> SecretValue(std::string_view stem, Need need, SecretRead read = SecretRead::kValue);
 
   // Reports "missing required <what> <where>" at the map, with " (<why>)"
   // when `why` is given; `what` is e.g. "key 'host'". Nothing when the value

@@ -140,4 +140,17 @@ std::optional<Secret> Reader::SecretFromEnv(const Value& v) {
   return Secret(std::move(secret), "environment variable " + *name);
 }
 
+std::optional<Secret> Reader::SecretNotRead(const Value& v, bool env) {
+  auto text = String(v);
+  if (!text) return std::nullopt;
+  if (env) {
+    if (!IsEnvironmentName(*text)) {
+      Error(v.mark, v.key + ": expected the name of an environment variable (letters, digits and '_')");
+      return std::nullopt;
+    }
+    return Secret("", "environment variable " + *text + " (not read)");
+  }
+  return Secret("", "file " + ResolvePath(*text) + " (not read)");
+}
+
 }  // namespace config::internal
