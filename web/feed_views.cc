@@ -27,7 +27,9 @@ void BeginFeed(XmlWriter& x, const SiteInfo& site, const std::string& title, con
       .Xml("</title>\n");
   if (!subtitle.empty()) x.Xml("<subtitle>").Text(subtitle).Xml("</subtitle>\n");
   x.Xml("<id>").Text(AtomId(site, feed_path)).Xml("</id>\n");
-  x.Xml("<link rel=\"self\" type=\"application/atom+xml\"").Attr("href", AbsoluteUrl(site, feed_path)).Xml("/>\n");
+  x.Xml("<link rel=\"self\" type=\"application/atom+xml\"")
+      .Attr("href", AbsoluteUrl(site, feed_path))
+      .Xml("/>\n");
   x.Xml("<link rel=\"alternate\" type=\"text/html\"").Attr("href", AbsoluteUrl(site, page_path)).Xml("/>\n");
   x.Xml("<updated>").Text(internal::Iso8601(updated)).Xml("</updated>\n");
   // A feed-level author makes every entry valid even if one had none.
@@ -61,7 +63,9 @@ std::string RenderThreadsFeed(const SiteInfo& site, const std::optional<forum::C
     x.Xml("<link rel=\"alternate\" type=\"text/html\"").Attr("href", AbsoluteUrl(site, path)).Xml("/>\n");
     x.Xml("<published>").Text(internal::Iso8601(t.created_at)).Xml("</published>\n");
     x.Xml("<updated>").Text(internal::Iso8601(t.changed_at)).Xml("</updated>\n");
-    x.Xml("<author><name>").Text(internal::DisplayAuthor(t.author, site.author_display)).Xml("</name></author>\n");
+    x.Xml("<author><name>")
+        .Text(internal::DisplayAuthor(t.author, site.author_display))
+        .Xml("</name></author>\n");
     Category(x, t);
     std::string summary(internal::StatusLabel(t.status));
     if (summary.empty()) summary = CleanLine(t.status);
@@ -93,7 +97,9 @@ std::string RenderThreadFeed(const SiteInfo& site, const forum::ThreadView& thre
       x.Xml("Re: ").Text(subject);
     }
     x.Xml("</title>\n");
-    x.Xml("<link rel=\"alternate\" type=\"text/html\"").Attr("href", AbsoluteUrl(site, post_path)).Xml("/>\n");
+    x.Xml("<link rel=\"alternate\" type=\"text/html\"")
+        .Attr("href", AbsoluteUrl(site, post_path))
+        .Xml("/>\n");
     for (const forum::AttachmentInfo& a : p.attachments) {
       // No type attribute: the declared type is the sender's word, and the
       // server sends attachments as text/plain or octet-stream anyway.
@@ -105,7 +111,9 @@ std::string RenderThreadFeed(const SiteInfo& site, const forum::ThreadView& thre
     }
     x.Xml("<published>").Text(internal::Iso8601(p.created_at)).Xml("</published>\n");
     x.Xml("<updated>").Text(internal::Iso8601(p.created_at)).Xml("</updated>\n");
-    x.Xml("<author><name>").Text(internal::DisplayAuthor(p.author, site.author_display)).Xml("</name></author>\n");
+    x.Xml("<author><name>")
+        .Text(internal::DisplayAuthor(p.author, site.author_display))
+        .Xml("</name></author>\n");
     if (i == 0) Category(x, t);
     x.Xml("<content type=\"text\">").Text(p.body).Xml("</content>\n</entry>\n");
   }

@@ -38,9 +38,11 @@ TEST(CleanTextTest, InvalidUtf8BecomesReplacementCharacters) {
 
 TEST(CleanTextTest, DropsControlsNoncharactersAndBidiOverrides) {
   const std::string text = std::string("a\0b", 3) + "\x01\x1B[31m\x7F" + "\xC2\x85" +  // C0, DEL, C1 (NEL)
-                           "\xEF\xBF\xBE\xEF\xBF\xBF" +                               // U+FFFE, U+FFFF
-                           "\xE2\x80\xAE" "gnp.exe" "\xE2\x80\xAC" +                  // RLO ... PDF
-                           "\xE2\x81\xA6x\xE2\x81\xA9";                               // LRI x PDI
+                           "\xEF\xBF\xBE\xEF\xBF\xBF" +                                // U+FFFE, U+FFFF
+                           "\xE2\x80\xAE"
+                           "gnp.exe"
+                           "\xE2\x80\xAC" +              // RLO ... PDF
+                           "\xE2\x81\xA6x\xE2\x81\xA9";  // LRI x PDI
   EXPECT_EQ(CleanText(text), "ab[31mgnp.exex");
 }
 
@@ -88,10 +90,10 @@ TEST(UrlTest, SafeHrefAllowsOnlyWebMailAndRelative) {
   EXPECT_TRUE(IsSafeHref("https://example.com/x?y=1"));
   EXPECT_TRUE(IsSafeHref("HTTP://example.com"));
   EXPECT_TRUE(IsSafeHref("mailto:help+x@example.com?subject=Re%3A"));
-  for (const char* bad : {"", "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)",
-                          "java\tscript:alert(1)", "java\nscript:x", "data:text/html,<script>", "vbscript:x",
-                          "//evil.example/x", "/\\evil.example", "http://", "https:///path", "file:///etc/passwd",
-                          "relative/path", "mailto:", "http://a b"}) {
+  for (const char* bad :
+       {"", "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+        "java\nscript:x", "data:text/html,<script>", "vbscript:x", "//evil.example/x", "/\\evil.example",
+        "http://", "https:///path", "file:///etc/passwd", "relative/path", "mailto:", "http://a b"}) {
     EXPECT_FALSE(IsSafeHref(bad)) << bad;
   }
   EXPECT_TRUE(IsWebUrl("https://example.com"));

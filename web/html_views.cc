@@ -22,10 +22,10 @@ std::string SiteName(const SiteInfo& site) {
 
 // What the page frame needs besides the main content.
 struct Frame {
-  std::string title;  // the page's own title, before " — site"
+  std::string title;                                             // the page's own title, before " — site"
   const std::vector<forum::CategoryView>* categories = nullptr;  // navigation; may be null
-  std::string current_path;  // marked aria-current in the navigation
-  std::string feed_path;     // an Atom feed for this page; "" for none
+  std::string current_path;                                      // marked aria-current in the navigation
+  std::string feed_path;                                         // an Atom feed for this page; "" for none
   std::string feed_title;
 };
 
@@ -49,7 +49,9 @@ void BeginPage(HtmlWriter& w, const SiteInfo& site, const Frame& frame) {
         .Attr("href", frame.feed_path)
         .Html(">\n");
   }
-  w.Html("</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n<header>\n<p class=\"site\"><a");
+  w.Html(
+      "</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n<header>\n<p "
+      "class=\"site\"><a");
   w.Href("/");
   w.Html(">").Text(site_name).Html("</a></p>\n<nav aria-label=\"Site\">\n<ul>");
   NavLink(w, "/", "All threads", frame);
@@ -75,7 +77,11 @@ void EndPage(HtmlWriter& w, const Frame& frame) {
 }
 
 void Time(HtmlWriter& w, forum::Timestamp t) {
-  w.Html("<time").Attr("datetime", internal::Iso8601(t)).Html(">").Text(internal::HumanTime(t)).Html("</time>");
+  w.Html("<time")
+      .Attr("datetime", internal::Iso8601(t))
+      .Html(">")
+      .Text(internal::HumanTime(t))
+      .Html("</time>");
 }
 
 // A status as text (never colour alone); the class comes from a fixed set.
@@ -172,8 +178,8 @@ size_t UrlEnd(std::string_view text, size_t begin) {
   while (end < text.size() && IsUrlChar(text[end])) ++end;
   while (end > begin) {
     const char last = text[end - 1];
-    if (last == '.' || last == ',' || last == ';' || last == ':' || last == '!' || last == '?' || last == '\'' ||
-        last == '*') {
+    if (last == '.' || last == ',' || last == ';' || last == ':' || last == '!' || last == '?' ||
+        last == '\'' || last == '*') {
       --end;
       continue;
     }
@@ -240,8 +246,8 @@ std::string ListBasePath(const ListContext& context) {
   return context.category ? internal::CategoryPath(context.category->slug) : std::string("/");
 }
 
-void PostHtml(HtmlWriter& w, const SiteInfo& site, const forum::ThreadView& thread, const forum::PostView& post,
-              bool accepted) {
+void PostHtml(HtmlWriter& w, const SiteInfo& site, const forum::ThreadView& thread,
+              const forum::PostView& post, bool accepted) {
   w.Html("<article class=\"post");
   if (accepted) w.Html(" accepted");
   w.Html("\"").Attr("id", "post-" + std::to_string(post.id)).Html(">\n<h3>");
@@ -262,7 +268,8 @@ void PostHtml(HtmlWriter& w, const SiteInfo& site, const forum::ThreadView& thre
     w.Html("<h4>Attachments</h4>\n<ul class=\"attachments\">\n");
     for (const forum::AttachmentInfo& a : post.attachments) {
       std::string name = CleanLine(a.filename);
-      if (name.find_first_not_of(' ') == std::string::npos) name = "attachment " + std::to_string(a.position + 1);
+      if (name.find_first_not_of(' ') == std::string::npos)
+        name = "attachment " + std::to_string(a.position + 1);
       w.Html("<li><a");
       w.Href(internal::AttachmentPath(thread.thread.id, post.id, a.position));
       w.Html(" download>");
@@ -284,8 +291,8 @@ void ReplyByEmail(HtmlWriter& w, const forum::ThreadView& thread) {
     w.Html("<p>Replies by email are not yet open for this thread. Please come back in a few minutes.</p>\n");
   } else {
     std::string subject = DisplaySubject(thread.thread.subject);
-    if (!(subject.size() >= 3 && (subject[0] == 'R' || subject[0] == 'r') && (subject[1] == 'E' || subject[1] == 'e') &&
-          subject[2] == ':')) {
+    if (!(subject.size() >= 3 && (subject[0] == 'R' || subject[0] == 'r') &&
+          (subject[1] == 'E' || subject[1] == 'e') && subject[2] == ':')) {
       subject = "Re: " + subject;
     }
     // The reply address routes the mail; a very long subject only needs to be recognisable.
@@ -305,7 +312,8 @@ void ReplyByEmail(HtmlWriter& w, const forum::ThreadView& thread) {
 
 }  // namespace
 
-std::string RenderThreadList(const SiteInfo& site, const ListContext& context, const forum::ThreadListPage& page) {
+std::string RenderThreadList(const SiteInfo& site, const ListContext& context,
+                             const forum::ThreadListPage& page) {
   Frame frame;
   frame.categories = &context.categories;
   frame.current_path = ListBasePath(context);
@@ -403,8 +411,9 @@ std::string RenderThread(const SiteInfo& site, const forum::ThreadView& thread) 
   const size_t others = thread.posts.empty() ? 0 : thread.posts.size() - 1 - (accepted != nullptr ? 1 : 0);
   if (others > 0) {
     w.Html("<section aria-labelledby=\"replies\">\n<h2 id=\"replies\">")
-        .Text(accepted != nullptr ? (others == 1 ? std::string("1 other reply") : std::to_string(others) + " other replies")
-                                  : internal::ReplyCount(static_cast<int64_t>(others)))
+        .Text(accepted != nullptr
+                  ? (others == 1 ? std::string("1 other reply") : std::to_string(others) + " other replies")
+                  : internal::ReplyCount(static_cast<int64_t>(others)))
         .Html("</h2>\n");
     for (size_t i = 1; i < thread.posts.size(); ++i) {
       if (&thread.posts[i] == accepted) continue;
@@ -418,7 +427,8 @@ std::string RenderThread(const SiteInfo& site, const forum::ThreadView& thread) 
   return std::move(w).Take();
 }
 
-std::string RenderSearch(const SiteInfo& site, const SearchForm& form, const std::vector<forum::CategoryView>& categories,
+std::string RenderSearch(const SiteInfo& site, const SearchForm& form,
+                         const std::vector<forum::CategoryView>& categories,
                          const forum::SearchResults* results) {
   Frame frame;
   frame.title = results != nullptr ? "Search: " + CleanLine(form.text) : std::string("Search");
@@ -428,7 +438,9 @@ std::string RenderSearch(const SiteInfo& site, const SearchForm& form, const std
   HtmlWriter w;
   BeginPage(w, site, frame);
   w.Html("<h1>Search</h1>\n<form action=\"/search\" method=\"get\" role=\"search\">\n");
-  w.Html("<p><label for=\"q\">Words to find</label>\n<input id=\"q\" name=\"q\" type=\"search\" maxlength=\"500\"")
+  w.Html(
+       "<p><label for=\"q\">Words to find</label>\n<input id=\"q\" name=\"q\" type=\"search\" "
+       "maxlength=\"500\"")
       .Attr("value", CleanLine(form.text))
       .Html("></p>\n");
   w.Html(
@@ -449,7 +461,8 @@ std::string RenderSearch(const SiteInfo& site, const SearchForm& form, const std
   }
   w.Html(
       "</select></p>\n<p><button type=\"submit\">Search</button></p>\n</form>\n"
-      "<p class=\"hint\">Words are all required; put a phrase in \"quotes\", write <code>-word</code> to leave a "
+      "<p class=\"hint\">Words are all required; put a phrase in \"quotes\", write <code>-word</code> to "
+      "leave a "
       "word out and <code>or</code> between alternatives. Quoted history in mail is not searched.</p>\n");
 
   if (results != nullptr) {
@@ -511,16 +524,36 @@ std::string RenderSearch(const SiteInfo& site, const SearchForm& form, const std
 std::string RenderError(const SiteInfo& site, int status, std::string_view message) {
   std::string_view reason;
   switch (status) {
-    case 400: reason = "Bad request"; break;
-    case 404: reason = "Not found"; break;
-    case 405: reason = "Method not allowed"; break;
-    case 413: reason = "Request too large"; break;
-    case 414: reason = "Address too long"; break;
-    case 429: reason = "Too many requests"; break;
-    case 431: reason = "Request headers too large"; break;
-    case 500: reason = "Internal error"; break;
-    case 503: reason = "Service unavailable"; break;
-    default: reason = status >= 500 ? "Server error" : "Error"; break;
+    case 400:
+      reason = "Bad request";
+      break;
+    case 404:
+      reason = "Not found";
+      break;
+    case 405:
+      reason = "Method not allowed";
+      break;
+    case 413:
+      reason = "Request too large";
+      break;
+    case 414:
+      reason = "Address too long";
+      break;
+    case 429:
+      reason = "Too many requests";
+      break;
+    case 431:
+      reason = "Request headers too large";
+      break;
+    case 500:
+      reason = "Internal error";
+      break;
+    case 503:
+      reason = "Service unavailable";
+      break;
+    default:
+      reason = status >= 500 ? "Server error" : "Error";
+      break;
   }
   Frame frame;
   frame.title = std::to_string(status) + " " + std::string(reason);

@@ -4,9 +4,8 @@
 // the dump still replaces rather than throws, and no exception leaves here.
 // Authors appear only as AuthorLabel; no address, no Message-ID.
 #include <cmath>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "web/html.h"
 #include "web/view_support.h"
@@ -42,14 +41,15 @@ json ThreadItemJson(const SiteInfo& site, const forum::ThreadListItem& t) {
   };
 }
 
-// Serialises without ever throwing to the caller: strings are clean already,
-// and `replace` turns any invalid UTF-8 that slipped through into U+FFFD.
+// The shape of the site's API errors (docs/web-api.md), for a document that
+// could not be made. Not expected: strings are clean before they reach
+// nlohmann-json, and `replace` turns any invalid UTF-8 that slipped through
+// into U+FFFD; this only keeps a JSON exception from crossing views.h.
+constexpr std::string_view kInternalError =
+    "{\"error\":{\"status\":500,\"message\":\"Something went wrong on our side.\"}}\n";
+
 std::string Dump(const json& document) {
-  try {
-    return document.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  } catch (const std::exception&) {
-    return "{\"error\":\"internal\"}\n";
-  }
+  return document.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace
@@ -61,8 +61,8 @@ std::string RenderThreadListJson(const SiteInfo& site, const forum::ThreadListPa
     json document{{"threads", std::move(threads)}, {"next", nullptr}};
     if (page.next) document["next"] = EncodeCursor(*page.next);
     return Dump(document);
-  } catch (const std::exception&) {
-    return "{\"error\":\"internal\"}\n";
+  } catch (const json::exception&) {
+    return std::string(kInternalError);
   }
 }
 
@@ -100,8 +100,8 @@ std::string RenderThreadJson(const SiteInfo& site, const forum::ThreadView& thre
     }
     document["posts"] = std::move(posts);
     return Dump(document);
-  } catch (const std::exception&) {
-    return "{\"error\":\"internal\"}\n";
+  } catch (const json::exception&) {
+    return std::string(kInternalError);
   }
 }
 
@@ -128,8 +128,8 @@ std::string RenderSearchJson(const SiteInfo& site, const forum::SearchResults& r
       });
     }
     return Dump(json{{"hits", std::move(hits)}, {"more", results.more}});
-  } catch (const std::exception&) {
-    return "{\"error\":\"internal\"}\n";
+  } catch (const json::exception&) {
+    return std::string(kInternalError);
   }
 }
 

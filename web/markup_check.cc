@@ -203,7 +203,8 @@ class Parser {
       }
       ++pos_;
       if (stack_.empty() || stack_.back() != name) {
-        Fail("end tag </" + name + "> does not match " + (stack_.empty() ? std::string("nothing") : "<" + stack_.back() + ">"));
+        Fail("end tag </" + name + "> does not match " +
+             (stack_.empty() ? std::string("nothing") : "<" + stack_.back() + ">"));
         return;
       }
       stack_.pop_back();

@@ -66,8 +66,8 @@ std::optional<forum::ThreadCursor> DecodeCursor(std::string_view text) {
   if (e2 != std::errc() || p2 != id_end) return std::nullopt;
   if (micros > kMaxCursorMicros || micros < -kMaxCursorMicros) return std::nullopt;
   forum::ThreadCursor cursor;
-  cursor.last_post_at = forum::Timestamp(std::chrono::duration_cast<forum::Timestamp::duration>(
-      std::chrono::microseconds(micros)));
+  cursor.last_post_at = forum::Timestamp(
+      std::chrono::duration_cast<forum::Timestamp::duration>(std::chrono::microseconds(micros)));
   cursor.id = id;
   return cursor;
 }
@@ -86,9 +86,12 @@ Civil ToCivil(forum::Timestamp t) {
   const auto days_part = floor<days>(secs);
   const year_month_day ymd{days_part};
   const hh_mm_ss hms{secs - days_part};
-  return Civil{static_cast<int>(ymd.year()),         static_cast<unsigned>(ymd.month()),
-               static_cast<unsigned>(ymd.day()),     static_cast<unsigned>(hms.hours().count()),
-               static_cast<unsigned>(hms.minutes().count()), static_cast<unsigned>(hms.seconds().count())};
+  return Civil{static_cast<int>(ymd.year()),
+               static_cast<unsigned>(ymd.month()),
+               static_cast<unsigned>(ymd.day()),
+               static_cast<unsigned>(hms.hours().count()),
+               static_cast<unsigned>(hms.minutes().count()),
+               static_cast<unsigned>(hms.seconds().count())};
 }
 
 }  // namespace

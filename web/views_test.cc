@@ -1,12 +1,12 @@
 #include "web/views.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,7 +40,9 @@ const std::string kSecretLocal = "victimlocal";
 
 forum::Timestamp At(int64_t seconds) { return forum::Timestamp(std::chrono::seconds(seconds)); }
 
-SiteInfo Site() { return SiteInfo{"Help <desk> & \"co\"" + kScript, "https://help.example.com", AuthorDisplay::kName}; }
+SiteInfo Site() {
+  return SiteInfo{"Help <desk> & \"co\"" + kScript, "https://help.example.com", AuthorDisplay::kName};
+}
 
 forum::ThreadListItem HostileItem(int64_t id) {
   forum::ThreadListItem t;
@@ -86,7 +88,10 @@ forum::ThreadView HostileThread() {
   v.posts.push_back(std::move(question));
   v.posts.push_back(Post(101, "FIRST-REPLY " + kHostile, forum::Author{kSecretAddress, kSecretAddress}));
   v.posts.push_back(Post(102, "ACCEPTED-TEXT " + kHostile, forum::Author{"Helper", "helper@example.com"}));
-  v.posts.push_back(Post(103, "LAST-REPLY " + kHostile, forum::Author{"\xE2\x80\xAE" "Eve", kSecretAddress}));
+  v.posts.push_back(Post(103, "LAST-REPLY " + kHostile,
+                         forum::Author{"\xE2\x80\xAE"
+                                       "Eve",
+                                       kSecretAddress}));
   v.posts.back().parent_post_id = 102;
   v.accepted_post_id = 102;
   return v;
@@ -95,10 +100,10 @@ forum::ThreadView HostileThread() {
 // Every element a page may have: a hostile string that became markup would
 // show up as another element (or as a parse error).
 const std::set<std::string> kHtmlElements = {
-    "html", "head",   "meta",   "title", "link",    "body",    "a",    "header", "p",      "nav",
-    "ul",   "li",     "main",   "h1",    "h2",      "h3",      "h4",   "footer", "time",   "span",
-    "bdi",  "ol",     "section", "article", "div",  "br",      "details", "summary", "pre", "strong",
-    "code", "form",   "label",  "input", "select",  "option",  "button", "mark"};
+    "html", "head", "meta",    "title",   "link",   "body",   "a",       "header",  "p",    "nav",
+    "ul",   "li",   "main",    "h1",      "h2",     "h3",     "h4",      "footer",  "time", "span",
+    "bdi",  "ol",   "section", "article", "div",    "br",     "details", "summary", "pre",  "strong",
+    "code", "form", "label",   "input",   "select", "option", "button",  "mark"};
 
 // The checks every HTML page must pass, whatever its data.
 MarkupReport CheckPage(const std::string& page) {
@@ -176,7 +181,8 @@ TEST(AuthorLabelTest, NameOrMaskedAddressNeverTheAddress) {
   EXPECT_EQ(AuthorLabel({"Jo Smith", "jo.smith@example.com"}, AuthorDisplay::kName), "Jo Smith");
   EXPECT_EQ(AuthorLabel({"", "john@example.com"}, AuthorDisplay::kName), "jo\xE2\x80\xA6@example.com");
   EXPECT_EQ(AuthorLabel({"  ", "john@example.com"}, AuthorDisplay::kName), "jo\xE2\x80\xA6@example.com");
-  EXPECT_EQ(AuthorLabel({"Jo Smith", "john@example.com"}, AuthorDisplay::kMasked), "jo\xE2\x80\xA6@example.com");
+  EXPECT_EQ(AuthorLabel({"Jo Smith", "john@example.com"}, AuthorDisplay::kMasked),
+            "jo\xE2\x80\xA6@example.com");
   EXPECT_EQ(AuthorLabel({"", "ab@x.org"}, AuthorDisplay::kName), "a\xE2\x80\xA6@x.org");
   EXPECT_EQ(AuthorLabel({"", "a@x.org"}, AuthorDisplay::kName), "a\xE2\x80\xA6@x.org");
   EXPECT_EQ(AuthorLabel({"", "abc@x.org"}, AuthorDisplay::kName), "ab\xE2\x80\xA6@x.org");
@@ -200,8 +206,9 @@ TEST(CursorTest, RoundTrips) {
 }
 
 TEST(CursorTest, RejectsMalformed) {
-  for (const char* bad : {"", ".", "1.", ".1", "abc.1", "1.abc", "1.2.3", "1.-2", "1.+2", " 1.2", "1.2 ", "1,2",
-                          "99999999999999999999.1", "9000000000000000001.1", "1.99999999999999999999"}) {
+  for (const char* bad :
+       {"", ".", "1.", ".1", "abc.1", "1.abc", "1.2.3", "1.-2", "1.+2", " 1.2", "1.2 ", "1,2",
+        "99999999999999999999.1", "9000000000000000001.1", "1.99999999999999999999"}) {
     EXPECT_FALSE(DecodeCursor(bad).has_value()) << bad;
   }
 }
@@ -254,7 +261,7 @@ TEST(RenderThreadTest, AttachmentsAreListedAndLinked) {
   EXPECT_NE(report.text.find("123 kB"), std::string::npos);
   EXPECT_NE(report.text.find("10 bytes"), std::string::npos);
   EXPECT_NE(report.text.find("text/html\"><script>"), std::string::npos);  // the declared type, as text
-  EXPECT_NE(report.text.find("attachment 2"), std::string::npos);           // a name for the nameless
+  EXPECT_NE(report.text.find("attachment 2"), std::string::npos);          // a name for the nameless
 }
 
 TEST(RenderThreadTest, OnlyWebUrlsInTextBecomeLinks) {
@@ -333,7 +340,10 @@ TEST(RenderThreadListTest, HostileListPage) {
   list.next = forum::ThreadCursor{At(1'700'000'000), 2};
   ListContext context;
   context.categories = {forum::CategoryView{"it\"><script>", "IT " + kScript, "d", 3},
-                        forum::CategoryView{"hr", "\xE2\x80\xAE" "HR", "", 1}};
+                        forum::CategoryView{"hr",
+                                            "\xE2\x80\xAE"
+                                            "HR",
+                                            "", 1}};
   context.status = "open";
   const std::string page = RenderThreadList(Site(), context, list);
   const MarkupReport report = CheckPage(page);
@@ -384,9 +394,9 @@ TEST(RenderSearchTest, SnippetsAreEscapedThenMarked) {
   results.more = true;
   forum::SearchHit hit;
   hit.thread = HostileItem(7);
-  hit.snippet = std::string("before ") + forum::kMatchBegin + "printer" + forum::kMatchEnd + " <b>" + kScript +
-                forum::kMatchEnd + " stray end " + forum::kMatchBegin + "open " + forum::kMatchBegin + "twice" +
-                forum::kMatchEnd + " tail " + forum::kMatchBegin + "unclosed";
+  hit.snippet = std::string("before ") + forum::kMatchBegin + "printer" + forum::kMatchEnd + " <b>" +
+                kScript + forum::kMatchEnd + " stray end " + forum::kMatchBegin + "open " +
+                forum::kMatchBegin + "twice" + forum::kMatchEnd + " tail " + forum::kMatchBegin + "unclosed";
   results.hits = {hit};
   SearchForm form;
   form.text = "printer";
@@ -394,8 +404,9 @@ TEST(RenderSearchTest, SnippetsAreEscapedThenMarked) {
   const std::string page = RenderSearch(Site(), form, {}, &results);
   const MarkupReport report = CheckPage(page);
   EXPECT_EQ(report.Count("mark"), 4u);
-  EXPECT_NE(report.text.find("before printer <b><script>alert('xss')</script> stray end open twice tail unclosed"),
-            std::string::npos);
+  EXPECT_NE(
+      report.text.find("before printer <b><script>alert('xss')</script> stray end open twice tail unclosed"),
+      std::string::npos);
   const std::vector<std::string> hrefs = report.AttributeValues("href");
   EXPECT_EQ(std::count(hrefs.begin(), hrefs.end(), "/search?q=printer"), 1);         // previous page
   EXPECT_EQ(std::count(hrefs.begin(), hrefs.end(), "/search?q=printer&page=3"), 1);  // next page
@@ -482,7 +493,8 @@ TEST(JsonTest, ThreadListParsesBack) {
   EXPECT_EQ(t["author"]["name"], "Mallory " + kScript);
   EXPECT_EQ(t["author"].size(), 1u);  // a name and nothing else
   EXPECT_EQ(t["last_post_at"], "2023-11-14T23:13:20Z");
-  EXPECT_EQ(t["subject"].get<std::string>().find("invoicegpj.exe"), t["subject"].get<std::string>().find("invoice"));
+  EXPECT_EQ(t["subject"].get<std::string>().find("invoicegpj.exe"),
+            t["subject"].get<std::string>().find("invoice"));
   EXPECT_EQ(doc["next"], EncodeCursor(*list.next));
   list.next.reset();
   EXPECT_TRUE(ParseJson(RenderThreadListJson(Site(), list))["next"].is_null());
