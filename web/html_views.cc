@@ -97,7 +97,8 @@ void StatusBadge(HtmlWriter& w, std::string_view status) {
     w.Html("<span class=\"status\">");
   }
   if (label.empty()) {
-    w.Text(CleanLine(status).empty() ? std::string("Unknown") : CleanLine(status));
+    const std::string other = TruncateChars(CleanLine(status), 40);
+    w.Text(other.empty() ? std::string("Unknown") : other);
   } else {
     w.Text(label);
   }
@@ -255,7 +256,6 @@ void PostHtml(HtmlWriter& w, const SiteInfo& site, const forum::ThreadView& thre
   w.Html(" <span class=\"when\">wrote on ");
   Time(w, post.created_at);
   w.Html("</span></h3>\n");
-  if (accepted) w.Html("<p class=\"accepted-mark\"><strong>Accepted answer</strong></p>\n");
   w.Html("<div class=\"body\">");
   BodyText(w, post.body);
   w.Html("</div>\n");
@@ -463,7 +463,7 @@ std::string RenderSearch(const SiteInfo& site, const SearchForm& form,
       "</select></p>\n<p><button type=\"submit\">Search</button></p>\n</form>\n"
       "<p class=\"hint\">Words are all required; put a phrase in \"quotes\", write <code>-word</code> to "
       "leave a "
-      "word out and <code>or</code> between alternatives. Quoted history in mail is not searched.</p>\n");
+      "word out, and put <code>or</code> between alternatives. Quoted history in mail is not searched.</p>\n");
 
   if (results != nullptr) {
     w.Html("<section aria-labelledby=\"results\">\n<h2 id=\"results\">");
@@ -597,7 +597,6 @@ h1 { font-size: 1.6rem; line-height: 1.25; }
 .post { border-top: 1px solid #dcdcdc; padding: 0.5rem 0; }
 .post h3 { font-size: 1rem; margin: 0.5rem 0; }
 .accepted { border-left: 4px solid #1b5e20; padding-left: 0.75rem; }
-.accepted-mark { color: #1b5e20; margin: 0; }
 .body, pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9rem; background: #f4f4f4;
   color: #1b1b1b; padding: 0.5rem; margin: 0.25rem 0; }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -538,6 +539,82 @@ TEST(JsonTest, SearchHitsCarryPlainSnippetsAndHighlights) {
   EXPECT_EQ(h[1]["start"], 18);
   EXPECT_EQ(h[1]["length"], 2);
   EXPECT_EQ(doc["more"], false);
+}
+
+// Random mixes of hostile pieces and random bytes in every field: each
+// surface must stay well-formed and inert. Seeded, so a failure repeats.
+TEST(RandomInputTest, EverySurfaceStaysWellFormed) {
+  std::mt19937 random(20261204);
+  const std::vector<std::string> pieces = {
+      kScript,       kImg,   kAttr,  kNul,  kBadUtf8, kRlo,           kXmlBreak, kCss,      "&",
+      "&amp;",       "<",    ">",    "\"",  "'",      "\n",           "\r",      "http://", "https://",
+      "javascript:", "\x02", "\x03", "]]>", "<!--",   "\xEF\xBF\xBE", "a",       " "};
+  auto random_string = [&]() {
+    std::string out;
+    const int n = static_cast<int>(random() % 12);
+    for (int i = 0; i < n; ++i) {
+      if (random() % 3 == 0) {
+        out.push_back(static_cast<char>(random() % 256));
+      } else {
+        out += pieces[random() % pieces.size()];
+      }
+    }
+    return out;
+  };
+  auto random_item = [&](int64_t id) {
+    forum::ThreadListItem t;
+    t.id = id;
+    t.subject = random_string();
+    t.status = random() % 2 ? std::string("open") : random_string();
+    t.category_slug = random_string();
+    t.category_name = random_string();
+    t.tags = {random_string(), random_string()};
+    t.author = forum::Author{random_string(), random_string() + "@" + random_string()};
+    return t;
+  };
+  for (int round = 0; round < 200; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    forum::ThreadView thread;
+    thread.thread = random_item(round);
+    thread.category_description = random_string();
+    thread.reply_address = random_string() + "@" + random_string();
+    for (int64_t p = 0; p < 3; ++p) {
+      forum::PostView post = Post(p, random_string() + random_string(), {random_string(), random_string()});
+      post.elided = random_string();
+      post.attachments = {forum::AttachmentInfo{0, random_string(), random_string(), 5}};
+      thread.posts.push_back(std::move(post));
+    }
+    thread.accepted_post_id = 1;
+    SiteInfo site{random_string(), "https://help.example.com", AuthorDisplay::kName};
+    forum::ThreadListPage list;
+    list.threads = {thread.thread, random_item(1000 + round)};
+    ListContext context;
+    context.categories = {forum::CategoryView{random_string(), random_string(), random_string(), 1}};
+    if (round % 2) context.category = context.categories[0];
+    forum::SearchResults results;
+    results.hits = {forum::SearchHit{random_item(7), 1.0, random_string() + random_string()}};
+    SearchForm form;
+    form.text = random_string();
+    form.category_slug = random_string();
+
+    for (const std::string& page :
+         {RenderThread(site, thread), RenderThreadList(site, context, list),
+          RenderSearch(site, form, context.categories, &results), RenderError(site, 404, random_string())}) {
+      const MarkupReport report = CheckMarkup(page, MarkupKind::kHtml);
+      ASSERT_TRUE(report.ok()) << report.error;
+      for (const webtest::Element& e : report.elements) ASSERT_EQ(kHtmlElements.count(e.name), 1u) << e.name;
+      for (const std::string& href : report.AttributeValues("href")) ASSERT_TRUE(IsSafeHref(href)) << href;
+    }
+    for (const std::string& feed :
+         {RenderThreadFeed(site, thread), RenderThreadsFeed(site, std::nullopt, list.threads)}) {
+      const MarkupReport report = CheckMarkup(feed, MarkupKind::kXml);
+      ASSERT_TRUE(report.ok()) << report.error;
+    }
+    for (const std::string& json : {RenderThreadJson(site, thread), RenderThreadListJson(site, list),
+                                    RenderSearchJson(site, results)}) {
+      ASSERT_FALSE(nlohmann::json::parse(json, nullptr, false).is_discarded()) << json;
+    }
+  }
 }
 
 TEST(StylesheetTest, SelfContained) {
