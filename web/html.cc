@@ -1,5 +1,7 @@
 #include "web/html.h"
 
+#include <array>
+
 namespace web {
 namespace {
 
@@ -48,6 +50,20 @@ bool Dropped(char32_t cp) {
   return cp == 0xFFFE || cp == 0xFFFF;
 }
 
+// What CleanInto must do about a byte: copy it (printable ASCII), maybe
+// escape it (& < > " '), or decode and judge it (controls, DEL, non-ASCII).
+constexpr uint8_t kPlainByte = 0;
+constexpr uint8_t kMarkupByte = 1;
+constexpr uint8_t kDecodeByte = 2;
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> table{};
+  for (int b = 0; b < 256; ++b) {
+    table[b] = b >= 0x20 && b < 0x7F ? kPlainByte : kDecodeByte;
+  }
+  for (const unsigned char b : {'&', '<', '>', '"', '\''}) table[b] = kMarkupByte;
+  return table;
+}();
+
 enum class Escape { kNone, kMarkup };
 enum class Lines { kKeep, kJoin };
 
@@ -76,17 +92,17 @@ void CleanInto(std::string& out, std::string_view text, Escape escape, Lines lin
   auto flush = [&](size_t end) {
     if (end > run) out.append(text.data() + run, end - run);
   };
-  while (i < text.size()) {
+  const size_t n = text.size();
+  while (i < n) {
+    // Nearly all text is plain ASCII: skip it a byte at a time with one table look-up.
+    while (i < n && kByteClass[static_cast<unsigned char>(text[i])] == kPlainByte) ++i;
+    if (i == n) break;
     const char c = text[i];
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7F) {
+    if (kByteClass[static_cast<unsigned char>(c)] == kMarkupByte) {
       if (escape == Escape::kMarkup) {
-        if (const char* ref = MarkupReference(c)) {
-          flush(i);
-          out.append(ref);
-          run = ++i;
-          continue;
-        }
+        flush(i);
+        out.append(MarkupReference(c));
+        run = i + 1;
       }
       ++i;
       continue;
