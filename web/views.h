@@ -61,7 +61,11 @@ struct SearchForm {
   int page = 1;  // from 1
 };
 
-// The name an author is shown by.
+// The name an author is shown by, as plain text (to be escaped for its
+// surface). kName: the display name, cleaned (web/html.h CleanLine), unless it
+// is blank or holds an "@" (such a name is often the address itself). Else
+// the masked address: the first two characters of the local part (one when
+// it has one or two), "…@" and the domain; "Anonymous" without an address.
 std::string AuthorLabel(const forum::Author& author, AuthorDisplay display);
 
 // A keyset cursor as it travels in ?after= ("<microseconds>.<id>"), and back;
