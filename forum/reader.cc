@@ -14,6 +14,10 @@ namespace {
 
 constexpr char kChannel[] = "mailforum_changes";
 
+// How many candidates a search ranks (see Reader::Search).
+constexpr int kRankedBySubject = 500;
+constexpr int kRankedByAny = 1000;
+
 // Timestamps cross the wire as integer microseconds since the epoch: exact,
 // and cheaper to read than timestamptz text.
 #define MF_US(column) "(extract(epoch FROM " column ") * 1000000)::int8"
@@ -364,7 +368,7 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
   }
   std::string name = "mf_search";
   std::vector<std::string> params{query.text, std::to_string(limit + 1), std::to_string(offset)};
-  std::string where = "c.public AND t.search @@ websearch_to_tsquery(mailforum_search_config(), $1)";
+  std::string where = "c.public";
   if (query.category_slug) {
     name += "_c";
     params.push_back(*query.category_slug);
@@ -375,18 +379,33 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
     params.push_back(*query.status);
     where += " AND t.status = $" + std::to_string(params.size());
   }
-  // Rank: a thread whose subject matches comes first (+1), then cover
-  // density over subject (weight A) and bodies (B), normalised into [0, 1).
-  // The snippet comes from the best-matching post (or the subject when only
-  // it matches), cut to what was indexed, without the marker bytes.
+  // Ranking reads each candidate's whole search vector, so only a bounded
+  // set is ranked: the kRankedBySubject most recently active threads whose
+  // subject matches (their own GIN index) and the kRankedByAny most recent
+  // that match at all. A rare word is ranked over all its threads; a word
+  // in most threads is ranked over the recent ones, where the answer to a
+  // live question is.
+  //
+  // Rank: a subject match comes first (+1), then cover density over subject
+  // (weight A) and bodies (B), normalised into [0, 1). The snippet comes
+  // from the best-matching post (or the subject when only it matches), cut
+  // to what was indexed, without the marker bytes.
+  const std::string candidates =
+      "FROM threads t JOIN categories c ON c.id = t.category_id WHERE " + where + " AND ";
   const std::string sql =
       "WITH q AS MATERIALIZED (SELECT websearch_to_tsquery(mailforum_search_config(), $1) AS q, "
       "mailforum_search_config() AS cfg), "
+      "candidates AS ((SELECT t.id " + candidates +
+      "ts_filter(t.search, '{a}') @@ websearch_to_tsquery(mailforum_search_config(), $1) "
+      "AND t.search @@ websearch_to_tsquery(mailforum_search_config(), $1) "  // "-word" may be in a body
+      "ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedBySubject) + ") UNION "
+      "(SELECT t.id " + candidates + "t.search @@ websearch_to_tsquery(mailforum_search_config(), $1) "
+      "ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedByAny) + ")), "
       "hits AS (SELECT t.id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', t.search, q.q, 32) + "
       "CASE WHEN ts_filter(t.search, '{a}') @@ q.q THEN 1 ELSE 0 END AS rank, t.last_post_at "
-      "FROM threads t JOIN categories c ON c.id = t.category_id, q WHERE " + where +
-      " ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $2::int4 OFFSET $3::int4) "
-      "SELECT " + kItemColumns + ", h.rank, "
+      "FROM candidates JOIN threads t ON t.id = candidates.id CROSS JOIN q "
+      "ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $2::int4 OFFSET $3::int4) "
+      "SELECT " + std::string(kItemColumns) + ", h.rank, "
       "ts_headline(q.cfg, translate(coalesce(best.body, t.subject), E'\\x02\\x03', ''), q.q, "
       "'StartSel=\"\x02\", StopSel=\"\x03\", MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, "
       "FragmentDelimiter=\" … \"') "

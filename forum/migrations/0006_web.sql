@@ -69,6 +69,9 @@ UPDATE threads t SET
   search = mailforum_thread_search(t.id, t.subject);
 ALTER TABLE threads ALTER COLUMN search SET NOT NULL;
 CREATE INDEX threads_search ON threads USING gin (search);
+-- The subject's part alone (weight A): search ranks the threads whose
+-- subject matches even when a word is in most bodies.
+CREATE INDEX threads_subject_search ON threads USING gin (ts_filter(search, '{a}'));
 
 -- Keyset paging, newest activity first: all threads, by category, by status.
 DROP INDEX threads_category_last_post;
