@@ -32,15 +32,16 @@ function env(name) {
 
 const BASE = env('MF_BASE_URL').replace(/\/$/, '');
 const ORIGIN = new URL(BASE).origin;
-const MANIFEST = JSON.parse(fs.readFileSync(env('MF_MANIFEST'), 'utf8'));
+const { fixtures: MANIFEST, message_ids: MESSAGE_IDS } = JSON.parse(fs.readFileSync(env('MF_MANIFEST'), 'utf8'));
 const SHOTS = env('MF_SHOTS');
 const NODE_MODULES = env('MF_NODE_MODULES');
 const { chromium } = require(path.join(NODE_MODULES, 'playwright-core'));
 const AXE_SOURCE = fs.readFileSync(path.join(NODE_MODULES, 'axe-core', 'axe.min.js'), 'utf8');
 
 // Strings that must never appear on any surface: every fixture's From address
-// is leak-check-XXXX@example.org and its Message-ID <msgid-leak-NAME@client.example>.
-const LEAKS = ['leak-check-', 'msgid-leak-'];
+// is leak-check-XXXX@example.org and its Message-ID <msgid-leak-NAME@client.example>;
+// the posts' own (outbound) Message-IDs come from the database.
+const LEAKS = ['leak-check-', 'msgid-leak-', ...MESSAGE_IDS.filter((id) => id && id.length > 8)];
 const BIDI = /[\u202A-\u202E\u2066-\u2069]/;
 
 const T0 = Date.now();
@@ -300,6 +301,7 @@ async function main() {
   const a11y = await launch('a11y', true);
   let axeNotes = 0;
   try {
+    check(MESSAGE_IDS.length >= Object.keys(MANIFEST).length, 'manifest', 'message-ids-known', MESSAGE_IDS.length);
     const question = thread('question');
     const privateThread = thread('private');
     check(MANIFEST.private?.category === 'staff', 'fixture private', 'routed-to-private-category',
@@ -334,6 +336,18 @@ async function main() {
             'category-description');
       check((await threadLinks(page)).includes(`/t/${question}`), where, 'category-lists-question');
       await page.close();
+    }
+    // --- an author without a display name is shown by a masked address ---
+    {
+      const id = thread('no-name');
+      if (id) {
+        const { page, where } = await open(strict, `${BASE}/t/${id}`);
+        await reportDom(page, where);
+        const text = await page.innerText('main');
+        check(text.includes('Nonamemarker'), where, 'question-shown');
+        check(/le…@example\.org/.test(text), where, 'author-masked', text.slice(0, 300));
+        await page.close();
+      }
     }
     // --- the thread: question, accepted answer next, folded history, attachment, reply address ---
     if (question) {
@@ -383,6 +397,13 @@ async function main() {
       check((await page.$$('main mark')).length > 0, where, 'search-highlights');
       check(await page.$('main form input[name="q"]'), where, 'search-form');
       await page.close();
+      // A word in one thread's subject and another's body: the subject's thread ranks first.
+      const ranked = await open(strict, `${BASE}/search?q=intranet`);
+      const html = MANIFEST['html-attachment']?.thread;
+      const rankedLinks = await threadLinks(ranked.page);
+      check(html && rankedLinks[0] === `/t/${html}` && rankedLinks.length >= 2, ranked.where, 'search-subject-ranks-first',
+            rankedLinks.join(' '));
+      await ranked.page.close();
       for (const [q, rule] of [['Quotedonlyzebra', 'search-ignores-quoted-history'],
                                ['Secretplatypus', 'search-hides-private']]) {
         const r = await open(strict, `${BASE}/search?q=${q}`);
@@ -405,6 +426,9 @@ async function main() {
         await checkMachineSurfaces(strict, t.page, privateThread, 404);
         await t.page.close();
       }
+      const api = await strict.request.get(`${BASE}/api/threads?category=staff`);
+      check(api.status() === 404 && !(await api.text()).includes('Payroll'), '/api/threads?category=staff',
+            'status-404', api.status());
       const feed = await strict.request.get(`${BASE}/c/staff/feed.atom`);
       check(feed.status() === 404, '/c/staff/feed.atom', 'status-404', feed.status());
       if (privateThread && MANIFEST.private.post) {
@@ -483,7 +507,8 @@ async function main() {
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`browser_test: ${checks} checks, ${failures.length} failed, ${axeNotes} axe findings (all impacts) ` +
+  console.log(`browser_test: ${checks} checks (${LEAKS.length} strings that must not leak), ${failures.length} failed, ` +
+              `${axeNotes} axe findings (all impacts) ` +
               `in ${seconds} s; screenshots in ${SHOTS}`);
   if (failures.length > 0) {
     const byRule = groupBy(failures.map((f) => [f.rule, f.url]));

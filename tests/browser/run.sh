@@ -149,11 +149,16 @@ wait_for 120 "inbound row for each of the $FIXTURES fixtures" all_inbound
 
 # What the ingest made of each fixture (by its Message-ID): outcome, thread, category, for the test to look up.
 psql "$DB_DSN" -At > "$RUN/manifest.json" <<'SQL' || fail "cannot read the inbound rows"
-SELECT json_object_agg(regexp_replace(i.message_id, '^msgid-leak-(.*)@client\.example$', '\1'),
-                       json_build_object('outcome', i.outcome, 'reason', i.reason, 'post', p.id,
-                                         'thread', p.thread_id, 'category', c.slug))
-FROM inbound_messages i LEFT JOIN posts p ON p.id = i.post_id
-     LEFT JOIN threads t ON t.id = p.thread_id LEFT JOIN categories c ON c.id = t.category_id
+SELECT json_build_object(
+  'fixtures', (SELECT json_object_agg(regexp_replace(i.message_id, '^msgid-leak-(.*)@client\.example$', '\1'),
+                                      json_build_object('outcome', i.outcome, 'reason', i.reason, 'post', p.id,
+                                                        'thread', p.thread_id, 'category', c.slug))
+               FROM inbound_messages i LEFT JOIN posts p ON p.id = i.post_id
+                    LEFT JOIN threads t ON t.id = p.thread_id LEFT JOIN categories c ON c.id = t.category_id),
+  -- Every Message-ID a post has (ours, outbound, and the inbound ones): none may appear on the web.
+  'message_ids', (SELECT coalesce(json_agg(DISTINCT m), '[]') FROM
+                    (SELECT message_id AS m FROM posts UNION SELECT message_id FROM message_ids
+                     UNION SELECT message_id FROM outbox) ids))
 SQL
 
 # --- 4. the browser ---
