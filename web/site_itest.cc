@@ -1,0 +1,362 @@
+// The site on the real HTTP server over a real PostgreSQL (scripts/test):
+// data made through Store::RecordBatch as the daemon makes it, requests made
+// over raw sockets (web/http_test_client.h). Checks the security headers on
+// every kind of response, conditional GET, gzip, private categories,
+// attachment headers, cache invalidation when a post lands, the request
+// limits and the search rate limit.
+#include "web/site.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "forum/store.h"
+#include "forum/store_fixture.h"
+#include "web/gzip.h"
+#include "web/http_server.h"
+#include "web/http_test_client.h"
+
+namespace web {
+namespace {
+
+using testing::ClientResponse;
+using testing::Connection;
+
+constexpr char kDomain[] = "help.example";
+
+class SiteTest : public forum::ScratchStoreTest {
+ protected:
+  SiteTest()
+      : ScratchStoreTest("site", {{"general", "General", "Anything at all"},
+                                  {"staff", "Staff", "Private matters", /*is_public=*/false}}) {}
+
+  void SetUp() override {
+    ScratchStoreTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    SiteOptions options;
+    options.info.name = "Test Help";
+    options.info.base_url = "https://help.example";
+    options.dsn = dsn_;
+    options.search_burst = 3;
+    options.search_per_minute = 1;
+    auto site = Site::Create(options);
+    ASSERT_TRUE(site) << site.error().message;
+    site_ = std::move(site).value();
+    ServerOptions server_options;
+    server_options.io_threads = 2;
+    server_options.header_timeout = std::chrono::milliseconds(500);
+    server_options.error_response = [this](int status) { return site_->ErrorResponse(status); };
+    server_ = std::make_unique<HttpServer>(server_options, [this](const Request& r) { return site_->Handle(r); });
+    site_->SetConnectionGauge([this] { return server_->OpenConnections(); });
+    auto port = server_->Start("127.0.0.1", 0);
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    server_.reset();
+    site_.reset();
+  }
+
+  struct Made {
+    int64_t thread_id = 0;
+    int64_t post_id = 0;
+  };
+
+  // Records one post through RecordBatch: a new thread when `thread` is 0.
+  Made Post(int64_t thread, const std::string& category, const std::string& subject, const std::string& body,
+            std::vector<forum::AttachmentDraft> attachments = {}) {
+    forum::InboundItem item;
+    item.mailbox = "help";
+    item.uidvalidity = 1;
+    item.uid = ++uid_;
+    item.message_id = "m" + std::to_string(uid_) + "@client.example";
+    item.from_address = "alice" + std::to_string(uid_) + "@example.com";
+    item.message_key = item.message_id + " " + item.from_address;
+    item.subject = subject;
+    item.classification = "normal";
+    item.outcome = forum::Outcome::kPosted;
+    forum::PostDraft post;
+    if (thread != 0) post.thread_id = thread;
+    post.category = category;
+    post.subject = subject;
+    post.author_address = item.from_address;
+    post.author_name = "Person " + std::to_string(uid_);
+    post.body = body;
+    post.attachments = std::move(attachments);
+    item.post = post;
+    auto batch = store_->RecordBatch({item}, kDomain);
+    EXPECT_TRUE(batch) << batch.error().message;
+    if (!batch || !(*batch)[0]) {
+      ADD_FAILURE() << "the post was not recorded";
+      return {};
+    }
+    return Made{*(*batch)[0]->thread_id, *(*batch)[0]->post_id};
+  }
+
+  ClientResponse Get(const std::string& target, const std::string& extra = "", const std::string& method = "GET") {
+    Connection c(port_);
+    auto r = c.Get(target, extra, method);
+    EXPECT_TRUE(r) << "no response to " << target;
+    return r.value_or(ClientResponse{});
+  }
+
+  // Waits (with a deadline) until the change listener is up, so the cache is in use.
+  void WaitForListener() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!site_->Listening() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(site_->Listening());
+  }
+
+  // The value of an unlabelled metric in /metrics.
+  long Metric(const std::string& name) {
+    ClientResponse m = Get("/metrics");
+    std::size_t at = m.body.find("\n" + name + " ");
+    if (at == std::string::npos) return -1;
+    return std::stol(m.body.substr(at + name.size() + 2));
+  }
+
+  static void ExpectSecurityHeaders(const ClientResponse& r, const std::string& what) {
+    SCOPED_TRACE(what + " (status " + std::to_string(r.status) + ")");
+    EXPECT_EQ(r.Header("content-security-policy"),
+              "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'");
+    EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+    EXPECT_EQ(r.Header("referrer-policy"), "same-origin");
+  }
+
+  std::unique_ptr<Site> site_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+  uint32_t uid_ = 0;
+};
+
+TEST_F(SiteTest, SecurityHeadersOnEveryKindOfResponse) {
+  const Made q = Post(0, "general", "Printer jams", "The printer jams on Tuesdays.");
+  ClientResponse ok = Get("/t/" + std::to_string(q.thread_id));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_NE(ok.body.find("Printer jams"), std::string::npos);
+  ExpectSecurityHeaders(ok, "thread page");
+  ClientResponse not_modified = Get("/t/" + std::to_string(q.thread_id), "If-None-Match: " + ok.Header("etag") + "\r\n");
+  EXPECT_EQ(not_modified.status, 304);
+  ExpectSecurityHeaders(not_modified, "304");
+  ClientResponse missing = Get("/no/such/<script>page");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body.find("<script>"), std::string::npos);
+  ExpectSecurityHeaders(missing, "404");
+  ClientResponse api_missing = Get("/api/threads/999999");
+  EXPECT_EQ(api_missing.status, 404);
+  EXPECT_EQ(api_missing.Header("content-type"), "application/json");
+  ExpectSecurityHeaders(api_missing, "API 404");
+  ClientResponse big = Get("/", "X-Big: " + std::string(9000, 'a') + "\r\n");
+  EXPECT_EQ(big.status, 431);
+  ExpectSecurityHeaders(big, "431");
+  ClientResponse css = Get("/static/style.css");
+  EXPECT_EQ(css.status, 200);
+  EXPECT_NE(css.Header("cache-control").find("max-age="), std::string::npos);
+  ExpectSecurityHeaders(css, "stylesheet");
+  ClientResponse health = Get("/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  ExpectSecurityHeaders(health, "healthz");
+  ClientResponse post = Get("/", "Content-Length: 0\r\n", "POST");
+  EXPECT_EQ(post.status, 405);
+  ExpectSecurityHeaders(post, "405");
+}
+
+TEST_F(SiteTest, ConditionalGetByEntityTagAndLastModified) {
+  const Made q = Post(0, "general", "Backups", "How often do we back up?");
+  const std::string url = "/t/" + std::to_string(q.thread_id);
+  ClientResponse first = Get(url);
+  ASSERT_EQ(first.status, 200);
+  ASSERT_FALSE(first.Header("etag").empty());
+  ASSERT_FALSE(first.Header("last-modified").empty());
+  EXPECT_EQ(first.Header("etag").front(), '"');  // strong
+  EXPECT_EQ(Get(url, "If-None-Match: " + first.Header("etag") + "\r\n").status, 304);
+  EXPECT_EQ(Get(url, "If-None-Match: \"something-else\"\r\n").status, 200);
+  EXPECT_EQ(Get(url, "If-Modified-Since: " + first.Header("last-modified") + "\r\n").status, 304);
+  EXPECT_EQ(Get(url, "If-Modified-Since: Thu, 01 Jan 1998 00:00:00 GMT\r\n").status, 200);
+  // Lists too: Last-Modified is their newest change.
+  ClientResponse list = Get("/");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.Header("last-modified"), first.Header("last-modified"));
+  EXPECT_EQ(Get("/", "If-None-Match: " + list.Header("etag") + "\r\n").status, 304);
+  // HEAD: the headers of GET without the body.
+  ClientResponse head = Get(url, "", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("etag"), first.Header("etag"));
+  EXPECT_EQ(head.Header("content-length"), std::to_string(first.body.size()));
+  EXPECT_TRUE(head.body.empty());
+}
+
+TEST_F(SiteTest, GzipDecompressesToTheSamePage) {
+  const Made q = Post(0, "general", "Long thread", std::string(2000, 'x') + " words words words");
+  for (const std::string& url : {"/t/" + std::to_string(q.thread_id), std::string("/"), std::string("/feed.atom"),
+                                "/api/threads/" + std::to_string(q.thread_id), std::string("/static/style.css")}) {
+    SCOPED_TRACE(url);
+    ClientResponse plain = Get(url);
+    ClientResponse gz = Get(url, "Accept-Encoding: br, gzip;q=0.8\r\n");
+    ASSERT_EQ(plain.status, 200);
+    ASSERT_EQ(gz.status, 200);
+    EXPECT_EQ(plain.Header("content-encoding"), "");
+    EXPECT_EQ(gz.Header("content-encoding"), "gzip");
+    EXPECT_EQ(gz.Header("vary"), "Accept-Encoding");
+    EXPECT_NE(gz.Header("etag"), plain.Header("etag"));
+    auto unzipped = Gunzip(gz.body);
+    ASSERT_TRUE(unzipped);
+    EXPECT_EQ(*unzipped, plain.body);
+    EXPECT_EQ(Get(url, "Accept-Encoding: gzip;q=0\r\n").Header("content-encoding"), "");
+  }
+}
+
+TEST_F(SiteTest, PrivateCategoryIsNotFoundEverywhere) {
+  const Made open = Post(0, "general", "Open question", "Anyone may read this.");
+  const Made secret = Post(0, "staff", "Salary review", "Confidential staffword.",
+                           {{"plan.txt", "text/plain", "", std::string(64, 'c'), "the plan"}});
+  const std::string id = std::to_string(secret.thread_id);
+  for (const std::string& url :
+       {"/t/" + id, "/api/threads/" + id, "/t/" + id + "/feed.atom",
+        "/t/" + id + "/attachments/" + std::to_string(secret.post_id) + "/0", std::string("/c/staff"),
+        std::string("/c/staff/feed.atom"), std::string("/api/threads?category=staff")}) {
+    ClientResponse r = Get(url);
+    EXPECT_EQ(r.status, 404) << url;
+    EXPECT_EQ(r.body.find("Salary"), std::string::npos) << url;
+  }
+  for (const std::string& url : {std::string("/"), std::string("/feed.atom"), std::string("/api/threads"),
+                                std::string("/search?q=staffword"), std::string("/api/search?q=Salary")}) {
+    ClientResponse r = Get(url);
+    EXPECT_EQ(r.status, 200) << url;
+    EXPECT_EQ(r.body.find("Salary"), std::string::npos) << url;
+    EXPECT_EQ(r.body.find("Confidential"), std::string::npos) << url;
+  }
+  EXPECT_EQ(Get("/t/" + std::to_string(open.thread_id)).status, 200);
+}
+
+TEST_F(SiteTest, AttachmentsAreAlwaysDownloads) {
+  const Made q = Post(0, "general", "Files", "See the files.",
+                      {{"page.html", "text/html", "", std::string(64, 'a'), "<script>alert(1)</script>"},
+                       {"logo.svg", "image/svg+xml", "", std::string(64, 'b'), "<svg onload=alert(1)/>"},
+                       {"notes \"1\".txt", "TEXT/PLAIN", "", std::string(64, 'd'), "plain notes"},
+                       {"résumé.pdf", "application/pdf", "", std::string(64, 'e'), "%PDF"}});
+  const std::string base = "/t/" + std::to_string(q.thread_id) + "/attachments/" + std::to_string(q.post_id) + "/";
+  struct Expected {
+    const char* type;
+    const char* disposition;
+    const char* body;
+  };
+  const Expected expected[] = {
+      {"text/plain; charset=utf-8", "attachment; filename*=UTF-8''page.html", "<script>alert(1)</script>"},
+      {"application/octet-stream", "attachment; filename*=UTF-8''logo.svg", "<svg onload=alert(1)/>"},
+      {"text/plain; charset=utf-8", "attachment; filename*=UTF-8''notes%20%221%22.txt", "plain notes"},
+      {"application/octet-stream", "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf", "%PDF"},
+  };
+  for (int i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    ClientResponse r = Get(base + std::to_string(i));
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.Header("content-type"), expected[i].type);
+    EXPECT_EQ(r.Header("content-disposition"), expected[i].disposition);
+    EXPECT_EQ(r.body, expected[i].body);
+    ExpectSecurityHeaders(r, "attachment");
+  }
+  // An HTML attachment is text/html as declared: never served as such.
+  EXPECT_EQ(Get(base + "0").Header("content-type").find("html"), std::string::npos);
+  EXPECT_EQ(Get(base + "4").status, 404);
+  // The post must belong to the thread in the URL.
+  const Made other = Post(0, "general", "Other", "Other thread.");
+  EXPECT_EQ(Get("/t/" + std::to_string(other.thread_id) + "/attachments/" + std::to_string(q.post_id) + "/0").status,
+            404);
+}
+
+TEST_F(SiteTest, ANewPostReachesTheCachedPages) {
+  WaitForListener();
+  const Made q = Post(0, "general", "Cache me", "The first post.");
+  const std::string url = "/t/" + std::to_string(q.thread_id);
+  // Warm the thread page until it is served from the cache (the notification
+  // of the post itself may drop the first copy).
+  const long hits = Metric("mailforum_web_cache_hits_total");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  ClientResponse cached;
+  while (std::chrono::steady_clock::now() < deadline) {
+    cached = Get(url);
+    ASSERT_EQ(cached.status, 200);
+    if (Metric("mailforum_web_cache_hits_total") > hits) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(Metric("mailforum_web_cache_hits_total"), hits);
+  EXPECT_EQ(cached.body.find("zebrafinch"), std::string::npos);
+
+  Post(q.thread_id, "", "", "An answer about the zebrafinch.");
+  // The notification drops the cached pages: wait for the event, with a deadline.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string body;
+  while (std::chrono::steady_clock::now() < deadline) {
+    body = Get(url).body;
+    if (body.find("zebrafinch") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(body.find("zebrafinch"), std::string::npos);
+  // The list shows the new reply count; its ETag changed.
+  ClientResponse list = Get("/api/threads");
+  EXPECT_NE(list.body.find("\"reply_count\":1"), std::string::npos) << list.body.substr(0, 500);
+}
+
+TEST_F(SiteTest, ThousandIdleConnectionsDoNotStopOthers) {
+  const Made q = Post(0, "general", "Busy", "Many connections.");
+  std::vector<std::unique_ptr<Connection>> idle;
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(std::make_unique<Connection>(port_));
+    ASSERT_GE(idle.back()->fd(), 0) << i;
+  }
+  // Half of them started a request and stalled.
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(idle[i]->Send("GET / HTTP/1.1\r\nHost: t\r\n"));
+  ClientResponse r = Get("/t/" + std::to_string(q.thread_id));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_GE(Metric("mailforum_web_open_connections"), 1000);
+}
+
+TEST_F(SiteTest, SlowClientIsCutOff) {
+  Connection c(port_);
+  ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\n"));  // and nothing more
+  EXPECT_TRUE(c.WaitClosed(std::chrono::seconds(20)));
+}
+
+TEST_F(SiteTest, SearchIsRateLimitedAndBounded) {
+  Post(0, "general", "Kettle descaling", "Use vinegar.");
+  // The burst is 3 (SetUp); at one per minute the fourth is refused.
+  for (int i = 0; i < 3; ++i) {
+    ClientResponse r = Get("/search?q=kettle");
+    EXPECT_EQ(r.status, 200) << i;
+  }
+  ClientResponse refused = Get("/api/search?q=kettle");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_FALSE(refused.Header("retry-after").empty());
+  ExpectSecurityHeaders(refused, "429");
+  EXPECT_NE(Get("/metrics").body.find("route=\"api_search\",status=\"429\""), std::string::npos);
+}
+
+TEST_F(SiteTest, LongSearchTextIs400) {
+  EXPECT_EQ(Get("/search?q=" + std::string(300, 'a')).status, 400);
+  EXPECT_EQ(Get("/search?q=" + std::string(200, 'a')).status, 200);
+}
+
+TEST_F(SiteTest, BadParametersAre400AndUnknownPages404) {
+  EXPECT_EQ(Get("/?status=bogus").status, 400);
+  EXPECT_EQ(Get("/?after=garbage").status, 400);
+  EXPECT_EQ(Get("/c/nonexistent").status, 404);
+  EXPECT_EQ(Get("/t/abc").status, 404);
+  EXPECT_EQ(Get("/t/0").status, 404);
+  EXPECT_EQ(Get("/t/99999999").status, 404);
+  ClientResponse metrics = Get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("mailforum_web_requests_total{route=\"not_found\",status=\"404\"}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace web
