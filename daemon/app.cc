@@ -17,9 +17,11 @@
 #include "daemon/outbox_worker.h"
 #include "daemon/pipeline_config.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/web_service.h"
 #include "forum/model.h"
 #include "forum/store.h"
 #include "mail/library_init.h"
+#include "mail/reply_token.h"
 
 namespace mailforumd {
 namespace {
@@ -36,7 +38,7 @@ void ReportDiagnostics(const config::LoadResult& loaded) {
 
 std::vector<forum::Category> ForumCategories(const config::Config& cfg) {
   std::vector<forum::Category> out;
-  for (const auto& c : cfg.categories) out.push_back(forum::Category{c.slug, c.name, c.description});
+  for (const auto& c : cfg.categories) out.push_back(forum::Category{c.slug, c.name, c.description, c.is_public});
   return out;
 }
 
@@ -48,7 +50,16 @@ int ExitCodeFor(const base::Error& error) {
   }
 }
 
-// Connects, checks the schema and synchronises categories.
+// The public reply address of a thread (what the web shows in its mailto: link).
+std::function<std::string(int64_t)> ReplyAddressFor(const config::Config& cfg) {
+  return [reply_to = cfg.smtp.reply_to, key = cfg.secrets.reply_key.reveal()](int64_t thread_id) {
+    if (thread_id <= 0 || static_cast<uint64_t>(thread_id) > mail::kMaxTokenThreadId) return std::string();
+    return BareAddress(mail::ReplyAddress(reply_to, static_cast<uint64_t>(thread_id), key));
+  };
+}
+
+// Connects, checks the schema, synchronises categories, applies the search
+// language and gives threads without one their public reply address.
 int PrepareDatabase(const config::Config& cfg) {
   auto store = forum::Store::Connect(cfg.database.dsn.reveal());
   if (!store) {
@@ -62,6 +73,21 @@ int PrepareDatabase(const config::Config& cfg) {
   if (auto synced = (*store)->SyncCategories(ForumCategories(cfg)); !synced.ok()) {
     base::LogError(synced.error().message);
     return ExitCodeFor(synced.error());
+  }
+  // Without web: the index still exists (for a web started later): 'simple'.
+  if (auto language = (*store)->SetSearchLanguage(cfg.web.enabled ? cfg.web.search_language : "simple");
+      !language.ok()) {
+    base::LogError("web.search_language: " + language.error().message);
+    return ExitCodeFor(language.error());
+  }
+  const auto address_for = ReplyAddressFor(cfg);
+  for (;;) {
+    auto filled = (*store)->FillReplyAddresses(address_for, 1000);
+    if (!filled) {
+      base::LogError(filled.error().message);
+      return ExitCodeFor(filled.error());
+    }
+    if (*filled < 1000) break;
   }
   return base::kExitOk;
 }
@@ -131,6 +157,7 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
   o.domain = cfg.instance.domain;
   o.quarantine_keep_bytes = cfg.limits.quarantine_keep_bytes;
   o.max_batch_bytes = cfg.limits.max_batch_bytes;
+  o.reply_address_for = ReplyAddressFor(cfg);
 
   o.pipeline = PipelineConfigFor(cfg, box);
   return o;
@@ -200,6 +227,12 @@ class Workers {
   std::vector<std::thread> threads_;
 };
 
+// The web view when the configuration has a web: section (else null).
+base::Result<std::unique_ptr<WebService>> StartWeb(const config::Config& cfg) {
+  if (!cfg.web.enabled) return std::unique_ptr<WebService>();
+  return WebService::Start(cfg);
+}
+
 void Usage(FILE* out) {
   std::fputs(
       "usage: mailforumd -c FILE [--once]\n"
@@ -237,6 +270,7 @@ int Main(int argc, char** argv, Options options) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   mail::InitializeMailLibraries();
+  RaiseOpenFileLimit();
   return Run(options);
 }
 
@@ -257,6 +291,11 @@ int Run(const Options& options) {
   if (options.once) return RunOnce(cfg, options);
 
   auto workers = std::make_unique<Workers>(cfg, options);
+  auto web = StartWeb(cfg);
+  if (!web) {
+    base::LogError(web.error().message);
+    return ExitCodeFor(web.error());
+  }
   NotifyReady("running " + std::to_string(workers->mailboxes()) + " mailbox worker(s) and the outbox worker");
 
   sigset_t signals;
@@ -274,11 +313,17 @@ int Run(const Options& options) {
       if (reloaded.ok()) {
         // Restart the workers with the new configuration; mail in flight is safe (committed or not yet
         // fetched; outbound mail being sent is released, or comes back after its lease).
+        web->reset();
         workers.reset();
         cfg = std::move(*reloaded.config);
         base::SetLogLevel(cfg.log.level);
         if (PrepareDatabase(cfg) != base::kExitOk) base::LogError("reload: the database is not ready; workers retry");
         workers = std::make_unique<Workers>(cfg, options);
+        web = StartWeb(cfg);
+        if (!web) {
+          base::LogError("reload: " + web.error().message + "; the web stays off until the next reload");
+          web = std::unique_ptr<WebService>();
+        }
         base::LogInfo("configuration reloaded from " + options.config_path);
       } else {
         base::LogError("reload failed: keeping the previous configuration");
@@ -288,6 +333,7 @@ int Run(const Options& options) {
     }
     base::LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     NotifyStopping();
+    web->reset();
     workers.reset();
     return base::kExitOk;
   }

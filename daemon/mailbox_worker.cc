@@ -252,6 +252,12 @@ base::Status MailboxWorker::Pass(Connection& c) {
         if (item.outcome == forum::Outcome::kPosted) ++posted;
       }
     }
+    if (posted > 0 && options_.reply_address_for) {
+      // Not fatal: the web says replies are not open yet, and the next batch (or a restart) fills it.
+      if (auto filled = c.store->FillReplyAddresses(options_.reply_address_for, 1000); !filled) {
+        base::LogWarning("mailbox " + name + ": cannot fill reply addresses: " + filled.error().message);
+      }
+    }
     if (auto s = ApplyPostActions(c, uidvalidity, normal, quarantined, untouched); !s.ok()) return s.error();
     base::LogInfo("mailbox " + name + ": " + std::to_string(items.size()) + " message(s), " + std::to_string(posted) +
                   " posted, " + std::to_string(quarantined.size()) + " quarantined");

@@ -64,6 +64,10 @@ struct WorkerOptions {
   // Called (on the worker's thread) after a batch that queued outbound mail
   // is committed, e.g. to wake the outbox worker. Empty: nothing.
   std::function<void()> on_mail_queued;
+  // The public reply address of a thread: after a batch that posted, threads
+  // without one get it (Store::FillReplyAddresses; one cheap query when none
+  // is missing). Empty: not filled here.
+  std::function<std::string(int64_t thread_id)> reply_address_for;
   // Test hook, called on the worker's thread just before each message is
   // decided (a test makes it hang or crash to prove the crash-loop breaker).
   // Only test programs set it; no configuration can.

@@ -1,0 +1,61 @@
+#include "daemon/web_service.h"
+
+#include <sys/resource.h>
+
+#include <string>
+#include <utility>
+
+#include "base/log.h"
+
+namespace mailforumd {
+
+web::SiteOptions SiteOptionsFor(const config::Config& cfg) {
+  web::SiteOptions o;
+  o.info.name = cfg.instance.name;
+  o.info.base_url = cfg.instance.base_url;
+  o.info.author_display = cfg.web.author_display == config::AuthorDisplay::kMasked ? web::AuthorDisplay::kMasked
+                                                                                  : web::AuthorDisplay::kName;
+  o.dsn = cfg.web.dsn ? cfg.web.dsn->reveal() : cfg.database.dsn.reveal();
+  o.cache_bytes = cfg.web.cache_size;
+  o.search_per_minute = cfg.web.search_per_minute;
+  o.search_burst = cfg.web.search_burst;
+  return o;
+}
+
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+base::Result<std::unique_ptr<WebService>> WebService::Start(const config::Config& cfg) {
+  auto site = web::Site::Create(SiteOptionsFor(cfg));
+  if (!site) return site.error().WithContext("web");
+  std::unique_ptr<WebService> service(new WebService());
+  service->site_ = std::move(*site);
+  web::ServerOptions options;
+  web::Site* raw = service->site_.get();
+  options.error_response = [raw](int status) { return raw->ErrorResponse(status); };
+  service->server_ =
+      std::make_unique<web::HttpServer>(std::move(options), [raw](const web::Request& r) { return raw->Handle(r); });
+  web::HttpServer* server = service->server_.get();
+  service->site_->SetConnectionGauge([server] { return server->OpenConnections(); });
+  auto port = service->server_->Start(cfg.web.host, cfg.web.port);
+  if (!port) return port.error();
+  service->port_ = *port;
+  const bool v6 = cfg.web.host.find(':') != std::string::npos;
+  base::LogInfo("web: listening on http://" + (v6 ? "[" + cfg.web.host + "]" : cfg.web.host) + ":" +
+                std::to_string(*port));
+  return service;
+}
+
+WebService::~WebService() {
+  // The server first: no request may reach the site while it goes away.
+  if (server_) server_->Stop();
+  server_.reset();
+  site_.reset();
+}
+
+}  // namespace mailforumd
