@@ -1,0 +1,145 @@
+// The web as the binaries run it, against the real servers: mailforumd
+// serves the site on web.listen (port 0: it logs the one it got) and gives
+// a thread made from real mail its public reply address; mailforum-web
+// serves the same site from a configuration whose mail secrets do not exist
+// where it runs, and stops cleanly on SIGTERM.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "daemon/daemon_itest_support.h"
+#include "web/http_test_client.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// The file's content so far ("" before the child created it).
+std::string LogText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The port in the log's "web: listening on http://127.0.0.1:PORT" line (waits up to 60 s: an event).
+std::optional<uint16_t> WaitForListening(const std::string& log) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  const std::string marker = "web: listening on http://127.0.0.1:";
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = LogText(log);
+    if (auto at = text.find(marker); at != std::string::npos) {
+      return static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::nullopt;
+}
+
+// A spawned binary that is killed when a failed assertion leaves the test early.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// SIGTERM, then the exit code (waits up to 30 s; -1 when it did not exit, and then kills it).
+int Terminate(Child& child) {
+  const pid_t pid = child.pid;
+  child.pid = -1;
+  kill(pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(20ms);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+web::testing::ClientResponse Get(uint16_t port, const std::string& target) {
+  web::testing::Connection c(port);
+  auto r = c.Get(target);
+  EXPECT_TRUE(r) << target;
+  return r.value_or(web::testing::ClientResponse{});
+}
+
+TEST(WebItest, MailforumdServesTheSiteWithReplyAddresses) {
+  MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
+  mftest::DaemonSetup setup;
+  ASSERT_TRUE(setup.Make("webd", "web: {listen: '127.0.0.1:0'}\n"));
+  {
+    auto session = mail::ImapSession::Connect(setup.imap);
+    ASSERT_TRUE(session) << session.error().message;
+    auto appended = (*session)->Append("INBOX",
+                                       "From: Carol <carol@example.com>\nTo: help@crash.example\n"
+                                       "Subject: Where is the kettle\nMessage-ID: <kettle@example.com>\n\n"
+                                       "Where did the kettle go?\n");
+    ASSERT_TRUE(appended) << appended.error().message;
+  }
+  const std::string log = setup.dir + "/daemon.log";
+  Child daemon_process{mftest::SpawnDaemon(MAILFORUMD_PATH, {"-c", setup.config}, log)};
+  auto port = WaitForListening(log);
+  ASSERT_TRUE(port) << LogText(log);
+  ASSERT_TRUE(mftest::WaitForRow(setup, "SELECT count(*) FROM threads WHERE reply_address IS NOT NULL", "1"))
+      << LogText(log);
+  const std::string id = setup.Query("SELECT id FROM threads");
+  const std::string address = setup.Query("SELECT reply_address FROM threads");
+  EXPECT_EQ(address.rfind("help+", 0), 0u) << address;
+  EXPECT_NE(address.find("@crash.example"), std::string::npos) << address;
+  // The page may have been cached before the address was filled: the change notification drops it.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  web::testing::ClientResponse page;
+  while (std::chrono::steady_clock::now() < deadline) {
+    page = Get(*port, "/t/" + id);
+    if (page.body.find("mailto:" + address) != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("Where is the kettle"), std::string::npos);
+  EXPECT_NE(page.body.find("mailto:" + address), std::string::npos);
+  EXPECT_EQ(page.body.find("carol@example.com"), std::string::npos);
+  EXPECT_EQ(page.body.find("kettle@example.com"), std::string::npos);
+  EXPECT_EQ(Get(*port, "/healthz").status, 200);
+  EXPECT_EQ(Terminate(daemon_process), 0) << LogText(log);
+}
+
+TEST(WebItest, MailforumWebNeedsOnlyTheDatabase) {
+  MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
+  mftest::DaemonSetup setup;
+  ASSERT_TRUE(setup.Make("webonly", "web: {listen: '127.0.0.1:0'}\n"));
+  // Where the web runs, the mail secrets are absent: it must not need them.
+  ASSERT_EQ(std::remove((setup.dir + "/imap.pass").c_str()), 0);
+  ASSERT_EQ(std::remove((setup.dir + "/reply.key").c_str()), 0);
+  const std::string log = setup.dir + "/web.log";
+  Child web_process{mftest::SpawnDaemon(MAILFORUM_WEB_PATH, {"-c", setup.config}, log)};
+  auto port = WaitForListening(log);
+  ASSERT_TRUE(port) << LogText(log);
+  web::testing::ClientResponse health = Get(*port, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+  EXPECT_EQ(Get(*port, "/").status, 200);
+  EXPECT_EQ(Terminate(web_process), 0) << LogText(log);
+
+  // mailforumd, which needs them, refuses to start (EX_CONFIG).
+  auto daemon = mftest::RunCommand(std::string(MAILFORUMD_PATH) + " -c " + mftest::ShellQuote(setup.config));
+  EXPECT_EQ(daemon.exit_code, 78) << daemon.output;
+}
+
+}  // namespace
