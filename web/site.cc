@@ -415,6 +415,10 @@ struct Site::Impl {
   std::shared_ptr<const Page> stylesheet;
   std::function<int64_t()> connection_gauge;
 
+  std::mutex categories_mutex;  // guards category_list and categories_generation
+  std::shared_ptr<const std::vector<forum::CategoryView>> category_list;
+  uint64_t categories_generation = 0;
+
   std::mutex pool_mutex;
   std::vector<std::unique_ptr<forum::Reader>> pool;
 
@@ -554,6 +558,27 @@ struct Site::Impl {
     return newest;
   }
 
+  // The public categories (navigation of every list and search page): kept
+  // like a cached page, until the next change, so a cold list page costs
+  // one query.
+  base::Result<std::shared_ptr<const std::vector<forum::CategoryView>>> Categories(forum::Reader& reader) {
+    const uint64_t generation = cache.generation();
+    const bool trusted = listening.load();
+    {
+      std::lock_guard lock(categories_mutex);
+      if (trusted && category_list && categories_generation == generation) return category_list;
+    }
+    auto loaded = reader.PublicCategories();
+    if (!loaded) return loaded.error();
+    auto shared = std::make_shared<const std::vector<forum::CategoryView>>(std::move(*loaded));
+    if (trusted) {
+      std::lock_guard lock(categories_mutex);
+      category_list = shared;
+      categories_generation = generation;
+    }
+    return shared;
+  }
+
   // --- handlers (each borrows a Reader; only on a cache miss) ---
 
   Outcome List(forum::Reader& reader, Route route, const std::optional<std::string>& slug,
@@ -578,10 +603,12 @@ struct Site::Impl {
     ListContext context;
     context.status = q.status;
     if (q.category_slug) {
-      auto category = reader.PublicCategory(*q.category_slug);
-      if (!category) return DatabaseError(category.error());
-      if (!*category) return Outcome::Error(404, "There is no such category.");
-      context.category = **category;
+      auto categories = Categories(reader);
+      if (!categories) return DatabaseError(categories.error());
+      for (const auto& c : **categories) {
+        if (c.slug == *q.category_slug) context.category = c;
+      }
+      if (!context.category) return Outcome::Error(404, "There is no such category.");
     }
     auto threads = reader.ListThreads(q);
     if (!threads) return DatabaseError(threads.error());
@@ -596,9 +623,9 @@ struct Site::Impl {
         out.page = MakePage("application/json", RenderThreadListJson(options.info, *threads), true);
         break;
       default: {
-        auto categories = reader.PublicCategories();
+        auto categories = Categories(reader);
         if (!categories) return DatabaseError(categories.error());
-        context.categories = std::move(*categories);
+        context.categories = **categories;
         out.page = MakePage("text/html; charset=utf-8", RenderThreadList(options.info, context, *threads), true);
       }
     }
@@ -660,10 +687,10 @@ struct Site::Impl {
       out.page = MakePage("application/json", RenderSearchJson(options.info, results.value_or(forum::SearchResults{})),
                           true);
     } else {
-      auto categories = reader.PublicCategories();
+      auto categories = Categories(reader);
       if (!categories) return DatabaseError(categories.error());
       out.page = MakePage("text/html; charset=utf-8",
-                          RenderSearch(options.info, form, *categories, results ? &*results : nullptr), true);
+                          RenderSearch(options.info, form, **categories, results ? &*results : nullptr), true);
     }
     return out;
   }
@@ -839,7 +866,15 @@ struct Site::Impl {
 
     // The cache is only trusted while the listener would hear of changes.
     const bool use_cache = listening.load();
-    const std::string key(target);
+    // Keyed by the path and the parameters that matter, so that junk
+    // parameters (?x=random) neither miss the cache nor flood it.
+    std::string key(path);
+    for (const auto& [name, value] : query) {
+      if (name == "status" || name == "after" || name == "category" || name == "q" || name == "page") {
+        // Length-prefixed: a decoded value holding "&x=" cannot pose as another parameter.
+        key += "?" + name + "=" + std::to_string(value.size()) + ":" + value;
+      }
+    }
     if (use_cache) {
       if (auto page = cache.Find(key)) {
         ++metrics.cache_hits;
