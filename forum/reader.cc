@@ -15,8 +15,8 @@ namespace {
 constexpr char kChannel[] = "mailforum_changes";
 
 // How many candidates a search ranks (see Reader::Search).
-constexpr int kRankedBySubject = 500;
-constexpr int kRankedByAny = 1000;
+constexpr int kRankedBySubject = 100;
+constexpr int kRankedByAny = 300;
 
 // Timestamps cross the wire as integer microseconds since the epoch: exact,
 // and cheaper to read than timestamptz text.
@@ -122,7 +122,8 @@ struct Reader::Impl {
   base::Error Fail(const std::exception& e, const std::string& what) {
     if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) needs_setup = true;
     base::Error error = FromException(e, what);
-    if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr && sql->sqlstate() == "57014") {
+    if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+        sql != nullptr && sql->sqlstate() == "57014") {
       error.kind = base::ErrorKind::kTransient;  // statement_timeout
     }
     return error;
@@ -154,11 +155,12 @@ base::Result<std::unique_ptr<Reader>> Reader::Connect(const std::string& dsn) {
         "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END");
     const int version = row[0].as<int>();
     if (version != RequiredSchemaVersion()) {
-      return base::Error{base::ErrorKind::kConfig,
-                         "the database schema is at version " + std::to_string(version) +
-                             " but this mailforum reads version " + std::to_string(RequiredSchemaVersion()) +
-                             (version < RequiredSchemaVersion() ? ": run `mailforumctl migrate -c CONFIG`"
-                                                                : ": install the newer mailforum that migrated it")};
+      return base::Error{
+          base::ErrorKind::kConfig,
+          "the database schema is at version " + std::to_string(version) +
+              " but this mailforum reads version " + std::to_string(RequiredSchemaVersion()) +
+              (version < RequiredSchemaVersion() ? ": run `mailforumctl migrate -c CONFIG`"
+                                                 : ": install the newer mailforum that migrated it")};
     }
   } catch (const std::exception& e) {
     return impl->Fail(e, "opening the forum for reading");
@@ -198,8 +200,9 @@ base::Result<std::optional<CategoryView>> Reader::PublicCategory(const std::stri
     if (impl_->needs_setup) impl_->Setup();
     pqxx::nontransaction tx(impl_->conn);
     const pqxx::result r = tx.exec_prepared(
-        impl_->Prepared("mf_category",
-                        "SELECT slug, name, description, thread_count FROM categories WHERE slug = $1 AND public"),
+        impl_->Prepared(
+            "mf_category",
+            "SELECT slug, name, description, thread_count FROM categories WHERE slug = $1 AND public"),
         slug);
     if (r.empty()) return std::optional<CategoryView>();
     return std::optional<CategoryView>(ReadCategory(r[0]));
@@ -218,10 +221,12 @@ base::Result<ThreadListPage> Reader::ListThreads(const ThreadQuery& query) {
   if (query.category_slug) {
     name += "_c";
     params.push_back(*query.category_slug);
-    // A scalar subquery (not a join on the slug) lets the index of the
-    // category deliver the threads in order, so LIMIT stops early.
-    where += " AND t.category_id = (SELECT id FROM categories WHERE slug = $" + std::to_string(params.size()) +
-             " AND public)";
+    // A scalar subquery, not a join on the slug: the threads then come in
+    // order from an index ((category_id, last_post_at, id), or the global
+    // one filtered: a generic plan cannot tell how rare the category is),
+    // so LIMIT stops early instead of sorting the whole category.
+    where += " AND t.category_id = (SELECT id FROM categories WHERE slug = $" +
+             std::to_string(params.size()) + " AND public)";
   }
   if (query.status) {
     name += "_s";
@@ -274,14 +279,16 @@ base::Result<std::optional<ThreadView>> Reader::GetThread(int64_t id) {
     ThreadView view;
     view.thread = ReadItem(t[0]);
     view.category_description = t[0][kItemColumnCount].as<std::string>();
-    if (!t[0][kItemColumnCount + 1].is_null()) view.accepted_post_id = t[0][kItemColumnCount + 1].as<int64_t>();
+    if (!t[0][kItemColumnCount + 1].is_null())
+      view.accepted_post_id = t[0][kItemColumnCount + 1].as<int64_t>();
     view.reply_address = t[0][kItemColumnCount + 2].as<std::string>();
 
     const pqxx::result posts = tx.exec_prepared(
-        impl_->Prepared("mf_posts",
-                        "SELECT p.id, p.parent_post_id, p.author_name, p.author_address, p.body, p.elided, " MF_US(
-                            "p.created_at") ", EXISTS (SELECT 1 FROM post_attachments pa WHERE pa.post_id = p.id) "
-                                            "FROM posts p WHERE p.thread_id = $1 ORDER BY p.id"),
+        impl_->Prepared(
+            "mf_posts",
+            "SELECT p.id, p.parent_post_id, p.author_name, p.author_address, p.body, p.elided, " MF_US(
+                "p.created_at") ", EXISTS (SELECT 1 FROM post_attachments pa WHERE pa.post_id = p.id) "
+                                "FROM posts p WHERE p.thread_id = $1 ORDER BY p.id"),
         id);
     bool any_attachment = false;
     view.posts.reserve(posts.size());
@@ -328,8 +335,11 @@ base::Result<std::optional<Timestamp>> Reader::ThreadChangedAt(int64_t id) {
     if (impl_->needs_setup) impl_->Setup();
     pqxx::nontransaction tx(impl_->conn);
     const pqxx::result r = tx.exec_prepared(
-        impl_->Prepared("mf_changed_at", "SELECT " MF_US("t.changed_at") " FROM threads t "
-                                         "JOIN categories c ON c.id = t.category_id WHERE t.id = $1 AND c.public"),
+        impl_->Prepared(
+            "mf_changed_at",
+            "SELECT " MF_US(
+                "t.changed_at") " FROM threads t "
+                                "JOIN categories c ON c.id = t.category_id WHERE t.id = $1 AND c.public"),
         id);
     if (r.empty()) return std::optional<Timestamp>();
     return std::optional<Timestamp>(FromMicros(r[0][0].as<int64_t>()));
@@ -354,7 +364,8 @@ base::Result<std::optional<AttachmentContent>> Reader::GetAttachment(int64_t pos
     return std::optional<AttachmentContent>(
         AttachmentContent{r[0][0].as<std::string>(), r[0][1].as<std::string>(), bytes.str()});
   } catch (const std::exception& e) {
-    return impl_->Fail(e, "reading attachment " + std::to_string(position) + " of post " + std::to_string(post_id));
+    return impl_->Fail(
+        e, "reading attachment " + std::to_string(position) + " of post " + std::to_string(post_id));
   }
 }
 
@@ -384,7 +395,10 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
   // subject matches (their own GIN index) and the kRankedByAny most recent
   // that match at all. A rare word is ranked over all its threads; a word
   // in most threads is ranked over the recent ones, where the answer to a
-  // live question is.
+  // live question is. Candidates are found without the quotes of phrases:
+  // the index cannot check word positions, so a phrase would make
+  // PostgreSQL read the vector of every thread holding its words (seconds
+  // for common words); the phrase itself is checked on the candidates.
   //
   // Rank: a subject match comes first (+1), then cover density over subject
   // (weight A) and bodies (B), normalised into [0, 1). The snippet comes
@@ -395,23 +409,37 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
   const std::string sql =
       "WITH q AS MATERIALIZED (SELECT websearch_to_tsquery(mailforum_search_config(), $1) AS q, "
       "mailforum_search_config() AS cfg), "
-      "candidates AS ((SELECT t.id " + candidates +
-      "ts_filter(t.search, '{a}') @@ websearch_to_tsquery(mailforum_search_config(), $1) "
-      "AND t.search @@ websearch_to_tsquery(mailforum_search_config(), $1) "  // "-word" may be in a body
-      "ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedBySubject) + ") UNION "
-      "(SELECT t.id " + candidates + "t.search @@ websearch_to_tsquery(mailforum_search_config(), $1) "
-      "ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedByAny) + ")), "
+      "candidates AS ((SELECT t.id " +
+      candidates +
+      "ts_filter(t.search, '{a}') @@ websearch_to_tsquery(mailforum_search_config(), translate($1, '\"', ' "
+      "')) "
+      "ORDER BY t.last_post_at DESC LIMIT " +
+      std::to_string(kRankedBySubject) +
+      ") UNION ALL "
+      "(SELECT t.id " +
+      candidates +
+      "t.search @@ websearch_to_tsquery(mailforum_search_config(), translate($1, '\"', ' ')) "
+      "ORDER BY t.last_post_at DESC LIMIT " +
+      std::to_string(kRankedByAny) +
+      ")), "
+      // An array of ids makes one index lookup each (a join would be
+      // planned for a guessed number of candidates). A subject match with
+      // "-word" in a body is no match: hence the second @@.
       "hits AS (SELECT t.id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', t.search, q.q, 32) + "
       "CASE WHEN ts_filter(t.search, '{a}') @@ q.q THEN 1 ELSE 0 END AS rank, t.last_post_at "
-      "FROM candidates JOIN threads t ON t.id = candidates.id CROSS JOIN q "
+      "FROM threads t CROSS JOIN q WHERE t.id = ANY (ARRAY(SELECT DISTINCT id FROM candidates)) "
+      "AND t.search @@ q.q "
       "ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $2::int4 OFFSET $3::int4) "
-      "SELECT " + std::string(kItemColumns) + ", h.rank, "
+      "SELECT " +
+      std::string(kItemColumns) +
+      ", h.rank, "
       "ts_headline(q.cfg, translate(coalesce(best.body, t.subject), E'\\x02\\x03', ''), q.q, "
       "'StartSel=\"\x02\", StopSel=\"\x03\", MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, "
       "FragmentDelimiter=\" … \"') "
       "FROM hits h JOIN threads t ON t.id = h.id JOIN categories c ON c.id = t.category_id CROSS JOIN q "
       "LEFT JOIN LATERAL (SELECT substr(p.body, 1, 20000) AS body FROM posts p "
-      "WHERE p.thread_id = t.id AND p.search @@ q.q ORDER BY ts_rank_cd(p.search, q.q) DESC, p.id LIMIT 1) best "
+      "WHERE p.thread_id = t.id AND p.search @@ q.q ORDER BY ts_rank_cd(p.search, q.q) DESC, p.id LIMIT 1) "
+      "best "
       "ON true ORDER BY h.rank DESC, h.last_post_at DESC, h.id DESC";
   try {
     if (impl_->needs_setup) impl_->Setup();

@@ -115,8 +115,11 @@ struct AttachmentContent {
 };
 
 // How deep ranked search results can be paged (SearchQuery::offset): past
-// it, Search returns no hits. Ranking is the costly part of a search.
-inline constexpr int kMaxSearchOffset = 1000;
+// it, Search returns no hits. Ranking is the costly part of a search, so it
+// ranks a bounded set of the most recently active matching threads (a few
+// hundred; those whose subject matches first): a word found in thousands of
+// threads finds the recent ones.
+inline constexpr int kMaxSearchOffset = 200;
 
 struct SearchQuery {
   std::string text;                          // websearch_to_tsquery syntax: words, "phrases", -not, or

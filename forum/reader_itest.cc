@@ -2,8 +2,6 @@
 // 0006: counts, change times, search vectors, notifications kept by
 // triggers) against the real PostgreSQL of scripts/test. Data is made
 // through Store::RecordBatch, as the daemon makes it.
-#include "forum/reader.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "forum/reader.h"
 #include "forum/store.h"
 #include "forum/store_fixture.h"
 
@@ -149,8 +148,9 @@ TEST_F(ReaderTest, ThreadWithPostsAttachmentsCountsAndNoPrivateCategory) {
 
 TEST_F(ReaderTest, PrivateCategoryIsNotFoundAnywhere) {
   const Made open = Post(0, "general", "Payroll question in public", "When is payroll day?");
-  const Made secret = Post(0, "staff", "Payroll of the staff", "The payroll numbers.", "", "carol@example.com",
-                           {Attachment("salaries.txt", "secret numbers", std::string(64, 'c'))});
+  const Made secret =
+      Post(0, "staff", "Payroll of the staff", "The payroll numbers.", "", "carol@example.com",
+           {Attachment("salaries.txt", "secret numbers", std::string(64, 'c'))});
 
   auto list = reader_->ListThreads(ThreadQuery{});
   ASSERT_TRUE(list) << list.error().message;
@@ -197,7 +197,8 @@ TEST_F(ReaderTest, QuotedHistoryIsNeverSearched) {
 TEST_F(ReaderTest, SubjectMatchRanksFirst) {
   const Made in_subject = Post(0, "general", "Kerberos tickets expire", "Since Monday I log in twice.");
   // Newer threads that say the word many times, in their bodies only.
-  const Made in_bodies = Post(0, "it", "Login trouble", "kerberos kerberos kerberos. Kerberos again, kerberos.");
+  const Made in_bodies =
+      Post(0, "it", "Login trouble", "kerberos kerberos kerberos. Kerberos again, kerberos.");
   Post(in_bodies.thread_id, "", "", "Yes kerberos, kerberos and kerberos.", "", "bob@example.com");
   const Made other = Post(0, "general", "Another one", "Is kerberos down? kerberos kerberos");
   const auto hits = Hits("kerberos");
@@ -209,6 +210,11 @@ TEST_F(ReaderTest, SubjectMatchRanksFirst) {
   // websearch syntax: -word excludes.
   const auto without = Hits("kerberos -twice");
   EXPECT_EQ(without.size(), 2u);
+  // A "phrase" needs its words next to each other.
+  const auto phrase = Hits("\"kerberos tickets\"");
+  ASSERT_EQ(phrase.size(), 1u);
+  EXPECT_EQ(phrase[0].thread.id, in_subject.thread_id);
+  EXPECT_TRUE(Hits("\"tickets kerberos\"").empty());
   // Text with no search terms finds nothing and is no error.
   EXPECT_TRUE(Hits("   ").empty());
   EXPECT_TRUE(Hits("\"\" - ! ,").empty());
@@ -399,7 +405,9 @@ TEST_F(ReaderTest, HugeThreadStillTakesPosts) {
 }
 
 TEST_F(ReaderTest, RefusesAnOlderSchema) {
-  Scalar("DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING 1");
+  Scalar(
+      "DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING "
+      "1");
   auto reader = Reader::Connect(dsn_);
   ASSERT_FALSE(reader);
   EXPECT_EQ(reader.error().kind, base::ErrorKind::kConfig);

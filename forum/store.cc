@@ -152,7 +152,8 @@ base::Status Store::SetSearchLanguage(const std::string& regconfig) {
     pqxx::work tx(impl_->conn);
     pqxx::row configs;
     try {
-      configs = tx.exec_params1("SELECT $1::regconfig::oid, (SELECT config::oid FROM search_settings)", regconfig);
+      configs =
+          tx.exec_params1("SELECT $1::regconfig::oid, (SELECT config::oid FROM search_settings)", regconfig);
     } catch (const pqxx::sql_error& e) {
       // 42xxx: no such configuration or a malformed name; 3F000: no such schema.
       const std::string state = e.sqlstate();
@@ -187,7 +188,8 @@ base::Result<int> Store::FillReplyAddresses(const std::function<std::string(int6
   try {
     pqxx::work tx(impl_->conn);
     const pqxx::result missing = tx.exec_params(
-        "SELECT id FROM threads WHERE reply_address IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", limit);
+        "SELECT id FROM threads WHERE reply_address IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit);
     int filled = 0;
     for (const auto& row : missing) {
       const int64_t id = row[0].as<int64_t>();
