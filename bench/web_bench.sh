@@ -35,13 +35,14 @@
 #   --keep      leave PostgreSQL running afterwards (the next run starts faster)
 #   --no-build  use the binaries already in $BUILD
 # env: MAILFORUM_BUILD_DIR (default build), WEB_BENCH_DURATION (default 10s),
+#      MAILFORUM_WEB_BENCH_PG (PostgreSQL's directory), MAILFORUM_WEB_BENCH_WORK (data, default $BUILD/web-bench),
 #      WEB_BENCH_THREADS / WEB_BENCH_POSTS (default 100000 / 500000)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${MAILFORUM_BUILD_DIR:-$ROOT/build}
 RESULTS="$BUILD/bench-results"
-WORK="$BUILD/web-bench"
+WORK=${MAILFORUM_WEB_BENCH_WORK:-$BUILD/web-bench}
 PGDIR=${MAILFORUM_WEB_BENCH_PG:-/tmp/mf-bench-web}
 PGBIN=/usr/lib/postgresql/15/bin
 DURATION=${WEB_BENCH_DURATION:-10s}
@@ -180,7 +181,7 @@ if [ "$reload" -eq 1 ] || [ "$loaded" != "1" ] || [ ! -f "$WORK/loaded" ]; then
   # posts.search (generated at version 5) is dropped and remade by 0006: make it
   # a plain column now so that the load does not compute it twice.
   D="$WORK/data"
-  psql_db <<SQL
+  psql_db > /dev/null <<SQL
 ALTER TABLE posts DROP COLUMN search;
 ALTER TABLE posts ADD COLUMN search tsvector;
 SET session_replication_role = replica;
@@ -221,7 +222,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$URL" ] || { cat "$LOG"; echo "web_bench: mailforum-web did not say where it listens" >&2; exit 2; }
-say "mailforum-web pid $WEB_PID at $URL; wrk -t2 -c64 -d$DURATION --latency"
+say "mailforum-web pid $WEB_PID at $URL; wrk -t2 -c64 -d$DURATION --latency --timeout 10s"
 
 # A public thread of median size for the warm thread page, and a category.
 WARM_THREAD=$(psql -X -tA "$DSN" -c "SELECT t.id FROM threads t JOIN categories c ON c.id = t.category_id
@@ -229,18 +230,19 @@ WARM_THREAD=$(psql -X -tA "$DSN" -c "SELECT t.id FROM threads t JOIN categories 
   ORDER BY t.id LIMIT 1")
 WARM_CATEGORY=network
 
-declare -A RPS P50 P99 NON2XX
+declare -A RPS P50 P99 NON2XX ERRORS
 run() {  # name, mode, path
   local name=$1 mode=$2 path=$3 line
   curl -s -o /dev/null "$URL$path" || true  # warm cases: the first request fills the cache
   line=$(WEB_BENCH_MODE=$mode WEB_BENCH_DATA="$WORK/data" \
-    wrk -t2 -c64 -d"$DURATION" --latency -s "$ROOT/bench/web_bench.lua" "$URL$path" | tee "$WORK/wrk-$name.txt" |
+    wrk -t2 -c64 -d"$DURATION" --latency --timeout 10s -s "$ROOT/bench/web_bench.lua" "$URL$path" | tee "$WORK/wrk-$name.txt" |
     grep '^WEB_BENCH ' || true)
   [ -n "$line" ] || { cat "$WORK/wrk-$name.txt"; echo "web_bench: wrk failed for $name" >&2; exit 2; }
   RPS[$name]=$(sed 's/.* rps=\([0-9.]*\).*/\1/' <<< "$line")
   P50[$name]=$(sed 's/.* p50_ms=\([0-9.]*\).*/\1/' <<< "$line")
   P99[$name]=$(sed 's/.* p99_ms=\([0-9.]*\).*/\1/' <<< "$line")
   NON2XX[$name]=$(sed 's/.* non2xx=\([0-9]*\).*/\1/' <<< "$line")
+  ERRORS[$name]=$(sed 's/.* errors=\([0-9]*\).*/\1/' <<< "$line")
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 run static fixed /static/style.css
@@ -257,12 +259,12 @@ HWM=$(awk '/^VmHWM/ {print $2, $3}' "/proc/$WEB_PID/status")
 
 missed=0
 say ""
-say "$(printf '%-15s %10s %9s %9s %9s %8s  %s' case req/s p50_ms p99_ms vs_static non2xx bar)"
+say "$(printf '%-15s %10s %9s %9s %9s %8s %7s  %s' case req/s p50_ms p99_ms vs_static non2xx errors bar)"
 row() {  # name, bar text, verdict
   local ratio
   ratio=$(echo "scale=3; ${RPS[$1]} / ${RPS[static]}" | bc)
-  say "$(printf '%-15s %10.0f %9.2f %9.2f %8.3fx %8s  %s %s' "$1" "${RPS[$1]}" "${P50[$1]}" "${P99[$1]}" "$ratio" \
-    "${NON2XX[$1]}" "$2" "$3")"
+  say "$(printf '%-15s %10.0f %9.2f %9.2f %8.3fx %8s %7s  %s %s' "$1" "${RPS[$1]}" "${P50[$1]}" "${P99[$1]}" \
+    "$ratio" "${NON2XX[$1]}" "${ERRORS[$1]}" "$2" "$3")"
   if [ "$3" = MISSED ]; then missed=1; fi
 }
 verdict() { if [ "$(echo "$1" | bc)" -eq 1 ]; then echo ok; else echo MISSED; fi; }
@@ -273,7 +275,7 @@ done
 for n in list_cold category_cold thread_cold; do row "$n" ">=1000/s" "$(verdict "${RPS[$n]} >= 1000")"; done
 row search "p99<=100ms" "$(verdict "${P99[search]} <= 100")"
 say ""
-say "warm thread /t/$WARM_THREAD, warm category /c/$WARM_CATEGORY; non2xx counts 4xx/5xx answers"
+say "warm thread /t/$WARM_THREAD, warm category /c/$WARM_CATEGORY; non2xx counts 4xx/5xx answers, errors socket errors and timeouts (10 s)"
 say "peak RSS of mailforum-web (VmHWM): $HWM"
 say "load average before $LOAD_BEFORE, after $LOAD_AFTER (wrk and the server share the cores)"
 if [ "$missed" -eq 1 ]; then say "web_bench: a bar was MISSED (see above)"; fi
