@@ -16,7 +16,7 @@ constexpr char kChannel[] = "mailforum_changes";
 
 // How many candidates a search ranks (see Reader::Search).
 constexpr int kRankedBySubject = 100;
-constexpr int kRankedByAny = 300;
+constexpr int kRankedByAny = 200;
 
 // Timestamps cross the wire as integer microseconds since the epoch: exact,
 // and cheaper to read than timestamptz text.
@@ -392,47 +392,37 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
   }
   // Ranking reads each candidate's whole search vector, so only a bounded
   // set is ranked: the kRankedBySubject most recently active threads whose
-  // subject matches (their own GIN index) and the kRankedByAny most recent
-  // that match at all. A rare word is ranked over all its threads; a word
-  // in most threads is ranked over the recent ones, where the answer to a
-  // live question is. Candidates are found without the quotes of phrases:
-  // the index cannot check word positions, so a phrase would make
-  // PostgreSQL read the vector of every thread holding its words (seconds
-  // for common words); the phrase itself is checked on the candidates.
+  // subject matches (subject_search: small, inline, its own GIN index) and
+  // the kRankedByAny most recent that match at all. A rare word is ranked
+  // over all its threads; a word in most threads is ranked over the recent
+  // ones, where the answer to a live question is. Candidates are found
+  // without the quotes of phrases: the index cannot check word positions,
+  // so a phrase would make PostgreSQL read the vector of every thread
+  // holding its words (seconds for common words); the phrase itself is
+  // checked on the candidates.
   //
   // Rank: a subject match comes first (+1), then cover density over subject
   // (weight A) and bodies (B), normalised into [0, 1). The snippet comes
   // from the best-matching post (or the subject when only it matches), cut
   // to what was indexed, without the marker bytes.
-  const std::string candidates =
-      "FROM threads t JOIN categories c ON c.id = t.category_id WHERE " + where + " AND ";
+  const std::string from = "FROM threads t JOIN categories c ON c.id = t.category_id WHERE " + where;
+  const std::string loose = "websearch_to_tsquery(mailforum_search_config(), translate($1, '\"', ' '))";
+  // An array of ids makes one index lookup each (a join would be planned
+  // for a guessed number of candidates). "-word" may be in the body of a
+  // thread whose subject matches: hence the full @@ on every candidate.
   const std::string sql =
       "WITH q AS MATERIALIZED (SELECT websearch_to_tsquery(mailforum_search_config(), $1) AS q, "
       "mailforum_search_config() AS cfg), "
-      "candidates AS ((SELECT t.id " +
-      candidates +
-      "ts_filter(t.search, '{a}') @@ websearch_to_tsquery(mailforum_search_config(), translate($1, '\"', ' "
-      "')) "
-      "ORDER BY t.last_post_at DESC LIMIT " +
-      std::to_string(kRankedBySubject) +
-      ") UNION ALL "
-      "(SELECT t.id " +
-      candidates +
-      "t.search @@ websearch_to_tsquery(mailforum_search_config(), translate($1, '\"', ' ')) "
-      "ORDER BY t.last_post_at DESC LIMIT " +
-      std::to_string(kRankedByAny) +
-      ")), "
-      // An array of ids makes one index lookup each (a join would be
-      // planned for a guessed number of candidates). A subject match with
-      // "-word" in a body is no match: hence the second @@.
+      "candidates AS ((SELECT t.id " + from + " AND t.subject_search @@ " + loose +
+      " ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedBySubject) + ") UNION ALL "
+      "(SELECT t.id " + from + " AND t.search @@ " + loose +
+      " ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedByAny) + ")), "
       "hits AS (SELECT t.id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', t.search, q.q, 32) + "
-      "CASE WHEN ts_filter(t.search, '{a}') @@ q.q THEN 1 ELSE 0 END AS rank, t.last_post_at "
+      "CASE WHEN t.subject_search @@ q.q THEN 1 ELSE 0 END AS rank, t.last_post_at "
       "FROM threads t CROSS JOIN q WHERE t.id = ANY (ARRAY(SELECT DISTINCT id FROM candidates)) "
       "AND t.search @@ q.q "
       "ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $2::int4 OFFSET $3::int4) "
-      "SELECT " +
-      std::string(kItemColumns) +
-      ", h.rank, "
+      "SELECT " + std::string(kItemColumns) + ", h.rank, "
       "ts_headline(q.cfg, translate(coalesce(best.body, t.subject), E'\\x02\\x03', ''), q.q, "
       "'StartSel=\"\x02\", StopSel=\"\x03\", MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, "
       "FragmentDelimiter=\" … \"') "

@@ -173,7 +173,9 @@ base::Status Store::SetSearchLanguage(const std::string& regconfig) {
     tx.exec("LOCK TABLE threads, posts IN SHARE ROW EXCLUSIVE MODE");
     tx.exec_params("UPDATE search_settings SET config = $1::regconfig", regconfig);
     tx.exec("UPDATE posts SET search = mailforum_post_search(body)");
-    tx.exec("UPDATE threads SET search = mailforum_thread_search(id, subject)");
+    tx.exec(
+        "UPDATE threads SET search = mailforum_thread_search(id, subject), "
+        "subject_search = mailforum_subject_search(subject)");
     tx.exec("SELECT pg_notify('mailforum_changes', '0')");
     tx.commit();
     return {};
