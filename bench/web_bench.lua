@@ -8,6 +8,8 @@
 --   category  /c/SLUG?after=CURSOR after a random thread of that thread's category
 --   search    /search?q=WORD or two words, drawn from the generator's vocabulary
 -- WEB_BENCH_DATA: the generator's directory (public_threads.txt, search_words.txt).
+-- Every request says "Accept-Encoding: gzip", as browsers do (WEB_BENCH_ENCODING=identity: none), so
+-- a cold page's cost includes compressing it.
 -- The last line wrk prints is
 --   WEB_BENCH requests=N seconds=S rps=R p50_ms=A p99_ms=B non2xx=N errors=N
 
@@ -16,6 +18,8 @@ local data = os.getenv("WEB_BENCH_DATA") or "."
 local threads = {}
 local words = {}
 local counter = 0
+local headers = {}
+if (os.getenv("WEB_BENCH_ENCODING") or "gzip") == "gzip" then headers["Accept-Encoding"] = "gzip" end
 
 local function read_lines(path, each)
   local f = assert(io.open(path, "r"), "cannot read " .. path)
@@ -45,19 +49,19 @@ end
 function request()
   if mode == "thread" then
     local t = threads[math.random(#threads)]
-    return wrk.format("GET", "/t/" .. t.id)
+    return wrk.format("GET", "/t/" .. t.id, headers)
   elseif mode == "list" then
     local t = threads[math.random(#threads)]
-    return wrk.format("GET", "/?after=" .. t.cursor)
+    return wrk.format("GET", "/?after=" .. t.cursor, headers)
   elseif mode == "category" then
     local t = threads[math.random(#threads)]
-    return wrk.format("GET", "/c/" .. t.slug .. "?after=" .. t.cursor)
+    return wrk.format("GET", "/c/" .. t.slug .. "?after=" .. t.cursor, headers)
   elseif mode == "search" then
     local q = words[math.random(#words)]
     if math.random(2) == 1 then q = q .. "+" .. words[math.random(#words)] end
-    return wrk.format("GET", "/search?q=" .. q)
+    return wrk.format("GET", "/search?q=" .. q, headers)
   end
-  return wrk.format("GET", wrk.path)
+  return wrk.format("GET", wrk.path, headers)
 end
 
 function done(summary, latency, requests)

@@ -10,9 +10,11 @@ constexpr int kGzipWindowBits = 15 + 16;
 
 }  // namespace
 
-std::optional<std::string> Gzip(std::string_view data) {
+std::optional<std::string> Gzip(std::string_view data, int level) {
   z_stream z{};
-  if (deflateInit2(&z, 6, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
+  if (level < 1 || level > 9) return std::nullopt;
+  if (deflateInit2(&z, level, Z_DEFLATED, kGzipWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return std::nullopt;
   std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   z.avail_in = static_cast<uInt>(data.size());

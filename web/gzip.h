@@ -12,9 +12,11 @@
 
 namespace web {
 
-// `data` compressed as one gzip member (zlib level 6). nullopt only when zlib
-// fails (out of memory).
-std::optional<std::string> Gzip(std::string_view data);
+// `data` compressed as one gzip member at zlib `level` (1 fastest .. 9
+// smallest; the site uses 1 on a cache miss: a thread page's gzip at level 6
+// cost more CPU than rendering it). nullopt only when zlib fails (out of
+// memory) or `level` is out of range.
+std::optional<std::string> Gzip(std::string_view data, int level = 1);
 
 // The content of gzip data, or nullopt when it is not valid gzip or would
 // exceed `max_size` bytes (for tests and checks, not for untrusted input at scale).

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <map>
@@ -41,12 +41,28 @@ constexpr std::size_t kShards = 16;
 // --- routes and metrics ---
 
 enum class Route {
-  kList, kCategory, kThread, kAttachment, kSearch, kFeed, kCategoryFeed, kThreadFeed,
-  kApiThreads, kApiThread, kApiSearch, kHealthz, kMetrics, kStatic, kNotFound, kServer, kCount
+  kList,
+  kCategory,
+  kThread,
+  kAttachment,
+  kSearch,
+  kFeed,
+  kCategoryFeed,
+  kThreadFeed,
+  kApiThreads,
+  kApiThread,
+  kApiSearch,
+  kHealthz,
+  kMetrics,
+  kStatic,
+  kNotFound,
+  kServer,
+  kCount
 };
 constexpr std::array<std::string_view, static_cast<std::size_t>(Route::kCount)> kRouteNames = {
-    "list", "category", "thread", "attachment", "search", "feed", "category_feed", "thread_feed",
-    "api_threads", "api_thread", "api_search", "healthz", "metrics", "static", "not_found", "server"};
+    "list",          "category",    "thread",      "attachment", "search",     "feed",
+    "category_feed", "thread_feed", "api_threads", "api_thread", "api_search", "healthz",
+    "metrics",       "static",      "not_found",   "server"};
 constexpr std::array<int, 13> kStatuses = {200, 304, 400, 404, 405, 413, 414, 429, 431, 500, 503, 0, 0};
 constexpr std::size_t kStatusSlots = 12;  // the statuses above, then "other"
 
@@ -58,7 +74,8 @@ std::size_t StatusSlot(int status) {
 }
 
 struct Metrics {
-  std::array<std::array<std::atomic<uint64_t>, kStatusSlots>, static_cast<std::size_t>(Route::kCount)> requests{};
+  std::array<std::array<std::atomic<uint64_t>, kStatusSlots>, static_cast<std::size_t>(Route::kCount)>
+      requests{};
   std::atomic<uint64_t> cache_hits{0};
   std::atomic<uint64_t> cache_misses{0};
   std::atomic<uint64_t> invalidations{0};
@@ -184,7 +201,8 @@ bool AcceptsGzip(std::string_view header) {
     if (semi != std::string_view::npos) {
       std::string params = Lower(item.substr(semi + 1));
       params.erase(std::remove(params.begin(), params.end(), ' '), params.end());
-      if (params == "q=0" || params == "q=0." || params == "q=0.0" || params == "q=0.00" || params == "q=0.000") {
+      if (params == "q=0" || params == "q=0." || params == "q=0.0" || params == "q=0.00" ||
+          params == "q=0.000") {
         continue;
       }
     }
@@ -232,18 +250,37 @@ void AddSecurityHeaders(Response& r) {
 
 // --- the page cache ---
 
+// The gzip representation of a page, made on the first request that accepts
+// gzip (a client that does not never pays for it) and kept with the page.
+struct LazyGzip {
+  std::once_flag once;
+  std::shared_ptr<const std::string> bytes;  // null when not worth it
+};
+
 // A rendered document with what conditional GET and gzip need.
 struct Page {
   int status = 200;
   std::string content_type;
   std::string cache_control = "no-cache";
   std::shared_ptr<const std::string> body;
-  std::shared_ptr<const std::string> gzipped;  // null when not worth it
+  std::shared_ptr<LazyGzip> gzip;  // null when the page is never compressed
   std::string etag;
   std::optional<time_t> last_modified;
   int64_t thread_id = 0;  // the thread it shows; 0: a list (any change drops it)
+  // The gzip bytes (null when not smaller than the body); made once, by the first caller.
+  const std::shared_ptr<const std::string>& Gzipped() const {
+    std::call_once(gzip->once, [this] {
+      if (auto gz = Gzip(*body); gz && gz->size() < body->size()) {
+        gzip->bytes = std::make_shared<const std::string>(std::move(*gz));
+      }
+    });
+    return gzip->bytes;
+  }
+  // The cache's charge, fixed for the page's life though the gzip bytes may
+  // come later: for them a quarter of the body (pages compress to 1/4..1/6).
   std::size_t Bytes() const {
-    return (body ? body->size() : 0) + (gzipped ? gzipped->size() : 0) + etag.size() + content_type.size() + 128;
+    const std::size_t n = body ? body->size() : 0;
+    return n + (gzip ? n / 4 : 0) + etag.size() + content_type.size() + 128;
   }
 };
 
@@ -251,11 +288,7 @@ Page MakePage(std::string content_type, std::string body, bool compressible) {
   Page page;
   page.content_type = std::move(content_type);
   page.etag = EntityTag(body);
-  if (compressible && body.size() >= kMinGzipBytes) {
-    if (auto gz = Gzip(body); gz && gz->size() < body.size()) {
-      page.gzipped = std::make_shared<const std::string>(std::move(*gz));
-    }
-  }
+  if (compressible && body.size() >= kMinGzipBytes) page.gzip = std::make_shared<LazyGzip>();
   page.body = std::make_shared<const std::string>(std::move(body));
   return page;
 }
@@ -341,7 +374,8 @@ class PageCache {
 
 class RateLimiter {
  public:
-  RateLimiter(double per_minute, int burst) : per_second_(std::max(per_minute, 0.001) / 60.0), burst_(burst) {}
+  RateLimiter(double per_minute, int burst)
+      : per_second_(std::max(per_minute, 0.001) / 60.0), burst_(burst) {}
 
   // 0 when allowed; otherwise the seconds to wait.
   int Take(const std::string& client) {
@@ -406,7 +440,9 @@ struct Outcome {
 
 struct Site::Impl {
   explicit Impl(SiteOptions o)
-      : options(std::move(o)), cache(options.cache_bytes), limiter(options.search_per_minute, options.search_burst) {}
+      : options(std::move(o)),
+        cache(options.cache_bytes),
+        limiter(options.search_per_minute, options.search_burst) {}
 
   SiteOptions options;
   PageCache cache;
@@ -487,8 +523,9 @@ struct Site::Impl {
   Response FromPage(const Request& request, const Page& page) {
     Response r;
     r.status = page.status;
-    const bool compressible = page.gzipped != nullptr;
-    const bool gzip = compressible && AcceptsGzip(request.accept_encoding);
+    // Vary on every response of a compressible page, whichever representation it carries.
+    const bool compressible = page.gzip != nullptr;
+    const bool gzip = compressible && AcceptsGzip(request.accept_encoding) && page.Gzipped() != nullptr;
     const std::string etag = gzip ? GzipTag(page.etag) : page.etag;
     r.AddHeader("Content-Type", page.content_type);
     r.AddHeader("Cache-Control", page.cache_control);
@@ -508,7 +545,7 @@ struct Site::Impl {
     }
     if (gzip) {
       r.AddHeader("Content-Encoding", "gzip");
-      r.body = page.gzipped;
+      r.body = page.Gzipped();
     } else {
       r.body = page.body;
     }
@@ -616,8 +653,8 @@ struct Site::Impl {
     switch (route) {
       case Route::kFeed:
       case Route::kCategoryFeed:
-        out.page = MakePage("application/atom+xml", RenderThreadsFeed(options.info, context.category, threads->threads),
-                            true);
+        out.page = MakePage("application/atom+xml",
+                            RenderThreadsFeed(options.info, context.category, threads->threads), true);
         break;
       case Route::kApiThreads:
         out.page = MakePage("application/json", RenderThreadListJson(options.info, *threads), true);
@@ -626,7 +663,8 @@ struct Site::Impl {
         auto categories = Categories(reader);
         if (!categories) return DatabaseError(categories.error());
         context.categories = **categories;
-        out.page = MakePage("text/html; charset=utf-8", RenderThreadList(options.info, context, *threads), true);
+        out.page =
+            MakePage("text/html; charset=utf-8", RenderThreadList(options.info, context, *threads), true);
       }
     }
     out.page->last_modified = Newest(threads->threads);
@@ -667,7 +705,8 @@ struct Site::Impl {
     }
     if (auto p = query.find("page"); p != query.end() && !p->second.empty()) {
       auto page = ParseId(p->second);
-      if (!page || *page > forum::kMaxSearchOffset / kSearchLimit) return Outcome::Error(400, "No such page.");
+      if (!page || *page > forum::kMaxSearchOffset / kSearchLimit)
+        return Outcome::Error(400, "No such page.");
       form.page = static_cast<int>(*page);
     }
     std::optional<forum::SearchResults> results;
@@ -684,18 +723,20 @@ struct Site::Impl {
     }
     Outcome out;
     if (route == Route::kApiSearch) {
-      out.page = MakePage("application/json", RenderSearchJson(options.info, results.value_or(forum::SearchResults{})),
-                          true);
+      out.page = MakePage("application/json",
+                          RenderSearchJson(options.info, results.value_or(forum::SearchResults{})), true);
     } else {
       auto categories = Categories(reader);
       if (!categories) return DatabaseError(categories.error());
-      out.page = MakePage("text/html; charset=utf-8",
-                          RenderSearch(options.info, form, **categories, results ? &*results : nullptr), true);
+      out.page =
+          MakePage("text/html; charset=utf-8",
+                   RenderSearch(options.info, form, **categories, results ? &*results : nullptr), true);
     }
     return out;
   }
 
-  Response Attachment(const Request& request, int64_t thread_id, int64_t post_id, int64_t position, Route route) {
+  Response Attachment(const Request& request, int64_t thread_id, int64_t post_id, int64_t position,
+                      Route route) {
     auto reader = Borrow();
     if (!reader) return ErrorPage(route, 503, "The forum is unavailable for a moment. Please try again.");
     // The post must belong to this (public) thread: one cheap look at the thread.
@@ -725,7 +766,8 @@ struct Site::Impl {
     Page page = MakePage(text ? "text/plain; charset=utf-8" : "application/octet-stream", a.bytes, false);
     page.last_modified = ToTime((*thread)->thread.changed_at);
     Response r = FromPage(request, page);
-    r.AddHeader("Content-Disposition", "attachment; filename*=" + ExtValue(a.filename.empty() ? "attachment" : a.filename));
+    r.AddHeader("Content-Disposition",
+                "attachment; filename*=" + ExtValue(a.filename.empty() ? "attachment" : a.filename));
     return r;
   }
 
@@ -755,8 +797,8 @@ struct Site::Impl {
         uint64_t n = metrics.requests[route][slot].load(std::memory_order_relaxed);
         if (n == 0) continue;
         std::string status = slot + 1 < kStatusSlots ? std::to_string(kStatuses[slot]) : "other";
-        out += "mailforum_web_requests_total{route=\"" + std::string(kRouteNames[route]) + "\",status=\"" + status +
-               "\"} " + std::to_string(n) + "\n";
+        out += "mailforum_web_requests_total{route=\"" + std::string(kRouteNames[route]) + "\",status=\"" +
+               status + "\"} " + std::to_string(n) + "\n";
       }
     }
     auto [entries, bytes] = cache.Size();
@@ -768,12 +810,12 @@ struct Site::Impl {
            metrics.cache_hits.load());
     metric("mailforum_web_cache_misses_total", "counter", "Cacheable requests rendered from the database.",
            metrics.cache_misses.load());
-    metric("mailforum_web_cache_invalidations_total", "counter", "Change notifications that dropped cached pages.",
-           metrics.invalidations.load());
+    metric("mailforum_web_cache_invalidations_total", "counter",
+           "Change notifications that dropped cached pages.", metrics.invalidations.load());
     metric("mailforum_web_cache_entries", "gauge", "Pages in the cache.", entries);
     metric("mailforum_web_cache_bytes", "gauge", "Bytes of pages in the cache.", bytes);
-    metric("mailforum_web_change_listener_up", "gauge", "1 while the cache invalidation listener is connected.",
-           listening ? 1 : 0);
+    metric("mailforum_web_change_listener_up", "gauge",
+           "1 while the cache invalidation listener is connected.", listening ? 1 : 0);
     metric("mailforum_web_search_rate_limited_total", "counter", "Search requests refused with 429.",
            metrics.rate_limited.load());
     metric("mailforum_web_open_connections", "gauge", "HTTP connections open now.",
@@ -790,7 +832,8 @@ struct Site::Impl {
     std::string_view target = request.target;
     std::size_t question = target.find('?');
     std::string_view path = target.substr(0, question);
-    std::string_view query_text = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+    std::string_view query_text =
+        question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
     std::vector<std::string_view> parts;
     for (std::string_view rest = path; !rest.empty();) {
       if (rest.front() != '/') break;
@@ -799,7 +842,8 @@ struct Site::Impl {
       parts.push_back(rest.substr(0, slash));
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
     }
-    if (path.empty() || path.front() != '/') return ErrorPage(route = Route::kNotFound, 404, "There is no page here.");
+    if (path.empty() || path.front() != '/')
+      return ErrorPage(route = Route::kNotFound, 404, "There is no page here.");
     if (parts.size() == 1 && parts[0].empty()) parts.clear();  // "/"
 
     std::optional<std::string> slug;
@@ -845,12 +889,18 @@ struct Site::Impl {
     }
 
     switch (route) {
-      case Route::kNotFound: return ErrorPage(route, 404, "There is no page at this address.");
-      case Route::kHealthz: return Healthz();
-      case Route::kMetrics: return MetricsText();
-      case Route::kStatic: return FromPage(request, *stylesheet);
-      case Route::kAttachment: return Attachment(request, id, post, position, route);
-      default: break;
+      case Route::kNotFound:
+        return ErrorPage(route, 404, "There is no page at this address.");
+      case Route::kHealthz:
+        return Healthz();
+      case Route::kMetrics:
+        return MetricsText();
+      case Route::kStatic:
+        return FromPage(request, *stylesheet);
+      case Route::kAttachment:
+        return Attachment(request, id, post, position, route);
+      default:
+        break;
     }
 
     auto query = ParseQuery(query_text);
@@ -894,11 +944,17 @@ struct Site::Impl {
       case Route::kCategory:
       case Route::kFeed:
       case Route::kCategoryFeed:
-      case Route::kApiThreads: outcome = List(**reader, route, slug, query); break;
+      case Route::kApiThreads:
+        outcome = List(**reader, route, slug, query);
+        break;
       case Route::kThread:
       case Route::kThreadFeed:
-      case Route::kApiThread: outcome = Thread(**reader, route, id); break;
-      default: outcome = Search(**reader, route, query); break;
+      case Route::kApiThread:
+        outcome = Thread(**reader, route, id);
+        break;
+      default:
+        outcome = Search(**reader, route, query);
+        break;
     }
     // A reader that failed may have lost its connection: it is not reused.
     if (outcome.page || outcome.status < 500) Return(std::move(*reader));
@@ -943,18 +999,28 @@ Response Site::Handle(const Request& request) {
     r = impl_->ErrorPage(route, 500, "Something went wrong on our side.");
   }
   AddSecurityHeaders(r);
-  impl_->metrics.requests[static_cast<std::size_t>(route)][StatusSlot(r.status)].fetch_add(1, std::memory_order_relaxed);
+  impl_->metrics.requests[static_cast<std::size_t>(route)][StatusSlot(r.status)].fetch_add(
+      1, std::memory_order_relaxed);
   return r;
 }
 
 Response Site::ErrorResponse(int status) {
   std::string_view message = "The request could not be read.";
   switch (status) {
-    case 405: message = "Only GET and HEAD are served here."; break;
-    case 413: message = "The request is too large."; break;
-    case 414: message = "The address is too long."; break;
-    case 431: message = "The request headers are too large."; break;
-    default: break;
+    case 405:
+      message = "Only GET and HEAD are served here.";
+      break;
+    case 413:
+      message = "The request is too large.";
+      break;
+    case 414:
+      message = "The address is too long.";
+      break;
+    case 431:
+      message = "The request headers are too large.";
+      break;
+    default:
+      break;
   }
   Response r = impl_->ErrorPage(Route::kServer, status, message);
   AddSecurityHeaders(r);
