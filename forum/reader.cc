@@ -17,6 +17,8 @@ constexpr char kChannel[] = "mailforum_changes";
 // How many candidates a search ranks (see Reader::Search).
 constexpr int kRankedBySubject = 100;
 constexpr int kRankedByAny = 200;
+// How much of the best-matching post a snippet is made from (see Reader::Search).
+constexpr int kSnippetSource = 3000;
 
 // Timestamps cross the wire as integer microseconds since the epoch: exact,
 // and cheaper to read than timestamptz text.
@@ -378,7 +380,8 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
     return results;
   }
   std::string name = "mf_search";
-  std::vector<std::string> params{query.text, std::to_string(limit + 1), std::to_string(offset)};
+  // The queries and the configuration ($1..$3) are filled in below.
+  std::vector<std::string> params{"", "", "", std::to_string(limit + 1), std::to_string(offset)};
   std::string where = "c.public";
   if (query.category_slug) {
     name += "_c";
@@ -403,37 +406,63 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
   //
   // Rank: a subject match comes first (+1), then cover density over subject
   // (weight A) and bodies (B), normalised into [0, 1). The snippet comes
-  // from the best-matching post (or the subject when only it matches), cut
-  // to what was indexed, without the marker bytes.
+  // from the best-matching post (or the subject when only it matches), from
+  // the first kSnippetSource characters of its body (ts_headline parses all
+  // it is given: a whole body cost more than the rest of the search), without
+  // the marker bytes.
+  //
+  // The queries and the configuration are made once, by a statement of
+  // their own, and passed to the search as values: called in the search,
+  // the non-inlined mailforum_search_config() ran once per row filtered,
+  // and the planner could not see the words (a plan for a guessed rarity).
   const std::string from = "FROM threads t JOIN categories c ON c.id = t.category_id WHERE " + where;
-  const std::string loose = "websearch_to_tsquery(mailforum_search_config(), translate($1, '\"', ' '))";
   // An array of ids makes one index lookup each (a join would be planned
   // for a guessed number of candidates). "-word" may be in the body of a
   // thread whose subject matches: hence the full @@ on every candidate.
+  // $1: the query, $2: the query without phrases, $3: the configuration.
   const std::string sql =
-      "WITH q AS MATERIALIZED (SELECT websearch_to_tsquery(mailforum_search_config(), $1) AS q, "
-      "mailforum_search_config() AS cfg), "
-      "candidates AS ((SELECT t.id " + from + " AND t.subject_search @@ " + loose +
-      " ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedBySubject) + ") UNION ALL "
-      "(SELECT t.id " + from + " AND t.search @@ " + loose +
-      " ORDER BY t.last_post_at DESC LIMIT " + std::to_string(kRankedByAny) + ")), "
-      "hits AS (SELECT t.id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', t.search, q.q, 32) + "
-      "CASE WHEN t.subject_search @@ q.q THEN 1 ELSE 0 END AS rank, t.last_post_at "
-      "FROM threads t CROSS JOIN q WHERE t.id = ANY (ARRAY(SELECT DISTINCT id FROM candidates)) "
-      "AND t.search @@ q.q "
-      "ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $2::int4 OFFSET $3::int4) "
-      "SELECT " + std::string(kItemColumns) + ", h.rank, "
-      "ts_headline(q.cfg, translate(coalesce(best.body, t.subject), E'\\x02\\x03', ''), q.q, "
+      "WITH candidates AS ((SELECT t.id " + from +
+      " AND t.subject_search @@ $2::tsquery"
+      " ORDER BY t.last_post_at DESC LIMIT " +
+      std::to_string(kRankedBySubject) +
+      ") UNION ALL "
+      "(SELECT t.id " +
+      from +
+      " AND t.search @@ $2::tsquery"
+      " ORDER BY t.last_post_at DESC LIMIT " +
+      std::to_string(kRankedByAny) +
+      ")), "
+      "hits AS (SELECT t.id, ts_rank_cd('{0.1, 0.2, 0.4, 1.0}', t.search, $1::tsquery, 32) + "
+      "CASE WHEN t.subject_search @@ $1::tsquery THEN 1 ELSE 0 END AS rank, t.last_post_at "
+      "FROM threads t WHERE t.id = ANY (ARRAY(SELECT DISTINCT id FROM candidates)) "
+      "AND t.search @@ $1::tsquery "
+      "ORDER BY rank DESC, t.last_post_at DESC, t.id DESC LIMIT $4::int4 OFFSET $5::int4) "
+      "SELECT " +
+      std::string(kItemColumns) +
+      ", h.rank, "
+      "ts_headline($3::regconfig, translate(coalesce(best.body, t.subject), E'\\x02\\x03', ''), $1::tsquery, "
       "'StartSel=\"\x02\", StopSel=\"\x03\", MaxWords=35, MinWords=15, ShortWord=3, MaxFragments=2, "
       "FragmentDelimiter=\" … \"') "
-      "FROM hits h JOIN threads t ON t.id = h.id JOIN categories c ON c.id = t.category_id CROSS JOIN q "
-      "LEFT JOIN LATERAL (SELECT substr(p.body, 1, 20000) AS body FROM posts p "
-      "WHERE p.thread_id = t.id AND p.search @@ q.q ORDER BY ts_rank_cd(p.search, q.q) DESC, p.id LIMIT 1) "
-      "best "
+      "FROM hits h JOIN threads t ON t.id = h.id JOIN categories c ON c.id = t.category_id "
+      "LEFT JOIN LATERAL (SELECT substr(p.body, 1, " +
+      std::to_string(kSnippetSource) +
+      ") AS body FROM posts p "
+      "WHERE p.thread_id = t.id AND p.search @@ $1::tsquery ORDER BY ts_rank_cd(p.search, $1::tsquery) DESC, "
+      "p.id "
+      "LIMIT 1) best "
       "ON true ORDER BY h.rank DESC, h.last_post_at DESC, h.id DESC";
   try {
     if (impl_->needs_setup) impl_->Setup();
     pqxx::nontransaction tx(impl_->conn);
+    const pqxx::row queries = tx.exec_prepared1(
+        impl_->Prepared("mf_search_query",
+                        "SELECT websearch_to_tsquery(s.cfg, $1)::text, "
+                        "websearch_to_tsquery(s.cfg, translate($1, '\"', ' '))::text, s.cfg::text "
+                        "FROM (SELECT mailforum_search_config() AS cfg) s"),
+        query.text);
+    params[0] = queries[0].as<std::string>();
+    params[1] = queries[1].as<std::string>();
+    params[2] = queries[2].as<std::string>();
     const pqxx::result r =
         tx.exec_prepared(impl_->Prepared(name, sql), pqxx::prepare::make_dynamic_params(params));
     for (const auto& row : r) {
