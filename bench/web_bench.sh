@@ -34,7 +34,8 @@
 #   --load-only make and load the data set, measure nothing (implies --keep)
 #   --keep      leave PostgreSQL running afterwards (the next run starts faster)
 #   --no-build  use the binaries already in $BUILD
-# env: MAILFORUM_BUILD_DIR (default build), WEB_BENCH_DURATION (default 10s),
+# env: MAILFORUM_BUILD_DIR (default build), WEB_BENCH_DURATION (default 10s), WEB_BENCH_ENCODING
+#      (default gzip, as browsers ask; identity: no Accept-Encoding),
 #      MAILFORUM_WEB_BENCH_PG (PostgreSQL's directory), MAILFORUM_WEB_BENCH_WORK (data, default $BUILD/web-bench),
 #      WEB_BENCH_THREADS / WEB_BENCH_POSTS (default 100000 / 500000)
 set -euo pipefail
@@ -222,7 +223,7 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "$URL" ] || { cat "$LOG"; echo "web_bench: mailforum-web did not say where it listens" >&2; exit 2; }
-say "mailforum-web pid $WEB_PID at $URL; wrk -t2 -c64 -d$DURATION --latency --timeout 10s"
+say "mailforum-web pid $WEB_PID at $URL; wrk -t2 -c64 -d$DURATION --latency --timeout 10s; requests say Accept-Encoding: ${WEB_BENCH_ENCODING:-gzip}"
 
 # A public thread of median size for the warm thread page, and a category.
 WARM_THREAD=$(psql -X -tA "$DSN" -c "SELECT t.id FROM threads t JOIN categories c ON c.id = t.category_id
