@@ -48,6 +48,9 @@ std::string DecodeUndeclared(std::string_view bytes);
 // Unicode/WHATWG practice); NUL bytes are removed.
 std::string SanitizeUtf8(std::string_view bytes);
 
+// Appends the UTF-8 encoding of the code point `cp` (at most U+10FFFF).
+void AppendUtf8(std::string& out, char32_t cp);
+
 // True when `bytes` is well-formed UTF-8 (NUL bytes allowed).
 bool IsValidUtf8(std::string_view bytes);
 

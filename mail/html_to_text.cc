@@ -50,6 +50,94 @@ constexpr std::string_view kRule = "________________________________";
 // itself becomes U+FFFD first.
 constexpr std::string_view kBreak = "\xF4\x8F\xBF\xBD";
 bool IsBreakAt(std::string_view s, size_t i) { return s.compare(i, kBreak.size(), kBreak) == 0; }
+// What the pre-filter writes for a <div> without rendered attributes (its
+// start and its end): U+10FFFC, which the renderer reads as the end of a line
+// (what a <div> renders as). Gmail writes one <div> per line, and the tree
+// builder treats a <div> as it treats text wherever the pre-filter writes this
+// (outside tables, SVG, MathML and framesets); a U+10FFFC of the input itself
+// becomes U+FFFD first.
+constexpr std::string_view kBlock = "\xF4\x8F\xBF\xBC";
+bool IsBlockAt(std::string_view s, size_t i) { return s.compare(i, kBlock.size(), kBlock) == 0; }
+// The same for a <p> without rendered attributes, where a <p> is as text to
+// the tree builder and also in quirks mode (no doctype: a <table> does not end
+// it there): U+10FFFB, read as the end of a paragraph (a blank line). A stray
+// </p> (an empty paragraph) is two of them.
+constexpr std::string_view kPara = "\xF4\x8F\xBF\xBB";
+bool IsParaAt(std::string_view s, size_t i) { return s.compare(i, kPara.size(), kPara) == 0; }
+
+// --- text hidden from Gumbo ---
+//
+// Gumbo's tokenizer and tree builder spend a hundred instructions and more on
+// every character of text, although the tree builder does the same with a
+// run of text whatever characters it holds (once its first character is not
+// whitespace). So the pre-filter keeps runs of text (with the line breaks and
+// the <div>s it wrote as characters) out of Gumbo: each run becomes one or two
+// private-use characters of planes 15 and 16 (U+F0000 + k, for the k-th run,
+// preceded by U+100000 + k / 65534 when k is 65534 or more) and goes into a
+// side table, which the renderer reads back wherever Gumbo put the characters.
+// What Gumbo would change or read is left to it, whitespace at either end of
+// a run (its rules for whitespace differ), character references (from '&' to
+// the end of what could be one), carriage returns and the control and
+// noncharacter code points it replaces. The input's own characters of planes
+// 15 and 16 are always hidden, and numeric references to them become U+FFFD,
+// so that every such character in Gumbo's text is one the pre-filter wrote.
+constexpr uint32_t kFinalDigits = 65534;    // U+F0000 .. U+FFFFD
+constexpr uint32_t kLeadingDigits = 32768;  // U+100000 .. U+107FFF
+constexpr uint32_t kFinalBase = 0xF0000;
+constexpr uint32_t kLeadingBase = 0x100000;
+// Shorter runs are left to Gumbo: a placeholder is four bytes long.
+constexpr size_t kMinHiddenBytes = 3;
+
+// The code point of the well-formed four-byte sequence at s[i].
+uint32_t FourByteCodePoint(std::string_view s, size_t i) {
+  return (static_cast<uint32_t>(s[i] & 0x07) << 18) | (static_cast<uint32_t>(s[i + 1] & 0x3F) << 12) |
+         (static_cast<uint32_t>(s[i + 2] & 0x3F) << 6) | static_cast<uint32_t>(s[i + 3] & 0x3F);
+}
+
+// Whether a four-byte sequence starting with `lead` and `second` is in planes 15 or 16.
+bool IsPlane15Or16(char lead, char second) {
+  return (lead == '\xF3' && static_cast<unsigned char>(second) >= 0xB0) || lead == '\xF4';
+}
+
+// The runs of text the pre-filter hid: run k is text[ends[k-1], ends[k]).
+struct HiddenText {
+  std::string text;
+  std::vector<uint32_t> ends;
+
+  std::string_view Run(size_t k) const {
+    if (k >= ends.size()) return "\xEF\xBF\xBD";  // not one of ours (cannot happen)
+    const size_t begin = k == 0 ? 0 : ends[k - 1];
+    return std::string_view(text).substr(begin, ends[k] - begin);
+  }
+
+  // Calls `piece` with the parts of Gumbo's text `s`, placeholders replaced by their runs.
+  template <typename F>
+  void ForEachPiece(std::string_view s, F&& piece) const {
+    size_t from = 0;
+    for (size_t i = 0; i + 3 < s.size(); ++i) {
+      if (static_cast<unsigned char>(s[i]) < 0xF3 || !IsPlane15Or16(s[i], s[i + 1])) continue;
+      const uint32_t cp = FourByteCodePoint(s, i);
+      size_t k = 0;
+      size_t end = i + 4;
+      if (cp >= kFinalBase && cp < kFinalBase + kFinalDigits) {
+        k = cp - kFinalBase;
+      } else if (cp >= kLeadingBase && cp < kLeadingBase + kLeadingDigits && end + 3 < s.size() &&
+                 IsPlane15Or16(s[end], s[end + 1])) {
+        const uint32_t last = FourByteCodePoint(s, end);
+        if (last < kFinalBase || last >= kFinalBase + kFinalDigits) continue;
+        k = static_cast<size_t>(cp - kLeadingBase) * kFinalDigits + (last - kFinalBase);
+        end += 4;
+      } else {
+        continue;  // the pre-filter's break and block characters
+      }
+      if (i > from) piece(s.substr(from, i - from));
+      piece(Run(k));
+      from = end;
+      i = end - 1;
+    }
+    if (from < s.size()) piece(s.substr(from));
+  }
+};
 
 using internal::AsciiLower;
 using internal::IsAlpha;
@@ -86,22 +174,36 @@ bool IsHtmlSpace(char c) { return internal::IsSpace(c) || c == '\f'; }
 // (it adds tbody and tr), so its time and its tree's depth are bounded.
 class Prefilter {
  public:
-  explicit Prefilter(std::string_view html) : html_(html) { out_.reserve(html.size() + html.size() / 8); }
+  // With `markers`, <div>s and <p>s may be written as characters (see DivIsText).
+  Prefilter(std::string_view html, bool markers) : html_(html), markers_(markers) {
+    out_.reserve(html.size() / 2);
+  }
+
+  // True after Run when the HTML must be filtered again without markers: its
+  // stack stopped being the tree builder's after a marker was written.
+  bool restart() const { return restart_; }
 
   std::string Run() {
     size_t i = 0;
-    while (i < html_.size()) {
+    while (i < html_.size() && !restart_) {
       const size_t lt = html_.find('<', i);
       if (lt == npos) {
-        out_.append(html_.substr(i));
+        pending_.append(html_.substr(i));
         break;
       }
-      out_.append(html_.substr(i, lt - i));
+      const std::string_view text = html_.substr(i, lt - i);
+      pending_.append(text);
+      if (!seen_text_)
+        seen_text_ = std::any_of(text.begin(), text.end(), [](char c) { return !IsHtmlSpace(c); });
       i = Markup(lt);
     }
     CloseTo(0);
+    FlushText();
     return std::move(out_);
   }
+
+  // The runs of text hidden from Gumbo (after Run).
+  HiddenText TakeHidden() { return std::move(hidden_); }
 
  private:
   struct Tag {
@@ -113,13 +215,130 @@ class Prefilter {
     std::vector<std::pair<std::string_view, std::string_view>> attributes;  // raw name, raw value
   };
 
+  // What Gumbo was given for an element: its name, a <span> (for the
+  // formatting elements), or kBlock or kPara at its start and end (a <div>, a <p>).
+  enum class Emitted { kName, kSpan, kBlockCharacter, kParaCharacter };
+
   struct Open {
-    std::string name;     // as written (lower case)
-    std::string emitted;  // the element Gumbo was given
+    std::string name;  // as written (lower case)
+    Emitted emitted = Emitted::kName;
     unsigned kind = 0;
+    int id = -1;  // NameInfo::id
   };
 
   static bool IsTagSpace(char c) { return c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' '; }
+
+  // --- text: collected in pending_ (HTML text with its references, but '<'
+  // a literal character) and written when markup follows ---
+
+  // The length of the character at s[i] when it may be hidden from Gumbo
+  // (setting `must_hide` for planes 15 and 16), or 0 when Gumbo must see it.
+  static size_t HideableLength(std::string_view s, size_t i, bool& must_hide) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      // '<' too: where Gumbo reads raw text the pre-filter did not expect, it reads "&lt;" as written.
+      const bool ok = (c >= 0x20 && c != '&' && c != '<' && c != 0x7F) || c == '\t' || c == '\n' || c == '\f';
+      return ok ? 1 : 0;
+    }
+    // Gumbo's input is valid UTF-8; anything else is left to it.
+    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    uint32_t cp = c & (0x3F >> (len - 1));
+    for (size_t k = 1; k < len; ++k) {
+      const auto t = static_cast<unsigned char>(s[i + k]);
+      if ((t & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (t & 0x3F);
+    }
+    // Code points Gumbo replaces by U+FFFD: C1 controls and noncharacters.
+    if (cp <= 0x9F || (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return 0;
+    if (cp >= kFinalBase && (cp < 0x10FFFB || cp > 0x10FFFD)) must_hide = true;  // not kPara, kBlock, kBreak
+    return len;
+  }
+
+  // The length of what Gumbo must see at s[i] (s[i] not hideable): a
+  // character reference as far as it could reach, or one character.
+  static size_t VisibleLength(std::string_view s, size_t i) {
+    if (s[i] != '&') {
+      size_t len = 1;
+      while (i + len < s.size() && (static_cast<unsigned char>(s[i + len]) & 0xC0) == 0x80) ++len;
+      return len;
+    }
+    size_t j = i + 1;
+    if (j < s.size() && s[j] == '#') ++j;
+    while (j < s.size() && (IsAlpha(s[j]) || (s[j] >= '0' && s[j] <= '9'))) ++j;
+    if (j < s.size() && s[j] == ';') ++j;
+    return j - i;
+  }
+
+  void WriteVisible(std::string_view text) {
+    for (size_t lt = text.find('<'); lt != npos; lt = text.find('<')) {
+      out_.append(text.substr(0, lt));
+      out_ += "&lt;";
+      text.remove_prefix(lt + 1);
+    }
+    out_.append(text);
+  }
+
+  void Hide(std::string_view run) {
+    const size_t k = hidden_.ends.size();
+    hidden_.text.append(run);
+    hidden_.ends.push_back(static_cast<uint32_t>(hidden_.text.size()));
+    if (k >= kFinalDigits) AppendUtf8(out_, kLeadingBase + static_cast<uint32_t>(k / kFinalDigits));
+    AppendUtf8(out_, kFinalBase + static_cast<uint32_t>(k % kFinalDigits));
+  }
+
+  // Writes pending_ for Gumbo, its runs of text hidden.
+  void FlushText() {
+    const std::string_view s = pending_;
+    size_t i = 0;
+    while (i < s.size()) {
+      bool must_hide = false;
+      size_t end = i;
+      while (end < s.size()) {
+        const size_t len = HideableLength(s, end, must_hide);
+        if (len == 0) break;
+        end += len;
+      }
+      if (end == i) {
+        const size_t len = VisibleLength(s, i);
+        WriteVisible(s.substr(i, len));
+        i += len;
+        continue;
+      }
+      // Whitespace at either end stays Gumbo's: its rules for whitespace differ.
+      size_t a = i;
+      while (a < end && IsHtmlSpace(s[a])) ++a;
+      size_t b = end;
+      while (b > a && IsHtmlSpace(s[b - 1])) --b;
+      if (must_hide || (b - a >= kMinHiddenBytes && !frameset_)) {
+        out_.append(s.substr(i, a - i));
+        Hide(s.substr(a, b - a));
+        out_.append(s.substr(b, end - b));
+      } else {
+        WriteVisible(s.substr(i, end - i));
+      }
+      i = end;
+    }
+    pending_.clear();
+  }
+
+  // Whether the tree builder treats a <div> here as it treats text: in body
+  // and not in a table (in a table's own structure it would move the <div>
+  // before the table and close it at the next row; in a cell, start tags of
+  // the table's structure that the pre-filter does not expect there end the
+  // cell and the <div> with it), not in a select (which ignores a <div>), not in a
+  // link (a link opened in it would move the <div> out of the first), not in
+  // a form (Gumbo ends a form early at the end of a link in it, unless an
+  // element is between them), not in an element whose content Gumbo reads as
+  // raw text (where the pre-filter did not expect it), not in SVG or MathML (which a
+  // <div> leaves), not in a frameset, not once the pre-filter's stack may
+  // differ from the tree builder's, and only once text has been seen (a
+  // <div>, unlike text, lets a later <frameset> replace the body).
+  bool DivIsText() const {
+    if (!markers_ || foreign_ > 0 || frameset_ || diverged_ || !seen_text_) return false;
+    return pos_.table_part.empty() && raw_open_ == 0 && TopOf(kSelect) < 0 && TopOf(kA) < 0 &&
+           TopOf(kForm) < 0;
+  }
 
   // What the tree builder does with an element, one lookup per tag.
   enum Kind : unsigned {
@@ -133,13 +352,63 @@ class Prefilter {
     kTablePart = 1u << 7,   // its end tag looks in table scope
     kRawDropped = 1u << 8,  // raw text never shown
     kInline = 1u << 9,      // shows nothing of itself in text: dropped without rendered attributes
+    kRawText = 1u << 10,    // Gumbo reads its content as raw text
   };
 
-  static unsigned KindOf(std::string_view name) {
-    static const std::unordered_map<std::string_view, unsigned>* const kinds = [] {
-      auto* m = new std::unordered_map<std::string_view, unsigned>;
-      auto add = [m](unsigned kind, std::initializer_list<std::string_view> names) {
-        for (std::string_view n : names) (*m)[n] |= kind;
+  // Names the pre-filter asks about: their ids are fixed (see NameTable).
+  enum Id : int {
+    kP,
+    kLi,
+    kDd,
+    kDt,
+    kTd,
+    kTh,
+    kTr,
+    kTbody,
+    kThead,
+    kTfoot,
+    kTable,
+    kTemplate,
+    kCaption,
+    kSelect,
+    kA,
+    kForm,
+    kButton,
+    kOption,
+    kOptgroup,
+    kOl,
+    kUl,
+    kSvg,
+    kMath,
+    kAddress,
+    kDiv,
+    kH1,
+    kH2,
+    kH3,
+    kH4,
+    kH5,
+    kH6,
+    kTracked,
+  };
+  static constexpr std::string_view kTrackedNames[kTracked] = {
+      "p",      "li",     "dd",       "dt",       "td",      "th",     "tr",   "tbody",
+      "thead",  "tfoot",  "table",    "template", "caption", "select", "a",    "form",
+      "button", "option", "optgroup", "ol",       "ul",      "svg",    "math", "address",
+      "div",    "h1",     "h2",       "h3",       "h4",      "h5",     "h6"};
+
+  struct NameInfo {
+    unsigned kind = 0;
+    int id = -1;  // known names have an id: Id for the tracked ones, then the others
+  };
+
+  // Every name the pre-filter knows, looked up with a cheap hash (a
+  // std::unordered_map lookup was a tenth of the pre-filter's time).
+  class NameTable {
+   public:
+    NameTable() {
+      for (int id = 0; id < kTracked; ++id) Add(kTrackedNames[id], 0);
+      auto add = [this](unsigned kind, std::initializer_list<std::string_view> names) {
+        for (std::string_view n : names) Add(n, kind);
       };
       add(kVoid,
           {"area", "base",  "basefont", "bgsound", "br",       "col",  "embed", "frame",  "hr",    "image",
@@ -167,32 +436,74 @@ class Prefilter {
       add(kBoundary, {"applet", "caption", "html", "table", "td", "th", "marquee", "object", "template"});
       add(kTablePart, {"table", "tbody", "thead", "tfoot", "tr", "td", "th", "caption", "colgroup"});
       add(kRawDropped, {"script", "style", "title", "iframe", "noembed", "noframes"});
+      add(kRawText, {"xmp", "textarea", "plaintext", "noscript", "iframe", "noembed", "noframes", "title",
+                     "style", "script"});
       add(kInline, {"b",      "big",  "code", "em",    "font", "i",   "nobr", "s",    "small", "strike",
                     "strong", "tt",   "u",    "span",  "sub",  "sup", "abbr", "cite", "var",   "kbd",
                     "samp",   "mark", "dfn",  "label", "time", "q",   "bdi",  "bdo"});
-      return m;
-    }();
-    auto it = kinds->find(name);
-    return it == kinds->end() ? 0 : it->second;
+    }
+
+    NameInfo Find(std::string_view name) const {
+      for (size_t i = Hash(name);; i = (i + 1) & (kSlots - 1)) {
+        const Slot& slot = slots_[i];
+        if (slot.name.empty()) return {};
+        if (slot.name == name) return slot.info;
+      }
+    }
+    int count() const { return count_; }
+
+   private:
+    static constexpr size_t kSlots = 512;  // a power of two, over twice the names
+    struct Slot {
+      std::string_view name;
+      NameInfo info;
+    };
+    static size_t Hash(std::string_view name) {
+      uint32_t h = 2166136261u;
+      for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+      return h & (kSlots - 1);
+    }
+    void Add(std::string_view name, unsigned kind) {
+      for (size_t i = Hash(name);; i = (i + 1) & (kSlots - 1)) {
+        Slot& slot = slots_[i];
+        if (slot.name.empty()) {
+          slot = {name, {kind, count_++}};
+          return;
+        }
+        if (slot.name == name) {
+          slot.info.kind |= kind;
+          return;
+        }
+      }
+    }
+    Slot slots_[kSlots];
+    int count_ = 0;
+  };
+
+  static const NameTable& Names() {
+    static const NameTable table;
+    return table;
   }
+  static NameInfo Lookup(std::string_view name) { return Names().Find(name); }
 
   enum class Scope { kDefault, kButton, kListItem, kTable };
 
   // Positions (in open_) of the elements of each kind, innermost last, so that
   // the scope questions take constant time.
   struct Positions {
-    std::vector<size_t> boundary, button, list, table, special, special_strict;
+    std::vector<size_t> boundary, button, list, table, table_part, special, special_strict;
   };
 
   static long Top(const std::vector<size_t>& v) { return v.empty() ? -1 : static_cast<long>(v.back()); }
-  long TopOf(std::string_view name) const {
+  long TopOf(Id id) const { return Top(by_id_[id]); }
+  long TopOf(std::string_view name, NameInfo info) const {
+    if (info.id >= 0) return Top(by_id_[static_cast<size_t>(info.id)]);
     auto it = by_name_.find(std::string(name));
     return it == by_name_.end() ? -1 : Top(it->second);
   }
 
-  // Where the innermost `name` is when it is in `scope`, or -1.
-  long InScope(std::string_view name, Scope scope) const {
-    const long at = TopOf(name);
+  // Where the innermost element `at` (-1: none) is when it is in `scope`, or -1.
+  long InScope(long at, Scope scope) const {
     if (at < 0) return -1;
     long bound = -1;
     switch (scope) {
@@ -215,37 +526,62 @@ class Prefilter {
   // Names are compared as views below (and in StartTag, EndTag, Pop): a view
   // compared with a literal costs no strlen, and no memcmp when the sizes
   // differ, and every tag meets a few dozen such comparisons.
-  void Push(std::string_view name, std::string_view emitted, unsigned kind) {
+  void Push(std::string_view name, Emitted emitted, NameInfo info) {
     const size_t at = open_.size();
+    const unsigned kind = info.kind;
+    const int id = info.id;
     if ((kind & kBoundary) != 0) pos_.boundary.push_back(at);
-    if (name == "button") pos_.button.push_back(at);
-    if (name == "ol" || name == "ul") pos_.list.push_back(at);
-    if (name == "table" || name == "template") pos_.table.push_back(at);
+    if (id == kButton) pos_.button.push_back(at);
+    if (id == kOl || id == kUl) pos_.list.push_back(at);
+    if (id == kTable || id == kTemplate) pos_.table.push_back(at);
+    if ((kind & kTablePart) != 0 || id == kTemplate) pos_.table_part.push_back(at);
     if ((kind & kSpecial) != 0) pos_.special.push_back(at);
-    if ((kind & kSpecial) != 0 && name != "address" && name != "div" && name != "p") {
-      pos_.special_strict.push_back(at);
+    if ((kind & kSpecial) != 0 && id != kAddress && id != kDiv && id != kP) pos_.special_strict.push_back(at);
+    if (id == kSvg || id == kMath) ++foreign_;
+    if ((kind & kRawText) != 0) ++raw_open_;
+    if (id >= 0) {
+      by_id_[static_cast<size_t>(id)].push_back(at);
+    } else {
+      by_name_[std::string(name)].push_back(at);
     }
-    if (name == "svg" || name == "math") ++foreign_;
-    by_name_[std::string(name)].push_back(at);
-    open_.push_back({std::string(name), std::string(emitted), kind});
+    open_.push_back({std::string(name), emitted, kind, id});
   }
 
   void Pop() {
     const size_t at = open_.size() - 1;
-    for (std::vector<size_t>* v :
-         {&pos_.boundary, &pos_.button, &pos_.list, &pos_.table, &pos_.special, &pos_.special_strict}) {
+    for (std::vector<size_t>* v : {&pos_.boundary, &pos_.button, &pos_.list, &pos_.table, &pos_.table_part,
+                                   &pos_.special, &pos_.special_strict}) {
       if (!v->empty() && v->back() == at) v->pop_back();
     }
     const Open& top = open_.back();
-    const std::string_view name = top.name;
-    if (name == "svg" || name == "math") --foreign_;
-    auto it = by_name_.find(top.name);
-    it->second.pop_back();
-    // An emptied entry is kept for the next element of that name (mis-nested
-    // markup opens and closes the same few names over and over: erasing would
-    // cost two allocations each time), unless there are many names.
-    if (it->second.empty() && by_name_.size() > kMaxKeptNames) by_name_.erase(it);
-    WriteEndTag(top.emitted);
+    if (top.id == kSvg || top.id == kMath) --foreign_;
+    if ((top.kind & kRawText) != 0) --raw_open_;
+    if (top.id >= 0) {
+      by_id_[static_cast<size_t>(top.id)].pop_back();
+    } else {
+      auto it = by_name_.find(top.name);
+      it->second.pop_back();
+      // An emptied entry is kept for the next element of that name (mis-nested
+      // markup opens and closes the same few names over and over: erasing would
+      // cost two allocations each time), unless there are many names.
+      if (it->second.empty() && by_name_.size() > kMaxKeptNames) by_name_.erase(it);
+    }
+    switch (top.emitted) {
+      case Emitted::kName:
+        WriteEndTag(top.name);
+        break;
+      case Emitted::kSpan:
+        WriteEndTag("span");
+        break;
+      case Emitted::kBlockCharacter:
+        pending_ += kBlock;
+        --open_markers_;
+        break;
+      case Emitted::kParaCharacter:
+        pending_ += kPara;
+        --open_markers_;
+        break;
+    }
     open_.pop_back();
   }
 
@@ -263,8 +599,10 @@ class Prefilter {
       const size_t end = gt == npos ? html_.size() : gt + 1;
       if (rest.size() >= 9 && internal::EqualsNoCase(rest.substr(0, 9), "<!doctype")) {
         // Gumbo reads the quirks mode from it; nothing inside a doctype is markup.
+        FlushText();
+        doctype_ = true;
         out_ += "<!DOCTYPE";
-        out_.append(html_.substr(lt + 9, (gt == npos ? html_.size() : gt) - lt - 9));
+        WriteMarkup(html_.substr(lt + 9, (gt == npos ? html_.size() : gt) - lt - 9));
         out_ += '>';
       }
       return end;  // other markup declarations and processing instructions are bogus comments
@@ -276,7 +614,7 @@ class Prefilter {
         const size_t gt = html_.find('>', name_start);
         return gt == npos ? html_.size() : gt + 1;
       }
-      out_ += "&lt;";
+      pending_ += '<';
       return lt + 1;
     }
     ReadTag(name_start, closing);
@@ -379,32 +717,61 @@ class Prefilter {
 
   // "<name attr="value" ...>" with the kept attributes, values re-quoted.
   void WriteStartTag(std::string_view name) {
+    FlushText();
     out_ += '<';
-    out_ += name;
-    for (const auto& [attribute, value] : tag_.attributes) {
+    WriteMarkup(name);
+    for (const auto& [attribute, raw_value] : tag_.attributes) {
       out_ += ' ';
-      out_ += attribute;
+      WriteMarkup(attribute);
+      std::string_view value = raw_value;
       out_ += "=\"";
-      for (char c : value) {
-        if (c == '"') {
-          out_ += "&quot;";
-        } else {
-          out_ += c;
-        }
+      for (size_t quote = value.find('"'); quote != npos; quote = value.find('"')) {
+        WriteMarkup(value.substr(0, quote));
+        out_ += "&quot;";
+        value.remove_prefix(quote + 1);
       }
+      WriteMarkup(value);
       out_ += '"';
     }
     out_ += '>';
   }
 
+  // Writes a part of a tag or doctype. Where Gumbo reads raw text that the
+  // pre-filter did not expect (in <noscript>, <iframe>, ...), markup is text,
+  // and every character of planes 15 and 16 in Gumbo's text must be a
+  // placeholder: the input's own become U+FFFD here (noncharacters aside,
+  // which Gumbo replaces itself).
+  void WriteMarkup(std::string_view markup) {
+    size_t copied = 0;
+    for (size_t i = 0; i + 3 < markup.size(); ++i) {
+      if (static_cast<unsigned char>(markup[i]) < 0xF3 || !IsPlane15Or16(markup[i], markup[i + 1]) ||
+          (FourByteCodePoint(markup, i) & 0xFFFE) == 0xFFFE) {
+        continue;
+      }
+      out_.append(markup.substr(copied, i - copied));
+      out_ += "\xEF\xBF\xBD";
+      i += 3;
+      copied = i + 1;
+    }
+    out_.append(markup.substr(copied));
+  }
+
   // Text that must stay text whatever Gumbo's tokenizer state: '<' escaped
-  // and, for raw text (where Gumbo would not decode references), '&' too.
+  // and, for raw text (where Gumbo would not decode references), '&' too;
+  // characters of planes 15 and 16 hidden (Gumbo may only see placeholders there).
   void WriteEscaped(std::string_view text, bool raw) {
-    for (char c : text) {
+    FlushText();
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
       if (c == '<') {
         out_ += "&lt;";
       } else if (c == '&' && raw) {
         out_ += "&amp;";
+      } else if (static_cast<unsigned char>(c) >= 0xF3 && i + 3 < text.size() &&
+                 IsPlane15Or16(c, text[i + 1]) && (FourByteCodePoint(text, i) & 0xFFFE) != 0xFFFE) {
+        // Noncharacters are left to Gumbo, which replaces them as it does elsewhere.
+        Hide(text.substr(i, 4));
+        i += 3;
       } else {
         out_ += c;
       }
@@ -432,8 +799,9 @@ class Prefilter {
   }
 
   void WriteEndTag(std::string_view name) {
+    FlushText();
     out_ += "</";
-    out_ += name;
+    WriteMarkup(name);
     out_ += '>';
   }
 
@@ -441,41 +809,43 @@ class Prefilter {
 
   // Closes what the start tag `name` implies is finished, as the tree
   // builder does for the end tags HTML lets authors leave out.
-  void ImpliedEnds(std::string_view name, unsigned kind) {
-    if (name == "li") {
-      const long li = TopOf("li");
+  void ImpliedEnds(NameInfo info) {
+    const int id = info.id;
+    const unsigned kind = info.kind;
+    if (id == kLi) {
+      const long li = TopOf(kLi);
       if (li >= 0 && li >= Top(pos_.special_strict)) CloseTo(li);
-    } else if (name == "dd" || name == "dt") {
-      const long item = std::max(TopOf("dd"), TopOf("dt"));
+    } else if (id == kDd || id == kDt) {
+      const long item = std::max(TopOf(kDd), TopOf(kDt));
       if (item >= 0 && item >= Top(pos_.special_strict)) CloseTo(item);
-    } else if (name == "td" || name == "th") {
-      const long cell = std::max(TopOf("td"), TopOf("th"));
-      const long row =
-          std::max({TopOf("tr"), Top(pos_.table), TopOf("tbody"), TopOf("thead"), TopOf("tfoot")});
+    } else if (id == kTd || id == kTh) {
+      const long cell = std::max(TopOf(kTd), TopOf(kTh));
+      const long row = std::max({TopOf(kTr), Top(pos_.table), TopOf(kTbody), TopOf(kThead), TopOf(kTfoot)});
       if (cell > row) CloseTo(cell);
-    } else if (name == "tr") {
-      const long row = TopOf("tr");
-      if (row > std::max({Top(pos_.table), TopOf("tbody"), TopOf("thead"), TopOf("tfoot")})) CloseTo(row);
-    } else if (name == "tbody" || name == "thead" || name == "tfoot") {
+    } else if (id == kTr) {
+      const long row = TopOf(kTr);
+      if (row > std::max({Top(pos_.table), TopOf(kTbody), TopOf(kThead), TopOf(kTfoot)})) CloseTo(row);
+    } else if (id == kTbody || id == kThead || id == kTfoot) {
       const long table = Top(pos_.table);
-      if (TopOf("tr") > table) CloseTo(TopOf("tr"));
-      const long section = std::max({TopOf("tbody"), TopOf("thead"), TopOf("tfoot")});
+      if (TopOf(kTr) > table) CloseTo(TopOf(kTr));
+      const long section = std::max({TopOf(kTbody), TopOf(kThead), TopOf(kTfoot)});
       if (section > table) CloseTo(section);
-    } else if (name == "option" || name == "optgroup") {
-      if (!open_.empty() && open_.back().name == "option") CloseTo(Innermost());
-      if (name == "optgroup" && !open_.empty() && open_.back().name == "optgroup") CloseTo(Innermost());
-    } else if (name == "button") {
-      CloseTo(InScope("button", Scope::kDefault));
+    } else if (id == kOption || id == kOptgroup) {
+      if (!open_.empty() && open_.back().id == kOption) CloseTo(Innermost());
+      if (id == kOptgroup && !open_.empty() && open_.back().id == kOptgroup) CloseTo(Innermost());
+    } else if (id == kButton) {
+      CloseTo(InScope(TopOf(kButton), Scope::kDefault));
     }
-    if ((kind & kClosesP) != 0) CloseTo(InScope("p", Scope::kButton));
+    if ((kind & kClosesP) != 0) CloseTo(InScope(TopOf(kP), Scope::kButton));
     if ((kind & kHeading) != 0 && !open_.empty() && (open_.back().kind & kHeading) != 0) CloseTo(Innermost());
   }
 
   // Returns where the text goes on.
   size_t StartTag() {
-    const std::string name_copy = tag_.name;  // tag_ is read again for the end of raw text
-    const std::string_view name = name_copy;
-    const unsigned kind = KindOf(name);
+    // A view of tag_.name: tag_ is read again for the end of raw text, after the name's last use.
+    const std::string_view name = tag_.name;
+    const NameInfo info = Lookup(name);
+    const unsigned kind = info.kind;
     const size_t next = tag_.end;
     if (name == "html" || name == "head" || name == "body") {
       // Gumbo opens each once (later ones only add attributes); they do not count.
@@ -496,7 +866,7 @@ class Prefilter {
         return AfterRawText(close);
       }
       if (name == "textarea" || name == "xmp") {
-        ImpliedEnds(name, kind);
+        ImpliedEnds(info);
         const size_t close = RawTextClose(next, name);
         const std::string_view content = html_.substr(next, (close == npos ? html_.size() : close) - next);
         if (name == "textarea" && open_.size() < kMaxTagDepth) {
@@ -509,14 +879,36 @@ class Prefilter {
         return AfterRawText(close);
       }
       if (name == "plaintext") {
-        ImpliedEnds(name, kind);
+        ImpliedEnds(info);
         WriteEscaped(html_.substr(next), /*raw=*/true);
         return html_.size();
       }
     }
-    ImpliedEnds(name, kind);
+    if (name == "frameset") frameset_ = true;
+    // Start tags the tree builder ignores where they are, but the pre-filter
+    // counts (its stack is no longer the tree builder's): parts of a table
+    // outside one, a form in a form; and the obsolete <isindex>, which ends a
+    // <p> in the tree builder only.
+    if (foreign_ == 0 && (((kind & kTablePart) != 0 && name != "table" && Top(pos_.table) < 0) ||
+                          (info.id == kForm && TopOf(kForm) >= 0) || name == "isindex")) {
+      diverged_ = true;
+      // An open element written as a character may now be ended by the tree
+      // builder at another place than the pre-filter's: filtered again without them.
+      if (open_markers_ > 0) restart_ = true;
+    }
+    // The same in SVG and MathML, whose rules the pre-filter knows less well.
+    if (foreign_ == 0 && (info.id == kSvg || info.id == kMath) && open_markers_ > 0) restart_ = true;
+    const bool inline_dropped = (kind & kInline) != 0 && tag_.attributes.empty();
+    if ((kind & kVoid) == 0 && !inline_dropped &&
+        (open_.size() >= kMaxTagDepth || (info.id == kA && open_.size() >= kMaxLinkDepth))) {
+      // Too deep: dropped, and with it what it would have closed (a list item
+      // at the limit would otherwise replace its sibling there, one by one).
+      return next;
+    }
+    ImpliedEnds(info);
     if (name == "br" && foreign_ == 0 && tag_.attributes.empty()) {
-      out_ += kBreak;
+      pending_ += kBreak;
+      seen_text_ = true;
       return next;
     }
     if ((kind & kVoid) != 0) {
@@ -526,58 +918,93 @@ class Prefilter {
       return next;
     }
     // Inline elements the renderer would see nothing of cost Gumbo as much as any.
-    if ((kind & kInline) != 0 && tag_.attributes.empty()) return next;
-    if (open_.size() >= kMaxTagDepth || (name == "a" && open_.size() >= kMaxLinkDepth)) return next;
-    const std::string_view emitted = (kind & kFormatting) != 0 ? std::string_view("span") : name;
+    if (inline_dropped) return next;
+    if ((info.id == kDiv || (info.id == kP && !doctype_)) && tag_.attributes.empty() && DivIsText()) {
+      // Its end is written as the same character.
+      const bool div = info.id == kDiv;
+      ++open_markers_;
+      pending_ += div ? kBlock : kPara;
+      Push(name, div ? Emitted::kBlockCharacter : Emitted::kParaCharacter, info);
+      return next;
+    }
+    const bool formatting = (kind & kFormatting) != 0;
+    const std::string_view emitted = formatting ? std::string_view("span") : name;
     WriteStartTag(emitted);
-    if (tag_.self_closing && (foreign_ > 0 || name == "svg" || name == "math")) {
+    if (tag_.self_closing && (foreign_ > 0 || info.id == kSvg || info.id == kMath)) {
       // Self-closing only means something in SVG and MathML; an explicit end
       // tag ends the element in every insertion mode.
       WriteEndTag(emitted);
       return next;
     }
-    Push(name, emitted, (kind & kFormatting) != 0 ? KindOf(emitted) : kind);
+    if (formatting) {
+      static const unsigned span_kind = Lookup("span").kind;
+      Push(name, Emitted::kSpan, NameInfo{span_kind, info.id});
+    } else {
+      Push(name, Emitted::kName, info);
+    }
     return next;
   }
 
   void EndTag() {
     const std::string_view name = tag_.name;
-    const unsigned kind = KindOf(name);
+    const NameInfo info = Lookup(name);
+    const unsigned kind = info.kind;
     if (name == "html" || name == "body" || name == "head") return;  // Gumbo closes nothing for them
     if (name == "br") {
-      out_ += foreign_ == 0 ? kBreak : "<br>";  // what the tree builder makes of </br>
+      // What the tree builder makes of </br>.
+      if (foreign_ == 0) {
+        pending_ += kBreak;
+      } else {
+        FlushText();
+        out_ += "<br>";
+      }
     } else if (name == "p") {
-      const long p = InScope("p", Scope::kButton);
+      const long p = InScope(TopOf(kP), Scope::kButton);
       if (p >= 0) {
         CloseTo(p);
+      } else if (DivIsText()) {
+        pending_ += kPara;  // an empty paragraph, as in a browser
+        pending_ += kPara;
       } else {
+        FlushText();
         out_ += "</p>";  // an empty paragraph, as in a browser
       }
     } else if ((kind & kVoid) != 0) {
       // nothing to close
     } else if (name == "li") {
-      CloseTo(InScope("li", Scope::kListItem));
+      CloseTo(InScope(TopOf(kLi), Scope::kListItem));
     } else if ((kind & kHeading) != 0) {
       long heading = -1;
-      for (std::string_view h : {"h1", "h2", "h3", "h4", "h5", "h6"}) heading = std::max(heading, TopOf(h));
+      for (Id h : {kH1, kH2, kH3, kH4, kH5, kH6}) heading = std::max(heading, TopOf(h));
       if (heading >= 0 && heading >= Top(pos_.boundary)) CloseTo(heading);
     } else if ((kind & kTablePart) != 0) {
-      CloseTo(InScope(name, Scope::kTable));
+      CloseTo(InScope(TopOf(name, info), Scope::kTable));
     } else if ((kind & kSpecial) != 0) {
-      CloseTo(InScope(name, Scope::kDefault));
+      CloseTo(InScope(TopOf(name, info), Scope::kDefault));
     } else {
       // Inline and unknown elements: closed unless a block is open inside them.
-      const long at = TopOf(name);
+      const long at = TopOf(name, info);
       if (at >= 0 && at > Top(pos_.special)) CloseTo(at);
     }
   }
 
   std::string_view html_;
   std::string out_;
+  std::string pending_;  // text not yet written (see FlushText)
+  HiddenText hidden_;
+  bool frameset_ = false;   // a <frameset> was seen: Gumbo drops text but its whitespace
+  bool seen_text_ = false;  // text other than whitespace was seen
+  bool diverged_ = false;   // see StartTag
+  const bool markers_;
+  int open_markers_ = 0;  // open elements written as characters
+  bool restart_ = false;
+  bool doctype_ = false;  // a doctype was seen (the document may be in no-quirks mode)
+  int raw_open_ = 0;      // open elements whose content Gumbo would read as raw text
   std::vector<Open> open_;
   // Names with an empty entry in by_name_ are kept up to this many entries.
   static constexpr size_t kMaxKeptNames = 64;
-  std::unordered_map<std::string, std::vector<size_t>> by_name_;
+  std::unordered_map<std::string, std::vector<size_t>> by_name_;  // names without an id
+  std::vector<std::vector<size_t>> by_id_ = std::vector<std::vector<size_t>>(Names().count());
   Positions pos_;
   Tag tag_;
   int foreign_ = 0;  // open svg and math elements
@@ -592,6 +1019,25 @@ class Writer {
  public:
   // Inline text: runs of HTML whitespace collapse to one space; no-break
   // spaces stay (as plain spaces).
+  // The line break, block or paragraph marker at s[i], if there is one: it is
+  // written out and i moved to its last byte.
+  bool Marker(std::string_view s, size_t& i) {
+    const char c = s[i];
+    if (c == kBreak[0] && IsBreakAt(s, i)) {
+      LineBreak();
+      i += kBreak.size() - 1;
+    } else if (c == kBlock[0] && IsBlockAt(s, i)) {
+      Block(false);
+      i += kBlock.size() - 1;
+    } else if (c == kPara[0] && IsParaAt(s, i)) {
+      Block(true);
+      i += kPara.size() - 1;
+    } else {
+      return false;
+    }
+    return true;
+  }
+
   void Text(std::string_view s) {
     for (size_t i = 0; i < s.size(); ++i) {
       const char c = s[i];
@@ -600,9 +1046,7 @@ class Writer {
       } else if (c == '\xC2' && i + 1 < s.size() && s[i + 1] == '\xA0') {
         Put(" ");
         ++i;
-      } else if (c == kBreak[0] && IsBreakAt(s, i)) {
-        LineBreak();
-        i += kBreak.size() - 1;
+      } else if (Marker(s, i)) {
       } else {
         Put(std::string_view(&s[i], 1));
       }
@@ -615,9 +1059,7 @@ class Writer {
       const char c = s[i];
       if (c == '\n') {
         LineBreak();
-      } else if (c == kBreak[0] && IsBreakAt(s, i)) {
-        LineBreak();
-        i += kBreak.size() - 1;
+      } else if (Marker(s, i)) {
       } else if (c != '\r') {
         space_ = false;
         Put(std::string_view(&c, 1));
@@ -964,6 +1406,8 @@ bool HasClass(const GumboElement& e, std::string_view wanted) {
 }
 
 bool IsHidden(const GumboElement& e) {
+  if (e.attributes.length == 0)
+    return false;  // most elements: the pre-filter drops the attributes we do not read
   if (gumbo_get_attribute(&e.attributes, "hidden") != nullptr) return true;
   const std::string_view style = Attribute(e, "style");
   if (style.empty()) return false;
@@ -1055,7 +1499,8 @@ bool IsLineBlock(GumboTag tag) {
 // The text of a subtree, whitespace collapsed, without structure (iterative:
 // used for link texts and for subtrees too deep to render); it stops once it
 // is longer than `max_bytes` or has visited `max_nodes` nodes.
-std::string FlatText(const GumboNode* root, size_t max_bytes = npos, size_t max_nodes = npos) {
+std::string FlatText(const GumboNode* root, const HiddenText& hidden, size_t max_bytes = npos,
+                     size_t max_nodes = npos) {
   std::string out;
   bool space = false;
   std::vector<const GumboNode*> stack{root};
@@ -1072,22 +1517,27 @@ std::string FlatText(const GumboNode* root, size_t max_bytes = npos, size_t max_
       }
     } else if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_WHITESPACE ||
                node->type == GUMBO_NODE_CDATA) {
-      const std::string_view text = node->v.text.text;
-      for (size_t i = 0; i < text.size(); ++i) {
-        const char* p = &text[i];
-        if (IsHtmlSpace(*p)) {
-          space = true;
-          continue;
+      hidden.ForEachPiece(node->v.text.text, [&](std::string_view text) {
+        for (size_t i = 0; i < text.size(); ++i) {
+          const char* p = &text[i];
+          if (IsHtmlSpace(*p)) {
+            space = true;
+            continue;
+          }
+          if (*p == kBreak[0] && IsBreakAt(text, i)) {
+            space = true;
+            i += kBreak.size() - 1;
+            continue;
+          }
+          if (*p == kBlock[0] && (IsBlockAt(text, i) || IsParaAt(text, i))) {  // a <div>, a <p>: nothing
+            i += kBlock.size() - 1;
+            continue;
+          }
+          if (space && !out.empty()) out += ' ';
+          space = false;
+          out += *p;
         }
-        if (*p == kBreak[0] && IsBreakAt(text, i)) {
-          space = true;
-          i += kBreak.size() - 1;
-          continue;
-        }
-        if (space && !out.empty()) out += ' ';
-        space = false;
-        out += *p;
-      }
+      });
     }
   }
   return out;
@@ -1108,7 +1558,7 @@ std::string NormalizedUrl(std::string_view url) {
 
 class Renderer {
  public:
-  explicit Renderer(Writer* writer) : w_(writer) {}
+  Renderer(Writer* writer, const HiddenText* hidden) : w_(writer), hidden_(hidden) {}
 
   void Render(const GumboNode* node, int depth) {
     // Once the text is full the rest of the tree is not walked: deeply nested
@@ -1118,11 +1568,13 @@ class Renderer {
       case GUMBO_NODE_TEXT:
       case GUMBO_NODE_WHITESPACE:
       case GUMBO_NODE_CDATA:
-        if (pre_ > 0) {
-          w_->Verbatim(node->v.text.text);
-        } else {
-          w_->Text(node->v.text.text);
-        }
+        hidden_->ForEachPiece(node->v.text.text, [this](std::string_view text) {
+          if (pre_ > 0) {
+            w_->Verbatim(text);
+          } else {
+            w_->Text(text);
+          }
+        });
         return;
       case GUMBO_NODE_DOCUMENT:
         RenderChildren(node->v.document.children, depth);
@@ -1130,7 +1582,7 @@ class Renderer {
       case GUMBO_NODE_ELEMENT:
       case GUMBO_NODE_TEMPLATE:
         if (depth > kMaxRenderDepth) {
-          w_->Text(FlatText(node));
+          w_->Text(FlatText(node, *hidden_));
           return;
         }
         RenderElement(node, depth);
@@ -1157,13 +1609,17 @@ class Renderer {
   void RenderElement(const GumboNode* node, int depth) {
     const GumboElement& e = node->v.element;
     if (IsSkipped(e.tag) || IsHidden(e)) return;
-    const std::string_view id = Attribute(e, "id");
-    const bool cite = e.tag == GUMBO_TAG_BLOCKQUOTE && AsciiLower(Attribute(e, "type")) == "cite";
-    if (HasClass(e, "gmail_quote") || HasClass(e, "gmail_quote_container") ||
-        HasClass(e, "moz-cite-prefix") || cite) {
+    // Most elements have no attributes left: nothing to look up then.
+    const bool attributes = e.attributes.length > 0;
+    const std::string_view id = attributes ? Attribute(e, "id") : std::string_view();
+    const bool cite =
+        attributes && e.tag == GUMBO_TAG_BLOCKQUOTE && AsciiLower(Attribute(e, "type")) == "cite";
+    if (attributes && (HasClass(e, "gmail_quote") || HasClass(e, "gmail_quote_container") ||
+                       HasClass(e, "moz-cite-prefix") || cite)) {
       MarkQuote();
     }
-    if (e.tag == GUMBO_TAG_BLOCKQUOTE || HasClass(e, "yahoo_quoted") || id == "OLK_SRC_BODY_SECTION") {
+    if (e.tag == GUMBO_TAG_BLOCKQUOTE || (attributes && HasClass(e, "yahoo_quoted")) ||
+        id == "OLK_SRC_BODY_SECTION") {
       if (e.tag != GUMBO_TAG_BLOCKQUOTE) MarkQuote();
       w_->Block(true);
       w_->PushPrefix("> ");
@@ -1269,7 +1725,7 @@ class Renderer {
     // Longer than this, the text cannot be the address however it is written;
     // and no link reads more than kMaxLinkNodes nodes of text, so that links
     // nested in links (which broken markup makes) cost no more than that each.
-    const std::string text = FlatText(node, href.size() + 64, kMaxLinkNodes);
+    const std::string text = FlatText(node, *hidden_, href.size() + 64, kMaxLinkNodes);
     if (text.empty() || NormalizedUrl(text) == NormalizedUrl(href)) return;
     std::string shown(scheme == "mailto:" ? href.substr(7) : href);
     w_->Text(" (" + shown + ")");
@@ -1301,7 +1757,7 @@ class Renderer {
         }
         // A cell's text may only take what the row leaves of the text's room.
         Writer sub(w_->room() - std::min(w_->room(), row_bytes));
-        Renderer inner(&sub);
+        Renderer inner(&sub, hidden_);
         inner.lists_ = lists_;
         inner.table_depth_ = table_depth_ + 1;
         inner.RenderChildren(cell->v.element.children, depth + 2);
@@ -1402,6 +1858,7 @@ class Renderer {
   };
 
   Writer* w_;
+  const HiddenText* hidden_;
   std::vector<ListState> lists_;
   int pre_ = 0;
   int table_depth_ = 0;  // tables around this one rendered into their own writers
@@ -1421,8 +1878,20 @@ struct Rendered {
   bool truncated = false;
 };
 
-// Gumbo's tree of the pre-filtered `html`, in `arena`'s memory (it lives as
-// long as the arena; it is never destroyed node by node).
+// What the pre-filter hands Gumbo for `html`, and the text it hid.
+std::string RunPrefilter(std::string_view html, HiddenText* hidden) {
+  Prefilter prefilter(html, /*markers=*/true);
+  std::string out = prefilter.Run();
+  if (!prefilter.restart()) {
+    *hidden = prefilter.TakeHidden();
+    return out;
+  }
+  Prefilter again(html, /*markers=*/false);
+  out = again.Run();
+  *hidden = again.TakeHidden();
+  return out;
+}
+
 // Rewrites each numeric character reference whose value is beyond Unicode
 // (&#x80000000;, &#99999999999;) as &#xFFFD;. Gumbo 0.10 accumulates the
 // value in an int that overflows, and then writes bytes that are not UTF-8
@@ -1446,6 +1915,8 @@ void NeutralizeHugeCharRefs(std::string& html) {
       if (!huge) value = value * (hex ? 16 : 10) + static_cast<uint32_t>(d);
       huge = huge || value > 0x10FFFF;
     }
+    // Planes 15 and 16 are the pre-filter's placeholders (noncharacters aside).
+    if (!huge && value >= kFinalBase && (value & 0xFFFE) != 0xFFFE) huge = true;
     if (!huge) continue;
     out.append(html, copied, at - copied);
     out += "&#xFFFD";
@@ -1456,13 +1927,31 @@ void NeutralizeHugeCharRefs(std::string& html) {
   html = std::move(out);
 }
 
-GumboOutput* Parse(std::string_view html, GumboArena* arena) {
-  std::string sanitized = SanitizeUtf8(html.substr(0, kMaxHtmlBytes));
-  for (size_t i = sanitized.find(kBreak); i != npos; i = sanitized.find(kBreak, i)) {
-    sanitized.replace(i, kBreak.size(), "\xEF\xBF\xBD");
+// Gumbo's tree of the pre-filtered `html`, in `arena`'s memory (it lives as
+// long as the arena; it is never destroyed node by node), and in `hidden` the
+// text the pre-filter kept from Gumbo.
+GumboOutput* Parse(std::string_view html, GumboArena* arena, HiddenText* hidden) {
+  const std::string_view read = html.substr(0, kMaxHtmlBytes);
+  // Mail's HTML is valid UTF-8 without NULs nearly always: checking is cheaper than copying.
+  std::string sanitized =
+      read.find('\0') == npos && IsValidUtf8(read) ? std::string(read) : SanitizeUtf8(read);
+  // The pre-filter's own characters (kBreak, kBlock, kPara) in the input are not its own.
+  // One pass, copying only when there is one (replacing in place would be quadratic).
+  if (sanitized.find("\xF4\x8F\xBF") != npos) {
+    std::string replaced;
+    replaced.reserve(sanitized.size());
+    size_t copied = 0;
+    for (size_t i = sanitized.find("\xF4\x8F\xBF"); i != npos; i = sanitized.find("\xF4\x8F\xBF", i + 1)) {
+      if (!IsBreakAt(sanitized, i) && !IsBlockAt(sanitized, i) && !IsParaAt(sanitized, i)) continue;
+      replaced.append(sanitized, copied, i - copied);
+      replaced += "\xEF\xBF\xBD";
+      copied = i + kBreak.size();
+    }
+    replaced.append(sanitized, copied);
+    sanitized = std::move(replaced);
   }
   NeutralizeHugeCharRefs(sanitized);
-  const std::string input = Prefilter(sanitized).Run();
+  const std::string input = RunPrefilter(sanitized, hidden);
   GumboOptions options = kGumboDefaultOptions;
   options.allocator = &GumboArena::Allocate;
   options.deallocator = &GumboArena::Deallocate;
@@ -1473,9 +1962,10 @@ GumboOutput* Parse(std::string_view html, GumboArena* arena) {
 
 Rendered Render(std::string_view html) {
   GumboArena arena;
-  const GumboOutput* output = Parse(html, &arena);
+  HiddenText hidden;
+  const GumboOutput* output = Parse(html, &arena, &hidden);
   Writer writer(MaxTextBytes(std::min(html.size(), kMaxHtmlBytes)));
-  Renderer renderer(&writer);
+  Renderer renderer(&writer, &hidden);
   renderer.Render(output->document, 0);
   Rendered rendered;
   rendered.quote_mark = renderer.quote_mark();
@@ -1509,11 +1999,15 @@ HtmlToTextResult HtmlToTextSplit(std::string_view html) {
 
 namespace internal {
 
-std::string PrefilterHtml(std::string_view html) { return Prefilter(html).Run(); }
+std::string PrefilterHtml(std::string_view html) {
+  HiddenText hidden;
+  return RunPrefilter(html, &hidden);
+}
 
 HtmlTreeShape ParsedTreeShape(std::string_view html) {
   GumboArena arena;
-  const GumboOutput* output = Parse(html, &arena);
+  HiddenText hidden;
+  const GumboOutput* output = Parse(html, &arena, &hidden);
   HtmlTreeShape shape;
   std::vector<std::pair<const GumboNode*, size_t>> stack{{output->document, 0}};
   while (!stack.empty()) {

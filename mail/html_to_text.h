@@ -36,8 +36,15 @@
 // every block) and without the attributes the renderer does not read (at most
 // 64 per tag). Mis-nested markup may therefore render a little differently
 // from a browser (an inline element left open ends where its block ends),
-// never with other text; <br> reaches Gumbo as a private-use character that
-// the renderer reads as a line break (U+10FFFD of the input becomes U+FFFD).
+// never with other text. Gumbo spends over a hundred instructions on each
+// character of text, so the pre-filter also keeps runs of text from it: each
+// reaches Gumbo as one or two private-use characters of planes 15 and 16 that
+// the renderer reads back from a side table; <br>, and <div> and <p> without
+// attributes where the tree builder treats them as text, reach it as
+// U+10FFFD, U+10FFFC and U+10FFFB. So the input's own U+10FFFB..D, numeric
+// references to planes 15 and 16 (noncharacters aside), and those characters
+// inside tags (where Gumbo might read markup as text) become U+FFFD; the
+// input's other characters of planes 15 and 16 in text come back as they were.
 // Gumbo's memory is one arena, freed at once (never node by node, so freeing
 // cannot recurse); the renderer recurses at most 400 levels. Input beyond 4 MiB is not read (Gumbo's tree
 // takes up to about 35 times the size of tag-dense HTML), and the text produced stops at the size of the HTML

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -189,7 +190,11 @@ std::vector<HostileShape> HostileShapes() {
       {"links left open in blocks", links, n},
       {"deep tables", Repeat("<table><tr><td>word ", n), n},
       {"deep tables without rows", Repeat("<table><td>word ", n), n},
-      {"deep lists", Repeat("<ul><li>word ", n), n, /*amplifies=*/true},
+      // Items beyond the depth limit are dropped with what they would close: their text stays on the
+      // deepest item's line (it used to be an item per line, each indented 254 spaces).
+      {"deep lists", Repeat("<ul><li>word ", n), n},
+      {"deep quotes with short lines", Repeat("<blockquote>", 120) + Repeat("word<br>", n), n,
+       /*amplifies=*/true},
       {"deep divs", Repeat("<div>word ", n), n},
       {"self-closed divs (the slash means nothing in HTML)", Repeat("<div/>word ", n), n},
       {"deep blockquotes", Repeat("<blockquote>word ", n), n},
@@ -350,14 +355,83 @@ TEST(HtmlToTextTest, NestedListsAfterOutlookReplyHeaderAreQuoted) {
   EXPECT_EQ(HtmlToTextSplit(html).reply, "Done.");
 }
 
-// Found by html_fuzzer: Gumbo overflows on numeric references beyond Unicode and wrote invalid UTF-8 (or nothing).
+// Found by html_fuzzer: Gumbo overflows on numeric references beyond Unicode and wrote invalid UTF-8 (or
+// nothing).
 TEST(HtmlToTextTest, NumericReferencesBeyondUnicodeAreReplacementCharacters) {
-  for (const std::string ref : {"&#xD80EEEEEEEEEEEEEEEEEEEEEEEEEEEEE0;", "&#x80000000;", "&#99999999999;", "&#x110000;"}) {
+  for (const std::string ref :
+       {"&#xD80EEEEEEEEEEEEEEEEEEEEEEEEEEEEE0;", "&#x80000000;", "&#99999999999;", "&#x110000;"}) {
     const std::string text = HtmlToText("<p>a" + ref + "b</p>");
     EXPECT_TRUE(IsValidUtf8(text)) << ref;
-    EXPECT_EQ(text, "a\xEF\xBF\xBD" "b") << ref;
+    EXPECT_EQ(text,
+              "a\xEF\xBF\xBD"
+              "b")
+        << ref;
   }
   EXPECT_EQ(HtmlToText("<p>&#x1F600;&#233;&#x10FFFF;</p>"), "\xF0\x9F\x98\x80\xC3\xA9\xF4\x8F\xBF\xBF");
+}
+
+// The pre-filter hides runs of text from Gumbo behind characters of planes 15
+// and 16 and reads them back in the renderer: the input's own characters there
+// come back as they were, wherever Gumbo puts them.
+constexpr std::string_view kF0000 = "\xF3\xB0\x80\x80";   // U+F0000, the first placeholder
+constexpr std::string_view kF0001 = "\xF3\xB0\x80\x81";   // U+F0001
+constexpr std::string_view k100000 = "\xF4\x80\x80\x80";  // U+100000, the first leading placeholder
+constexpr std::string_view kFFFFD = "\xF3\xBF\xBF\xBD";   // U+FFFFD, the last placeholder
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+
+std::string Cat(std::initializer_list<std::string_view> parts) {
+  std::string s;
+  for (std::string_view p : parts) s += p;
+  return s;
+}
+
+TEST(HtmlToTextTest, CharactersOfPlanes15And16ComeBackAsTheyWere) {
+  EXPECT_EQ(HtmlToText(Cat({"a", kF0000, "b ", k100000, " c", kFFFFD})),
+            Cat({"a", kF0000, "b ", k100000, " c", kFFFFD}));
+  EXPECT_EQ(HtmlToText(Cat({"<table><tr><td>x", kF0001, "y</td><td>", k100000, "</td></tr></table>"})),
+            Cat({"x", kF0001, "y | ", k100000}));
+  EXPECT_EQ(HtmlToText(Cat({"<pre>p", kF0000, "\n  q</pre>"})), Cat({"p", kF0000, "\n  q"}));
+  EXPECT_EQ(HtmlToText(Cat({"<a href=\"http://x.example/\">l", kF0001, "</a>"})),
+            Cat({"l", kF0001, " (http://x.example/)"}));
+  EXPECT_EQ(HtmlToText(Cat({"<ul><li>", kF0000, "<li>", kF0001, "</ul>"})),
+            Cat({"- ", kF0000, "\n- ", kF0001}));
+  // Raw text: Gumbo reads no markup and no references there.
+  EXPECT_EQ(HtmlToText(Cat({"<textarea>t", kF0000, " &amp; <b></textarea>"})), Cat({"t", kF0000, " & <b>"}));
+  EXPECT_EQ(HtmlToText(Cat({"<xmp>x", kF0000, "<b>&amp;</xmp>"})), Cat({"x", kF0000, "<b>&amp;"}));
+  EXPECT_EQ(HtmlToText(Cat({"<plaintext>p", kF0001, "<b>"})), Cat({"p", kF0001, "<b>"}));
+  // Text that is not shown (a select, SVG, a title) leaks no run into what is.
+  EXPECT_EQ(HtmlToText(Cat({"<select><option>o", kF0000, "</option></select>after"})), "after");
+  EXPECT_EQ(HtmlToText(Cat({"<svg><text>s", kF0000, "</text></svg>after"})), "after");
+  EXPECT_EQ(HtmlToText(Cat({"<title>t", kF0000, "</title>after"})), "after");
+}
+
+TEST(HtmlToTextTest, ThePrefiltersOwnCharactersAndReferencesToPlaceholdersAreReplaced) {
+  // U+10FFFB..D are the pre-filter's paragraph, block and line break; U+10FFFA is not.
+  EXPECT_EQ(HtmlToText("1\xF4\x8F\xBF\xBB"
+                       "2\xF4\x8F\xBF\xBC"
+                       "3\xF4\x8F\xBF\xBD"
+                       "4\xF4\x8F\xBF\xBA"),
+            Cat({"1", kReplacement, "2", kReplacement, "3", kReplacement, "4\xF4\x8F\xBF\xBA"}));
+  // Gumbo would decode these into placeholders (&#x10FFFD; was a line break); noncharacters stay its own.
+  EXPECT_EQ(HtmlToText("&#xF0000;|&#983040;|&#x10FFFB;|&#x10FFFD;|&#xEFFFF;|&#xFFFFF;"),
+            Cat({kReplacement, "|", kReplacement, "|", kReplacement, "|", kReplacement,
+                 "|\xF3\xAF\xBF\xBF|\xF3\xBF\xBF\xBF"}));
+  // In tags they would reach Gumbo's text wherever it reads markup as text: they are replaced there too.
+  EXPECT_EQ(HtmlToText(Cat({"<a href=\"http://x.example/", kF0000, "\">link</a>"})),
+            Cat({"link (http://x.example/", kReplacement, ")"}));
+}
+
+TEST(HtmlToTextTest, MoreRunsThanOnePlaceholderCharacterCounts) {
+  // 70,000 runs: from the 65,535th on, a run's placeholder is two characters.
+  constexpr int kRuns = 70000;
+  std::string html = "<ul>";
+  std::string expected;
+  for (int i = 0; i < kRuns; ++i) {
+    html += "<li>line " + std::to_string(i);
+    expected += (i == 0 ? "- line " : "\n- line ") + std::to_string(i);
+  }
+  EXPECT_NE(internal::PrefilterHtml(html).find("\xF4\x80\x80\x81"), std::string::npos);  // U+100001
+  EXPECT_EQ(HtmlToText(html), expected);
 }
 
 }  // namespace
