@@ -181,7 +181,7 @@ class Bench:
         return path
 
     def migrate(self, cfg):
-        self.run([self.ctl, "migrate", "-c", cfg])
+        self.run([self.ctl, "migrate", "-c", cfg], capture_output=True)  # its lines are not figures
 
     def run(self, cmd, **kw):
         self.commands.append(" ".join(os.path.basename(c) if i == 0 else c for i, c in enumerate(cmd)))
