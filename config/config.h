@@ -424,6 +424,16 @@ LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options = 
 // but not read). Never throws.
 LoadResult LoadConfigString(std::string_view text, const std::string& file_name, const LoadOptions& options = {});
 
+// Every key the loader accepts, by section, named as docs/configuration.md's
+// headings name them: "" (the top level), "instance", "mailboxes",
+// "mailboxes[].imap", "rules", "matchers", ... The documentation test checks
+// that each is documented and that each documented key is one of these.
+struct KnownSection {
+  std::string_view name;
+  std::vector<std::string_view> keys;
+};
+std::vector<KnownSection> KnownKeys();
+
 }  // namespace config
 
 #endif  // MAILFORUM_CONFIG_CONFIG_H_

@@ -571,4 +571,28 @@ LoadResult LoadConfigFile(const std::string& path, const LoadOptions& options) {
   return LoadConfigString(file.data, path, options);
 }
 
+std::vector<KnownSection> KnownKeys() {
+  auto list = [](std::span<const std::string_view> keys) {
+    return std::vector<std::string_view>(keys.begin(), keys.end());
+  };
+  return {
+      {"", list(kTopKeys)},
+      {"instance", list(kInstanceKeys)},
+      {"database", list(kDatabaseKeys)},
+      {"secrets", list(kSecretsKeys)},
+      {"smtp", list(kSmtpKeys)},
+      {"categories", list(kCategoryKeys)},
+      {"mailboxes", list(kMailboxKeys)},
+      {"mailboxes[].imap", list(kImapKeys)},
+      {"mailboxes[].after", list(kAfterKeys)},
+      {"rules", internal::RuleKeys()},
+      {"matchers", internal::MatcherKeyNames()},
+      {"auth", list(kAuthKeys)},
+      {"limits", list(kLimitsKeys)},
+      {"outbox", list(kOutboxKeys)},
+      {"web", list(kWebKeys)},
+      {"log", list(kLogKeys)},
+  };
+}
+
 }  // namespace config

@@ -34,15 +34,6 @@ constexpr MatcherKey kMatcherKeys[] = {
     {"dmarc", Kind::kDmarc},
 };
 
-const std::vector<std::string_view>& MatcherKeyNames() {
-  static const std::vector<std::string_view> names = [] {
-    std::vector<std::string_view> out;
-    for (const MatcherKey& key : kMatcherKeys) out.push_back(key.key);
-    return out;
-  }();
-  return names;
-}
-
 constexpr std::string_view kRuleKeys[] = {"name", "match", "action", "category", "tags", "reason"};
 constexpr std::string_view kHeaderKeys[] = {"name", "regex"};
 
@@ -181,6 +172,17 @@ std::optional<Rule> ReadOneRule(Reader& reader, Section& s) {
 }
 
 }  // namespace
+
+const std::vector<std::string_view>& MatcherKeyNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const MatcherKey& key : kMatcherKeys) out.push_back(key.key);
+    return out;
+  }();
+  return names;
+}
+
+std::vector<std::string_view> RuleKeys() { return {std::begin(kRuleKeys), std::end(kRuleKeys)}; }
 
 std::optional<Matcher> ReadMatcher(Reader& reader, const Value& value) {
   Section s(reader, value, "in match", MatcherKeyNames());

@@ -5,6 +5,7 @@
 #define MAILFORUM_CONFIG_RULES_H_
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -28,6 +29,10 @@ std::vector<ReadRule> ReadRules(Reader& reader, const Value& rules);
 // not). A map with several keys is their conjunction. nullopt when nothing in
 // it could be read.
 std::optional<Matcher> ReadMatcher(Reader& reader, const Value& value);
+
+// The keys of a rule and of a matcher map (for config::KnownKeys).
+std::vector<std::string_view> RuleKeys();
+const std::vector<std::string_view>& MatcherKeyNames();
 
 }  // namespace config::internal
 
