@@ -10,6 +10,8 @@ namespace mftest {
 
 std::string InstallExampleConfig(const std::string& dir, const std::string& dsn) {
   std::string text = ReadFile(SourceDir() + "/systemd/mailforum.example.yaml");
+  // Outside systemd (CREDENTIALS_DIRECTORY unset) the example's secrets are /etc/mailforum's.
+  text = std::regex_replace(text, std::regex(R"(\$\{CREDENTIALS_DIRECTORY:-/etc/mailforum\}/)"), "/etc/mailforum/");
   std::string dsn_file;
   std::set<std::string> files;
   static const std::regex kPath(R"(/etc/mailforum/[A-Za-z0-9._-]+)");

@@ -805,6 +805,78 @@ TEST_F(ConfigTest, ShortReplyKeyIsAWarning) {
       "bytes; make one with: openssl rand -base64 32");
 }
 
+TEST(PathVariablesTest, ExpandsOnlyCredentialsDirectory) {
+  using internal::ExpandPathVariables;
+  auto set = [](const char* name) -> const char* {
+    return std::string_view(name) == "CREDENTIALS_DIRECTORY" ? "/run/credentials/mailforumd.service"
+                                                             : nullptr;
+  };
+  auto unset = [](const char*) -> const char* { return nullptr; };
+  auto empty = [](const char*) -> const char* { return ""; };
+  EXPECT_EQ(ExpandPathVariables("${CREDENTIALS_DIRECTORY}/imap-help", set).path,
+            "/run/credentials/mailforumd.service/imap-help");
+  EXPECT_EQ(ExpandPathVariables("${CREDENTIALS_DIRECTORY:-/etc/mailforum}/db.dsn", set).path,
+            "/run/credentials/mailforumd.service/db.dsn");
+  EXPECT_EQ(ExpandPathVariables("${CREDENTIALS_DIRECTORY:-/etc/mailforum}/db.dsn", unset).path,
+            "/etc/mailforum/db.dsn");
+  EXPECT_EQ(ExpandPathVariables("${CREDENTIALS_DIRECTORY:-/etc/mailforum}/db.dsn", empty).path,
+            "/etc/mailforum/db.dsn");
+  EXPECT_EQ(ExpandPathVariables("${CREDENTIALS_DIRECTORY:-}x", unset).path, "x");
+  // Without "${" nothing changes, a lone '$' included.
+  EXPECT_EQ(ExpandPathVariables("/etc/mail$forum/a$b", unset).path, "/etc/mail$forum/a$b");
+  EXPECT_EQ(ExpandPathVariables("${CREDENTIALS_DIRECTORY}${CREDENTIALS_DIRECTORY}", set).path,
+            "/run/credentials/mailforumd.service/run/credentials/mailforumd.service");
+
+  EXPECT_EQ(
+      ExpandPathVariables("${CREDENTIALS_DIRECTORY}/db.dsn", unset).error,
+      "${CREDENTIALS_DIRECTORY} is not set (systemd sets it for a unit with LoadCredential=; elsewhere set "
+      "it, or write ${CREDENTIALS_DIRECTORY:-/etc/mailforum})");
+  EXPECT_FALSE(ExpandPathVariables("${CREDENTIALS_DIRECTORY}/db.dsn", empty).path.has_value());
+  EXPECT_EQ(ExpandPathVariables("${HOME}/.pass", set).error,
+            "unknown variable '${HOME}' (a path may name only ${CREDENTIALS_DIRECTORY})");
+  EXPECT_EQ(ExpandPathVariables("/x/${CREDENTIALS_DIRECTORY/db.dsn", set).error, "'${' without its '}'");
+}
+
+// systemd's LoadCredential= puts the secrets in $CREDENTIALS_DIRECTORY; the
+// configuration names them there.
+TEST_F(SecretFileTest, CredentialsDirectoryIsExpandedInFilePaths) {
+  WriteFile(dir_ + "/db.dsn", std::string(kDsn) + "\n", 0600);
+  WriteFile(dir_ + "/reply.key", std::string(kReplyKey) + "\n", 0600);
+  WriteFile(dir_ + "/imap-help", std::string(kPassword) + "\n", 0600);
+  std::string text = FileConfig("\"${CREDENTIALS_DIRECTORY}/db.dsn\"",
+                                "\"${CREDENTIALS_DIRECTORY:-/nonexistent}/reply.key\"");
+  text = text.replace(text.rfind("password_env: MFTEST_PASSWORD"), 29,
+                      "password_file: \"${CREDENTIALS_DIRECTORY}/imap-help\"");
+  setenv("CREDENTIALS_DIRECTORY", dir_.c_str(), 1);
+  LoadResult result = Load(text);
+  unsetenv("CREDENTIALS_DIRECTORY");
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_TRUE(result.diagnostics.empty()) << Joined(result.diagnostics);
+  EXPECT_EQ(result.config->database.dsn.reveal(), kDsn);
+  EXPECT_EQ(result.config->database.dsn.source(), "file " + dir_ + "/db.dsn");
+  EXPECT_EQ(result.config->secrets.reply_key.reveal(), kReplyKey);
+  EXPECT_EQ(result.config->mailboxes[0].imap.password->reveal(), kPassword);
+
+  // Unset: an error at the value, for every loader (mailforum-web's too), and the default where one is given.
+  for (auto secrets : {LoadOptions::Secrets::kAll, LoadOptions::Secrets::kDatabaseOnly}) {
+    LoadOptions options;
+    options.secrets = secrets;
+    LoadResult unset = LoadConfigString(text, "test.yaml", options);
+    EXPECT_FALSE(unset.ok());
+    const std::string why =
+        " is not set (systemd sets it for a unit with LoadCredential=; elsewhere set it, or write "
+        "${CREDENTIALS_DIRECTORY:-/etc/mailforum})";
+    std::string expected = "test.yaml:2:22: error: dsn_file: ${CREDENTIALS_DIRECTORY}" + why + "\n";
+    if (secrets == LoadOptions::Secrets::kAll) {
+      expected +=
+          "test.yaml:3:27: error: reply_key_file: cannot read '/nonexistent/reply.key': No such file or "
+          "directory\n";
+    }
+    expected += "test.yaml:8:64: error: password_file: ${CREDENTIALS_DIRECTORY}" + why;
+    EXPECT_EQ(Joined(unset.diagnostics), expected);
+  }
+}
+
 // The shipped example must load cleanly once its secret files exist.
 TEST(ExampleConfigTest, LoadsWithoutErrorsOrWarnings) {
   std::string dir = mftest::MakeTempDir("mf-example-");
@@ -818,12 +890,16 @@ TEST(ExampleConfigTest, LoadsWithoutErrorsOrWarnings) {
     WriteFile(dir + "/" + name, std::string(name) + "-0123456789abcdef0123456789abcdef\n", 0600);
   }
   WriteFile(dir + "/mailforum.yaml", text, 0644);
+  // As under its unit: the secrets are read from systemd's credentials directory.
+  setenv("CREDENTIALS_DIRECTORY", dir.c_str(), 1);
   LoadResult result = LoadConfigFile(dir + "/mailforum.yaml");
+  unsetenv("CREDENTIALS_DIRECTORY");
   ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
   EXPECT_TRUE(result.diagnostics.empty()) << Joined(result.diagnostics);
   const Config& c = *result.config;
   EXPECT_EQ(c.instance.name, "Acme Help");
   EXPECT_EQ(c.smtp.password->reveal(), "smtp.pass-0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(c.smtp.password->source(), "file " + dir + "/smtp.pass");
   EXPECT_EQ(c.categories.size(), 3u);
   ASSERT_EQ(c.mailboxes.size(), 1u);
   EXPECT_EQ(c.mailboxes[0].rules.size(), 6u);

@@ -217,8 +217,7 @@ class Loader {
         s.Read("ca_file", Need::kOptional, [&](const Value& f) {
            // The web does not talk to mail servers: their CA files need not exist where it runs.
            if (mail_secrets_ == internal::SecretRead::kShapeOnly) {
-             auto path = r_.String(f);
-             return path ? std::optional(r_.ResolvePath(*path)) : std::nullopt;
+             return r_.FilePath(f);
            }
            return r_.ReadableFile(f);
          }).value_or("");

@@ -129,6 +129,17 @@ std::string Reader::ResolvePath(std::string_view path) const {
   return base_dir_ + (base_dir_.back() == '/' ? "" : "/") + std::string(path);
 }
 
+std::optional<std::string> Reader::FilePath(const Value& v) {
+  auto path = String(v);
+  if (!path) return std::nullopt;
+  ExpandedPath expanded = ExpandPathVariables(*path, [](const char* name) { return std::getenv(name); });
+  if (!expanded.path) {
+    Error(v.mark, v.key + ": " + expanded.error);
+    return std::nullopt;
+  }
+  return ResolvePath(*expanded.path);
+}
+
 std::optional<std::string> Reader::String(const Value& v) {
   if (!v.node.IsScalar()) {
     Error(v.mark, v.key + ": expected a string, got " + Describe(v.node));

@@ -103,7 +103,11 @@ class Reader {
   std::optional<std::string> Address(const Value& v);
   // A domain name (IsValidDomain), lower-cased.
   std::optional<std::string> Domain(const Value& v);
-  // A path to a file that exists and can be read now, resolved by ResolvePath.
+  // The path a *_file key names: its ${CREDENTIALS_DIRECTORY} expanded
+  // (ExpandPathVariables, from the environment), then resolved by
+  // ResolvePath. An expansion error is reported at `v`.
+  std::optional<std::string> FilePath(const Value& v);
+  // A path to a file that exists and can be read now, as FilePath.
   std::optional<std::string> ReadableFile(const Value& v);
   // The content of the file named by `v` (a *_file key), trailing newlines
   // stripped. Reports missing, unreadable, empty and oversized files as

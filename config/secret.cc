@@ -84,9 +84,9 @@ FileContent ReadRegularFile(const std::string& path, std::uint64_t max_size) {
 }
 
 std::optional<std::string> Reader::ReadableFile(const Value& v) {
-  auto path = String(v);
+  auto path = FilePath(v);
   if (!path) return std::nullopt;
-  std::string resolved = ResolvePath(*path);
+  const std::string& resolved = *path;
   FileDescriptor fd(open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
     Error(v.mark, v.key + ": " + CannotRead(resolved));
@@ -96,9 +96,9 @@ std::optional<std::string> Reader::ReadableFile(const Value& v) {
 }
 
 std::optional<Secret> Reader::SecretFromFile(const Value& v) {
-  auto path = String(v);
+  auto path = FilePath(v);
   if (!path) return std::nullopt;
-  std::string resolved = ResolvePath(*path);
+  const std::string& resolved = *path;
   FileContent file = ReadRegularFile(resolved, kMaxSecretSize);
   if (!file.ok) {
     Error(v.mark, v.key + ": " + file.error);
@@ -150,7 +150,9 @@ std::optional<Secret> Reader::SecretNotRead(const Value& v, bool env) {
     }
     return Secret("", "environment variable " + *text + " (not read)");
   }
-  return Secret("", "file " + ResolvePath(*text) + " (not read)");
+  auto path = FilePath(v);
+  if (!path) return std::nullopt;
+  return Secret("", "file " + *path + " (not read)");
 }
 
 }  // namespace config::internal

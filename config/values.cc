@@ -145,4 +145,48 @@ int EditDistance(std::string_view a, std::string_view b) {
 
 std::string Lower(std::string_view text) { return base::AsciiLower(text); }
 
+ExpandedPath ExpandPathVariables(std::string_view path,
+                                 const std::function<const char*(const char*)>& lookup) {
+  ExpandedPath out;
+  std::string result;
+  std::size_t at = 0;
+  for (std::size_t dollar = path.find("${"); dollar != std::string_view::npos; dollar = path.find("${", at)) {
+    result.append(path.substr(at, dollar - at));
+    const std::size_t close = path.find('}', dollar + 2);
+    if (close == std::string_view::npos) {
+      out.error = "'${' without its '}'";
+      return out;
+    }
+    std::string_view reference = path.substr(dollar + 2, close - dollar - 2);
+    std::optional<std::string_view> fallback;
+    if (const std::size_t sep = reference.find(":-"); sep != std::string_view::npos) {
+      fallback = reference.substr(sep + 2);
+      reference = reference.substr(0, sep);
+    }
+    const std::string name(reference);
+    bool known = false;
+    for (std::string_view v : kPathVariables) known = known || v == name;
+    if (!known) {
+      out.error = "unknown variable '${" + name + "}' (a path may name only ${CREDENTIALS_DIRECTORY})";
+      return out;
+    }
+    const char* value = lookup(name.c_str());
+    if (value != nullptr && *value != '\0') {
+      result.append(value);
+    } else if (fallback) {
+      result.append(*fallback);
+    } else {
+      out.error =
+          "${" + name +
+          "} is not set (systemd sets it for a unit with LoadCredential=; elsewhere set it, or write ${" +
+          name + ":-/etc/mailforum})";
+      return out;
+    }
+    at = close + 1;
+  }
+  result.append(path.substr(at));
+  out.path = std::move(result);
+  return out;
+}
+
 }  // namespace config::internal

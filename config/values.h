@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,25 @@ int EditDistance(std::string_view a, std::string_view b);
 
 // ASCII lower case.
 std::string Lower(std::string_view text);
+
+// The variables a *_file path may name: only CREDENTIALS_DIRECTORY, which
+// systemd sets for a unit with LoadCredential= (docs/systemd.md).
+inline constexpr std::string_view kPathVariables[] = {"CREDENTIALS_DIRECTORY"};
+
+// A *_file path with its variables expanded, or why it could not be.
+struct ExpandedPath {
+  std::optional<std::string> path;  // set on success
+  std::string error;                // set on failure
+};
+
+// Replaces "${NAME}" and "${NAME:-DEFAULT}" in `path`, NAME one of
+// kPathVariables; DEFAULT (taken literally, up to the next '}') stands in
+// when NAME is unset or empty. `lookup(NAME)` returns the value or nullptr
+// (getenv; a parameter so that this stays pure). A '$' not followed by '{'
+// is kept. Errors: a name not in kPathVariables, NAME unset or empty without
+// a default, "${" without its '}'.
+ExpandedPath ExpandPathVariables(std::string_view path,
+                                 const std::function<const char*(const char*)>& lookup);
 
 }  // namespace config::internal
 
