@@ -7,10 +7,10 @@
 #include "base/exit_codes.h"
 #include "cli/command_support.h"
 #include "cli/commands.h"
-#include "cli/recording_lookup.h"
 #include "cli/operations_format.h"
-#include "daemon/pipeline.h"
-#include "daemon/pipeline_config.h"
+#include "cli/recording_lookup.h"
+#include "engine/pipeline.h"
+#include "engine/pipeline_config.h"
 
 namespace ctl {
 namespace {
@@ -113,9 +113,9 @@ int QuarantineRetry(const std::string& config_path, int64_t inbound_id, Format f
   }
 
   RecordingLookup lookup(store->get());
-  const mailforumd::PipelineConfig pipeline = mailforumd::PipelineConfigFor(*cfg, *box);
-  auto decided = mailforumd::Decide(mailforumd::FetchedMessage{record.uidvalidity, record.uid, *message->raw},
-                                    pipeline, lookup);
+  const engine::PipelineConfig pipeline = engine::PipelineConfigFor(*cfg, *box);
+  auto decided =
+      engine::Decide(engine::FetchedMessage{record.uidvalidity, record.uid, *message->raw}, pipeline, lookup);
   if (!decided) return Fail(command, decided.error());
   // A decision made without the forum's answers (no thread match, no rate limit) must not be recorded.
   if (lookup.error()) return Fail(command, *lookup.error());

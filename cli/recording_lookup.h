@@ -1,5 +1,5 @@
 // The forum as mailforumctl's dry runs and retries show it to the pipeline
-// (daemon/pipeline.h's ForumLookup): every question Decide asks is answered
+// (engine/pipeline.h's ForumLookup): every question Decide asks is answered
 // from a Store (reads only) and remembered, so `route` can say which reply
 // token or which Message-ID matched the thread.
 //
@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "daemon/pipeline.h"
+#include "engine/pipeline.h"
 #include "forum/store.h"
 
 namespace ctl {
 
-class RecordingLookup : public mailforumd::ForumLookup {
+class RecordingLookup : public engine::ForumLookup {
  public:
   // `store` (borrowed; may be nullptr for "no database") must outlive the lookup.
   explicit RecordingLookup(forum::Store* store) : store_(store) {}

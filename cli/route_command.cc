@@ -6,10 +6,10 @@
 #include "base/exit_codes.h"
 #include "cli/command_support.h"
 #include "cli/commands.h"
-#include "cli/recording_lookup.h"
 #include "cli/operations_format.h"
-#include "daemon/pipeline.h"
-#include "daemon/pipeline_config.h"
+#include "cli/recording_lookup.h"
+#include "engine/pipeline.h"
+#include "engine/pipeline_config.h"
 #include "forum/rules.h"
 #include "mail/auth_results.h"
 #include "mail/classifier.h"
@@ -19,7 +19,7 @@ namespace ctl {
 namespace {
 
 // The rules Decide tried, with forum::ExplainMatch's reasons, up to the first that matched.
-void ExplainRules(const mailforumd::PipelineConfig& pipeline, const mail::Message& m, RouteReport& report) {
+void ExplainRules(const engine::PipelineConfig& pipeline, const mail::Message& m, RouteReport& report) {
   report.dmarc = std::string(mail::DmarcVerdictName(mail::TrustedDmarc(m, pipeline.trusted_authserv_ids)));
   const forum::RuleFacts facts{m, report.item.classification, report.dmarc};
   for (const forum::Rule& rule : pipeline.rules) {
@@ -71,8 +71,8 @@ void ExplainSends(RecordingLookup& lookup, RouteReport& report) {
   }
 }
 
-RouteReport Explain(const mailforumd::PipelineConfig& pipeline, const std::string& raw,
-                    forum::InboundItem item, RecordingLookup& lookup) {
+RouteReport Explain(const engine::PipelineConfig& pipeline, const std::string& raw, forum::InboundItem item,
+                    RecordingLookup& lookup) {
   RouteReport report;
   report.mailbox = pipeline.mailbox;
   report.item = std::move(item);
@@ -130,8 +130,8 @@ int Route(const std::string& config_path, const std::string& mailbox, const std:
   }
 
   RecordingLookup lookup(store.get());
-  const mailforumd::PipelineConfig pipeline = mailforumd::PipelineConfigFor(*cfg, *box);
-  auto decided = mailforumd::Decide(mailforumd::FetchedMessage{0, 0, *raw}, pipeline, lookup);
+  const engine::PipelineConfig pipeline = engine::PipelineConfigFor(*cfg, *box);
+  auto decided = engine::Decide(engine::FetchedMessage{0, 0, *raw}, pipeline, lookup);
   if (!decided) return Fail("route", decided.error());  // the lookup never fails; kept for safety
   RouteReport report = Explain(pipeline, *raw, std::move(decided).value(), lookup);
   if (!database_error && lookup.error()) database_error = lookup.error();

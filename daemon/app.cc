@@ -15,9 +15,9 @@
 #include "config/config.h"
 #include "daemon/mailbox_worker.h"
 #include "daemon/outbox_worker.h"
-#include "daemon/pipeline_config.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/web_service.h"
+#include "engine/pipeline_config.h"
 #include "forum/model.h"
 #include "forum/store.h"
 #include "mail/library_init.h"
@@ -54,7 +54,7 @@ int ExitCodeFor(const base::Error& error) {
 std::function<std::string(int64_t)> ReplyAddressFor(const config::Config& cfg) {
   return [reply_to = cfg.smtp.reply_to, key = cfg.secrets.reply_key.reveal()](int64_t thread_id) {
     if (thread_id <= 0 || static_cast<uint64_t>(thread_id) > mail::kMaxTokenThreadId) return std::string();
-    return BareAddress(mail::ReplyAddress(reply_to, static_cast<uint64_t>(thread_id), key));
+    return engine::BareAddress(mail::ReplyAddress(reply_to, static_cast<uint64_t>(thread_id), key));
   };
 }
 
@@ -123,11 +123,11 @@ OutboxOptions OutboxOptionsFor(const config::Config& cfg) {
   o.from = cfg.smtp.from;
   o.reply_to_template = cfg.smtp.reply_to;
   o.reply_key = cfg.secrets.reply_key.reveal();
-  o.bounce_template = VerpTemplate(cfg);
+  o.bounce_template = engine::VerpTemplate(cfg);
   o.instance_name = cfg.instance.name;
   o.base_url = cfg.instance.base_url;
   o.domain = cfg.instance.domain;
-  o.unsubscribe_url = "mailto:" + BareAddress(cfg.smtp.from) + "?subject=unsubscribe";
+  o.unsubscribe_url = "mailto:" + engine::BareAddress(cfg.smtp.from) + "?subject=unsubscribe";
   o.batch = cfg.outbox.batch;
   o.lease = cfg.outbox.lease;
   o.max_age = cfg.outbox.max_age;
@@ -159,7 +159,7 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
   o.max_batch_bytes = cfg.limits.max_batch_bytes;
   o.reply_address_for = ReplyAddressFor(cfg);
 
-  o.pipeline = PipelineConfigFor(cfg, box);
+  o.pipeline = engine::PipelineConfigFor(cfg, box);
   return o;
 }
 

@@ -1,24 +1,10 @@
 // MailboxWorker: one IMAP mailbox → the forum, exactly once (DESIGN.md §1–§2).
 //
-// Each pass: take the mailbox's cluster-wide lock (only one daemon works a
-// mailbox; another takes over within seconds when the owner dies), SELECT,
-// handle a new UIDVALIDITY by rescanning (deduplicated by message key),
-// finish the post-actions that a crash left undone, then fetch new mail in
-// batches: decide (daemon/pipeline.h), record each batch in ONE transaction,
-// and only after the commit do the post-action on the server (\Seen, move or
-// delete; quarantined mail moves to the quarantine folder). Between passes it
-// waits in IDLE (or polls).
-//
-// Size first: each batch's sizes are fetched before its bytes. A batch holds
-// at most batch_size messages and max_batch_bytes bytes, so memory stays
-// bounded whatever the mailbox holds; of a message over max_message_size
-// only the first quarantine_keep_bytes are fetched, and it is quarantined.
-//
-// Crash-loop breaker: before a message is decided, its UID is noted in the
-// database (Store::NoteWorking). When a pass finds the note of another
-// process on a message that was never recorded, that process died while
-// deciding it (a crash, or a kill of a hung daemon); after two such deaths
-// the message is quarantined unparsed and the mailbox goes on.
+// The worker takes the mailbox's cluster-wide lock (only one daemon works a
+// mailbox; another takes over within seconds when the owner dies), then runs
+// passes (engine/mailbox_pass.h: the pass's logic, through adapters of its
+// ports to this worker's ImapSession and Store) and between passes waits in
+// IDLE (or polls).
 //
 // Every failure is logged with the mailbox's name
 // and retried with exponential backoff and jitter; one failing mailbox never
@@ -38,40 +24,18 @@
 #include <string>
 
 #include "base/result.h"
-#include "daemon/pipeline.h"
+#include "engine/mailbox_pass.h"
 #include "mail/imap_session.h"
 
 namespace mailforumd {
 
-struct WorkerOptions {
+// The pass's options (engine/mailbox_pass.h) and how the worker reaches and waits for the mailbox.
+struct WorkerOptions : engine::MailboxPassOptions {
   mail::ImapOptions imap;
-  std::string folder = "INBOX";
   bool idle = true;
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
-  enum class After { kSeen, kMove, kDelete } after = After::kSeen;
-  std::string after_folder;           // kMove
-  std::string quarantine_folder = "Quarantine";
-  std::chrono::milliseconds import_max_age{std::chrono::hours(7 * 24)};
-  PipelineConfig pipeline;            // its `mailbox` names this worker
-  std::string dsn;                    // PostgreSQL
-  std::string domain;                 // of our Message-IDs
-  size_t batch_size = 100;            // at most this many messages per fetch and transaction
-  uint64_t max_batch_bytes = 32ull << 20;  // and at most this many bytes (one larger message goes alone)
-  // Of a message over pipeline.max_message_size only this many bytes are
-  // fetched, and kept in the quarantine.
-  uint64_t quarantine_keep_bytes = 1ull << 20;
+  std::string dsn;  // PostgreSQL
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
-  // Called (on the worker's thread) after a batch that queued outbound mail
-  // is committed, e.g. to wake the outbox worker. Empty: nothing.
-  std::function<void()> on_mail_queued;
-  // The public reply address of a thread: after a batch that posted, threads
-  // without one get it (Store::FillReplyAddresses; one cheap query when none
-  // is missing). Empty: not filled here.
-  std::function<std::string(int64_t thread_id)> reply_address_for;
-  // Test hook, called on the worker's thread just before each message is
-  // decided (a test makes it hang or crash to prove the crash-loop breaker).
-  // Only test programs set it; no configuration can.
-  std::function<void(std::string_view raw)> before_decide;
 };
 
 class MailboxWorker {
@@ -98,8 +62,6 @@ class MailboxWorker {
   struct Connection;
   base::Status Connect(Connection& c);
   base::Status Pass(Connection& c);
-  base::Status ApplyPostActions(Connection& c, uint32_t uidvalidity, const std::vector<uint32_t>& normal,
-                                const std::vector<uint32_t>& quarantined, const std::vector<uint32_t>& untouched);
   // Sleeps up to `d`; returns false when stopped.
   bool Wait(std::chrono::milliseconds d);
 

@@ -1,10 +1,10 @@
-#include "daemon/thread_commands.h"
+#include "engine/thread_commands.h"
 
 #include <optional>
 
 #include "base/ascii.h"
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
@@ -39,7 +39,8 @@ ThreadCommands ParseThreadCommands(std::string_view body) {
     }
   }
   if (out.commands.empty()) {
-    for (size_t i = 0; i < kept.size(); ++i) out.rest += std::string(kept[i]) + (i + 1 < kept.size() ? "\n" : "");
+    for (size_t i = 0; i < kept.size(); ++i)
+      out.rest += std::string(kept[i]) + (i + 1 < kept.size() ? "\n" : "");
     return out;
   }
   auto blank = [](std::string_view l) { return Strip(l).empty(); };
@@ -53,4 +54,4 @@ ThreadCommands ParseThreadCommands(std::string_view body) {
   return out;
 }
 
-}  // namespace mailforumd
+}  // namespace engine

@@ -4,14 +4,14 @@
 // (only the thread's author may use them) is the pipeline's decision.
 //
 // Thread-safety: pure functions.
-#ifndef MAILFORUM_DAEMON_THREAD_COMMANDS_H_
-#define MAILFORUM_DAEMON_THREAD_COMMANDS_H_
+#ifndef MAILFORUM_ENGINE_THREAD_COMMANDS_H_
+#define MAILFORUM_ENGINE_THREAD_COMMANDS_H_
 
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace mailforumd {
+namespace engine {
 
 enum class ThreadCommand {
   kResolve,  // #resolved
@@ -32,6 +32,6 @@ struct ThreadCommands {
 // thanks`, `> #resolved`) are text, not commands.
 ThreadCommands ParseThreadCommands(std::string_view body);
 
-}  // namespace mailforumd
+}  // namespace engine
 
-#endif  // MAILFORUM_DAEMON_THREAD_COMMANDS_H_
+#endif  // MAILFORUM_ENGINE_THREAD_COMMANDS_H_

@@ -1,13 +1,13 @@
-#include "daemon/pipeline_config.h"
+#include "engine/pipeline_config.h"
 
 #include <chrono>
 #include <string>
 
 #include "base/ascii.h"
-#include "daemon/rules_from_config.h"
+#include "engine/rules_from_config.h"
 #include "mail/reply_token.h"
 
-namespace mailforumd {
+namespace engine {
 
 std::string BareAddress(const std::string& text) {
   std::string out = text;
@@ -46,4 +46,4 @@ std::string VerpTemplate(const config::Config& cfg) {
   return mail::FillAddressTemplate(cfg.smtp.bounce_address, "{token}", "{id}");
 }
 
-}  // namespace mailforumd
+}  // namespace engine

@@ -1,7 +1,7 @@
 // Decide's outbound side on hand-written raw messages and a fake forum: who
 // a new thread and a post in an existing thread are mailed to, and what
 // becomes of bounces to our VERP return path and of auto-replies.
-#include "daemon/pipeline.h"
+#include "engine/pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "mail/composer.h"
 #include "mail/reply_token.h"
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 constexpr char kKey[] = "pipeline-test-key-0123456789abcdef";
@@ -187,8 +187,9 @@ TEST_F(PipelineTest, AThreadThatVanishedQueuesNothingAndALookupFailureDecidesNot
 TEST_F(PipelineTest, NewThreadsAcknowledgementCarriesTheRateLimit) {
   PipelineConfig config = Config();
   config.acknowledgement_interval = std::chrono::minutes(30);
-  const auto item = MustDecide(
-      Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down."), forum_, config);
+  const auto item =
+      MustDecide(Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down."),
+                 forum_, config);
   ASSERT_FALSE(item.outbox.empty());
   EXPECT_EQ(item.outbox[0].kind, "acknowledgement");
   EXPECT_EQ(item.outbox[0].min_interval, std::chrono::minutes(30));
@@ -196,8 +197,8 @@ TEST_F(PipelineTest, NewThreadsAcknowledgementCarriesTheRateLimit) {
 }
 
 TEST_F(PipelineTest, TheAuthorResolvesWithACommandLineThatIsRemovedFromThePost) {
-  const auto item = MustDecide(Message("ALICE@example.org", "help@example.com", "Re: VPN down", "a3@alice.example",
-                                       "Works now, thanks!\r\n\r\n  #Resolved  ",
+  const auto item = MustDecide(Message("ALICE@example.org", "help@example.com", "Re: VPN down",
+                                       "a3@alice.example", "Works now, thanks!\r\n\r\n  #Resolved  ",
                                        std::string(kProvenOrg) + "In-Reply-To: <question@alice.example>\r\n"),
                                forum_);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
@@ -210,10 +211,11 @@ TEST_F(PipelineTest, TheAuthorResolvesWithACommandLineThatIsRemovedFromThePost) 
 }
 
 TEST_F(PipelineTest, OnlyCommandsMakeNoPostButStillApply) {
-  const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a4@alice.example",
-                                       "#accept\r\n#resolved",
-                                       std::string(kProvenOrg) + "In-Reply-To: <post.71.abcd@example.com>\r\n"),
-                               forum_);
+  const auto item =
+      MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a4@alice.example",
+                         "#accept\r\n#resolved",
+                         std::string(kProvenOrg) + "In-Reply-To: <post.71.abcd@example.com>\r\n"),
+                 forum_);
   EXPECT_EQ(item.outcome, forum::Outcome::kIgnored);
   EXPECT_FALSE(item.post.has_value());
   EXPECT_TRUE(item.outbox.empty());
@@ -225,10 +227,10 @@ TEST_F(PipelineTest, OnlyCommandsMakeNoPostButStillApply) {
 
 TEST_F(PipelineTest, AcceptNeedsAReplyToAnAnswerOfTheThread) {
   // A reply to Alice's own question accepts nothing; the reopen still applies.
-  const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down", "a5@alice.example",
-                                       "#reopen\r\n#accept\r\nIt is down again.",
+  const auto item = MustDecide(Message("alice@example.org", "help@example.com", "Re: VPN down",
+                                       "a5@alice.example", "#reopen\r\n#accept\r\nIt is down again.",
                                        std::string(kProvenOrg) + "In-Reply-To: <post.70.abcd@example.com>\r\n"
-                                       "References: <question@alice.example>\r\n"),
+                                                                 "References: <question@alice.example>\r\n"),
                                forum_);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
   EXPECT_EQ(item.post->body, "It is down again.");
@@ -239,9 +241,10 @@ TEST_F(PipelineTest, AcceptNeedsAReplyToAnAnswerOfTheThread) {
 }
 
 TEST_F(PipelineTest, CommandsOfAnyoneButTheAuthorAreOrdinaryText) {
-  const auto item = MustDecide(Message("bob@example.org", "help@example.com", "Re: VPN down", "b2@bob.example",
-                                       "#resolved", "In-Reply-To: <question@alice.example>\r\n"),
-                               forum_);
+  const auto item =
+      MustDecide(Message("bob@example.org", "help@example.com", "Re: VPN down", "b2@bob.example", "#resolved",
+                         "In-Reply-To: <question@alice.example>\r\n"),
+                 forum_);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
   EXPECT_EQ(item.post->body, "#resolved");
   EXPECT_FALSE(item.thread_update.has_value());
@@ -500,4 +503,4 @@ TEST_F(PipelineTest, NoRejectionOrAcknowledgementGoesToAnUnverifiedSender) {
 }
 
 }  // namespace
-}  // namespace mailforumd
+}  // namespace engine

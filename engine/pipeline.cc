@@ -1,9 +1,9 @@
-#include "daemon/pipeline.h"
+#include "engine/pipeline.h"
 
 #include <algorithm>
 
 #include "base/ascii.h"
-#include "daemon/thread_commands.h"
+#include "engine/thread_commands.h"
 #include "mail/auth_results.h"
 #include "mail/classifier.h"
 #include "mail/composer.h"
@@ -13,7 +13,7 @@
 #include "mail/reply_trimmer.h"
 #include "mail/sha256.h"
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 // The outbox row whose VERP return path `address` is, when it is one and its signature verifies.
@@ -24,7 +24,8 @@ std::optional<int64_t> VerpOutboxId(const PipelineConfig& config, const std::str
 
 bool IsOwnAddress(const PipelineConfig& config, const std::string& address) {
   const std::string lower = base::AsciiLower(address);
-  if (std::find(config.own_addresses.begin(), config.own_addresses.end(), lower) != config.own_addresses.end()) {
+  if (std::find(config.own_addresses.begin(), config.own_addresses.end(), lower) !=
+      config.own_addresses.end()) {
     return true;
   }
   // Our reply addresses (help+TOKEN@...) and return paths (bounces+ID@...) are ours too.
@@ -194,7 +195,8 @@ base::Result<std::optional<int64_t>> AnswerRepliedTo(const mail::Message& m, int
   if (m.in_reply_to.empty()) return std::optional<int64_t>();
   auto post = forum.FindPostByMessageId(m.in_reply_to.front());
   if (!post) return post.error();
-  if (!post->has_value() || (*post)->thread_id != thread_id || base::AsciiLower((*post)->author_address) == asker) {
+  if (!post->has_value() || (*post)->thread_id != thread_id ||
+      base::AsciiLower((*post)->author_address) == asker) {
     return std::optional<int64_t>();
   }
   return std::optional<int64_t>((*post)->post_id);
@@ -259,7 +261,8 @@ base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::
         update.status = forum::ThreadUpdate::Status::kReopened;
         break;
       case ThreadCommand::kAccept: {
-        auto answer = AnswerRepliedTo(m, audience.thread_id, base::AsciiLower(audience.author_address), forum);
+        auto answer =
+            AnswerRepliedTo(m, audience.thread_id, base::AsciiLower(audience.author_address), forum);
         if (!answer) return answer.error();
         update.accepted_post_id = *answer;
         break;
@@ -269,9 +272,11 @@ base::Result<std::optional<forum::ThreadUpdate>> TakeThreadCommands(const mail::
   std::vector<std::string> done;
   if (update.status == forum::ThreadUpdate::Status::kResolved) done.push_back(thread + " resolved");
   if (update.status == forum::ThreadUpdate::Status::kReopened) done.push_back(thread + " reopened");
-  if (update.accepted_post_id) done.push_back("post " + std::to_string(*update.accepted_post_id) + " accepted");
-  const bool accept_dropped = !update.accepted_post_id && std::find(parsed.commands.begin(), parsed.commands.end(),
-                                                                    ThreadCommand::kAccept) != parsed.commands.end();
+  if (update.accepted_post_id)
+    done.push_back("post " + std::to_string(*update.accepted_post_id) + " accepted");
+  const bool accept_dropped =
+      !update.accepted_post_id && std::find(parsed.commands.begin(), parsed.commands.end(),
+                                            ThreadCommand::kAccept) != parsed.commands.end();
   if (accept_dropped) done.push_back("#accept ignored: not a reply to an answer in " + thread);
   for (size_t i = 0; i < done.size(); ++i) note += (i ? "; " : "") + done[i];
   note += " by its author";
@@ -282,7 +287,8 @@ std::vector<forum::AttachmentDraft> Attachments(const mail::Message& m) {
   std::vector<forum::AttachmentDraft> out;
   for (const mail::Attachment& a : m.attachments) {
     if (a.part < 0 || static_cast<size_t>(a.part) >= m.parts.size()) continue;
-    out.push_back({a.filename, a.content_type, a.content_id, a.sha256, m.parts[static_cast<size_t>(a.part)].body});
+    out.push_back(
+        {a.filename, a.content_type, a.content_id, a.sha256, m.parts[static_cast<size_t>(a.part)].body});
   }
   return out;
 }
@@ -314,8 +320,9 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
                                         ForumLookup& forum) {
   if (fetched.raw.size() > config.max_message_size) {
     return QuarantineItem(config.mailbox, fetched,
-                          "message of " + std::to_string(fetched.raw.size()) + " bytes is over max_message_size (" +
-                              std::to_string(config.max_message_size) + ")");
+                          "message of " + std::to_string(fetched.raw.size()) +
+                              " bytes is over max_message_size (" + std::to_string(config.max_message_size) +
+                              ")");
   }
   if (!mail::LooksLikeEmail(fetched.raw)) {
     return QuarantineItem(config.mailbox, fetched, "not an email: no header fields before the body");
@@ -472,11 +479,12 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   item.post = std::move(post);
   // What the parser had to repair or cut (e.g. HTML text truncated at its limit) shows in trace.
   constexpr size_t kWarningsShown = 3;
-  for (size_t i = 0; i < m.warnings.size() && i < kWarningsShown; ++i) item.reason += "; warning: " + m.warnings[i];
+  for (size_t i = 0; i < m.warnings.size() && i < kWarningsShown; ++i)
+    item.reason += "; warning: " + m.warnings[i];
   if (m.warnings.size() > kWarningsShown) {
     item.reason += "; " + std::to_string(m.warnings.size() - kWarningsShown) + " more warning(s)";
   }
   return item;
 }
 
-}  // namespace mailforumd
+}  // namespace engine

@@ -35,7 +35,7 @@
 // (mail::ReadTrustedDmarc, read once per message). PostDraft::author_verified
 // records whether a post's author is proven.
 //
-// Thread lifecycle (daemon/thread_commands.h): in a post that joins an
+// Thread lifecycle (engine/thread_commands.h): in a post that joins an
 // existing thread, is written by the thread's author (addresses compared
 // case-insensitively) and whose sender is proven as above, `#resolved`,
 // `#reopen` and `#accept` lines become the item's forum::ThreadUpdate and are
@@ -51,8 +51,8 @@
 // caller retries the batch later.
 //
 // Thread-safety: Decide is reentrant; a PipelineConfig is read-only.
-#ifndef MAILFORUM_DAEMON_PIPELINE_H_
-#define MAILFORUM_DAEMON_PIPELINE_H_
+#ifndef MAILFORUM_ENGINE_PIPELINE_H_
+#define MAILFORUM_ENGINE_PIPELINE_H_
 
 #include <chrono>
 #include <cstdint>
@@ -65,14 +65,15 @@
 #include "forum/outbox.h"
 #include "forum/rules.h"
 
-namespace mailforumd {
+namespace engine {
 
 // What the pipeline asks of the forum.
 class ForumLookup {
  public:
   virtual ~ForumLookup() = default;
   virtual base::Result<bool> ThreadExists(int64_t thread_id) = 0;
-  virtual base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) = 0;
+  virtual base::Result<std::optional<int64_t>> FindThreadByMessageIds(
+      const std::vector<std::string>& ids) = 0;
   virtual base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) = 0;
   // The people of a thread, or nullopt when it does not exist.
   virtual base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) = 0;
@@ -89,17 +90,17 @@ class ForumLookup {
 struct PipelineConfig {
   std::string mailbox;
   std::vector<forum::Rule> rules;
-  std::string reply_to_template;                  // "help+{token}@example.com"
-  std::string reply_key;                          // HMAC key of reply tokens (and of VERP addresses)
+  std::string reply_to_template;  // "help+{token}@example.com"
+  std::string reply_key;          // HMAC key of reply tokens (and of VERP addresses)
   // Our VERP return path, as mail::VerpAddress takes it ("bounces+{id}@example.com"); empty: none.
   std::string bounce_template;
-  std::vector<std::string> own_addresses;         // our From and Reply-To addresses (lower-case): never answered
+  std::vector<std::string> own_addresses;  // our From and Reply-To addresses (lower-case): never answered
   std::vector<std::string> trusted_authserv_ids;  // whose Authentication-Results count
   uint64_t max_message_size = 25ull << 20;
   int max_mime_depth = 32;
   int max_parts = 500;
   int new_threads_per_sender_per_hour = 20;
-  bool acknowledge = true;                        // acknowledge new threads to their author
+  bool acknowledge = true;  // acknowledge new threads to their author
   // At most one acknowledgement per address this often (0: no limit); see OutboxDraft::min_interval.
   std::chrono::seconds acknowledgement_interval{std::chrono::hours(1)};
   // Acknowledgements and rejection notices go to senders without a trusted
@@ -137,6 +138,6 @@ std::string MessageKey(const std::string& message_id, const std::string& from_ad
 forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessage& fetched,
                                   const std::string& reason);
 
-}  // namespace mailforumd
+}  // namespace engine
 
-#endif  // MAILFORUM_DAEMON_PIPELINE_H_
+#endif  // MAILFORUM_ENGINE_PIPELINE_H_

@@ -1,4 +1,4 @@
-#include "daemon/rules_from_config.h"
+#include "engine/rules_from_config.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include "mail/message.h"
 #include "tests/support/test_env.h"
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 // Rules for every matcher kind, nested, written as an operator would. Line
@@ -162,8 +162,8 @@ TEST_F(RulesFromConfigTest, RoutesLikeTheConfigurationSays) {
        "normal", "spoofed"},
       {"dmarc fail claimed by a stranger",
        [](mail::Message& m) {
-         m.headers.insert(m.headers.begin(),
-                          {"Authentication-Results", "evil.example.net; dmarc=fail", "evil.example.net; dmarc=fail"});
+         m.headers.insert(m.headers.begin(), {"Authentication-Results", "evil.example.net; dmarc=fail",
+                                              "evil.example.net; dmarc=fail"});
        },
        "normal", "rest"},
       {"outsider", [](mail::Message& m) { m.from->address = "someone@gmail.com"; }, "normal", "outsiders"},
@@ -252,4 +252,4 @@ TEST(RulesFromConfigNamesTest, EnumNamesAgreeAcrossModules) {
 }
 
 }  // namespace
-}  // namespace mailforumd
+}  // namespace engine

@@ -1,9 +1,9 @@
-#include "daemon/rules_from_config.h"
+#include "engine/rules_from_config.h"
 
 #include <string>
 #include <utility>
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 using CKind = config::Matcher::Kind;
@@ -90,4 +90,4 @@ std::vector<forum::Rule> RulesFromConfig(const std::vector<config::Rule>& rules)
   return out;
 }
 
-}  // namespace mailforumd
+}  // namespace engine

@@ -4,15 +4,15 @@
 // the daemon does.
 //
 // Pure. Thread-safety: a function over plain values.
-#ifndef MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
-#define MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
+#ifndef MAILFORUM_ENGINE_PIPELINE_CONFIG_H_
+#define MAILFORUM_ENGINE_PIPELINE_CONFIG_H_
 
 #include <string>
 
 #include "config/config.h"
-#include "daemon/pipeline.h"
+#include "engine/pipeline.h"
 
-namespace mailforumd {
+namespace engine {
 
 // What Decide needs to handle mail of `box` (which must be one of
 // `cfg.mailboxes`): its rules, the limits, the reply-token key and
@@ -28,6 +28,6 @@ std::string BareAddress(const std::string& text);
 // mail::VerpAddress and mail::ParseVerpAddress take ("bounces+{id}@example.com").
 std::string VerpTemplate(const config::Config& cfg);
 
-}  // namespace mailforumd
+}  // namespace engine
 
-#endif  // MAILFORUM_DAEMON_PIPELINE_CONFIG_H_
+#endif  // MAILFORUM_ENGINE_PIPELINE_CONFIG_H_

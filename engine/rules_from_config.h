@@ -4,15 +4,15 @@
 // may use both, converts once per mailbox at start and on reload.
 //
 // Pure. Thread-safety: a stateless function over plain values.
-#ifndef MAILFORUM_DAEMON_RULES_FROM_CONFIG_H_
-#define MAILFORUM_DAEMON_RULES_FROM_CONFIG_H_
+#ifndef MAILFORUM_ENGINE_RULES_FROM_CONFIG_H_
+#define MAILFORUM_ENGINE_RULES_FROM_CONFIG_H_
 
 #include <vector>
 
 #include "config/config.h"
 #include "forum/rules.h"
 
-namespace mailforumd {
+namespace engine {
 
 // The same rules in the same order, field by field. Enum values become the
 // names forum's matchers compare with: classifications become
@@ -22,6 +22,6 @@ namespace mailforumd {
 // is already valid.
 std::vector<forum::Rule> RulesFromConfig(const std::vector<config::Rule>& rules);
 
-}  // namespace mailforumd
+}  // namespace engine
 
-#endif  // MAILFORUM_DAEMON_RULES_FROM_CONFIG_H_
+#endif  // MAILFORUM_ENGINE_RULES_FROM_CONFIG_H_

@@ -1,9 +1,9 @@
 // ParseThreadCommands: which lines are commands, and what is left of the text.
-#include "daemon/thread_commands.h"
+#include "engine/thread_commands.h"
 
 #include <gtest/gtest.h>
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 using C = ThreadCommand;
@@ -40,4 +40,4 @@ TEST(ThreadCommandsTest, BlankLinesBetweenKeptTextStay) {
 }
 
 }  // namespace
-}  // namespace mailforumd
+}  // namespace engine

@@ -1,0 +1,74 @@
+// One pass over an IMAP mailbox into the forum, exactly once (DESIGN.md
+// §1–§2), written against the ports (engine/ports.h): no threads, no sockets.
+//
+// A pass: check that this process still holds the mailbox's lock, SELECT,
+// handle a new UIDVALIDITY by rescanning (deduplicated by message key),
+// finish the post-actions a crash left undone, then fetch new mail in
+// batches: decide each message (engine/pipeline.h), record each batch in ONE
+// ledger transaction, and only after the commit do the post-action on the
+// server (\Seen, move or delete; quarantined mail moves to the quarantine
+// folder). A failure anywhere ends the pass with its error; the next pass
+// (on fresh connections) picks up exactly where the ledger's commit left
+// off, so nothing is posted twice and nothing is lost.
+//
+// Size first: each batch's sizes are fetched before its bytes. A batch holds
+// at most batch_size messages and max_batch_bytes bytes; of a message over
+// max_message_size only the first quarantine_keep_bytes are fetched, and it
+// is quarantined.
+//
+// Crash-loop breaker: before a message is decided, its UID is noted in the
+// ledger (NoteWorking). When a pass finds the note of another process on a
+// message that was never recorded, that process died while deciding it;
+// after two such deaths the message is quarantined unparsed.
+//
+// Thread-safety: one pass on one thread; `stopped` may be set from any thread.
+#ifndef MAILFORUM_ENGINE_MAILBOX_PASS_H_
+#define MAILFORUM_ENGINE_MAILBOX_PASS_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "engine/pipeline.h"
+#include "engine/ports.h"
+
+namespace engine {
+
+struct MailboxPassOptions {
+  std::string folder = "INBOX";
+  enum class After { kSeen, kMove, kDelete } after = After::kSeen;
+  std::string after_folder;  // kMove
+  std::string quarantine_folder = "Quarantine";
+  std::chrono::milliseconds import_max_age{std::chrono::hours(7 * 24)};
+  PipelineConfig pipeline;                 // its `mailbox` names the mailbox
+  std::string domain;                      // of our Message-IDs
+  size_t batch_size = 100;                 // at most this many messages per fetch and transaction
+  uint64_t max_batch_bytes = 32ull << 20;  // and at most this many bytes (one larger message goes alone)
+  // Of a message over pipeline.max_message_size only this many bytes are
+  // fetched, and kept in the quarantine.
+  uint64_t quarantine_keep_bytes = 1ull << 20;
+  // Called after a batch that queued outbound mail is committed, e.g. to
+  // wake the outbox worker. Empty: nothing.
+  std::function<void()> on_mail_queued;
+  // The public reply address of a thread: after a batch that posted, threads
+  // without one get it (InboundLedger::FillReplyAddresses). Empty: not filled.
+  std::function<std::string(int64_t thread_id)> reply_address_for;
+  // Test hook, called just before each message is decided (a test makes it
+  // hang or crash to prove the crash-loop breaker). No configuration sets it.
+  std::function<void(std::string_view raw)> before_decide;
+};
+
+// Runs one pass of `options`' mailbox from `source` into `ledger`, as the
+// crash-loop breaker's `owner` (unique per process). Stops between batches
+// once `stopped` is set. Errors: the first failure of a port (the pass
+// ends there; what was committed stays), kTransient when the lock was lost.
+base::Status RunMailboxPass(const MailboxPassOptions& options, MailSource& source, InboundLedger& ledger,
+                            const std::string& owner, const std::atomic<bool>& stopped);
+
+}  // namespace engine
+
+#endif  // MAILFORUM_ENGINE_MAILBOX_PASS_H_

@@ -1,0 +1,187 @@
+// The mailbox pass under faults, on the fakes of engine/testing/fakes.h:
+// whatever fails and wherever, the next pass ends with every message
+// recorded and posted exactly once and every post-action done. Beside, not
+// instead of, the kill -9 tests on the real servers (daemon/crash_itest.cc,
+// daemon/mailbox_worker_itest.cc, daemon/restart_itest.cc).
+#include "engine/mailbox_pass.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <string>
+
+#include "engine/testing/fakes.h"
+
+namespace engine {
+namespace {
+
+using Commit = testing::FakeLedger::Commit;
+using testing::FakeLedger;
+using testing::FakeMailbox;
+using testing::FakeMailSource;
+using testing::LedgerOp;
+using testing::SourceOp;
+
+MailboxPassOptions Options() {
+  MailboxPassOptions o;
+  o.pipeline.mailbox = "help";
+  o.pipeline.reply_to_template = "help+{token}@example.com";
+  o.pipeline.reply_key = "mailbox-pass-test-key-0123456789";
+  o.pipeline.own_addresses = {"help@example.com"};
+  forum::Rule all;
+  all.name = "all";
+  all.category = "it";
+  o.pipeline.rules = {all};
+  o.domain = "example.com";
+  o.batch_size = 2;
+  return o;
+}
+
+std::string Mail(const std::string& id, const std::string& in_reply_to = "") {
+  std::string raw = "From: Ann <ann@example.org>\r\nTo: help@example.com\r\nSubject: question " + id +
+                    "\r\nMessage-ID: <" + id + "@example.org>\r\n";
+  if (!in_reply_to.empty()) raw += "In-Reply-To: <" + in_reply_to + "@example.org>\r\n";
+  return raw + "Date: Sat, 5 Dec 2026 03:00:00 +0000\r\n\r\nThe printer on floor " + id + " is jammed.\r\n";
+}
+
+class MailboxPassTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 1; i <= 5; ++i) box_.Add(Mail("q" + std::to_string(i)));
+  }
+
+  // One pass on a fresh connection (as after a crash or a reconnect); `arm` arms its faults.
+  base::Status Pass(const std::function<void(FakeMailSource&)>& arm = {}) {
+    FakeMailSource source(box_);
+    if (arm) arm(source);
+    base::Status s =
+        RunMailboxPass(options_, source, ledger_, "owner-" + std::to_string(++passes_), stopped_);
+    last_fetches_ = source.calls(SourceOp::kFetchBatch);
+    return s;
+  }
+
+  // Exactly once: each message recorded once, one post per message, all \Seen, nothing owed.
+  void ExpectEachPostedOnceAndSeen(size_t n) {
+    EXPECT_EQ(ledger_.posts, static_cast<int>(n));
+    EXPECT_EQ(ledger_.rows.size(), n);
+    std::set<std::string> keys;
+    for (const auto& [key, row] : ledger_.rows) {
+      EXPECT_EQ(row.outcome, forum::Outcome::kPosted) << row.message_key;
+      EXPECT_TRUE(row.post_action_done) << row.message_key;
+      keys.insert(row.message_key);
+    }
+    EXPECT_EQ(keys.size(), n);
+    EXPECT_EQ(box_.SeenIn("INBOX").size(), n);
+    auto owed = ledger_.PendingPostActions("help", box_.uidvalidity);
+    ASSERT_TRUE(owed);
+    EXPECT_TRUE(owed->empty());
+  }
+
+  MailboxPassOptions options_ = Options();
+  FakeMailbox box_;
+  FakeLedger ledger_;
+  std::atomic<bool> stopped_{false};
+  int passes_ = 0;
+  int last_fetches_ = 0;
+};
+
+base::Error Transient(const std::string& why) { return base::Error{base::ErrorKind::kTransient, why}; }
+
+TEST_F(MailboxPassTest, WithoutFaultsEveryMessageIsPostedOnceAndSeen) {
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+  EXPECT_EQ(ledger_.commits, 3);  // batches of 2, 2, 1
+  ASSERT_TRUE(Pass().ok());       // nothing new: nothing fetched or recorded
+  EXPECT_EQ(last_fetches_, 0);
+  EXPECT_EQ(ledger_.commits, 3);
+}
+
+TEST_F(MailboxPassTest, CrashAfterCommitBeforeSeenFinishesTheFlagsWithoutRecordingAgain) {
+  // The first batch commits; the process dies before its \Seen reaches the server.
+  base::Status s =
+      Pass([](FakeMailSource& source) { source.FailNext(SourceOp::kMarkSeen, Transient("killed")); });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(ledger_.posts, 2);
+  EXPECT_TRUE(box_.SeenIn("INBOX").empty());
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, CommitWhoseReplyIsLostIsNotRecordedTwice) {
+  ledger_.FailNext(LedgerOp::kRecordBatch, Transient("server closed the connection after COMMIT"),
+                   Commit::kLostReply);
+  ASSERT_FALSE(Pass().ok());
+  EXPECT_EQ(ledger_.posts, 2);
+  EXPECT_TRUE(box_.SeenIn("INBOX").empty());
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, ConnectionDroppedMidFetchLosesNothing) {
+  // The second batch's FETCH dies on the wire: the first batch is committed and flagged, the rest waits.
+  base::Status s = Pass([](FakeMailSource& source) {
+    source.FailNext(SourceOp::kFetchBatch, Transient("connection reset mid-FETCH"), /*skip=*/1);
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, base::ErrorKind::kTransient);
+  EXPECT_EQ(ledger_.posts, 2);
+  EXPECT_EQ(box_.SeenIn("INBOX").size(), 2u);
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, SerializationFailureAtCommitFlagsNothingAndRetries) {
+  ledger_.FailNext(LedgerOp::kRecordBatch,
+                   Transient("could not serialize access due to concurrent update (40001)"));
+  ASSERT_FALSE(Pass().ok());
+  EXPECT_EQ(ledger_.posts, 0);
+  EXPECT_EQ(ledger_.commits, 0);
+  EXPECT_TRUE(box_.SeenIn("INBOX").empty());  // no post-action before a commit
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, MarkingPostActionsDoneFailsAndTheyAreDoneAgainHarmlessly) {
+  ledger_.FailNext(LedgerOp::kMarkPostActionsDone, Transient("connection lost"));
+  ASSERT_FALSE(Pass().ok());
+  EXPECT_EQ(box_.SeenIn("INBOX").size(), 2u);
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, ReplyInTheSameBatchJoinsItsQuestionsThread) {
+  options_.batch_size = 100;
+  box_.Add(Mail("r1", "q1"));
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(6);
+  const auto& question = ledger_.rows.at({"help", box_.uidvalidity, 1});
+  const auto& reply = ledger_.rows.at({"help", box_.uidvalidity, 6});
+  ASSERT_TRUE(question.thread_id && reply.thread_id);
+  EXPECT_EQ(*reply.thread_id, *question.thread_id);
+  EXPECT_EQ(ledger_.commits, 2);  // recorded up to the reply, then decided again
+}
+
+TEST_F(MailboxPassTest, NewUidValidityRescansAndRecognisesEveryMessage) {
+  ASSERT_TRUE(Pass().ok());
+  box_.uidvalidity = 8;  // the server renumbered the folder: the same messages, unflagged
+  for (auto& [uid, m] : box_.messages) m.seen = false;
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(ledger_.posts, 5);
+  int duplicates = 0;
+  for (const auto& [key, row] : ledger_.rows) duplicates += row.outcome == forum::Outcome::kDuplicate;
+  EXPECT_EQ(duplicates, 5);
+  EXPECT_EQ(box_.SeenIn("INBOX").size(), 5u);
+}
+
+TEST_F(MailboxPassTest, AStopBetweenBatchesEndsThePassCleanly) {
+  stopped_ = true;
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(ledger_.posts, 0);
+  stopped_ = false;
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+}  // namespace
+}  // namespace engine
