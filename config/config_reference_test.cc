@@ -28,7 +28,12 @@ std::string FirstQuoted(const std::string& line) {
 std::string SectionOfHeading(const std::string& heading) {
   if (heading == "Rules") return "rules";
   if (heading == "Matchers") return "matchers";
-  return FirstQuoted(heading);  // "`smtp` (required)" -> "smtp"; "General rules" -> ""
+  // "`smtp` (required)" -> "smtp"; "General rules" and "systemd credentials: `${...}`" -> "".
+  const std::string quoted = FirstQuoted(heading);
+  for (const char c : quoted) {
+    if (!((c >= 'a' && c <= 'z') || c == '_' || c == '.' || c == '[' || c == ']')) return "";
+  }
+  return quoted;
 }
 
 // Each section's documented keys; the top-level keys are the sections' own names.
