@@ -34,6 +34,29 @@ add_custom_command(OUTPUT "${_changelog}.gz"
 add_custom_target(mailforum_changelog ALL DEPENDS "${_changelog}.gz")
 install(FILES "${_changelog}.gz" DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME changelog.gz)
 
+# Man pages from Markdown (go-md2man): docs/man/*.md, and mailforum.yaml(5) from docs/configuration.md itself
+# (one source for the reference and its man page). packaging/test-man.sh checks them.
+find_program(GO_MD2MAN go-md2man REQUIRED)
+set(_man_out "${PROJECT_BINARY_DIR}/man")
+set(_man_pages)
+foreach(_page mailforumd.8 mailforum-web.8 mailforumctl.8 mailforum.yaml.5)
+  if(_page STREQUAL "mailforum.yaml.5")
+    set(_sources "${PROJECT_SOURCE_DIR}/docs/man/mailforum.yaml.5.head" "${PROJECT_SOURCE_DIR}/docs/configuration.md")
+    set(_text "(cat '${PROJECT_SOURCE_DIR}/docs/man/mailforum.yaml.5.head'; sed 1d '${PROJECT_SOURCE_DIR}/docs/configuration.md')")
+  else()
+    set(_sources "${PROJECT_SOURCE_DIR}/docs/man/${_page}.md")
+    set(_text "cat '${PROJECT_SOURCE_DIR}/docs/man/${_page}.md'")
+  endif()
+  add_custom_command(OUTPUT "${_man_out}/${_page}" "${_man_out}/${_page}.gz"
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${_man_out}"
+    COMMAND sh -c "${_text} | '${GO_MD2MAN}' > '${_man_out}/${_page}' && gzip -9 -n -c '${_man_out}/${_page}' > '${_man_out}/${_page}.gz'"
+    DEPENDS ${_sources} VERBATIM)
+  list(APPEND _man_pages "${_man_out}/${_page}.gz")
+  string(REGEX MATCH "[0-9]$" _section "${_page}")
+  install(FILES "${_man_out}/${_page}.gz" DESTINATION "${CMAKE_INSTALL_MANDIR}/man${_section}")
+endforeach()
+add_custom_target(mailforum_man ALL DEPENDS ${_man_pages})
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME mailforum)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
