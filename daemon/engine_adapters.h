@@ -7,6 +7,7 @@
 #include "engine/ports.h"
 #include "forum/store.h"
 #include "mail/imap_session.h"
+#include "mail/smtp_transport.h"
 
 namespace mailforumd {
 
@@ -93,6 +94,59 @@ class StoreLedger : public engine::InboundLedger {
 
  private:
   forum::Store& store_;
+};
+
+class StoreOutboxQueue : public engine::OutboxQueue {
+ public:
+  explicit StoreOutboxQueue(forum::Store& store) : store_(store) {}
+  base::Result<std::vector<forum::ClaimedMail>> ClaimDue(int limit,
+                                                         std::chrono::milliseconds lease) override {
+    return store_.ClaimDue(limit, lease);
+  }
+  base::Status SavePayload(int64_t id, const std::string& payload) override {
+    return store_.SavePayload(id, payload);
+  }
+  base::Status MarkSent(int64_t id) override { return store_.MarkSent(id); }
+  base::Status MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
+                         std::chrono::milliseconds delay) override {
+    return store_.MarkRetry(id, error, reply_code, delay);
+  }
+  base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) override {
+    return store_.MarkFailed(id, error, reply_code);
+  }
+  base::Status MarkSuppressed(int64_t id, const std::string& why) override {
+    return store_.MarkSuppressed(id, why);
+  }
+  base::Status Release(int64_t id) override { return store_.Release(id); }
+  base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) override {
+    return store_.Defer(id, why, delay);
+  }
+  base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
+      const std::string& address, const forum::LoopBreakerLimits& limits) override {
+    return store_.LoopPause(address, limits);
+  }
+
+ private:
+  forum::Store& store_;
+};
+
+// The mailer on a mail::SmtpTransport kept in `slot` (the worker's, reused
+// across passes): Connect opens it with `options`.
+class SmtpMailer : public engine::Mailer {
+ public:
+  SmtpMailer(const mail::SmtpOptions& options, std::unique_ptr<mail::SmtpTransport>& slot)
+      : options_(options), slot_(slot) {}
+  bool connected() const override { return slot_ != nullptr; }
+  base::Status Connect() override;
+  base::Status Send(const mail::Envelope& envelope, std::string_view raw,
+                    std::optional<int>& reply_code) override;
+  void Disconnect() override {
+    if (slot_) slot_->Disconnect();
+  }
+
+ private:
+  const mail::SmtpOptions& options_;
+  std::unique_ptr<mail::SmtpTransport>& slot_;
 };
 
 }  // namespace mailforumd

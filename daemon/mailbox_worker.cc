@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "daemon/engine_adapters.h"
+#include "engine/backoff.h"
 #include "forum/store.h"
 
 namespace mailforumd {
@@ -27,12 +28,6 @@ const std::string& WorkerOwnerId() {
     return std::string(buffer);
   }();
   return id;
-}
-
-std::chrono::milliseconds WithJitter(std::chrono::milliseconds d) {
-  static thread_local std::mt19937 rng{std::random_device{}()};
-  std::uniform_real_distribution<double> factor(0.5, 1.5);
-  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(d.count()) * factor(rng)));
 }
 
 }  // namespace
@@ -130,7 +125,7 @@ void MailboxWorker::Run() {
       // Start afresh: a session or connection that failed may be in any state.
       c.imap.reset();
       c.store.reset();
-      if (!Wait(WithJitter(backoff))) break;
+      if (!Wait(engine::WithJitter(backoff, 0.5))) break;
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }

@@ -113,6 +113,12 @@ class Clock {
   virtual std::chrono::steady_clock::time_point Now() = 0;
 };
 
+// The real one.
+class SteadyClock : public Clock {
+ public:
+  std::chrono::steady_clock::time_point Now() override { return std::chrono::steady_clock::now(); }
+};
+
 }  // namespace engine
 
 #endif  // MAILFORUM_ENGINE_PORTS_H_

@@ -1,7 +1,7 @@
-// What the outbox worker composes for each kind of claimed row (threading
+// What outbox delivery composes for each kind of claimed row (threading
 // headers, Reply-To token, VERP return path, stable bytes) and its retry
 // schedule. No servers: ComposeMail and RetryDelay are pure.
-#include "daemon/outbox_worker.h"
+#include "engine/outbox_delivery.h"
 
 #include <gtest/gtest.h>
 
@@ -10,15 +10,15 @@
 #include "mail/mime_parser.h"
 #include "mail/reply_token.h"
 
-namespace mailforumd {
+namespace engine {
 namespace {
 
 using namespace std::chrono_literals;
 
 constexpr char kKey[] = "outbox-test-key-0123456789abcdef";
 
-OutboxOptions Options() {
-  OutboxOptions o;
+DeliveryOptions Options() {
+  DeliveryOptions o;
   o.from = "Acme Help <help@example.com>";
   o.reply_to_template = "help+{token}@example.com";
   o.reply_key = kKey;
@@ -136,7 +136,7 @@ TEST(ComposeMailTest, ComposingARowAgainGivesTheSameBytes) {
 }
 
 TEST(RetryDelayTest, DoublesFromOneMinuteUpToAnHour) {
-  const OutboxOptions o = Options();
+  const DeliveryOptions o = Options();
   EXPECT_EQ(RetryDelay(1, o), 1min);
   EXPECT_EQ(RetryDelay(2, o), 2min);
   EXPECT_EQ(RetryDelay(3, o), 4min);
@@ -145,4 +145,4 @@ TEST(RetryDelayTest, DoublesFromOneMinuteUpToAnHour) {
 }
 
 }  // namespace
-}  // namespace mailforumd
+}  // namespace engine

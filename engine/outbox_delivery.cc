@@ -1,0 +1,202 @@
+#include "engine/outbox_delivery.h"
+
+#include <utility>
+
+#include "base/log.h"
+#include "engine/backoff.h"
+#include "mail/reply_token.h"
+
+namespace engine {
+namespace {
+
+using std::chrono::milliseconds;
+
+mail::OutboundKind KindOf(const std::string& kind) {
+  if (kind == "notification") return mail::OutboundKind::kNotification;
+  if (kind == "acknowledgement") return mail::OutboundKind::kAcknowledgement;
+  if (kind == "rejection") return mail::OutboundKind::kRejection;
+  return mail::OutboundKind::kAnswer;
+}
+
+std::string Row(const forum::ClaimedMail& row) {
+  return "outbox row " + std::to_string(row.id) + " (" + row.kind + " to " + row.recipient + ")";
+}
+
+}  // namespace
+
+mail::OutboundMail ComposeMail(const forum::ClaimedMail& row, const DeliveryOptions& options) {
+  mail::OutboundMail m;
+  m.kind = KindOf(row.kind);
+  m.message_id = row.message_id;
+  m.from = options.from;
+  m.to = row.recipient;
+  m.date = row.queued_at;
+  m.instance_name = options.instance_name;
+  m.return_path = mail::VerpAddress(options.bounce_template, row.id, options.reply_key);
+  if (m.kind == mail::OutboundKind::kRejection) {
+    m.subject = "Your message to " + options.instance_name + " was not accepted";
+    // The pipeline's "rule NAME" names a rule for the operator, not a reason for the sender.
+    if (!row.rejection_reason.starts_with("rule ")) m.rejection_reason = row.rejection_reason;
+    return m;
+  }
+  if (row.thread_id) {
+    m.reply_to = mail::ReplyAddress(options.reply_to_template, static_cast<uint64_t>(*row.thread_id),
+                                    options.reply_key);
+    m.thread_url = options.base_url + "/t/" + std::to_string(*row.thread_id);
+  }
+  const bool about_a_post =
+      m.kind == mail::OutboundKind::kAnswer || m.kind == mail::OutboundKind::kNotification;
+  m.subject =
+      about_a_post && row.post_opens_thread ? row.thread_subject : mail::ReplySubject(row.thread_subject);
+  // The message this one follows, as the recipient knows it: the asker sent
+  // the question; everyone else received our first post.
+  std::string parent;
+  if (m.kind == mail::OutboundKind::kAcknowledgement) {
+    parent = row.question_message_id;
+  } else if (!row.post_opens_thread) {
+    const bool to_asker = row.recipient == row.thread_author && !row.question_message_id.empty();
+    parent = to_asker ? row.question_message_id : row.root_message_id;
+  }
+  if (!parent.empty()) {
+    m.in_reply_to = parent;
+    m.references = {parent};
+  }
+  if (about_a_post) {
+    m.author_name = row.post_author_name.empty() ? row.post_author_address : row.post_author_name;
+    m.body_text = row.post_body;
+    m.list_id = row.category.empty() ? options.domain : row.category + "." + options.domain;
+    m.list_archive_url = options.base_url;
+    m.unsubscribe_url = options.unsubscribe_url;
+  }
+  return m;
+}
+
+milliseconds RetryDelay(int attempts, const DeliveryOptions& options) {
+  milliseconds delay = options.retry_base;
+  for (int i = 1; i < attempts && delay < options.retry_cap; ++i) delay *= 2;
+  return std::min(delay, options.retry_cap);
+}
+
+base::Status OutboxDelivery::Retry(const forum::ClaimedMail& row, OutboxQueue& queue,
+                                   const std::string& error, std::optional<int> reply_code,
+                                   OutboxPassStats& stats) {
+  if (row.age >= options_.max_age) {
+    ++stats.failed;
+    base::LogWarning(Row(row) + ": giving up after " + std::to_string(row.attempts) +
+                     " attempt(s): " + error);
+    return queue.MarkFailed(
+        row.id, "gave up after " + std::to_string(row.attempts) + " attempt(s) over max_age: " + error,
+        reply_code);
+  }
+  ++stats.retried;
+  const milliseconds delay = WithJitter(RetryDelay(row.attempts, options_), 0.2);
+  base::LogInfo(Row(row) + ": " + error + "; trying again in about " + DurationText(delay));
+  return queue.MarkRetry(row.id, error, reply_code, delay);
+}
+
+base::Status OutboxDelivery::HoldIfLooping(const forum::ClaimedMail& row, OutboxQueue& queue,
+                                           OutboxPassStats& stats, bool& held) {
+  held = false;
+  // Answers carry what people wrote: never held back.
+  if (row.kind == "answer") return {};
+  auto pause = queue.LoopPause(row.recipient, options_.loop_breaker);
+  if (!pause) return pause.error();
+  if (!pause->has_value()) return {};
+  held = true;
+  ++stats.held;
+  held_by_loop_breaker_.fetch_add(1, std::memory_order_relaxed);
+  const milliseconds left = **pause;
+  const auto now = clock_.Now();
+  auto logged = pause_logged_.find(row.recipient);
+  if (logged == pause_logged_.end() || logged->second <= now) {
+    base::LogWarning("outbox: automatic mail to " + row.recipient +
+                     " paused by the loop circuit breaker (machine replies or bounces from it or its domain "
+                     "came too fast) for about " +
+                     DurationText(left));
+    pause_logged_[row.recipient] = now + left;
+  }
+  return queue.Defer(row.id, "held back by the loop circuit breaker", left);
+}
+
+base::Status OutboxDelivery::Handle(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
+                                    OutboxPassStats& stats) {
+  if (row.bounce_score >= options_.suppress_score) {
+    ++stats.suppressed;
+    base::LogInfo(Row(row) + ": not sent, the recipient is suppressed");
+    return queue.MarkSuppressed(row.id, "not sent: the bounce score of " + row.recipient + " (" +
+                                            std::to_string(row.bounce_score) + ") reached suppress_score");
+  }
+  bool held = false;
+  if (auto s = HoldIfLooping(row, queue, stats, held); !s.ok() || held) return s;
+  const mail::OutboundMail mail = ComposeMail(row, options_);
+  const base::Result<mail::Envelope> envelope = mail::ComposeEnvelope(mail);
+  // Composed once: every later try sends the saved bytes.
+  const base::Result<std::string> payload =
+      row.payload ? base::Result<std::string>(*row.payload) : mail::ComposeMessage(mail);
+  if (!envelope || !payload) {
+    const std::string why = "cannot be composed: " + (!envelope ? envelope.error() : payload.error()).message;
+    ++stats.failed;
+    base::LogError(Row(row) + ": " + why);
+    return queue.MarkFailed(row.id, why, std::nullopt);
+  }
+  if (!row.payload) {
+    if (auto saved = queue.SavePayload(row.id, *payload); !saved.ok()) return saved;
+  }
+  return Send(row, queue, mailer, *envelope, *payload, stats);
+}
+
+base::Status OutboxDelivery::Send(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
+                                  const mail::Envelope& envelope, const std::string& payload,
+                                  OutboxPassStats& stats) {
+  if (connection_error_) return Retry(row, queue, connection_error_->message, std::nullopt, stats);
+  if (!mailer.connected()) {
+    if (auto connected = mailer.Connect(); !connected.ok()) {
+      connection_error_ = connected.error();
+      return Retry(row, queue, connected.error().message, std::nullopt, stats);
+    }
+  }
+  std::optional<int> code;
+  const base::Status sent = mailer.Send(envelope, payload, code);
+  if (sent.ok()) {
+    ++stats.sent;
+    base::LogDebug(Row(row) + ": sent <" + row.message_id + ">");
+    return queue.MarkSent(row.id);
+  }
+  const base::Error& error = sent.error();
+  if ((code && *code >= 500 && *code < 600) || error.kind == base::ErrorKind::kInvalidInput) {
+    ++stats.failed;
+    base::LogWarning(Row(row) + ": failed for good: " + error.message);
+    return queue.MarkFailed(row.id, error.message, code);
+  }
+  if (!code) {
+    // No reply to blame (the connection broke, TLS or credentials failed on
+    // reconnecting): the server is the problem, not this mail, so the rest of
+    // the batch waits too.
+    connection_error_ = error;
+  }
+  return Retry(row, queue, error.message, code, stats);
+}
+
+base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std::atomic<bool>& stopped,
+                                  OutboxPassStats& stats, size_t& claimed) {
+  claimed = 0;
+  connection_error_.reset();
+  auto rows = queue.ClaimDue(options_.batch, options_.lease);
+  if (!rows) return rows.error().WithContext("outbox");
+  claimed = rows->size();
+  const auto claimed_at = clock_.Now();
+  for (size_t i = 0; i < rows->size(); ++i) {
+    // Near the end of the lease another worker may claim these rows again:
+    // give them back rather than send them twice.
+    if (stopped || clock_.Now() - claimed_at > options_.lease * 3 / 4) {
+      for (size_t j = i; j < rows->size(); ++j) {
+        if (auto s = queue.Release((*rows)[j].id); !s.ok()) return s.error().WithContext("outbox");
+      }
+      break;
+    }
+    if (auto s = Handle((*rows)[i], queue, mailer, stats); !s.ok()) return s.error().WithContext("outbox");
+  }
+  return {};
+}
+
+}  // namespace engine

@@ -1,0 +1,126 @@
+// Outbox delivery: due rows of the outbox → the mailer, at least once, each
+// mail with one stable Message-ID (DESIGN.md §1, §2 item 4, §4), written
+// against the ports (engine/ports.h): no threads, no sockets.
+//
+// A pass claims a batch of due rows (OutboxQueue::ClaimDue: a lease, so any
+// number of workers share one outbox), then for each row: a recipient whose
+// bounce score reaches the threshold is not mailed (the row becomes
+// 'suppressed'); automatic mail (acknowledgements, notifications, rejection
+// notices — never answers, which people wrote) to an address or domain that
+// the loop circuit breaker paused is held back: the row stays pending, due
+// when the pause ends, logged once per pause and counted; otherwise the mail
+// is composed once (ComposeMail, saved with the row, so every retry sends the
+// same bytes with the same Message-ID), sent through the one Mailer, and the
+// row marked. A 5xx reply fails the row for good; a transient failure (4xx,
+// a lost or refused connection) retries it after RetryDelay() until the row
+// is older than max_age, when it fails. A failure without a reply (the
+// connection broke) reschedules the rest of the batch without trying. Near
+// the end of the lease the rest of the batch is released rather than sent:
+// another worker may claim it. A sender killed between the server's
+// acceptance and the commit of 'sent' sends that row again after the lease:
+// delivery is at least once.
+//
+// Thread-safety: one OutboxDelivery on one thread; held_by_loop_breaker() from any.
+#ifndef MAILFORUM_ENGINE_OUTBOX_DELIVERY_H_
+#define MAILFORUM_ENGINE_OUTBOX_DELIVERY_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "engine/ports.h"
+#include "forum/outbox.h"
+#include "mail/composer.h"
+
+namespace engine {
+
+// What delivery needs from the configuration.
+struct DeliveryOptions {
+  // Composing (see ComposeMail).
+  std::string from;               // smtp.from: "Acme Help <help@example.com>"
+  std::string reply_to_template;  // smtp.reply_to: "help+{token}@example.com"
+  std::string reply_key;          // signs reply tokens and VERP addresses
+  std::string bounce_template;    // as mail::VerpAddress takes it: "bounces+{id}@example.com"
+  std::string instance_name;      // "Acme Help"
+  std::string base_url;           // "https://help.example.com": thread links are base_url/t/ID
+  std::string domain;             // instance.domain: List-Id is <category>.<domain>
+  std::string unsubscribe_url;    // List-Unsubscribe of answers and notifications; empty: none
+  // Delivery.
+  int batch = 50;                                                 // rows claimed at once
+  std::chrono::milliseconds lease{std::chrono::minutes(10)};      // how long a claim lasts
+  std::chrono::milliseconds max_age{std::chrono::hours(3 * 24)};  // transient failures give up after this
+  double suppress_score = 3.0;            // bounce score that stops mail to an address
+  forum::LoopBreakerLimits loop_breaker;  // when automatic mail to an address or domain pauses
+  std::chrono::milliseconds retry_base{std::chrono::minutes(1)};  // first retry delay (RetryDelay)
+  std::chrono::milliseconds retry_cap{std::chrono::hours(1)};     // longest retry delay
+};
+
+// What one pass (or RunOnce) did, for logs and tests.
+struct OutboxPassStats {
+  int sent = 0;
+  int retried = 0;     // transient failure: tried again later
+  int failed = 0;      // permanent failure, or past max_age
+  int suppressed = 0;  // the recipient's bounce score reached the threshold
+  int held = 0;        // automatic mail held back by the loop circuit breaker
+};
+
+// The mail of claimed row `row`, as ComposeMessage takes it: From, Reply-To
+// with the thread's signed token (none for rejections), the subject ("Re: "
+// the thread's subject, except the notification of a new thread, which
+// carries the subject itself), the threading headers, the List-* headers
+// (answers and notifications), the VERP return path and the row's queue time
+// as Date, so that composing the row again gives the same bytes. Answers to
+// the asker and acknowledgements are In-Reply-To the Message-ID of the
+// question the asker sent (their client shows them under it); other mail
+// about a thread's later posts is In-Reply-To our Message-ID of its first
+// post (what watchers received). Pure.
+mail::OutboundMail ComposeMail(const forum::ClaimedMail& row, const DeliveryOptions& options);
+
+// The delay before try `attempts` + 1 after a transient failure, without
+// jitter: retry_base × 2^(attempts - 1), at most retry_cap.
+std::chrono::milliseconds RetryDelay(int attempts, const DeliveryOptions& options);
+
+class OutboxDelivery {
+ public:
+  OutboxDelivery(const DeliveryOptions& options, Clock& clock) : options_(options), clock_(clock) {}
+
+  // Claims and handles one batch from `queue` through `mailer`; `claimed` is
+  // set to the number of rows claimed. Once `stopped` is set, the rest of the
+  // batch is released. Errors: the queue's (the pass stops there).
+  base::Status Pass(OutboxQueue& queue, Mailer& mailer, const std::atomic<bool>& stopped,
+                    OutboxPassStats& stats, size_t& claimed);
+
+  // The failure of the mailer's connection in the last pass, when it could not be reached or broke.
+  const std::optional<base::Error>& connection_error() const { return connection_error_; }
+
+  // How many times a row was held back for the loop circuit breaker (a metric). Safe from any thread.
+  uint64_t held_by_loop_breaker() const { return held_by_loop_breaker_.load(std::memory_order_relaxed); }
+
+ private:
+  base::Status Handle(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
+                      OutboxPassStats& stats);
+  // Marks `row` after a transient failure: retry later, or failed when too old.
+  base::Status Retry(const forum::ClaimedMail& row, OutboxQueue& queue, const std::string& error,
+                     std::optional<int> reply_code, OutboxPassStats& stats);
+  // Holds `row` back when it is automatic mail to a recipient the loop breaker paused; `held` says whether.
+  base::Status HoldIfLooping(const forum::ClaimedMail& row, OutboxQueue& queue, OutboxPassStats& stats,
+                             bool& held);
+  // Sends `row`'s composed mail and marks the row by the outcome.
+  base::Status Send(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
+                    const mail::Envelope& envelope, const std::string& payload, OutboxPassStats& stats);
+
+  const DeliveryOptions& options_;
+  Clock& clock_;
+  std::optional<base::Error> connection_error_;
+  std::atomic<uint64_t> held_by_loop_breaker_{0};
+  // Recipient → when its logged pause ends: each pause is logged once.
+  std::map<std::string, std::chrono::steady_clock::time_point> pause_logged_;
+};
+
+}  // namespace engine
+
+#endif  // MAILFORUM_ENGINE_OUTBOX_DELIVERY_H_

@@ -1,0 +1,124 @@
+#include "engine/testing/fake_outbox.h"
+
+#include <utility>
+
+namespace engine::testing {
+
+int64_t FakeOutbox::Queue(const std::string& recipient) {
+  const int64_t id = next_id_++;
+  Row& row = rows[id];
+  row.mail.id = id;
+  row.mail.kind = "answer";
+  row.mail.recipient = recipient;
+  row.mail.message_id = "post." + std::to_string(id) + ".stable@example.com";
+  row.mail.queued_at = std::chrono::system_clock::now();
+  row.mail.thread_id = 1;
+  row.mail.thread_subject = "The printer is jammed";
+  row.mail.thread_author = "ann@example.org";
+  row.mail.post_body = "Try turning it off and on again.";
+  row.mail.post_author_address = "bob@example.org";
+  row.next_attempt_at = clock_.Now();
+  return id;
+}
+
+FakeOutbox::Row* FakeOutbox::Pending(int64_t id) {
+  auto it = rows.find(id);
+  return it == rows.end() || it->second.status != "pending" ? nullptr : &it->second;
+}
+
+base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::ClaimDue(int limit,
+                                                                   std::chrono::milliseconds lease) {
+  std::vector<forum::ClaimedMail> out;
+  for (auto& [id, row] : rows) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    if (row.status != "pending" || row.next_attempt_at > clock_.Now()) continue;
+    row.next_attempt_at = clock_.Now() + lease;
+    ++row.mail.attempts;
+    out.push_back(row.mail);
+  }
+  return out;
+}
+
+base::Status FakeOutbox::SavePayload(int64_t id, const std::string& payload) {
+  if (Row* row = Pending(id)) row->mail.payload = payload;
+  return {};
+}
+
+base::Status FakeOutbox::MarkSent(int64_t id) {
+  if (Row* row = Pending(id)) row->status = "sent";
+  return {};
+}
+
+base::Status FakeOutbox::MarkRetry(int64_t id, const std::string& error, std::optional<int>,
+                                   std::chrono::milliseconds delay) {
+  if (Row* row = Pending(id)) {
+    row->last_error = error;
+    row->next_attempt_at = clock_.Now() + delay;
+  }
+  return {};
+}
+
+base::Status FakeOutbox::MarkFailed(int64_t id, const std::string& error, std::optional<int>) {
+  if (Row* row = Pending(id)) {
+    row->status = "failed";
+    row->last_error = error;
+  }
+  return {};
+}
+
+base::Status FakeOutbox::MarkSuppressed(int64_t id, const std::string& why) {
+  if (Row* row = Pending(id)) {
+    row->status = "suppressed";
+    row->last_error = why;
+  }
+  return {};
+}
+
+base::Status FakeOutbox::Release(int64_t id) {
+  if (Row* row = Pending(id)) {
+    row->next_attempt_at = clock_.Now();
+    if (row->mail.attempts > 0) --row->mail.attempts;
+  }
+  return {};
+}
+
+base::Status FakeOutbox::Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) {
+  if (Row* row = Pending(id)) {
+    row->next_attempt_at = clock_.Now() + delay;
+    row->last_error = why;
+    if (row->mail.attempts > 0) --row->mail.attempts;
+  }
+  return {};
+}
+
+base::Result<std::optional<std::chrono::milliseconds>> FakeOutbox::LoopPause(
+    const std::string&, const forum::LoopBreakerLimits&) {
+  return std::optional<std::chrono::milliseconds>();
+}
+
+base::Status FakeMailer::Connect() {
+  connected_ = true;
+  ++connects_;
+  return {};
+}
+
+base::Status FakeMailer::Send(const mail::Envelope& envelope, std::string_view raw,
+                              std::optional<int>& reply_code) {
+  reply_code.reset();
+  if (!connected_) return base::Error{base::ErrorKind::kTransient, "not connected"};
+  if (during_send) during_send();
+  if (fault_ && fault_->skip-- == 0) {
+    const int code = fault_->code;
+    fault_.reset();
+    if (code == 0 || code == 421) connected_ = false;  // 421: the server closes the connection
+    if (code == 0) return base::Error{base::ErrorKind::kTransient, "connection reset"};
+    reply_code = code;
+    return base::Error{code >= 500 ? base::ErrorKind::kPermanent : base::ErrorKind::kTransient,
+                       std::to_string(code) + " from the server"};
+  }
+  accepted.push_back(
+      {envelope.recipients.empty() ? std::string() : envelope.recipients.front(), std::string(raw)});
+  return {};
+}
+
+}  // namespace engine::testing

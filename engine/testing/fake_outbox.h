@@ -1,0 +1,99 @@
+// Fault-injecting fakes of the outbound ports (engine/ports.h): a clock that
+// moves when told, an outbox table with leases as forum::Store keeps it
+// (every update only of a 'pending' row; a claim moves next_attempt_at a
+// lease ahead), and an SMTP server that accepts, or fails its next
+// send with a chosen reply (leveldb's SpecialEnv is the model).
+//
+// Thread-safety: none; one test thread.
+#ifndef MAILFORUM_ENGINE_TESTING_FAKE_OUTBOX_H_
+#define MAILFORUM_ENGINE_TESTING_FAKE_OUTBOX_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/ports.h"
+
+namespace engine::testing {
+
+class FakeClock : public Clock {
+ public:
+  std::chrono::steady_clock::time_point Now() override { return now; }
+  void Advance(std::chrono::milliseconds d) { now += d; }
+  std::chrono::steady_clock::time_point now{std::chrono::hours(1000)};
+};
+
+class FakeOutbox : public OutboxQueue {
+ public:
+  explicit FakeOutbox(FakeClock& clock) : clock_(clock) {}
+
+  struct Row {
+    forum::ClaimedMail mail;
+    std::string status = "pending";  // pending, sent, failed, suppressed
+    std::chrono::steady_clock::time_point next_attempt_at;
+    std::string last_error;
+  };
+  std::map<int64_t, Row> rows;
+
+  // Queues an answer to `recipient` with a stable Message-ID; its id.
+  int64_t Queue(const std::string& recipient);
+
+  base::Result<std::vector<forum::ClaimedMail>> ClaimDue(int limit, std::chrono::milliseconds lease) override;
+  base::Status SavePayload(int64_t id, const std::string& payload) override;
+  base::Status MarkSent(int64_t id) override;
+  base::Status MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
+                         std::chrono::milliseconds delay) override;
+  base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) override;
+  base::Status MarkSuppressed(int64_t id, const std::string& why) override;
+  base::Status Release(int64_t id) override;
+  base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) override;
+  base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
+      const std::string& address, const forum::LoopBreakerLimits& limits) override;
+
+ private:
+  // Row `id` when it is still 'pending' (every update's WHERE), else nullptr.
+  Row* Pending(int64_t id);
+
+  FakeClock& clock_;
+  int64_t next_id_ = 1;
+};
+
+class FakeMailer : public Mailer {
+ public:
+  // What the server accepted: recipient and the message's bytes, in order.
+  struct Delivery {
+    std::string recipient;
+    std::string raw;
+  };
+  std::vector<Delivery> accepted;
+
+  // The (skip + 1)-th next Send fails with SMTP reply `code` (e.g. 421,
+  // which also closes the connection, or 550); 0: the connection breaks
+  // without a reply.
+  void FailNext(int code, int skip = 0) { fault_ = Fault{code, skip}; }
+  // Called inside each Send before it is answered (e.g. to move the clock or run another worker).
+  std::function<void()> during_send;
+
+  bool connected() const override { return connected_; }
+  base::Status Connect() override;
+  base::Status Send(const mail::Envelope& envelope, std::string_view raw,
+                    std::optional<int>& reply_code) override;
+  void Disconnect() override { connected_ = false; }
+  int connects() const { return connects_; }
+
+ private:
+  struct Fault {
+    int code;
+    int skip;
+  };
+  std::optional<Fault> fault_;
+  bool connected_ = false;
+  int connects_ = 0;
+};
+
+}  // namespace engine::testing
+
+#endif  // MAILFORUM_ENGINE_TESTING_FAKE_OUTBOX_H_
