@@ -12,6 +12,11 @@
 // Test code (*_test.cc, *_itest.cc, testing/, test support files) may also
 // use tests/support/ and its own module's fixtures: a test of web fills the
 // database through forum's store (site_itest.cc).
+//
+// Each third-party library lives in the one place that wraps it (DESIGN.md
+// §3): `#include <libetpan/...>` only in mail/imap_session.cc, <pqxx/...>
+// only in forum's store files, and so on (kThirdParty below); test code may
+// use what it tests with.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -65,9 +70,51 @@ std::string Forbidden(const std::string& file, const std::string& header) {
   return "";
 }
 
+// Third-party header prefix → the files (path prefixes) that may include it.
+struct ThirdParty {
+  const char* header_prefix;
+  std::vector<std::string> allowed;
+};
+const std::vector<ThirdParty>& ThirdParties() {
+  static const std::vector<ThirdParty> kThirdParty = {
+      {"libetpan/", {"mail/imap_session.cc"}},
+      {"vmime/", {"mail/composer.cc", "mail/smtp_transport.cc", "mail/library_init.cc"}},
+      {"gumbo", {"mail/html_to_text.cc"}},
+      {"gnutls/", {"mail/"}},
+      {"curl/", {"mail/oauth2.cc"}},
+      {"pqxx",
+       {"forum/store", "forum/inbound_store.cc", "forum/admin_store.cc", "forum/outbox_store.cc",
+        "forum/progress_store.cc", "forum/reader.cc", "forum/scratch_database.cc"}},
+      {"yaml-cpp/", {"config/"}},
+      {"boost/", {"web/http_server.cc"}},
+      {"libdeflate", {"web/gzip.cc"}},
+      {"zlib", {"web/gzip.cc"}},
+      {"systemd/", {"daemon/systemd_notify.cc"}},
+      {"CLI/", {"cli/main.cc"}},
+      {"re2/", {"base/regex.cc"}},
+      {"nlohmann/", {"web/json_views.cc", "cli/"}},
+  };
+  return kThirdParty;
+}
+
+// Why `file` may not include the third-party (angle-bracket) `header`; empty when it may.
+std::string ForbiddenThirdParty(const std::string& file, const std::string& header) {
+  if (IsTestCode(file)) return "";
+  for (const ThirdParty& t : ThirdParties()) {
+    if (!header.starts_with(t.header_prefix)) continue;
+    for (const std::string& allowed : t.allowed) {
+      if (file.starts_with(allowed)) return "";
+    }
+    std::string where;
+    for (const std::string& allowed : t.allowed) where += (where.empty() ? "" : ", ") + allowed;
+    return std::string(t.header_prefix) + " lives only in " + where;
+  }
+  return "";
+}
+
 struct Violation {
-  std::string where;  // file:line
-  std::string header;
+  std::string where;   // file:line
+  std::string header;  // as written: "folder/file.h" or <library/file.h>
   std::string why;
 };
 
@@ -78,6 +125,7 @@ std::vector<Violation> Violations(const fs::path& root) {
   static const std::set<std::string> kOurs = {"base", "config", "mail", "forum", "engine",
                                               "web",  "daemon", "cli",  "tests"};
   static const std::regex kInclude(R"re(^\s*#\s*include\s*"(([a-z_]+)/[^"]+)")re");
+  static const std::regex kSystemInclude(R"re(^\s*#\s*include\s*<([^>]+)>)re");
   std::vector<Violation> out;
   for (const std::string& folder : kFolders) {
     if (!fs::exists(root / folder)) continue;
@@ -89,9 +137,15 @@ std::vector<Violation> Violations(const fs::path& root) {
       std::string line;
       for (int n = 1; std::getline(in, line); ++n) {
         std::smatch m;
+        if (std::regex_search(line, m, kSystemInclude)) {
+          if (std::string why = ForbiddenThirdParty(file, m[1].str()); !why.empty()) {
+            out.push_back({file + ":" + std::to_string(n), "<" + m[1].str() + ">", why});
+          }
+          continue;
+        }
         if (!std::regex_search(line, m, kInclude) || kOurs.count(m[2].str()) == 0) continue;
         if (std::string why = Forbidden(file, m[1].str()); !why.empty()) {
-          out.push_back({file + ":" + std::to_string(n), m[1].str(), why});
+          out.push_back({file + ":" + std::to_string(n), "\"" + m[1].str() + "\"", why});
         }
       }
     }
@@ -116,11 +170,20 @@ TEST(IncludeRulesTest, TheRulesForbidWhatDesignForbids) {
   EXPECT_NE(Forbidden("base/log.cc", "config/config.h"), "");
   EXPECT_EQ(Forbidden("mail/mime_parser_test.cc", "tests/support/test_env.h"), "");
   EXPECT_NE(Forbidden("mail/mime_parser.cc", "tests/support/test_env.h"), "");
+  EXPECT_EQ(ForbiddenThirdParty("mail/imap_session.cc", "libetpan/libetpan.h"), "");
+  EXPECT_NE(ForbiddenThirdParty("mail/mime_parser.cc", "libetpan/libetpan.h"), "");
+  EXPECT_NE(ForbiddenThirdParty("mail/classifier.cc", "vmime/vmime.hpp"), "");
+  EXPECT_EQ(ForbiddenThirdParty("forum/store.cc", "pqxx/pqxx"), "");
+  EXPECT_NE(ForbiddenThirdParty("forum/rules.cc", "pqxx/pqxx"), "");
+  EXPECT_NE(ForbiddenThirdParty("engine/pipeline.cc", "pqxx/pqxx"), "");
+  EXPECT_NE(ForbiddenThirdParty("web/site.cc", "boost/beast.hpp"), "");
+  EXPECT_EQ(ForbiddenThirdParty("mail/composer_test.cc", "vmime/vmime.hpp"), "");
+  EXPECT_EQ(ForbiddenThirdParty("daemon/app.cc", "string"), "");
 }
 
 TEST(IncludeRulesTest, NoSourceFileIncludesAcrossAForbiddenEdge) {
   const std::vector<Violation> found = Violations(MAILFORUM_SOURCE_DIR);
-  for (const Violation& v : found) ADD_FAILURE() << v.where << ": #include \"" << v.header << "\": " << v.why;
+  for (const Violation& v : found) ADD_FAILURE() << v.where << ": #include " << v.header << ": " << v.why;
   EXPECT_TRUE(found.empty()) << found.size() << " forbidden include(s)";
 }
 
