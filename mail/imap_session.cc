@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <strings.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -597,6 +598,16 @@ base::Result<std::unique_ptr<ImapSession>> ImapSession::Connect(const ImapOption
   base::Result<UniqueFd> fd = TcpConnect(options.host, options.port, options.timeout,
                                          plain_only ? AddressPolicy::kLoopbackOnly : AddressPolicy::kAny);
   if (!fd.ok()) return fd.error().WithContext(where);
+  // libetpan waits with select(): a descriptor at or over FD_SETSIZE (1024) aborts the process
+  // (glibc's fd_set check). Each session holds its socket and two pipes of libetpan's (read
+  // cancellation, IDLE interruption), allocated after it: refuse rather than abort.
+  if (fd->get() > FD_SETSIZE - 8) {
+    return MakeError(ErrorKind::kTransient,
+                     "too many open descriptors for libetpan's select() (socket " +
+                         std::to_string(fd->get()) + ", limit " + std::to_string(FD_SETSIZE) +
+                         "): this process holds too many connections; run fewer mailboxes per daemon")
+        .WithContext(where);
+  }
 
   const time_t seconds = TimeoutSeconds(options.timeout);
   impl->imap.reset(mailimap_new(0, nullptr));

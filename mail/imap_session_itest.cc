@@ -2,22 +2,26 @@
 // implicit TLS, by host name and by IP address, and the refusals that protect
 // the password (untrusted CA, wrong host name, wrong pin, clear text to a
 // remote host).
-#include "mail/imap_session.h"
-
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "mail/imap_session.h"
 #include "mail/library_init.h"
 #include "mail/tls_verify.h"
 #include "tests/support/test_env.h"
@@ -403,6 +407,45 @@ TEST_F(ImapTest, IdleTimesOutWithoutChanges) {
   EXPECT_EQ(*quiet.outcome, IdleOutcome::kTimeout);
   EXPECT_GE(quiet.waited, milliseconds(900));
   EXPECT_LT(quiet.waited, seconds(3));
+}
+
+// Open descriptors of this process.
+size_t OpenDescriptors() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator()));
+}
+
+// What one session costs in descriptors (a daemon holds one per mailbox): its
+// socket and libetpan's two pipes (read cancellation, IDLE interruption).
+TEST_F(ImapTest, ASessionHoldsItsSocketAndTwoPipes) {
+  const size_t before = OpenDescriptors();
+  auto session = MustConnect(Options(Tls::kStartTls));
+  ASSERT_TRUE(session);
+  ASSERT_TRUE(session->Select("INBOX").ok());
+  const size_t held = OpenDescriptors() - before;
+  std::printf("one IMAP session holds %zu descriptors\n", held);
+  EXPECT_LE(held, 5u);
+  ASSERT_TRUE(session->Logout().ok());
+  EXPECT_EQ(OpenDescriptors(), before);
+}
+
+// libetpan waits with select(): a session whose descriptors reach FD_SETSIZE
+// would abort the process. Connect refuses instead, and the process goes on.
+TEST_F(ImapTest, ConnectRefusesDescriptorsNearFdSetSize) {
+  std::vector<int> filler;
+  for (;;) {
+    const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << "cannot open descriptors up to FD_SETSIZE (ulimit -n below 1024?)";
+    filler.push_back(fd);
+    if (fd >= FD_SETSIZE - 6) break;
+  }
+  const base::Error error = ConnectError(Options(Tls::kStartTls));
+  EXPECT_EQ(error.kind, ErrorKind::kTransient);
+  EXPECT_NE(error.message.find("select()"), std::string::npos) << error.message;
+  for (int fd : filler) close(fd);
+  auto session = MustConnect(Options(Tls::kStartTls));
+  ASSERT_TRUE(session);
+  EXPECT_TRUE(session->Select("INBOX").ok());
 }
 
 TEST_F(ImapTest, InterruptBeforeIdleEndsTheNextIdleAtOnce) {
