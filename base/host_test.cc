@@ -23,5 +23,12 @@ TEST(AsciiTest, LowersOnlyAsciiLetters) {
   EXPECT_FALSE(EqualsIgnoreCase("Message-ID", "message-ids"));
 }
 
+TEST(AsciiTest, PercentEncodesAllButUnreservedAndAlsoKept) {
+  EXPECT_EQ(PercentEncode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(PercentEncode("a b/c=d&e+f"), "a%20b%2Fc%3Dd%26e%2Bf");
+  EXPECT_EQ(PercentEncode("\xC3\xA9\x01"), "%C3%A9%01");
+  EXPECT_EQ(PercentEncode("x@y+z", "@+"), "x@y+z");
+}
+
 }  // namespace
 }  // namespace base

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "base/ascii.h"
+
 namespace web {
 namespace {
 
@@ -124,27 +126,8 @@ void CleanInto(std::string& out, std::string_view text, Escape escape, Lines lin
   flush(i);
 }
 
-bool IsUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
-}
-
 std::string Encode(std::string_view component, std::string_view also_keep) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  const std::string clean = CleanText(component);
-  std::string out;
-  out.reserve(clean.size());
-  for (const char c : clean) {
-    const auto u = static_cast<unsigned char>(c);
-    if (IsUnreserved(u) || also_keep.find(c) != std::string_view::npos) {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0xF]);
-    }
-  }
-  return out;
+  return base::PercentEncode(CleanText(component), also_keep);
 }
 
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/ascii.h"
 #include "base/log.h"
 #include "forum/reader.h"
 #include "web/gzip.h"
@@ -224,23 +225,7 @@ bool TagMatches(std::string_view header, const std::string& tag) {
 }
 
 // RFC 8187 value of filename*: UTF-8 bytes, attr-char kept, the rest %XX.
-std::string ExtValue(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out = "UTF-8''";
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    if (keep) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string ExtValue(std::string_view s) { return "UTF-8''" + base::PercentEncode(s, "!#$&+^`|"); }
 
 void AddSecurityHeaders(Response& r) {
   r.AddHeader("Content-Security-Policy", std::string(kCsp));
