@@ -5,6 +5,7 @@
 #ifndef MAILFORUM_BASE_HOST_H_
 #define MAILFORUM_BASE_HOST_H_
 
+#include <string>
 #include <string_view>
 
 namespace base {
@@ -14,6 +15,10 @@ namespace base {
 // ("::ffff:127.0.0.1"). Any other name is not loopback, whatever it resolves
 // to; callers that resolve a name must check the resolved addresses too.
 bool IsLoopbackHost(std::string_view host);
+
+// Why `url` may not carry secrets (an OAuth2 token endpoint): it must be
+// https://HOST..., or http://HOST... with HOST loopback. Empty when it may.
+std::string SecretUrlProblem(std::string_view url);
 
 }  // namespace base
 

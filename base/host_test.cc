@@ -30,5 +30,18 @@ TEST(AsciiTest, PercentEncodesAllButUnreservedAndAlsoKept) {
   EXPECT_EQ(PercentEncode("x@y+z", "@+"), "x@y+z");
 }
 
+TEST(HostTest, SecretUrlsNeedHttpsExceptToLoopback) {
+  EXPECT_EQ(SecretUrlProblem("https://login.microsoftonline.com/t/oauth2/v2.0/token"), "");
+  EXPECT_EQ(SecretUrlProblem("https://oauth2.googleapis.com/token"), "");
+  EXPECT_EQ(SecretUrlProblem("http://127.0.0.1:8080/token"), "");
+  EXPECT_EQ(SecretUrlProblem("http://localhost/token"), "");
+  EXPECT_EQ(SecretUrlProblem("http://[::1]:80/token"), "");
+  EXPECT_NE(SecretUrlProblem("http://login.example.com/token"), "");
+  EXPECT_NE(SecretUrlProblem("http://127.0.0.1.example.com/token"), "");
+  EXPECT_NE(SecretUrlProblem("http://127.0.0.1@example.com/token"), "");
+  EXPECT_NE(SecretUrlProblem("ftp://127.0.0.1/token"), "");
+  EXPECT_NE(SecretUrlProblem("https:///token"), "");
+}
+
 }  // namespace
 }  // namespace base

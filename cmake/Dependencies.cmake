@@ -16,6 +16,8 @@ set_target_properties(mf::etpan PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES ${LIBETPAN_INCLUDE_DIR})
 
 pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
+# libcurl (GnuTLS flavour): the OAuth2 token client, mail/oauth2.cc only.
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 
 # vmime: its .pc puts /usr/include/vmime/ on the include path; include <vmime/...> instead.
 find_path(VMIME_INCLUDE_DIR vmime/vmime.hpp REQUIRED)

@@ -23,6 +23,16 @@ std::string_view AuthorDisplayName(AuthorDisplay display) {
   return NameOf<AuthorDisplay>(internal::kAuthorDisplays, display);
 }
 
+std::string_view AuthMethodName(AuthMethod method) {
+  return NameOf<AuthMethod>(internal::kAuthMethods, method);
+}
+std::string_view OAuth2GrantTypeName(OAuth2GrantType grant) {
+  return NameOf<OAuth2GrantType>(internal::kOAuth2Grants, grant);
+}
+std::string_view OAuth2MechanismName(OAuth2Mechanism mechanism) {
+  return NameOf<OAuth2Mechanism>(internal::kOAuth2Mechanisms, mechanism);
+}
+
 const Category* Config::FindCategory(std::string_view slug) const {
   for (const Category& category : categories) {
     if (category.slug == slug) return &category;

@@ -119,6 +119,51 @@ struct SecretsConfig {
   Secret reply_key;
 };
 
+// How an IMAP login proves who we are (imap.auth).
+enum class AuthMethod {
+  kPassword,  // "password": LOGIN (or AUTHENTICATE PLAIN) with password_file/password_env
+  kOAuth2,    // "oauth2": an OAuth2 access token from imap.oauth2 (Microsoft 365, Gmail)
+};
+
+// Which OAuth2 grant gets the access tokens (oauth2.grant).
+enum class OAuth2GrantType {
+  kRefreshToken,       // "refresh_token": a user's consent, once, gave a refresh token
+  kClientCredentials,  // "client_credentials": an application's own identity (an M365 service principal)
+};
+
+// Which SASL mechanism carries the token (oauth2.mechanism).
+enum class OAuth2Mechanism {
+  kXOAuth2,      // "xoauth2": Google's and Microsoft's
+  kOAuthBearer,  // "oauthbearer": RFC 7628
+};
+
+// The YAML names of the three enums above.
+std::string_view AuthMethodName(AuthMethod method);
+std::string_view OAuth2GrantTypeName(OAuth2GrantType grant);
+std::string_view OAuth2MechanismName(OAuth2Mechanism mechanism);
+
+// imap.oauth2: where and how to get access tokens (docs/oauth2.md).
+struct OAuth2Config {
+  // The token endpoint: https://, or http:// to a loopback host only. Required.
+  std::string token_url;
+  // The application (client) id. Required.
+  std::string client_id;
+  // From `client_secret_file` or `client_secret_env`. Required for
+  // client_credentials; optional for refresh_token (a public client has none).
+  std::optional<Secret> client_secret;
+  // Default: refresh_token.
+  OAuth2GrantType grant = OAuth2GrantType::kRefreshToken;
+  // From `refresh_token_file` or `refresh_token_env`; set exactly when grant
+  // is refresh_token. A rotated refresh token is kept in memory only.
+  std::optional<Secret> refresh_token;
+  // Space-separated scopes to ask for. Default: none sent.
+  std::string scope;
+  // Default: xoauth2.
+  OAuth2Mechanism mechanism = OAuth2Mechanism::kXOAuth2;
+  // PEM bundle of trusted CAs for the token endpoint. Empty: the system trust store.
+  std::string ca_file;
+};
+
 // What the IMAP and SMTP sections have in common: how to reach and log in to a server.
 struct ServerConfig {
   // Host name or address. Required.
@@ -136,8 +181,13 @@ struct ServerConfig {
   std::string tls_sha256;
   // Login name; any text. Required for IMAP; for SMTP, empty means no AUTH.
   std::string username;
-  // From `password_file` or `password_env`; set exactly when `username` is set.
+  // From `password_file` or `password_env`; set exactly when `username` is
+  // set and `auth` is password.
   std::optional<Secret> password;
+  // IMAP only (`auth`): password or oauth2. Default: password.
+  AuthMethod auth = AuthMethod::kPassword;
+  // `oauth2`: set exactly when auth is kOAuth2.
+  std::optional<OAuth2Config> oauth2;
 };
 
 // smtp: the server that sends all outbound mail.

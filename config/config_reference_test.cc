@@ -31,7 +31,9 @@ std::string SectionOfHeading(const std::string& heading) {
   // "`smtp` (required)" -> "smtp"; "General rules" and "systemd credentials: `${...}`" -> "".
   const std::string quoted = FirstQuoted(heading);
   for (const char c : quoted) {
-    if (!((c >= 'a' && c <= 'z') || c == '_' || c == '.' || c == '[' || c == ']')) return "";
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '[' || c == ']')) {
+      return "";
+    }
   }
   return quoted;
 }

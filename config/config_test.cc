@@ -907,5 +907,79 @@ TEST(ExampleConfigTest, LoadsWithoutErrorsOrWarnings) {
   EXPECT_EQ(c.auth.trusted_authserv_ids, std::vector<std::string>{"mx.example.com"});
 }
 
+TEST_F(ConfigTest, OAuth2Mailbox) {
+  LoadResult result =
+      Load(ConfigText(8, 1,
+                      "    imap:\n"
+                      "      host: outlook.office365.com\n"
+                      "      username: help@example.com\n"
+                      "      auth: oauth2\n"
+                      "      oauth2:\n"
+                      "        token_url: https://login.microsoftonline.com/t/oauth2/v2.0/token\n"
+                      "        client_id: 0f1e\n"
+                      "        client_secret_env: MFTEST_PASSWORD\n"
+                      "        refresh_token_env: MFTEST_REPLY_KEY\n"
+                      "        scope: https://outlook.office.com/IMAP.AccessAsUser.All offline_access\n"
+                      "        mechanism: oauthbearer"));
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  const ImapConfig& imap = result.config->mailboxes[0].imap;
+  EXPECT_EQ(imap.auth, AuthMethod::kOAuth2);
+  EXPECT_FALSE(imap.password.has_value());
+  ASSERT_TRUE(imap.oauth2.has_value());
+  EXPECT_EQ(imap.oauth2->token_url, "https://login.microsoftonline.com/t/oauth2/v2.0/token");
+  EXPECT_EQ(imap.oauth2->client_id, "0f1e");
+  ASSERT_TRUE(imap.oauth2->client_secret.has_value());
+  EXPECT_EQ(imap.oauth2->client_secret->reveal(), kPassword);
+  ASSERT_TRUE(imap.oauth2->refresh_token.has_value());
+  EXPECT_EQ(imap.oauth2->refresh_token->reveal(), kReplyKey);
+  EXPECT_EQ(imap.oauth2->grant, OAuth2GrantType::kRefreshToken);
+  EXPECT_EQ(imap.oauth2->mechanism, OAuth2Mechanism::kOAuthBearer);
+  EXPECT_EQ(OAuth2MechanismName(imap.oauth2->mechanism), "oauthbearer");
+  EXPECT_EQ(AuthMethodName(imap.auth), "oauth2");
+
+  result = Load(
+      ConfigText(8, 1,
+                 "    imap: {host: outlook.office365.com, username: help@example.com, auth: oauth2, oauth2: "
+                 "{token_url: \"http://127.0.0.1:8080/token\", client_id: c, grant: client_credentials, "
+                 "client_secret_env: MFTEST_PASSWORD, scope: \"https://outlook.office365.com/.default\"}}"));
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_EQ(result.config->mailboxes[0].imap.oauth2->grant, OAuth2GrantType::kClientCredentials);
+  EXPECT_FALSE(result.config->mailboxes[0].imap.oauth2->refresh_token.has_value());
+  EXPECT_EQ(result.config->mailboxes[0].imap.oauth2->mechanism, OAuth2Mechanism::kXOAuth2);
+}
+
+TEST_F(ConfigTest, OAuth2MistakesArePlacedAndNoSecretIsShown) {
+  const std::string imap = "    imap: {host: imap.example.com, username: u, ";
+  struct Case {
+    std::string text;
+    std::string expected;
+  } cases[] = {
+      {imap + "auth: oauth2, password_env: MFTEST_PASSWORD}",
+       "test.yaml:8:11: error: missing required key 'oauth2' in imap\n"
+       "test.yaml:8:63: error: password_env: auth: oauth2 uses no password"},
+      {imap + "password_env: MFTEST_PASSWORD, oauth2: {}}",
+       "test.yaml:8:80: error: oauth2 needs auth: oauth2"},
+      {imap + "auth: oauth2, oauth2: {token_url: \"http://login.example.com/token\", client_id: c, "
+              "refresh_token_env: MFTEST_PASSWORD}}",
+       "test.yaml:8:83: error: token_url: http:// is allowed only to a loopback host; use https://, got "
+       "'http://login.example.com/token'"},
+      {imap + "auth: oauth2, oauth2: {token_url: \"https://t.example/token\", client_id: c}}",
+       "test.yaml:8:71: error: missing required key 'refresh_token_file' or 'refresh_token_env' in oauth2"},
+      {imap + "auth: oauth2, oauth2: {token_url: \"https://t.example/token\", client_id: c, grant: "
+              "client_credentials, refresh_token_env: MFTEST_PASSWORD}}",
+       "test.yaml:8:71: error: missing required key 'client_secret_file' or 'client_secret_env' in oauth2\n"
+       "test.yaml:8:151: error: refresh_token_env: grant: client_credentials uses no refresh token"},
+      {imap + "auth: token}",
+       "test.yaml:8:11: error: missing required key 'password_file' or 'password_env' in imap\n"
+       "test.yaml:8:55: error: auth: unknown value 'token'; expected one of: password, oauth2"},
+  };
+  for (const Case& c : cases) {
+    LoadResult result = Load(ConfigText(8, 1, c.text));
+    EXPECT_FALSE(result.ok()) << c.text;
+    EXPECT_EQ(Joined(result.diagnostics), c.expected) << c.text;
+    EXPECT_EQ(Joined(result.diagnostics).find(kPassword), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace config

@@ -49,6 +49,16 @@ inline constexpr EnumName<base::LogLevel> kLogLevels[] = {{base::LogLevel::kDebu
 inline constexpr EnumName<AuthorDisplay> kAuthorDisplays[] = {{AuthorDisplay::kName, "name"},
                                                               {AuthorDisplay::kMasked, "masked"}};
 
+inline constexpr EnumName<AuthMethod> kAuthMethods[] = {{AuthMethod::kPassword, "password"},
+                                                        {AuthMethod::kOAuth2, "oauth2"}};
+
+inline constexpr EnumName<OAuth2GrantType> kOAuth2Grants[] = {
+    {OAuth2GrantType::kRefreshToken, "refresh_token"},
+    {OAuth2GrantType::kClientCredentials, "client_credentials"}};
+
+inline constexpr EnumName<OAuth2Mechanism> kOAuth2Mechanisms[] = {
+    {OAuth2Mechanism::kXOAuth2, "xoauth2"}, {OAuth2Mechanism::kOAuthBearer, "oauthbearer"}};
+
 template <typename E>
 std::string_view NameOf(std::span<const EnumName<E>> table, E value) {
   for (const auto& entry : table) {

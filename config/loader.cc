@@ -37,9 +37,19 @@ constexpr std::string_view kSecretsKeys[] = {"reply_key_file", "reply_key_env"};
 constexpr std::string_view kSmtpKeys[] = {"host",       "port",     "tls",           "ca_file",
                                           "tls_sha256", "username", "password_file", "password_env",
                                           "from",       "reply_to", "bounce_address"};
-constexpr std::string_view kImapKeys[] = {"host",       "port",     "tls",           "ca_file",
-                                          "tls_sha256", "username", "password_file", "password_env",
-                                          "folder",     "idle",     "poll_interval"};
+constexpr std::string_view kImapKeys[] = {
+    "host",         "port",   "tls",  "ca_file",       "tls_sha256", "username", "password_file",
+    "password_env", "folder", "idle", "poll_interval", "auth",       "oauth2"};
+constexpr std::string_view kOAuth2Keys[] = {"token_url",
+                                            "client_id",
+                                            "client_secret_file",
+                                            "client_secret_env",
+                                            "grant",
+                                            "refresh_token_file",
+                                            "refresh_token_env",
+                                            "scope",
+                                            "mechanism",
+                                            "ca_file"};
 constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "description", "public"};
 constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "after", "quarantine_folder",
                                              "import_max_age", "acknowledge", "notify_unverified_senders",
@@ -214,23 +224,38 @@ class Loader {
       server.port = server.tls == TlsMode::kImplicit ? 465 : server.tls == TlsMode::kStartTls ? 587 : 25;
     }
     server.ca_file =
-        s.Read("ca_file", Need::kOptional, [&](const Value& f) {
-           // The web does not talk to mail servers: their CA files need not exist where it runs.
-           if (mail_secrets_ == internal::SecretRead::kShapeOnly) {
-             return r_.FilePath(f);
-           }
-           return r_.ReadableFile(f);
-         }).value_or("");
+        s.Read("ca_file", Need::kOptional, [&](const Value& f) { return CaFile(f); }).value_or("");
     server.tls_sha256 =
         s.Read("tls_sha256", Need::kOptional, [&](const Value& p) { return Pin(p); }).value_or("");
     server.username = s.String("username", imap ? Need::kRequired : Need::kOptional).value_or("");
     const bool has_username = s.Get("username").has_value();
-    server.password = s.SecretValue("password", has_username ? Need::kRequired : Need::kOptional, mail_secrets_);
+    if (imap) {
+      server.auth = s.Enum<AuthMethod>("auth", internal::kAuthMethods).value_or(AuthMethod::kPassword);
+    }
+    if (server.auth == AuthMethod::kOAuth2) {
+      // A token, not a password: a password key here is a mistake worth saying.
+      for (std::string_view key : {"password_file", "password_env"}) {
+        if (auto given = s.Get(key)) {
+          r_.Error(given->key_mark, std::string(key) + ": auth: oauth2 uses no password");
+        }
+      }
+      if (auto v = s.Get("oauth2", Need::kRequired)) server.oauth2 = ReadOAuth2(*v);
+      ReadServerTls(s, server, host);
+      return;
+    }
+    if (auto given = s.Get("oauth2")) r_.Error(given->key_mark, "oauth2 needs auth: oauth2");
+    server.password =
+        s.SecretValue("password", has_username ? Need::kRequired : Need::kOptional, mail_secrets_);
     if (!imap && !has_username && server.password) {
       auto password_key = s.Get("password_file");
       if (!password_key) password_key = s.Get("password_env");
       r_.Error(password_key->key_mark, "a password without a username; add 'username' in smtp");
     }
+    ReadServerTls(s, server, host);
+  }
+
+  // The checks of `tls` that need the host.
+  void ReadServerTls(Section& s, const ServerConfig& server, const std::optional<std::string>& host) {
     if (server.tls == TlsMode::kNone && host && !base::IsLoopbackHost(*host)) {
       r_.Error(s.Get("tls")->mark,
                "tls: none to '" + *host +
@@ -243,6 +268,46 @@ class Loader {
         }
       }
     }
+  }
+
+  // imap.oauth2: the token endpoint and the grant.
+  OAuth2Config ReadOAuth2(const Value& v) {
+    Section s(r_, v, "in oauth2", kOAuth2Keys);
+    OAuth2Config o;
+    o.token_url = s.Read("token_url", Need::kRequired, [&](const Value& u) -> std::optional<std::string> {
+                     auto text = r_.String(u);
+                     if (!text) return std::nullopt;
+                     if (std::string problem = base::SecretUrlProblem(*text); !problem.empty()) {
+                       r_.Error(u.mark, "token_url: " + problem + ", got '" + *text + "'");
+                       return std::nullopt;
+                     }
+                     return text;
+                   }).value_or("");
+    o.client_id = s.String("client_id", Need::kRequired).value_or("");
+    o.grant = s.Enum<OAuth2GrantType>("grant", internal::kOAuth2Grants).value_or(o.grant);
+    const bool refresh = o.grant == OAuth2GrantType::kRefreshToken;
+    o.client_secret =
+        s.SecretValue("client_secret", refresh ? Need::kOptional : Need::kRequired, mail_secrets_);
+    if (refresh) {
+      o.refresh_token = s.SecretValue("refresh_token", Need::kRequired, mail_secrets_);
+    } else {
+      for (std::string_view key : {"refresh_token_file", "refresh_token_env"}) {
+        if (auto given = s.Get(key)) {
+          r_.Error(given->key_mark, std::string(key) + ": grant: client_credentials uses no refresh token");
+        }
+      }
+    }
+    o.scope = s.String("scope").value_or("");
+    o.mechanism = s.Enum<OAuth2Mechanism>("mechanism", internal::kOAuth2Mechanisms).value_or(o.mechanism);
+    o.ca_file = s.Read("ca_file", Need::kOptional, [&](const Value& f) { return CaFile(f); }).value_or("");
+    return o;
+  }
+
+  // A CA bundle for a mail server or token endpoint: a readable file, resolved beside the configuration.
+  std::optional<std::string> CaFile(const Value& f) {
+    // The web does not talk to mail servers: their CA files need not exist where it runs.
+    if (mail_secrets_ == internal::SecretRead::kShapeOnly) return r_.FilePath(f);
+    return r_.ReadableFile(f);
   }
 
   // A certificate pin: 64 hex digits, colons allowed; stored lower-case without colons.
@@ -583,6 +648,7 @@ std::vector<KnownSection> KnownKeys() {
       {"categories", list(kCategoryKeys)},
       {"mailboxes", list(kMailboxKeys)},
       {"mailboxes[].imap", list(kImapKeys)},
+      {"mailboxes[].imap.oauth2", list(kOAuth2Keys)},
       {"mailboxes[].after", list(kAfterKeys)},
       {"rules", internal::RuleKeys()},
       {"matchers", internal::MatcherKeyNames()},

@@ -38,6 +38,8 @@
 
 namespace mail {
 
+class OAuth2TokenSource;  // mail/oauth2.h
+
 struct ImapOptions {
   // How the connection is protected.
   enum class Tls {
@@ -53,6 +55,13 @@ struct ImapOptions {
   std::string tls_sha256;    // Optional pin of the server certificate (see TlsTrust::sha256_pin).
   std::string username;
   std::string password;      // Sent only inside TLS (or to loopback); never logged.
+  // How to log in: with `password`, or with an OAuth2 access token from
+  // `oauth2` by AUTHENTICATE XOAUTH2 or OAUTHBEARER (RFC 7628). When the
+  // server refuses the token, Connect() asks `oauth2` for a new one once and
+  // tries again. The source is shared, so reconnects reuse its cached token.
+  enum class Auth { kPassword, kXOAuth2, kOAuthBearer };
+  Auth auth = Auth::kPassword;
+  std::shared_ptr<OAuth2TokenSource> oauth2;  // Required for kXOAuth2 and kOAuthBearer.
   std::chrono::milliseconds timeout{30000};  // Per network wait; libetpan rounds it up to whole seconds.
 };
 
@@ -89,7 +98,10 @@ class ImapSession {
  public:
   // Connects to options.host:options.port, protects the connection as
   // options.tls says, verifies the server certificate, then logs in (LOGIN, or
-  // AUTHENTICATE PLAIN when the server disables LOGIN).
+  // AUTHENTICATE PLAIN when the server disables LOGIN; with options.auth
+  // OAuth2, AUTHENTICATE XOAUTH2 or OAUTHBEARER with a token from
+  // options.oauth2, whose errors — the token endpoint's — are returned as
+  // they are, with their kind).
   // Errors: kConfig for tls kNone to a host that is not loopback (refused
   // before any connection is made), an empty host or user name, or an
   // unusable CA file or pin; kTransient when the server cannot be reached, the

@@ -1,5 +1,6 @@
 #include "mail/library_init.h"
 
+#include <curl/curl.h>
 #include <gnutls/gnutls.h>
 #include <signal.h>
 
@@ -14,6 +15,7 @@ void InitializeMailLibraries() {
   done = true;
   signal(SIGPIPE, SIG_IGN);
   gnutls_global_init();
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // mail/oauth2.cc
   vmime::platform::setHandler<vmime::platforms::posix::posixHandler>();
 }
 

@@ -15,7 +15,10 @@
 // logging every byte it receives), MAILFORUM_TEST_SMTP_HOST,
 // MAILFORUM_TEST_SMTP_PORT (plain + STARTTLS), MAILFORUM_TEST_SMTPS_PORT
 // (implicit TLS), MAILFORUM_TEST_SMTP_PASSWORD (AUTH with any user name),
-// MAILFORUM_TEST_SMTP_SPOOL (received mail in new/).
+// MAILFORUM_TEST_SMTP_SPOOL (received mail in new/), MAILFORUM_TEST_OAUTH2_URL
+// (the OAuth2 test endpoint, scripts/testenv/oauth2_server.py, that Dovecot's
+// oauth2 passdb asks), MAILFORUM_TEST_OAUTH2_CLIENT_ID and
+// MAILFORUM_TEST_OAUTH2_CLIENT_SECRET (its public test client).
 #ifndef MAILFORUM_TESTS_SUPPORT_TEST_ENV_H_
 #define MAILFORUM_TESTS_SUPPORT_TEST_ENV_H_
 
