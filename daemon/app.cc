@@ -2,9 +2,10 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cstdio>
-
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "base/exit_codes.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "daemon/heartbeat.h"
 #include "daemon/mailbox_worker.h"
 #include "daemon/outbox_worker.h"
 #include "daemon/systemd_notify.h"
@@ -196,15 +198,30 @@ int RunOnce(const config::Config& cfg, const Options& run) {
   return rc;
 }
 
-// The daemon's threads: one worker per mailbox and the outbox worker, which they wake.
+// The outbox worker's options, with its heartbeat.
+OutboxOptions OutboxOptionsFor(const config::Config& cfg, Heartbeats& heartbeats) {
+  OutboxOptions o = OutboxOptionsFor(cfg);
+  o.heartbeat = &heartbeats.Add("outbox");
+  return o;
+}
+
+// The daemon's threads: one worker per mailbox and the outbox worker, which
+// they wake; each beats its heartbeat in `heartbeats` (which outlives them).
 class Workers {
  public:
-  Workers(const config::Config& cfg, const Options& run)
-      : outbox_(std::make_unique<OutboxWorker>(OutboxOptionsFor(cfg))) {
+  Workers(const config::Config& cfg, const Options& run, Heartbeats& heartbeats)
+      : outbox_(std::make_unique<OutboxWorker>(OutboxOptionsFor(cfg, heartbeats))) {
     threads_.emplace_back([w = outbox_.get()] { w->Run(); });
     for (const auto& box : cfg.mailboxes) {
       WorkerOptions options = WorkerOptionsFor(cfg, box);
-      options.before_decide = run.before_decide;
+      Heartbeat& heartbeat = heartbeats.Add("mailbox " + box.name);
+      options.heartbeat = &heartbeat;
+      mailbox_beats_.push_back(&heartbeat);
+      // A pass beats before each message it decides: a long first import is progress, not a wedge.
+      options.before_decide = [&heartbeat, hook = run.before_decide](std::string_view raw) {
+        heartbeat.Beat();
+        if (hook) hook(raw);
+      };
       options.on_mail_queued = [w = outbox_.get()] { w->Notify(); };
       mailboxes_.push_back(std::make_unique<MailboxWorker>(std::move(options)));
       threads_.emplace_back([w = mailboxes_.back().get()] { w->Run(); });
@@ -220,8 +237,15 @@ class Workers {
   Workers& operator=(const Workers&) = delete;
 
   size_t mailboxes() const { return mailboxes_.size(); }
+  size_t mailboxes_up() const {
+    size_t up = 0;
+    for (const Heartbeat* b : mailbox_beats_) up += b->up() ? 1 : 0;
+    return up;
+  }
+  int64_t outbox_backlog() const { return outbox_->backlog(); }
 
  private:
+  std::vector<const Heartbeat*> mailbox_beats_;
   std::unique_ptr<OutboxWorker> outbox_;
   std::vector<std::unique_ptr<MailboxWorker>> mailboxes_;
   std::vector<std::thread> threads_;
@@ -232,6 +256,54 @@ base::Result<std::unique_ptr<WebService>> StartWeb(const config::Config& cfg) {
   if (!cfg.web.enabled) return std::unique_ptr<WebService>();
   return WebService::Start(cfg);
 }
+
+// STATUS=: "2/3 mailboxes up, outbox backlog 5" (backlog "?" before it is counted).
+std::string StatusLine(const Workers& workers) {
+  const int64_t backlog = workers.outbox_backlog();
+  return std::to_string(workers.mailboxes_up()) + "/" + std::to_string(workers.mailboxes()) +
+         " mailboxes up, outbox backlog " + (backlog < 0 ? std::string("?") : std::to_string(backlog));
+}
+
+// The main thread's watch over the loops: every tick it probes the web,
+// pets systemd's watchdog when no loop is late (Heartbeats::Late with half
+// the watchdog interval as grace) and refreshes STATUS= when it changed.
+class Supervisor {
+ public:
+  Supervisor() : watchdog_(WatchdogInterval()) {}
+
+  // How long the main thread may wait for a signal between ticks.
+  std::chrono::milliseconds tick() const {
+    if (!watchdog_) return std::chrono::seconds(10);
+    return std::max(std::chrono::milliseconds(10),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog_ / 4));
+  }
+
+  void Tick(const Heartbeats& heartbeats, const Workers& workers, WebService* web, Heartbeat* web_beat) {
+    if (web != nullptr && web_beat != nullptr) web->Probe(*web_beat, tick());
+    if (watchdog_) {
+      const std::string late =
+          LateMessage(heartbeats.Late(std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog_ / 2)));
+      if (late.empty()) NotifyWatchdog();
+      if (late != late_) {
+        if (!late.empty()) base::LogError(late);
+        if (late.empty()) base::LogInfo("watchdog: every loop makes progress again; pinging");
+        late_ = late;
+      }
+    }
+    const std::string status = StatusLine(workers);
+    if (status != status_) {
+      NotifyStatus(status);
+      status_ = status;
+    }
+  }
+  // After READY=1 carried the status.
+  void StatusSent(std::string status) { status_ = std::move(status); }
+
+ private:
+  const std::optional<std::chrono::microseconds> watchdog_;
+  std::string late_;
+  std::string status_;
+};
 
 void Usage(FILE* out) {
   std::fputs(
@@ -290,13 +362,19 @@ int Run(const Options& options) {
                 std::to_string(cfg.categories.size()) + " categories");
   if (options.once) return RunOnce(cfg, options);
 
-  auto workers = std::make_unique<Workers>(cfg, options);
+  // Destroyed after the web and the workers, whose loops beat them.
+  auto heartbeats = std::make_unique<Heartbeats>();
+  auto workers = std::make_unique<Workers>(cfg, options, *heartbeats);
   auto web = StartWeb(cfg);
   if (!web) {
     base::LogError(web.error().message);
     return ExitCodeFor(web.error());
   }
-  NotifyReady("running " + std::to_string(workers->mailboxes()) + " mailbox worker(s) and the outbox worker");
+  Heartbeat* web_beat = *web ? &heartbeats->Add("web") : nullptr;
+  Supervisor supervisor;
+  // The database was reached and its schema checked (PrepareDatabase).
+  NotifyReady(StatusLine(*workers));
+  supervisor.StatusSent(StatusLine(*workers));
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -304,8 +382,14 @@ int Run(const Options& options) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    const auto tick = supervisor.tick();
+    const timespec timeout{static_cast<time_t>(tick.count() / 1000),
+                           static_cast<long>(tick.count() % 1000) * 1000000};
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig < 0) {
+      supervisor.Tick(*heartbeats, *workers, web->get(), web_beat);
+      continue;
+    }
     if (sig == SIGHUP) {
       NotifyReloading();
       config::LoadResult reloaded = config::LoadConfigFile(options.config_path);
@@ -315,20 +399,23 @@ int Run(const Options& options) {
         // fetched; outbound mail being sent is released, or comes back after its lease).
         web->reset();
         workers.reset();
+        heartbeats = std::make_unique<Heartbeats>();
         cfg = std::move(*reloaded.config);
         base::SetLogLevel(cfg.log.level);
         if (PrepareDatabase(cfg) != base::kExitOk) base::LogError("reload: the database is not ready; workers retry");
-        workers = std::make_unique<Workers>(cfg, options);
+        workers = std::make_unique<Workers>(cfg, options, *heartbeats);
         web = StartWeb(cfg);
         if (!web) {
           base::LogError("reload: " + web.error().message + "; the web stays off until the next reload");
           web = std::unique_ptr<WebService>();
         }
+        web_beat = *web ? &heartbeats->Add("web") : nullptr;
         base::LogInfo("configuration reloaded from " + options.config_path);
       } else {
         base::LogError("reload failed: keeping the previous configuration");
       }
-      NotifyReady("running");
+      NotifyReady(StatusLine(*workers));
+      supervisor.StatusSent(StatusLine(*workers));
       continue;
     }
     base::LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));

@@ -5,7 +5,9 @@
 // mailbox workers wake it when they queue mail), and runs until
 // SIGTERM/SIGINT. SIGHUP reloads the configuration and restarts the workers
 // (a broken new file is reported and the old one kept). --once makes one
-// pass over every mailbox, then sends the outbound mail that is due.
+// pass over every mailbox, then sends the outbound mail that is due. Under
+// systemd it sends READY=1, STATUS=, RELOADING=1, STOPPING=1 and pets the
+// watchdog only while every worker loop beats its heartbeat (docs/systemd.md).
 #ifndef MAILFORUM_DAEMON_APP_H_
 #define MAILFORUM_DAEMON_APP_H_
 

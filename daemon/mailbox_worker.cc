@@ -107,7 +107,12 @@ void MailboxWorker::Run() {
   const std::string& name = options_.pipeline.mailbox;
   std::chrono::milliseconds backoff{1000};
   Connection c;
+  Heartbeat* const heartbeat = options_.heartbeat;
+  auto beat = [heartbeat](std::chrono::milliseconds next_within) {
+    if (heartbeat != nullptr) heartbeat->Beat(next_within);
+  };
   while (!stopped_) {
+    beat(std::chrono::milliseconds(0));
     base::Status s = Connect(c);
     if (s.ok()) s = Pass(c);
     if (!s.ok()) {
@@ -117,6 +122,7 @@ void MailboxWorker::Run() {
       if (lock_busy_) {
         // Another daemon works this mailbox; check often, so that we take over within seconds when it dies.
         base::LogDebug(message);
+        beat(kLockRetry);
         if (!Wait(kLockRetry)) break;
         continue;
       }
@@ -125,11 +131,15 @@ void MailboxWorker::Run() {
       // Start afresh: a session or connection that failed may be in any state.
       c.imap.reset();
       c.store.reset();
-      if (!Wait(engine::WithJitter(backoff, 0.5))) break;
+      if (heartbeat != nullptr) heartbeat->SetUp(false);
+      const auto wait = engine::WithJitter(backoff, 0.5);
+      beat(wait);
+      if (!Wait(wait)) break;
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
     backoff = std::chrono::milliseconds(1000);
+    if (heartbeat != nullptr) heartbeat->SetUp(true);
     (void)c.store->NoteMailboxPass(name, "");
     if (options_.idle && c.imap->HasCapability("IDLE")) {
       {
@@ -137,8 +147,10 @@ void MailboxWorker::Run() {
         if (stopped_) break;
         idling_ = c.imap.get();
       }
-      auto idled =
-          c.imap->Idle(std::min<std::chrono::milliseconds>(options_.poll_interval, std::chrono::minutes(25)));
+      const auto idle_for =
+          std::min<std::chrono::milliseconds>(options_.poll_interval, std::chrono::minutes(25));
+      beat(idle_for);
+      auto idled = c.imap->Idle(idle_for);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         idling_ = nullptr;
@@ -147,8 +159,9 @@ void MailboxWorker::Run() {
         base::LogWarning("mailbox " + name + ": IDLE failed: " + idled.error().message + "; reconnecting");
         c.imap.reset();
       }
-    } else if (!Wait(options_.poll_interval)) {
-      break;
+    } else {
+      beat(options_.poll_interval);
+      if (!Wait(options_.poll_interval)) break;
     }
   }
   if (c.imap) (void)c.imap->Logout();

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "daemon/heartbeat.h"
 #include "engine/mailbox_pass.h"
 #include "mail/imap_session.h"
 
@@ -36,6 +37,10 @@ struct WorkerOptions : engine::MailboxPassOptions {
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
   std::string dsn;  // PostgreSQL
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
+  // Beaten (by Run) at each turn and IDLE wake, and before each wait with its
+  // length (daemon/heartbeat.h); up while the mailbox connects and passes.
+  // Null: none. Outlives the worker.
+  Heartbeat* heartbeat = nullptr;
 };
 
 class MailboxWorker {

@@ -34,6 +34,35 @@ bool OutboxWorker::Wait(milliseconds d) {
   return !stopped_;
 }
 
+namespace {
+
+// The mailer that beats the worker's heartbeat before each connection and
+// send: a send that hangs is the loop not making progress.
+class BeatingMailer : public engine::Mailer {
+ public:
+  BeatingMailer(engine::Mailer& mailer, Heartbeat* heartbeat) : mailer_(mailer), heartbeat_(heartbeat) {}
+  bool connected() const override { return mailer_.connected(); }
+  base::Status Connect() override {
+    Beat();
+    return mailer_.Connect();
+  }
+  base::Status Send(const mail::Envelope& envelope, std::string_view raw,
+                    std::optional<int>& reply_code) override {
+    Beat();
+    return mailer_.Send(envelope, raw, reply_code);
+  }
+  void Disconnect() override { mailer_.Disconnect(); }
+
+ private:
+  void Beat() {
+    if (heartbeat_ != nullptr) heartbeat_->Beat();
+  }
+  engine::Mailer& mailer_;
+  Heartbeat* heartbeat_;
+};
+
+}  // namespace
+
 base::Status OutboxWorker::Pass(OutboxPassStats& stats, size_t& claimed) {
   claimed = 0;
   if (!store_) {
@@ -42,7 +71,8 @@ base::Status OutboxWorker::Pass(OutboxPassStats& stats, size_t& claimed) {
     store_ = std::move(store).value();
   }
   StoreOutboxQueue queue(*store_);
-  SmtpMailer mailer(options_.smtp, smtp_);
+  SmtpMailer smtp(options_.smtp, smtp_);
+  BeatingMailer mailer(smtp, options_.heartbeat);
   return delivery_.Pass(queue, mailer, stopped_, stats, claimed);
 }
 
@@ -66,12 +96,22 @@ base::Result<OutboxPassStats> OutboxWorker::RunOnce() {
   return stats;
 }
 
+void OutboxWorker::Beat(milliseconds next_within) {
+  if (options_.heartbeat != nullptr) options_.heartbeat->Beat(next_within);
+}
+
 void OutboxWorker::Run() {
   milliseconds backoff{1000};
   while (!stopped_) {
+    Beat();
     OutboxPassStats stats;
     size_t claimed = 0;
     const base::Status s = Pass(stats, claimed);
+    if (store_) {
+      auto pending = store_->PendingOutboxRows();
+      backlog_ = pending ? *pending : -1;
+    }
+    if (options_.heartbeat != nullptr) options_.heartbeat->SetUp(s.ok() && !delivery_.connection_error());
     if (stats.sent + stats.retried + stats.failed + stats.suppressed + stats.held > 0) {
       base::LogInfo("outbox: " + std::to_string(stats.sent) + " sent, " + std::to_string(stats.retried) +
                     " to retry, " + std::to_string(stats.failed) + " failed, " +
@@ -85,7 +125,9 @@ void OutboxWorker::Run() {
       // Start afresh: a connection that failed may be in any state.
       if (!s.ok()) store_.reset();
       smtp_.reset();
-      if (!Wait(engine::WithJitter(backoff, 0.2))) break;
+      const milliseconds wait = engine::WithJitter(backoff, 0.2);
+      Beat(wait);
+      if (!Wait(wait)) break;
       backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
@@ -93,6 +135,7 @@ void OutboxWorker::Run() {
     if (claimed == static_cast<size_t>(options_.batch)) continue;  // more may be due
     // Idle: hold no connection open between bursts (the next Send reconnects).
     if (claimed == 0 && smtp_) smtp_->Disconnect();
+    Beat(options_.poll_interval);
     if (!Wait(options_.poll_interval)) break;
   }
   if (smtp_) smtp_->Disconnect();

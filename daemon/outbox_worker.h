@@ -20,6 +20,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "daemon/heartbeat.h"
 #include "engine/outbox_delivery.h"
 #include "mail/smtp_transport.h"
 
@@ -37,6 +38,10 @@ struct OutboxOptions : engine::DeliveryOptions {
   std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};  // wait between passes without Notify()
   std::chrono::milliseconds max_backoff{
       std::chrono::minutes(5)};  // after database or SMTP connection failures
+  // Beaten (by Run) at each turn and send, and before each wait with its
+  // length (daemon/heartbeat.h); set up while the database and SMTP work.
+  // Null: none. Outlives the worker.
+  Heartbeat* heartbeat = nullptr;
 };
 
 using engine::ComposeMail;
@@ -69,11 +74,17 @@ class OutboxWorker {
   // (a metric; a row held again after its pause counts again). Safe from any thread.
   uint64_t held_by_loop_breaker() const { return delivery_.held_by_loop_breaker(); }
 
+  // The 'pending' rows after Run's last pass (Store::PendingOutboxRows); -1
+  // before the first, or when it could not count. Safe from any thread.
+  int64_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
+
  private:
   // Claims and handles one batch; `claimed` is set to the number of rows claimed.
   base::Status Pass(OutboxPassStats& stats, size_t& claimed);
   // Sleeps up to `d` or until Notify()/Stop(); returns false when stopped.
   bool Wait(std::chrono::milliseconds d);
+  // Beats options_.heartbeat, when there is one.
+  void Beat(std::chrono::milliseconds next_within = std::chrono::milliseconds(0));
 
   OutboxOptions options_;
   std::unique_ptr<forum::Store> store_;
@@ -81,6 +92,7 @@ class OutboxWorker {
   engine::SteadyClock clock_;
   engine::OutboxDelivery delivery_{options_, clock_};
   std::atomic<bool> stopped_{false};
+  std::atomic<int64_t> backlog_{-1};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool notified_ = false;  // guarded by mutex_

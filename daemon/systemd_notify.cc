@@ -1,6 +1,7 @@
 #include "daemon/systemd_notify.h"
 
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include <string>
 
@@ -20,7 +21,13 @@ std::string OneLine(std::string_view text) {
 }  // namespace
 
 void NotifyReady(std::string_view status) { Notify("READY=1\nSTATUS=" + OneLine(status)); }
-void NotifyReloading() { Notify("RELOADING=1"); }
+void NotifyReloading() {
+  // systemd (Type=notify-reload, and `systemctl reload` since 253) matches the reload by this timestamp.
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const auto usec = static_cast<unsigned long long>(now.tv_sec) * 1000000ull + now.tv_nsec / 1000;
+  Notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
+}
 void NotifyStopping() { Notify("STOPPING=1"); }
 void NotifyStatus(std::string_view status) { Notify("STATUS=" + OneLine(status)); }
 void NotifyWatchdog() { Notify("WATCHDOG=1"); }

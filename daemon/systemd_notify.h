@@ -11,6 +11,7 @@
 namespace mailforumd {
 
 void NotifyReady(std::string_view status);
+// RELOADING=1 with MONOTONIC_USEC= (now); NotifyReady ends the reload.
 void NotifyReloading();
 void NotifyStopping();
 void NotifyStatus(std::string_view status);

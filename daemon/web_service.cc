@@ -51,6 +51,10 @@ base::Result<std::unique_ptr<WebService>> WebService::Start(const config::Config
   return service;
 }
 
+void WebService::Probe(Heartbeat& heartbeat, std::chrono::milliseconds next_within) {
+  server_->Post([&heartbeat, next_within] { heartbeat.Beat(next_within); });
+}
+
 WebService::~WebService() {
   // The server first: no request may reach the site while it goes away.
   if (server_) server_->Stop();

@@ -12,6 +12,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "daemon/heartbeat.h"
 #include "web/http_server.h"
 #include "web/site.h"
 
@@ -30,6 +31,11 @@ class WebService {
   WebService& operator=(const WebService&) = delete;
 
   uint16_t port() const { return port_; }
+
+  // Beats `heartbeat` with `next_within` from an I/O thread of the server
+  // when one is free (HttpServer::Post): wedged web threads stop the beats.
+  // `heartbeat` must outlive this service.
+  void Probe(Heartbeat& heartbeat, std::chrono::milliseconds next_within);
 
  private:
   WebService() = default;

@@ -153,6 +153,15 @@ base::Result<std::vector<ClaimedMail>> Store::ClaimDue(int limit, std::chrono::m
   }
 }
 
+base::Result<int64_t> Store::PendingOutboxRows() {
+  try {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec1("SELECT count(*) FROM outbox WHERE status = 'pending'")[0].as<int64_t>();
+  } catch (const std::exception& e) {
+    return FromException(e, "counting pending outbox rows");
+  }
+}
+
 namespace {
 
 // Runs `sql` (parameters: $1 the row id, then `params`) in a transaction of its own.

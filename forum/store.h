@@ -230,6 +230,10 @@ class Store {
   // attempts count grows by one. Returns them with what composing needs.
   base::Result<std::vector<ClaimedMail>> ClaimDue(int limit, std::chrono::milliseconds lease);
 
+  // How many rows are 'pending' (due now or waiting for a retry): the
+  // outbox backlog that mailforumd's STATUS= shows.
+  base::Result<int64_t> PendingOutboxRows();
+
   // Saves the composed message of row `id`, so that retries send these bytes.
   base::Status SavePayload(int64_t id, const std::string& payload);
 

@@ -329,6 +329,11 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   impl_->sessions.clear();
 }
 
+void HttpServer::Post(std::function<void()> task) {
+  if (!impl_->started || impl_->stopping) return;
+  net::post(impl_->ioc, std::move(task));
+}
+
 int64_t HttpServer::OpenConnections() const { return impl_->open.load(); }
 
 }  // namespace web

@@ -90,6 +90,11 @@ class HttpServer {
   // finish for up to `grace`, then closes everything and joins the threads.
   void Stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
+  // Runs `task` on an I/O thread as soon as one is free: a probe that the
+  // threads still make progress (mailforumd's watchdog). Not run when the
+  // server is not running or stops first. From the thread that calls Start and Stop.
+  void Post(std::function<void()> task);
+
   // Connections open now (for /metrics).
   int64_t OpenConnections() const;
 
