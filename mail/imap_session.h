@@ -35,10 +35,9 @@
 #include <vector>
 
 #include "base/result.h"
+#include "mail/oauth2.h"
 
 namespace mail {
-
-class OAuth2TokenSource;  // mail/oauth2.h
 
 struct ImapOptions {
   // How the connection is protected.
@@ -59,7 +58,7 @@ struct ImapOptions {
   // `oauth2` by AUTHENTICATE XOAUTH2 or OAUTHBEARER (RFC 7628). When the
   // server refuses the token, Connect() asks `oauth2` for a new one once and
   // tries again. The source is shared, so reconnects reuse its cached token.
-  enum class Auth { kPassword, kXOAuth2, kOAuthBearer };
+  using Auth = MailAuth;
   Auth auth = Auth::kPassword;
   std::shared_ptr<OAuth2TokenSource> oauth2;  // Required for kXOAuth2 and kOAuthBearer.
   std::chrono::milliseconds timeout{30000};  // Per network wait; libetpan rounds it up to whole seconds.

@@ -32,6 +32,14 @@
 
 namespace mail {
 
+// How a mail session (IMAP, SMTP) logs in: with a password, or with an
+// OAuth2 access token in one of two SASL mechanisms.
+enum class MailAuth {
+  kPassword,
+  kXOAuth2,      // Google's and Microsoft's
+  kOAuthBearer,  // RFC 7628
+};
+
 enum class OAuth2Grant {
   kRefreshToken,       // grant_type=refresh_token with `refresh_token` (a user's delegated access)
   kClientCredentials,  // grant_type=client_credentials (a service principal; Microsoft 365)

@@ -4,11 +4,12 @@
 POST /token       RFC 6749: grant_type=refresh_token (the refresh token rotates:
                   each answer carries a new one and the old one stops working) or
                   client_credentials (a client made by /control/client); access
-                  tokens live --lifetime seconds.
+                  tokens live --lifetime seconds, or the lifetime of their grant.
 POST /introspect  RFC 7662 (Dovecot's oauth2 passdb): token=... ->
                   {"active": true, "username": ...} or {"active": false}.
 Test control (form posts, JSON answers):
-POST /control/grant   user=U -> {"refresh_token": ...} (as a user's consent would)
+POST /control/grant   user=U [lifetime=S] -> {"refresh_token": ...} (as a user's consent would;
+                      the access tokens it and its successors get live S seconds)
 POST /control/client  user=U -> {"client_id": ..., "client_secret": ...}
 POST /control/expire  user=U    every access token of U stops working
 POST /control/revoke  user=U    every refresh token of U is revoked
@@ -26,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 LOCK = threading.Lock()
-REFRESH = {}   # refresh token -> user
+REFRESH = {}   # refresh token -> (user, lifetime of its access tokens)
 ACCESS = {}    # access token -> (user, expiry)
 CLIENTS = {}   # client id -> (secret, user)
 STATS = {}     # user -> {"issued": n, "introspected": n}
@@ -55,9 +56,9 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
 
-    def issue(self, user):
+    def issue(self, user, lifetime):
         token = "at-" + secrets.token_urlsafe(24)
-        ACCESS[token] = (user, time.time() + ARGS.lifetime)
+        ACCESS[token] = (user, time.time() + lifetime)
         stat(user, "issued")
         return token
 
@@ -85,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
             user = f.get("user", "")
             if path == "/control/grant":
                 token = "rt-" + secrets.token_urlsafe(24)
-                REFRESH[token] = user
+                REFRESH[token] = (user, int(f.get("lifetime") or ARGS.lifetime))
                 return self.answer(200, {"refresh_token": token})
             if path == "/control/client":
                 cid, secret = "svc-" + secrets.token_hex(4), secrets.token_urlsafe(12)
@@ -97,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
                         ACCESS[token] = (u, 0)
                 return self.answer(200, {})
             if path == "/control/revoke":
-                for token, u in list(REFRESH.items()):
+                for token, (u, _) in list(REFRESH.items()):
                     if u == user:
                         del REFRESH[token]
                 return self.answer(200, {})
@@ -110,20 +111,20 @@ class Handler(BaseHTTPRequestHandler):
             secret, user = CLIENTS.get(cid, (None, ""))
             if secret is None or f.get("client_secret") != secret:
                 return self.answer(401, {"error": "invalid_client", "error_description": "unknown client or wrong secret"})
-            return self.answer(200, {"access_token": self.issue(user), "token_type": "Bearer",
+            return self.answer(200, {"access_token": self.issue(user, ARGS.lifetime), "token_type": "Bearer",
                                      "expires_in": ARGS.lifetime})
         if cid != "mailforum-test" or f.get("client_secret") != ARGS.client_secret:
             return self.answer(401, {"error": "invalid_client", "error_description": "unknown client or wrong secret"})
         if grant != "refresh_token":
             return self.answer(400, {"error": "unsupported_grant_type"})
-        user = REFRESH.pop(f.get("refresh_token", ""), None)
+        user, lifetime = REFRESH.pop(f.get("refresh_token", ""), (None, 0))
         if user is None:
             return self.answer(400, {"error": "invalid_grant",
                                      "error_description": "the refresh token is revoked or unknown"})
         rotated = "rt-" + secrets.token_urlsafe(24)
-        REFRESH[rotated] = user
-        return self.answer(200, {"access_token": self.issue(user), "token_type": "Bearer",
-                                 "expires_in": ARGS.lifetime, "refresh_token": rotated})
+        REFRESH[rotated] = (user, lifetime)
+        return self.answer(200, {"access_token": self.issue(user, lifetime), "token_type": "Bearer",
+                                 "expires_in": lifetime, "refresh_token": rotated})
 
 
 def main():
