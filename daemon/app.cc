@@ -189,12 +189,17 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
   return o;
 }
 
+// The mailbox workers' PostgreSQL connections besides the one that holds their locks (issue 10 item 5).
+constexpr size_t kMailboxPoolSize = 4;
+
 // --once: one pass over every mailbox, in parallel, then the outbound mail
 // that is due. 0 when all succeeded, 75 otherwise.
 int RunOnce(const config::Config& cfg, const Options& run) {
+  const auto database = std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(), kMailboxPoolSize);
   std::vector<std::unique_ptr<MailboxWorker>> workers;
   for (const auto& box : cfg.mailboxes) {
     WorkerOptions options = WorkerOptionsFor(cfg, box);
+    options.database = database;
     options.before_decide = run.before_decide;
     workers.push_back(std::make_unique<MailboxWorker>(std::move(options)));
   }
@@ -236,8 +241,10 @@ class Workers {
   Workers(const config::Config& cfg, const Options& run, Heartbeats& heartbeats)
       : outbox_(std::make_unique<OutboxWorker>(OutboxOptionsFor(cfg, heartbeats))) {
     threads_.emplace_back([w = outbox_.get()] { w->Run(); });
+    const auto database = std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(), kMailboxPoolSize);
     for (const auto& box : cfg.mailboxes) {
       WorkerOptions options = WorkerOptionsFor(cfg, box);
+      options.database = database;
       Heartbeat& heartbeat = heartbeats.Add("mailbox " + box.name);
       options.heartbeat = &heartbeat;
       mailbox_beats_.push_back(&heartbeat);

@@ -4,6 +4,7 @@
 #ifndef MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 #define MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 
+#include "daemon/mailbox_database.h"
 #include "engine/ports.h"
 #include "forum/store.h"
 #include "mail/imap_session.h"
@@ -39,7 +40,9 @@ class ImapMailSource : public engine::MailSource {
 
 class StoreLedger : public engine::InboundLedger {
  public:
-  explicit StoreLedger(forum::Store& store) : store_(store) {}
+  // `locks` (may be null: `store` holds the locks itself) answers HoldsMailboxLock.
+  explicit StoreLedger(forum::Store& store, MailboxDatabase* locks = nullptr)
+      : store_(store), locks_(locks) {}
   base::Result<bool> ThreadExists(int64_t id) override { return store_.ThreadExists(id); }
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
     return store_.FindThreadByMessageIds(ids);
@@ -58,7 +61,7 @@ class StoreLedger : public engine::InboundLedger {
     return store_.MailedDomain(domain, outbox_id, message_ids);
   }
   base::Result<bool> HoldsMailboxLock(const std::string& mailbox) override {
-    return store_.HoldsMailboxLock(mailbox);
+    return locks_ != nullptr ? locks_->Holds(mailbox) : store_.HoldsMailboxLock(mailbox);
   }
   base::Result<std::optional<forum::MailboxState>> GetMailboxState(const std::string& mailbox) override {
     return store_.GetMailboxState(mailbox);
@@ -94,6 +97,7 @@ class StoreLedger : public engine::InboundLedger {
 
  private:
   forum::Store& store_;
+  MailboxDatabase* locks_;
 };
 
 class StoreOutboxQueue : public engine::OutboxQueue {

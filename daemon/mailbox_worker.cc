@@ -33,11 +33,13 @@ const std::string& WorkerOwnerId() {
 }  // namespace
 
 struct MailboxWorker::Connection {
-  std::unique_ptr<forum::Store> store;
+  bool locked = false;  // this worker took the mailbox's lock (once)
   std::unique_ptr<mail::ImapSession> imap;
 };
 
-MailboxWorker::MailboxWorker(WorkerOptions options) : options_(std::move(options)) {}
+MailboxWorker::MailboxWorker(WorkerOptions options)
+    : options_(std::move(options)),
+      database_(options_.database ? options_.database : std::make_shared<MailboxDatabase>(options_.dsn, 1)) {}
 MailboxWorker::~MailboxWorker() = default;
 
 void MailboxWorker::Stop() {
@@ -56,21 +58,15 @@ bool MailboxWorker::Wait(std::chrono::milliseconds d) {
 base::Status MailboxWorker::Connect(Connection& c) {
   const std::string& name = options_.pipeline.mailbox;
   lock_busy_ = false;
-  if (!c.store) {
-    auto store = forum::Store::Connect(options_.dsn);
-    if (!store) return store.error().WithContext("mailbox " + name);
-    c.store = std::move(store).value();
-    // The lock lives as long as this database connection: if we die, it is released.
-    auto locked = c.store->TryLockMailbox(name);
-    if (!locked) {
-      c.store.reset();
-      return locked.error().WithContext("mailbox " + name);
-    }
+  if (!c.locked) {
+    // The lock lives as long as the lock connection: if we die, it is released.
+    auto locked = database_->TryLock(name);
+    if (!locked) return locked.error().WithContext("mailbox " + name);
     lock_busy_ = !*locked;
     if (lock_busy_) {
-      c.store.reset();
       return base::Error{base::ErrorKind::kTransient, "mailbox " + name + " is worked by another daemon"};
     }
+    c.locked = true;
   }
   if (!c.imap || !c.imap->alive()) {
     c.imap.reset();
@@ -87,19 +83,45 @@ base::Status MailboxWorker::Connect(Connection& c) {
   return {};
 }
 
+base::Result<MailboxDatabase::Lease> MailboxWorker::Borrow() {
+  return database_->Acquire([heartbeat = options_.heartbeat] {
+    if (heartbeat != nullptr) heartbeat->Beat();  // waiting for the others' passes is not a wedge
+  });
+}
+
 base::Status MailboxWorker::Pass(Connection& c) {
+  auto lease = Borrow();
+  if (!lease) return lease.error().WithContext("mailbox " + name());
   ImapMailSource source(*c.imap);
-  StoreLedger ledger(*c.store);
-  return engine::RunMailboxPass(options_, source, ledger, WorkerOwnerId(), stopped_);
+  StoreLedger ledger(lease->store(), database_.get());
+  base::Status result = engine::RunMailboxPass(options_, source, ledger, WorkerOwnerId(), stopped_);
+  if (result.ok()) {
+    (void)lease->store().NoteMailboxPass(name(), "");
+  } else {
+    lease->Discard();  // a connection that failed may be in any state
+  }
+  return result;
+}
+
+void MailboxWorker::Unlock(Connection& c) {
+  if (!c.locked) return;
+  database_->Unlock(name());
+  c.locked = false;
+}
+
+void MailboxWorker::NotePass(const std::string& error) {
+  auto lease = Borrow();
+  if (lease && !lease->store().NoteMailboxPass(name(), error).ok()) lease->Discard();
 }
 
 base::Status MailboxWorker::RunOnce() {
   Connection c;
-  if (auto s = Connect(c); !s.ok()) return s;
-  base::Status result = Pass(c);
+  base::Status result = Connect(c);
+  if (result.ok()) result = Pass(c);
   if (!result.ok()) result = result.error().WithContext("mailbox " + name());
-  if (c.store) (void)c.store->NoteMailboxPass(name(), result.ok() ? "" : result.error().message);
+  if (!result.ok() && c.locked) NotePass(result.error().message);
   if (c.imap) (void)c.imap->Logout();
+  Unlock(c);
   return result;
 }
 
@@ -127,10 +149,11 @@ void MailboxWorker::Run() {
         continue;
       }
       base::LogError(message + "; retrying in about " + std::to_string(backoff.count() / 1000) + " s");
-      if (c.store) (void)c.store->NoteMailboxPass(name, message);
-      // Start afresh: a session or connection that failed may be in any state.
+      if (c.locked) NotePass(message);
+      // Start afresh: a session or connection that failed may be in any state; the lock goes back
+      // meanwhile (another daemon may work the mailbox).
       c.imap.reset();
-      c.store.reset();
+      Unlock(c);
       if (heartbeat != nullptr) heartbeat->SetUp(false);
       const auto wait = engine::WithJitter(backoff, 0.5);
       beat(wait);
@@ -140,7 +163,6 @@ void MailboxWorker::Run() {
     }
     backoff = std::chrono::milliseconds(1000);
     if (heartbeat != nullptr) heartbeat->SetUp(true);
-    (void)c.store->NoteMailboxPass(name, "");
     if (options_.idle && c.imap->HasCapability("IDLE")) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -165,6 +187,7 @@ void MailboxWorker::Run() {
     }
   }
   if (c.imap) (void)c.imap->Logout();
+  Unlock(c);
 }
 
 }  // namespace mailforumd

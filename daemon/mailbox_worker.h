@@ -3,13 +3,13 @@
 // The worker takes the mailbox's cluster-wide lock (only one daemon works a
 // mailbox; another takes over within seconds when the owner dies), then runs
 // passes (engine/mailbox_pass.h: the pass's logic, through adapters of its
-// ports to this worker's ImapSession and Store) and between passes waits in
-// IDLE (or polls).
+// ports to this worker's ImapSession and a Store borrowed from the daemon's
+// MailboxDatabase for the pass) and between passes waits in IDLE (or polls).
+// The lock lives on the MailboxDatabase's lock connection.
 //
-// Every failure is logged with the mailbox's name
-// and retried with exponential backoff and jitter; one failing mailbox never
-// affects another (each worker has its own thread, IMAP session and
-// database connection).
+// Every failure is logged with the mailbox's name, gives the lock back and
+// is retried with exponential backoff and jitter; one failing mailbox never
+// affects another (each worker has its own thread and IMAP session).
 //
 // Thread-safety: Run/RunOnce on one thread; Stop from any thread.
 #ifndef MAILFORUM_DAEMON_MAILBOX_WORKER_H_
@@ -25,6 +25,7 @@
 
 #include "base/result.h"
 #include "daemon/heartbeat.h"
+#include "daemon/mailbox_database.h"
 #include "engine/mailbox_pass.h"
 #include "mail/imap_session.h"
 
@@ -36,6 +37,9 @@ struct WorkerOptions : engine::MailboxPassOptions {
   bool idle = true;
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
   std::string dsn;  // PostgreSQL
+  // The daemon's mailbox locks and pooled connections, shared by its workers;
+  // null: the worker makes its own (one lock connection, a pool of one).
+  std::shared_ptr<MailboxDatabase> database;
   std::chrono::milliseconds max_backoff{std::chrono::minutes(5)};
   // Beaten (by Run) at each turn and IDLE wake, and before each wait with its
   // length (daemon/heartbeat.h); up while the mailbox connects and passes.
@@ -67,10 +71,17 @@ class MailboxWorker {
   struct Connection;
   base::Status Connect(Connection& c);
   base::Status Pass(Connection& c);
+  // A pooled connection, beating the heartbeat while it waits for one.
+  base::Result<MailboxDatabase::Lease> Borrow();
+  // Gives the lock back (after a failure or at the end).
+  void Unlock(Connection& c);
+  // Records the pass's outcome for `mailforumctl status` (best effort).
+  void NotePass(const std::string& error);
   // Sleeps up to `d`; returns false when stopped.
   bool Wait(std::chrono::milliseconds d);
 
   WorkerOptions options_;
+  std::shared_ptr<MailboxDatabase> database_;
   std::atomic<bool> stopped_{false};
   bool lock_busy_ = false;  // the last Connect found the mailbox locked by another daemon
   std::mutex mutex_;

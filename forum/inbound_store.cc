@@ -560,4 +560,14 @@ base::Result<bool> Store::TryLockMailbox(const std::string& mailbox) {
   }
 }
 
+base::Result<bool> Store::UnlockMailbox(const std::string& mailbox) {
+  try {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec_params1("SELECT pg_advisory_unlock(hashtextextended('mailforum mailbox ' || $1, 0))", mailbox)[0]
+        .as<bool>();
+  } catch (const std::exception& e) {
+    return FromException(e, "unlocking mailbox " + mailbox);
+  }
+}
+
 }  // namespace forum

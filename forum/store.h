@@ -142,6 +142,9 @@ class Store {
   // of `mailbox` (a PostgreSQL session advisory lock; released when this
   // Store is destroyed or its connection dies). False when another holds it.
   base::Result<bool> TryLockMailbox(const std::string& mailbox);
+  // Gives one TryLockMailbox of `mailbox` back (the lock is counted per
+  // taking); false when this connection did not hold it.
+  base::Result<bool> UnlockMailbox(const std::string& mailbox);
 
   // Whether this connection still holds the lock of `mailbox`. libpqxx 6
   // silently opens a new session after a lost connection, and a new session

@@ -1,0 +1,78 @@
+#include "daemon/mailbox_database.h"
+
+#include <chrono>
+#include <utility>
+
+namespace mailforumd {
+
+MailboxDatabase::MailboxDatabase(std::string dsn, size_t pool_size)
+    : dsn_(std::move(dsn)), slots_(pool_size == 0 ? 1 : pool_size) {
+  for (size_t i = slots_.size(); i > 0; --i) free_.push_back(i - 1);
+}
+
+MailboxDatabase::~MailboxDatabase() = default;
+
+base::Result<bool> MailboxDatabase::TryLock(const std::string& mailbox) {
+  std::lock_guard<std::mutex> lock(lock_mu_);
+  if (!lock_store_) {
+    auto store = forum::Store::Connect(dsn_);
+    if (!store) return store.error().WithContext("mailbox locks");
+    lock_store_ = std::move(store).value();
+  }
+  auto locked = lock_store_->TryLockMailbox(mailbox);
+  // A failed connection may be in any state: open a new one next time (its locks are gone).
+  if (!locked) lock_store_.reset();
+  return locked;
+}
+
+void MailboxDatabase::Unlock(const std::string& mailbox) {
+  std::lock_guard<std::mutex> lock(lock_mu_);
+  if (lock_store_ && !lock_store_->UnlockMailbox(mailbox)) lock_store_.reset();
+}
+
+base::Result<bool> MailboxDatabase::Holds(const std::string& mailbox) {
+  std::lock_guard<std::mutex> lock(lock_mu_);
+  if (!lock_store_) return false;
+  auto held = lock_store_->HoldsMailboxLock(mailbox);
+  if (!held) lock_store_.reset();
+  return held;
+}
+
+base::Result<MailboxDatabase::Lease> MailboxDatabase::Acquire(const std::function<void()>& waiting) {
+  size_t slot = 0;
+  {
+    std::unique_lock<std::mutex> lock(pool_mu_);
+    while (!returned_.wait_for(lock, std::chrono::seconds(1), [this] { return !free_.empty(); })) {
+      if (!waiting) continue;
+      lock.unlock();
+      waiting();
+      lock.lock();
+    }
+    slot = free_.back();
+    free_.pop_back();
+  }
+  if (!slots_[slot]) {
+    auto store = forum::Store::Connect(dsn_);
+    if (!store) {
+      Return(slot, true);
+      return store.error();
+    }
+    slots_[slot] = std::move(store).value();
+  }
+  return Lease(this, slot);
+}
+
+void MailboxDatabase::Return(size_t slot, bool discard) {
+  if (discard) slots_[slot].reset();
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    free_.push_back(slot);
+  }
+  returned_.notify_one();
+}
+
+MailboxDatabase::Lease::~Lease() {
+  if (db_ != nullptr) db_->Return(slot_, discard_);
+}
+
+}  // namespace mailforumd

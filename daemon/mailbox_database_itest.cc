@@ -1,0 +1,88 @@
+// The mailbox workers' bounded connections (daemon/mailbox_database.h) on the
+// test PostgreSQL: the locks of 200 mailboxes on one connection, exclusive
+// between two daemons, given back by Unlock; a pool that lends at most its
+// size of connections, reusing them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/mailbox_database.h"
+#include "daemon/worker_itest_support.h"
+
+namespace mailforumd {
+namespace {
+
+size_t OpenDescriptors() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator()));
+}
+
+class MailboxDatabaseTest : public itest::WorkerTest {
+ protected:
+  MailboxDatabaseTest() : WorkerTest("mbdb") {}
+};
+
+TEST_F(MailboxDatabaseTest, TwoHundredMailboxLocksHoldOneConnection) {
+  MailboxDatabase a(dsn_, 4);
+  MailboxDatabase b(dsn_, 4);  // another daemon
+  const size_t before = OpenDescriptors();
+  for (int i = 0; i < 200; ++i) {
+    auto locked = a.TryLock("box" + std::to_string(i));
+    ASSERT_TRUE(locked.ok()) << locked.error().message;
+    ASSERT_TRUE(*locked) << i;
+  }
+  EXPECT_EQ(OpenDescriptors() - before, 1u);  // one PostgreSQL connection for all 200 locks
+  EXPECT_EQ(Scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+                   "(SELECT oid FROM pg_database WHERE datname = current_database())"),
+            "200");
+  EXPECT_EQ(
+      Scalar(
+          "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+          "(SELECT oid FROM pg_database WHERE datname = current_database())"),
+      "1");
+
+  auto other = b.TryLock("box7");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other);  // exclusive between daemons
+  EXPECT_TRUE(*a.Holds("box7"));
+  EXPECT_FALSE(*b.Holds("box7"));
+  a.Unlock("box7");
+  EXPECT_FALSE(*a.Holds("box7"));
+  other = b.TryLock("box7");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(*other);  // given back, taken over
+  EXPECT_TRUE(*b.Holds("box7"));
+}
+
+TEST_F(MailboxDatabaseTest, ThePoolLendsAtMostItsSizeAndReusesConnections) {
+  MailboxDatabase db(dsn_, 2);
+  std::set<forum::Store*> stores;
+  {
+    auto first = db.Acquire();
+    auto second = db.Acquire();
+    ASSERT_TRUE(first.ok() && second.ok());
+    stores = {&first->store(), &second->store()};
+    EXPECT_EQ(stores.size(), 2u);
+  }
+  for (int i = 0; i < 10; ++i) {
+    auto lease = db.Acquire();
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ(stores.count(&lease->store()), 1u);  // one of the two, never a third
+    EXPECT_TRUE(lease->store().ThreadExists(1).ok());
+  }
+  {
+    auto lease = db.Acquire();
+    ASSERT_TRUE(lease.ok());
+    lease->Discard();  // its pass failed: closed, opened again when next borrowed
+  }
+  auto again = db.Acquire();
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->store().ThreadExists(1).ok());
+}
+
+}  // namespace
+}  // namespace mailforumd
