@@ -54,6 +54,13 @@ int Route(const std::string& config_path, const std::string& mailbox, const std:
 // its schema does not match.
 int Trace(const std::string& config_path, const std::string& target, Format format);
 
+// status -c FILE: each configured mailbox's state (ok, failing, failed after
+// web.health_failure_after, or never contacted), its last success and last
+// error, and the outbox backlog, as /healthz reports them. 0 when healthy; 1
+// when a mailbox failed; 75/78 when the database is unreachable or its schema
+// does not match.
+int Status(const std::string& config_path, Format format);
+
 // quarantine -c FILE list: every quarantined message (id, mailbox, UID,
 // received, sender, subject, size, reason), oldest first. 0; 75/78 as trace.
 int QuarantineList(const std::string& config_path, Format format);

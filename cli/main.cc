@@ -74,6 +74,8 @@ const std::vector<Command>& Commands() {
       {nullptr, "trace", "the life of a message (by Message-ID) or what is known about an address",
        kConfig | kTarget | kJson,
        [](const Arguments& a) { return ctl::Trace(a.config_path, a.target, FormatOf(a)); }},
+      {nullptr, "status", "each mailbox's health and the outbox backlog, as /healthz reports them",
+       kConfig | kJson, [](const Arguments& a) { return ctl::Status(a.config_path, FormatOf(a)); }},
       {"quarantine", "list", "list the quarantined messages", kConfig | kJson,
        [](const Arguments& a) { return ctl::QuarantineList(a.config_path, FormatOf(a)); }},
       {"quarantine", "show", "a quarantined message's reason (stderr) and raw bytes (stdout)", kConfig | kId,

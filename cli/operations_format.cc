@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_support.h"
+#include "web/views.h"
 
 namespace ctl {
 namespace {
@@ -475,6 +476,55 @@ std::string RetryJson(const RetryReport& r) {
                {"reason", r.reason},
                {"thread_id", OrNull(r.thread_id)},
                {"post_id", OrNull(r.post_id)}});
+}
+
+// --- status ---
+
+namespace {
+
+// "45 s", "3 min", "2 h 5 min", "3 d 4 h".
+std::string Age(int64_t seconds) {
+  if (seconds < 120) return std::to_string(seconds) + " s";
+  if (seconds < 7200) return std::to_string(seconds / 60) + " min";
+  if (seconds < 2 * 86400) return std::to_string(seconds / 3600) + " h " + std::to_string(seconds % 3600 / 60) + " min";
+  return std::to_string(seconds / 86400) + " d " + std::to_string(seconds % 86400 / 3600) + " h";
+}
+
+}  // namespace
+
+std::string StatusText(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,
+                       std::chrono::seconds failure_limit) {
+  std::string out = "mailboxes (a mailbox failing longer than " + Age(failure_limit.count()) +
+                    " fails the health check):\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "  %-20s %-8s %-14s %-12s %s\n", "NAME", "STATE", "LAST SUCCESS", "FAILING",
+                "LAST ERROR");
+  out += line;
+  for (const auto& m : mailboxes) {
+    std::string success = "-", failing = "-", error = "-";
+    if (m.health != nullptr) {
+      if (m.health->last_success_age) success = Age(*m.health->last_success_age) + " ago";
+      if (m.health->failing_for > 0) {
+        failing = Age(m.health->failing_for);
+        error = Printable(m.health->last_error);
+      }
+    } else {
+      success = "never contacted";
+    }
+    std::snprintf(line, sizeof line, "  %-20s %-8s %-14s %-12s ", Printable(m.name).c_str(),
+                  std::string(forum::MailboxConditionName(m.condition)).c_str(), success.c_str(), failing.c_str());
+    out += line + error + "\n";
+  }
+  out += "outbox: " + std::to_string(health.outbox_due) + " due now";
+  if (health.oldest_due_age) out += " (the oldest for " + Age(*health.oldest_due_age) + ")";
+  out += ", " + std::to_string(health.outbox_pending) + " pending in all; " +
+         std::to_string(health.suppressed_addresses) + " address(es) suppressed after bounces\n";
+  return out;
+}
+
+std::string StatusJson(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,
+                       std::chrono::seconds failure_limit) {
+  return web::HealthJson(mailboxes, health, failure_limit);
 }
 
 }  // namespace ctl

@@ -20,6 +20,7 @@
 
 #include "forum/admin.h"
 #include "forum/inbound.h"
+#include "forum/reader.h"
 
 namespace ctl {
 
@@ -112,6 +113,13 @@ std::string OutboxListJson(const std::vector<forum::OutboxRecord>& rows);
 // `threshold` (outbox.suppress_score), so that no more mail goes to it.
 std::string SuppressionsText(const std::vector<forum::SuppressionRecord>& rows, double threshold);
 std::string SuppressionsJson(const std::vector<forum::SuppressionRecord>& rows, double threshold);
+
+// `status`: the health of each mailbox (forum::ReportMailboxes) and the outbox
+// backlog, as /healthz reports them, for a person (a table) or a machine.
+std::string StatusText(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,
+                       std::chrono::seconds failure_limit);
+std::string StatusJson(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,
+                       std::chrono::seconds failure_limit);
 
 // "2024-05-01 10:00:00Z" (UTC).
 std::string TextTime(std::chrono::system_clock::time_point t);

@@ -265,3 +265,46 @@ TEST(PrintableTest, KeepsTextReplacesControlsAndBrokenUtf8) {
 
 }  // namespace
 }  // namespace ctl
+
+namespace ctl {
+namespace {
+
+TEST(StatusTest, FailedMailboxesAndTheBacklogAreShown) {
+  forum::ServiceHealth health;
+  health.mailboxes = {{"help", 5, std::nullopt, "", 0}, {"it", 7200, 3, "IMAP login failed: \x1b[31mno", 7200}};
+  health.outbox_due = 4;
+  health.outbox_pending = 9;
+  health.oldest_due_age = 90;
+  health.suppressed_addresses = 2;
+  const auto reports = forum::ReportMailboxes(health, {"help", "it", "new"}, std::chrono::seconds(600));
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[1].condition, forum::MailboxCondition::kFailed);
+  EXPECT_EQ(reports[2].condition, forum::MailboxCondition::kUnknown);
+  const std::string text = StatusText(reports, health, std::chrono::seconds(600));
+  EXPECT_NE(text.find("help                 ok       5 s ago"), std::string::npos) << text;
+  EXPECT_NE(text.find("it                   failed   2 h 0 min ago  2 h 0 min    IMAP login failed"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << "a server's escape sequence reached the terminal";
+  EXPECT_NE(text.find("new                  unknown  never contacted"), std::string::npos) << text;
+  EXPECT_NE(text.find("outbox: 4 due now (the oldest for 90 s), 9 pending in all; 2 address(es) suppressed"),
+            std::string::npos)
+      << text;
+  const nlohmann::json doc = nlohmann::json::parse(StatusJson(reports, health, std::chrono::seconds(600)));
+  EXPECT_EQ(doc.at("status"), "failing");
+  EXPECT_EQ(doc["mailboxes"][1].at("failing_for_seconds"), 7200);
+  EXPECT_EQ(doc["mailboxes"][2].at("state"), "unknown");
+  EXPECT_EQ(doc["outbox"].at("oldest_due_age_seconds"), 90);
+}
+
+TEST(StatusTest, AShortFailureIsFailingNotFailed) {
+  forum::ServiceHealth health;
+  health.mailboxes = {{"help", 60, 1, "timeout", 60}};
+  const auto reports = forum::ReportMailboxes(health, {}, std::chrono::seconds(600));
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].condition, forum::MailboxCondition::kFailing);
+  EXPECT_EQ(nlohmann::json::parse(StatusJson(reports, health, std::chrono::seconds(600))).at("status"), "ok");
+}
+
+}  // namespace
+}  // namespace ctl

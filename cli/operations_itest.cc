@@ -281,6 +281,20 @@ TEST_F(OperationsTest, RouteExplainsEveryKindOfMessageAndChangesNothing) {
   EXPECT_EQ(DatabaseState(), before);
 }
 
+TEST_F(OperationsTest, StatusShowsEachMailboxAndTheBacklogAndExits1WhenAMailboxFailed) {
+  // The seeded mail made the example's mailbox known; its last pass succeeded a minute ago.
+  Scalar("INSERT INTO mailbox_state (mailbox, last_success_at) VALUES ('help', now() - interval '1 minute') "
+         "ON CONFLICT (mailbox) DO UPDATE SET last_success_at = now() - interval '1 minute', last_error = NULL, "
+         "last_error_at = NULL RETURNING 1");
+  ExpectRun(Ops("status", ""), 0,
+            {"help                 ok       60 s ago", "outbox: 2 due now", "0 address(es) suppressed"});
+  Scalar("UPDATE mailbox_state SET last_success_at = now() - interval '2 hours', last_error_at = now(), "
+         "last_error = 'IMAP login failed: AUTHENTICATIONFAILED' WHERE mailbox = 'help' RETURNING 1");
+  ExpectRun(Ops("status", ""), 1, {"help                 failed   2 h 0 min ago  2 h 0 min    IMAP login failed"});
+  const mftest::CommandResult as_json = Ops("status", "--json");
+  EXPECT_EQ(json::parse(as_json.output).at("mailboxes")[0].at("state"), "failed") << as_json.output;
+}
+
 TEST_F(OperationsTest, RouteWithoutDatabaseStillShowsTheRuleDecisionAndExits75) {
   const std::string other = mftest::MakeTempDir("mfops");
   const std::string config =

@@ -1,5 +1,5 @@
-// mailforumctl outbox and suppressions: outbound mail and its fate, and the
-// bounce scores that stop it.
+// mailforumctl outbox, suppressions and status: outbound mail and its fate,
+// the bounce scores that stop it, and the service's health.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -8,6 +8,7 @@
 #include "cli/command_support.h"
 #include "cli/commands.h"
 #include "cli/operations_format.h"
+#include "forum/reader.h"
 
 namespace ctl {
 namespace {
@@ -85,6 +86,24 @@ int SuppressionsClear(const std::string& config_path, const std::string& address
     return base::kExitFailure;
   }
   std::printf("%s: bounce score cleared; mail to it is sent again\n", Printable(address).c_str());
+  return base::kExitOk;
+}
+
+int Status(const std::string& config_path, Format format) {
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto reader = forum::Reader::Connect(cfg->database.dsn.reveal());
+  if (!reader) return Fail("status", reader.error());
+  auto health = (*reader)->Health(cfg->outbox.suppress_score);
+  if (!health) return Fail("status", health.error());
+  std::vector<std::string> configured;
+  for (const auto& box : cfg->mailboxes) configured.push_back(box.name);
+  const auto limit = std::chrono::duration_cast<std::chrono::seconds>(cfg->web.health_failure_after);
+  const auto reports = forum::ReportMailboxes(*health, configured, limit);
+  Print(format == Format::kJson ? StatusJson(reports, *health, limit) : StatusText(reports, *health, limit));
+  for (const auto& m : reports) {
+    if (m.condition == forum::MailboxCondition::kFailed) return base::kExitFailure;
+  }
   return base::kExitOk;
 }
 

@@ -402,6 +402,9 @@ struct WebConfig {
   int search_burst = 10;
   // Bytes of rendered pages kept in memory. At least 1 MiB. Default: 64 MiB.
   std::uint64_t cache_size = 64ull * 1024 * 1024;
+  // A mailbox failing (its last error newer than its last success) longer
+  // than this fails /healthz. At least 1s. Default: 10 minutes.
+  std::chrono::milliseconds health_failure_after{std::chrono::minutes(10)};
 };
 
 // log: what to log.

@@ -408,7 +408,8 @@ TEST_F(ConfigTest, WebKeysAndPrivateCategories) {
   std::string text = ConfigText(5, 1,
                                 "categories: [{slug: general, name: General}, {slug: staff, name: Staff, public: false}]");
   text += "web: {listen: 127.0.0.1:0, search_language: pg_catalog.english, author_display: masked,\n"
-          "      dsn_env: MFTEST_WEB_DSN, search_per_minute: 600, search_burst: 50, cache_size: 8MiB}\n";
+          "      dsn_env: MFTEST_WEB_DSN, search_per_minute: 600, search_burst: 50, cache_size: 8MiB,\n"
+          "      health_failure_after: 5m}\n";
   LoadResult result = Load(text);
   ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
   const Config& c = *result.config;
@@ -422,6 +423,7 @@ TEST_F(ConfigTest, WebKeysAndPrivateCategories) {
   EXPECT_EQ(c.web.search_per_minute, 600);
   EXPECT_EQ(c.web.search_burst, 50);
   EXPECT_EQ(c.web.cache_size, 8u << 20);
+  EXPECT_EQ(c.web.health_failure_after, std::chrono::minutes(5));
   ASSERT_EQ(c.categories.size(), 2u);
   EXPECT_TRUE(c.categories[0].is_public);
   EXPECT_FALSE(c.categories[1].is_public);

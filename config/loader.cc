@@ -63,7 +63,8 @@ constexpr std::string_view kOutboxKeys[] = {"max_age",        "suppress_score", 
                                             "auto_replies_per_domain_per_hour",        "auto_replies_per_hour"};
 constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
 constexpr std::string_view kWebKeys[] = {"listen",       "search_language",   "author_display", "dsn_file",
-                                          "dsn_env",      "search_per_minute", "search_burst",   "cache_size"};
+                                          "dsn_env",      "search_per_minute", "search_burst",   "cache_size",
+                                         "health_failure_after"};
 constexpr std::string_view kLogKeys[] = {"level"};
 
 enum class Protocol { kImap, kSmtp };
@@ -543,6 +544,13 @@ class Loader {
                            r_, *size, r_.Size(*size), [](std::uint64_t n) { return n >= (1u << 20); },
                            "must be at least 1MiB")
                            .value_or(web.cache_size);
+    }
+    if (auto after = s.Get("health_failure_after")) {
+      web.health_failure_after = Checked(
+                                     r_, *after, r_.Duration(*after),
+                                     [](std::chrono::milliseconds d) { return d >= std::chrono::seconds(1); },
+                                     "must be at least 1s")
+                                     .value_or(web.health_failure_after);
     }
   }
 

@@ -19,6 +19,9 @@ web::SiteOptions SiteOptionsFor(const config::Config& cfg) {
   o.cache_bytes = cfg.web.cache_size;
   o.search_per_minute = cfg.web.search_per_minute;
   o.search_burst = cfg.web.search_burst;
+  for (const auto& box : cfg.mailboxes) o.mailboxes.push_back(box.name);
+  o.mailbox_failure_limit = std::chrono::duration_cast<std::chrono::seconds>(cfg.web.health_failure_after);
+  o.suppress_score = cfg.outbox.suppress_score;
   return o;
 }
 

@@ -181,6 +181,77 @@ base::Status Reader::Ping() {
   }
 }
 
+std::vector<MailboxReport> ReportMailboxes(const ServiceHealth& health, const std::vector<std::string>& configured,
+                                           std::chrono::seconds failure_limit) {
+  auto report = [&](const std::string& name, const MailboxHealth* m) {
+    MailboxReport r{name, MailboxCondition::kUnknown, m};
+    if (m != nullptr) {
+      r.condition = m->failing_for == 0                     ? MailboxCondition::kOk
+                    : m->failing_for > failure_limit.count() ? MailboxCondition::kFailed
+                                                             : MailboxCondition::kFailing;
+    }
+    return r;
+  };
+  std::vector<MailboxReport> out;
+  if (configured.empty()) {
+    for (const auto& m : health.mailboxes) out.push_back(report(m.mailbox, &m));
+    return out;
+  }
+  for (const auto& name : configured) {
+    const MailboxHealth* known = nullptr;
+    for (const auto& m : health.mailboxes) {
+      if (m.mailbox == name) known = &m;
+    }
+    out.push_back(report(name, known));
+  }
+  return out;
+}
+
+base::Result<ServiceHealth> Reader::Health(double suppress_score) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::nontransaction tx(impl_->conn);
+    // One statement: the mailboxes as rows, the outbox and suppression figures on every row (and on a
+    // row of NULL mailbox when there is no mailbox yet).
+    const pqxx::result rows = tx.exec_params(
+        "WITH o AS (SELECT count(*) FILTER (WHERE next_attempt_at <= now()) AS due, "
+        "                  count(*) AS pending, "
+        "                  floor(extract(epoch FROM now() - min(next_attempt_at) "
+        "                        FILTER (WHERE next_attempt_at <= now())))::bigint AS oldest "
+        "           FROM outbox WHERE status = 'pending'), "  // the partial index outbox_due: no scan of sent mail
+        "     s AS (SELECT count(*) AS n FROM suppressions WHERE bounce_score >= $1) "
+        "SELECT m.mailbox, "
+        "       floor(extract(epoch FROM now() - m.last_success_at))::bigint, "
+        "       floor(extract(epoch FROM now() - m.last_error_at))::bigint, "
+        "       coalesce(m.last_error, ''), "
+        "       CASE WHEN m.last_error_at IS NOT NULL "
+        "                 AND (m.last_success_at IS NULL OR m.last_error_at > m.last_success_at) "
+        "            THEN floor(extract(epoch FROM now() - coalesce(m.last_success_at, m.first_contact_at)))::bigint "
+        "            ELSE 0 END, "
+        "       o.due, o.pending, o.oldest, s.n "
+        "FROM o CROSS JOIN s LEFT JOIN mailbox_state m ON true ORDER BY m.mailbox",
+        suppress_score);
+    ServiceHealth health;
+    for (const auto& row : rows) {
+      health.outbox_due = row[5].as<int64_t>();
+      health.outbox_pending = row[6].as<int64_t>();
+      if (!row[7].is_null()) health.oldest_due_age = row[7].as<int64_t>();
+      health.suppressed_addresses = row[8].as<int64_t>();
+      if (row[0].is_null()) continue;
+      MailboxHealth m;
+      m.mailbox = row[0].as<std::string>();
+      if (!row[1].is_null()) m.last_success_age = row[1].as<int64_t>();
+      if (!row[2].is_null()) m.last_error_age = row[2].as<int64_t>();
+      m.last_error = row[3].as<std::string>();
+      m.failing_for = row[4].as<int64_t>();
+      health.mailboxes.push_back(std::move(m));
+    }
+    return health;
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "reading the service's health");
+  }
+}
+
 base::Result<std::vector<CategoryView>> Reader::PublicCategories() {
   try {
     if (impl_->needs_setup) impl_->Setup();

@@ -146,6 +146,56 @@ struct SearchResults {
   bool more = false;            // more hits follow this page
 };
 
+// What /healthz, /metrics and `mailforumctl status` report, read in one round
+// trip. Ages are in seconds, measured by the database's clock.
+struct MailboxHealth {
+  std::string mailbox;
+  std::optional<int64_t> last_success_age;  // none: no pass has succeeded yet
+  std::optional<int64_t> last_error_age;    // none: no error was ever noted
+  std::string last_error;
+  // A mailbox is failing when its last error is newer than its last success;
+  // then: seconds since its last success (or since first contact). Else 0.
+  int64_t failing_for = 0;
+};
+
+struct ServiceHealth {
+  std::vector<MailboxHealth> mailboxes;  // every mailbox the database knows, by name
+  int64_t outbox_due = 0;                // pending rows due now
+  int64_t outbox_pending = 0;            // pending rows, due or waiting to retry
+  std::optional<int64_t> oldest_due_age;  // seconds the oldest due row has been due
+  int64_t suppressed_addresses = 0;      // addresses whose bounce score stops mail
+};
+
+// What the health check makes of each mailbox: ok; failing (for up to the
+// limit); failed (failing for longer: the check fails); unknown (configured,
+// never contacted: no verdict).
+enum class MailboxCondition { kOk, kFailing, kFailed, kUnknown };
+// "ok", "failing", "failed", "unknown".
+inline std::string_view MailboxConditionName(MailboxCondition condition) {
+  switch (condition) {
+    case MailboxCondition::kOk:
+      return "ok";
+    case MailboxCondition::kFailing:
+      return "failing";
+    case MailboxCondition::kFailed:
+      return "failed";
+    case MailboxCondition::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+struct MailboxReport {
+  std::string name;
+  MailboxCondition condition = MailboxCondition::kUnknown;
+  const MailboxHealth* health = nullptr;  // into the ServiceHealth; null when unknown
+};
+
+// The `configured` mailboxes (or, when empty, every mailbox `health` knows),
+// each with its condition under `failure_limit`. Pure.
+std::vector<MailboxReport> ReportMailboxes(const ServiceHealth& health, const std::vector<std::string>& configured,
+                                           std::chrono::seconds failure_limit);
+
 class Reader {
  public:
   // Connects to `dsn` (a libpq connection string). The connection is set
@@ -157,6 +207,10 @@ class Reader {
 
   // One round trip: is the database there and answering? (/healthz)
   base::Status Ping();
+
+  // The mailboxes' state and the outbox backlog, in one round trip.
+  // `suppress_score`: the bounce score at which an address gets no more mail.
+  base::Result<ServiceHealth> Health(double suppress_score);
 
   // Public categories, by name, with their thread counts.
   base::Result<std::vector<CategoryView>> PublicCategories();

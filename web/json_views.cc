@@ -133,4 +133,32 @@ std::string RenderSearchJson(const SiteInfo& site, const forum::SearchResults& r
   }
 }
 
+std::string HealthJson(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,
+                       std::chrono::seconds failure_limit) {
+  nlohmann::json boxes = nlohmann::json::array();
+  bool failed = false;
+  for (const auto& m : mailboxes) {
+    nlohmann::json box = {{"name", m.name}, {"state", forum::MailboxConditionName(m.condition)}};
+    failed = failed || m.condition == forum::MailboxCondition::kFailed;
+    if (m.health != nullptr) {
+      box["last_success_age_seconds"] =
+          m.health->last_success_age ? nlohmann::json(*m.health->last_success_age) : nullptr;
+      box["failing_for_seconds"] = m.health->failing_for;
+      if (m.health->failing_for > 0) box["last_error"] = m.health->last_error;
+    }
+    boxes.push_back(std::move(box));
+  }
+  nlohmann::json out = {
+      {"status", failed ? "failing" : "ok"},
+      {"database", "ok"},
+      {"mailbox_failure_limit_seconds", failure_limit.count()},
+      {"mailboxes", std::move(boxes)},
+      {"outbox",
+       {{"due", health.outbox_due},
+        {"pending", health.outbox_pending},
+        {"oldest_due_age_seconds", health.oldest_due_age ? nlohmann::json(*health.oldest_due_age) : nullptr}}},
+      {"suppressed_addresses", health.suppressed_addresses}};
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace web

@@ -85,6 +85,20 @@ struct Metrics {
 
 // --- small helpers ---
 
+// A Prometheus label value: backslash, double quote and line feed escaped.
+std::string PrometheusLabel(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -756,19 +770,30 @@ struct Site::Impl {
     return r;
   }
 
+  // The database's view of the service (one round trip), or its error.
+  base::Result<forum::ServiceHealth> ReadHealth() {
+    auto reader = Borrow();
+    if (!reader) return reader.error();
+    auto health = (*reader)->Health(options.suppress_score);
+    if (health) Return(std::move(*reader));
+    return health;
+  }
+
   Response Healthz() {
     Response r;
-    auto reader = Borrow();
-    base::Status ping = reader ? (*reader)->Ping() : base::Status(reader.error());
-    if (ping.ok()) {
-      Return(std::move(*reader));
-      r.SetBody("ok\n");
-    } else {
-      base::LogWarning("web: /healthz: " + ping.error().message);
+    auto health = ReadHealth();
+    if (!health) {
+      base::LogWarning("web: /healthz: " + health.error().message);
       r.status = 503;
-      r.SetBody("unavailable\n");
+      r.SetBody("{\n  \"database\": \"unreachable\",\n  \"status\": \"unavailable\"\n}\n");
+    } else {
+      const auto reports = forum::ReportMailboxes(*health, options.mailboxes, options.mailbox_failure_limit);
+      bool failed = false;
+      for (const auto& m : reports) failed = failed || m.condition == forum::MailboxCondition::kFailed;
+      r.status = failed ? 503 : 200;
+      r.SetBody(HealthJson(reports, *health, options.mailbox_failure_limit));
     }
-    r.AddHeader("Content-Type", "text/plain; charset=utf-8");
+    r.AddHeader("Content-Type", "application/json");
     r.AddHeader("Cache-Control", "no-store");
     return r;
   }
@@ -805,6 +830,42 @@ struct Site::Impl {
            metrics.rate_limited.load());
     metric("mailforum_web_open_connections", "gauge", "HTTP connections open now.",
            connection_gauge ? static_cast<uint64_t>(std::max<int64_t>(0, connection_gauge())) : 0);
+    out += "# HELP mailforum_build_info Always 1; the version is a label.\n# TYPE mailforum_build_info gauge\n"
+           "mailforum_build_info{version=\"" MAILFORUM_VERSION "\"} 1\n";
+    auto health = ReadHealth();
+    metric("mailforum_database_up", "gauge", "1 when the database answered this scrape.", health ? 1 : 0);
+    if (health) {
+      auto series = [&](std::string_view name, std::string_view type, std::string_view help, const auto& rows) {
+        out += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " + std::string(name) + " " +
+               std::string(type) + "\n";
+        for (const auto& [labels, value] : rows) out += std::string(name) + labels + " " + value + "\n";
+      };
+      std::vector<std::pair<std::string, std::string>> success, failing_for, up;
+      for (const auto& m : forum::ReportMailboxes(*health, options.mailboxes, options.mailbox_failure_limit)) {
+        const std::string label = "{mailbox=\"" + PrometheusLabel(m.name) + "\"}";
+        const int64_t failing_seconds = m.health == nullptr ? 0 : m.health->failing_for;
+        up.emplace_back(label, m.condition == forum::MailboxCondition::kOk ? "1" : "0");
+        failing_for.emplace_back(label, std::to_string(failing_seconds));
+        if (m.health != nullptr && m.health->last_success_age) {
+          success.emplace_back(label, std::to_string(*m.health->last_success_age));
+        }
+      }
+      series("mailforum_mailbox_up", "gauge",
+             "1 when the mailbox's last pass succeeded (0: failing, or never contacted).", up);
+      series("mailforum_mailbox_failing_seconds", "gauge",
+             "Seconds since the failing mailbox's last success (0 when it is not failing).", failing_for);
+      series("mailforum_mailbox_last_success_age_seconds", "gauge",
+             "Seconds since the mailbox's last successful pass.", success);
+      metric("mailforum_outbox_due", "gauge", "Outbound mails due to be sent now.",
+             static_cast<uint64_t>(health->outbox_due));
+      metric("mailforum_outbox_pending", "gauge", "Outbound mails not yet sent (due or waiting to retry).",
+             static_cast<uint64_t>(health->outbox_pending));
+      metric("mailforum_outbox_oldest_due_age_seconds", "gauge",
+             "How long the oldest due outbound mail has been due (0: none due).",
+             static_cast<uint64_t>(std::max<int64_t>(0, health->oldest_due_age.value_or(0))));
+      metric("mailforum_suppressed_addresses", "gauge", "Addresses whose bounce score stops mail to them.",
+             static_cast<uint64_t>(health->suppressed_addresses));
+    }
     Response r;
     r.AddHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     r.AddHeader("Cache-Control", "no-store");

@@ -23,9 +23,14 @@
 // - Limits: search (pages, JSON and the search form) is rate limited per
 //   client address by a token bucket (429 with Retry-After), and a query
 //   longer than SiteOptions::max_query_chars is refused (400).
-// - /healthz answers 200 "ok" when a database round trip works, else 503;
-//   /metrics is Prometheus text (requests by route and status, cache hits
-//   and misses, open connections).
+// - /healthz answers 200 when the database answers and no mailbox of
+//   SiteOptions::mailboxes has been failing (its last noted error newer than
+//   its last successful pass) for longer than mailbox_failure_limit, else
+//   503; the body is JSON with the details per mailbox and the outbox
+//   backlog. /metrics is Prometheus text: requests by route and status, cache
+//   hits and misses, open connections, and from the same one database round
+//   trip the mailboxes' last success and failing time, the outbox backlog and
+//   the age of its oldest due mail, suppressed addresses, build info.
 //
 // Thread-safety: Handle and ErrorResponse may be called from any number of
 // threads at once (each cache miss borrows a Reader from a pool: one
@@ -34,13 +39,16 @@
 #ifndef MAILFORUM_WEB_SITE_H_
 #define MAILFORUM_WEB_SITE_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
+#include "forum/reader.h"
 #include "web/http_server.h"
 #include "web/views.h"
 
@@ -60,6 +68,14 @@ struct SiteOptions {
   std::size_t max_query_chars = 256;
   // How long the stylesheet may be cached by browsers.
   int static_max_age_seconds = 86400;
+  // The configured mailboxes (/healthz reports each; one the database does
+  // not know yet is "unknown", which does not fail the check). Empty: every
+  // mailbox the database knows.
+  std::vector<std::string> mailboxes;
+  // A mailbox failing longer than this fails /healthz.
+  std::chrono::seconds mailbox_failure_limit{600};
+  // The bounce score at which an address gets no more mail (outbox.suppress_score).
+  double suppress_score = 3.0;
 };
 
 class Site {

@@ -5,8 +5,13 @@
 // attachment headers, cache invalidation when a post lands, the request
 // limits and the search rate limit.
 #include <gtest/gtest.h>
+#include <stdio.h>
+
+#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -166,7 +171,7 @@ TEST_F(SiteTest, SecurityHeadersOnEveryKindOfResponse) {
   ExpectSecurityHeaders(css, "stylesheet");
   ClientResponse health = Get("/healthz");
   EXPECT_EQ(health.status, 200);
-  EXPECT_EQ(health.body, "ok\n");
+  EXPECT_EQ(nlohmann::json::parse(health.body).at("status"), "ok") << health.body;
   ExpectSecurityHeaders(health, "healthz");
   ClientResponse post = Get("/", "Content-Length: 0\r\n", "POST");
   EXPECT_EQ(post.status, 405);
@@ -364,6 +369,98 @@ TEST_F(SiteTest, BadParametersAre400AndUnknownPages404) {
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("mailforum_web_requests_total{route=\"not_found\",status=\"404\"}"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace web
+
+namespace web {
+namespace {
+
+// `promtool check metrics` on `text` (Debian's prometheus package): its output, and whether it passed.
+std::pair<bool, std::string> PromtoolCheck(const std::string& text) {
+  const std::string file = ::testing::TempDir() + "/metrics.txt";
+  std::ofstream(file) << text;
+  FILE* p = popen(("promtool check metrics < '" + file + "' 2>&1").c_str(), "r");
+  if (p == nullptr) return {false, "cannot run promtool"};
+  std::string out;
+  char buffer[4096];
+  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, p)) > 0;) out.append(buffer, n);
+  const int status = pclose(p);
+  return {status == 0, out};
+}
+
+TEST_F(SiteTest, HealthzReportsEachMailboxAndFailsOnlyOnALongFailure) {
+  // Three mailboxes as the daemon notes them: one fine, one failing for a minute, one for an hour.
+  Scalar("INSERT INTO mailbox_state (mailbox, last_success_at) VALUES ('good', now() - interval '5 seconds')");
+  Scalar("INSERT INTO mailbox_state (mailbox, last_success_at, last_error, last_error_at) VALUES "
+         "('flaky', now() - interval '60 seconds', 'IMAP: connection refused', now())");
+  ClientResponse health = Get("/healthz");
+  EXPECT_EQ(health.status, 200) << health.body;
+  nlohmann::json body = nlohmann::json::parse(health.body);
+  EXPECT_EQ(body.at("status"), "ok");
+  EXPECT_EQ(body.at("database"), "ok");
+  ASSERT_EQ(body.at("mailboxes").size(), 2u) << health.body;
+  EXPECT_EQ(body["mailboxes"][0].at("name"), "flaky");
+  EXPECT_EQ(body["mailboxes"][0].at("state"), "failing");
+  EXPECT_GE(body["mailboxes"][0].at("failing_for_seconds").get<int>(), 60);
+  EXPECT_EQ(body["mailboxes"][0].at("last_error"), "IMAP: connection refused");
+  EXPECT_EQ(body["mailboxes"][1].at("state"), "ok");
+  EXPECT_FALSE(body["mailboxes"][1].contains("last_error"));
+
+  Scalar("INSERT INTO mailbox_state (mailbox, last_success_at, last_error, last_error_at) VALUES "
+         "('dead', now() - interval '1 hour', 'XOAUTH2: invalid_grant', now())");
+  health = Get("/healthz");
+  EXPECT_EQ(health.status, 503) << health.body;
+  body = nlohmann::json::parse(health.body);
+  EXPECT_EQ(body.at("status"), "failing");
+  EXPECT_EQ(body["mailboxes"][0].at("name"), "dead");
+  EXPECT_EQ(body["mailboxes"][0].at("state"), "failed");
+  EXPECT_GE(body["mailboxes"][0].at("failing_for_seconds").get<int>(), 3600);
+  ExpectSecurityHeaders(health, "healthz 503");
+
+  // The same figures in /metrics, which promtool accepts.
+  ClientResponse metrics = Get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("mailforum_mailbox_up{mailbox=\"dead\"} 0\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("mailforum_mailbox_up{mailbox=\"good\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("mailforum_mailbox_failing_seconds{mailbox=\"dead\"} 36"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nmailforum_database_up 1\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nmailforum_build_info{version=\""), std::string::npos);
+  EXPECT_GE(Metric("mailforum_outbox_due"), 0);
+  auto [passed, output] = PromtoolCheck(metrics.body);
+  if (output.find("not found") != std::string::npos && std::getenv("MAILFORUM_TEST_REQUIRE_SERVERS") == nullptr) {
+    GTEST_SKIP() << "promtool is missing (scripts/setup installs prometheus)";
+  }
+  EXPECT_TRUE(passed) << output << "\n" << metrics.body;
+}
+
+TEST_F(SiteTest, HealthzNamesConfiguredMailboxesTheDatabaseDoesNotKnowAsUnknown) {
+  Scalar("INSERT INTO mailbox_state (mailbox, last_success_at) VALUES ('help', now())");
+  SiteOptions options;
+  options.info.name = "Test Help";
+  options.info.base_url = "https://help.example";
+  options.dsn = dsn_;
+  options.mailboxes = {"help", "new"};
+  options.mailbox_failure_limit = std::chrono::seconds(30);
+  auto site = Site::Create(options);
+  ASSERT_TRUE(site) << site.error().message;
+  Request request;
+  request.method = "GET";
+  request.target = "/healthz";
+  Response r = (*site)->Handle(request);
+  ASSERT_TRUE(r.body);
+  EXPECT_EQ(r.status, 200) << *r.body;
+  nlohmann::json body = nlohmann::json::parse(*r.body);
+  ASSERT_EQ(body.at("mailboxes").size(), 2u);
+  EXPECT_EQ(body["mailboxes"][1].at("name"), "new");
+  EXPECT_EQ(body["mailboxes"][1].at("state"), "unknown");
+  EXPECT_EQ(body.at("mailbox_failure_limit_seconds"), 30);
+
+  Scalar("UPDATE mailbox_state SET last_success_at = now() - interval '40 seconds', last_error = 'down', "
+         "last_error_at = now() WHERE mailbox = 'help'");
+  r = (*site)->Handle(request);
+  EXPECT_EQ(r.status, 503) << *r.body;
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #ifndef MAILFORUM_WEB_VIEWS_H_
 #define MAILFORUM_WEB_VIEWS_H_
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,6 +94,13 @@ std::string RenderThreadFeed(const SiteInfo& site, const forum::ThreadView& thre
 std::string RenderThreadListJson(const SiteInfo& site, const forum::ThreadListPage& page);
 std::string RenderThreadJson(const SiteInfo& site, const forum::ThreadView& thread);
 std::string RenderSearchJson(const SiteInfo& site, const forum::SearchResults& results);
+
+// The JSON of /healthz (also `mailforumctl status --json`): the overall status
+// ("ok", or "failing" when a mailbox failed), the database ("ok": it answered),
+// each mailbox's state, last success, failing time and last error, the outbox
+// backlog and suppressed addresses.
+std::string HealthJson(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,
+                       std::chrono::seconds failure_limit);
 
 // The one stylesheet (/static/style.css).
 std::string_view Stylesheet();
