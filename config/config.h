@@ -119,7 +119,7 @@ struct SecretsConfig {
   Secret reply_key;
 };
 
-// How an IMAP login proves who we are (imap.auth).
+// How an IMAP or SMTP login proves who we are (imap.auth, smtp.auth).
 enum class AuthMethod {
   kPassword,  // "password": LOGIN (or AUTHENTICATE PLAIN) with password_file/password_env
   kOAuth2,    // "oauth2": an OAuth2 access token from imap.oauth2 (Microsoft 365, Gmail)
@@ -142,7 +142,7 @@ std::string_view AuthMethodName(AuthMethod method);
 std::string_view OAuth2GrantTypeName(OAuth2GrantType grant);
 std::string_view OAuth2MechanismName(OAuth2Mechanism mechanism);
 
-// imap.oauth2: where and how to get access tokens (docs/oauth2.md).
+// imap.oauth2, smtp.oauth2: where and how to get access tokens (docs/oauth2.md).
 struct OAuth2Config {
   // The token endpoint: https://, or http:// to a loopback host only. Required.
   std::string token_url;
@@ -179,12 +179,13 @@ struct ServerConfig {
   // lower-case hex digits. When set, the pin alone decides which certificate
   // is accepted (see mail/tls_verify.h). Empty: the CA and host name checks.
   std::string tls_sha256;
-  // Login name; any text. Required for IMAP; for SMTP, empty means no AUTH.
+  // Login name; any text. Required for IMAP and with auth oauth2; for SMTP
+  // with a password, empty means no AUTH.
   std::string username;
   // From `password_file` or `password_env`; set exactly when `username` is
   // set and `auth` is password.
   std::optional<Secret> password;
-  // IMAP only (`auth`): password or oauth2. Default: password.
+  // `auth`: password or oauth2. Default: password.
   AuthMethod auth = AuthMethod::kPassword;
   // `oauth2`: set exactly when auth is kOAuth2.
   std::optional<OAuth2Config> oauth2;

@@ -950,6 +950,27 @@ TEST_F(ConfigTest, OAuth2Mailbox) {
   EXPECT_EQ(result.config->mailboxes[0].imap.oauth2->mechanism, OAuth2Mechanism::kXOAuth2);
 }
 
+TEST_F(ConfigTest, OAuth2Smtp) {
+  const std::string tail = R"(, from: help@example.com, reply_to: "help+{token}@example.com"})";
+  const std::string oauth2 =
+      R"(oauth2: {token_url: "https://t.example/token", client_id: c, refresh_token_env: MFTEST_REPLY_KEY, )"
+      R"(mechanism: oauthbearer})";
+  LoadResult result =
+      Load(ConfigText(4, 1, "smtp: {host: smtp.office365.com, username: help@example.com, auth: oauth2, " + oauth2 + tail));
+  ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
+  EXPECT_EQ(result.config->smtp.auth, AuthMethod::kOAuth2);
+  EXPECT_FALSE(result.config->smtp.password.has_value());
+  ASSERT_TRUE(result.config->smtp.oauth2.has_value());
+  EXPECT_EQ(result.config->smtp.oauth2->mechanism, OAuth2Mechanism::kOAuthBearer);
+  ASSERT_TRUE(result.config->smtp.oauth2->refresh_token.has_value());
+  EXPECT_EQ(result.config->smtp.oauth2->refresh_token->reveal(), kReplyKey);
+
+  // The token is some account's: without a user name there is nobody to send as.
+  result = Load(ConfigText(4, 1, "smtp: {host: smtp.office365.com, auth: oauth2, " + oauth2 + tail));
+  EXPECT_EQ(Joined(result.diagnostics),
+            "test.yaml:4:34: error: auth: oauth2 needs 'username' in smtp (the account of the token)");
+}
+
 TEST_F(ConfigTest, OAuth2MistakesArePlacedAndNoSecretIsShown) {
   const std::string imap = "    imap: {host: imap.example.com, username: u, ";
   struct Case {

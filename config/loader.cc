@@ -34,9 +34,9 @@ constexpr std::string_view kTopKeys[] = {"instance", "database", "secrets", "smt
 constexpr std::string_view kInstanceKeys[] = {"name", "base_url", "domain"};
 constexpr std::string_view kDatabaseKeys[] = {"dsn_file", "dsn_env"};
 constexpr std::string_view kSecretsKeys[] = {"reply_key_file", "reply_key_env"};
-constexpr std::string_view kSmtpKeys[] = {"host",       "port",     "tls",           "ca_file",
-                                          "tls_sha256", "username", "password_file", "password_env",
-                                          "from",       "reply_to", "bounce_address"};
+constexpr std::string_view kSmtpKeys[] = {"host",     "port",     "tls",          "ca_file",       "tls_sha256",
+                                          "username", "auth",     "oauth2",       "password_file", "password_env",
+                                          "from",     "reply_to", "bounce_address"};
 constexpr std::string_view kImapKeys[] = {
     "host",         "port",   "tls",  "ca_file",       "tls_sha256", "username", "password_file",
     "password_env", "folder", "idle", "poll_interval", "auth",       "oauth2"};
@@ -230,15 +230,16 @@ class Loader {
         s.Read("tls_sha256", Need::kOptional, [&](const Value& p) { return Pin(p); }).value_or("");
     server.username = s.String("username", imap ? Need::kRequired : Need::kOptional).value_or("");
     const bool has_username = s.Get("username").has_value();
-    if (imap) {
-      server.auth = s.Enum<AuthMethod>("auth", internal::kAuthMethods).value_or(AuthMethod::kPassword);
-    }
+    server.auth = s.Enum<AuthMethod>("auth", internal::kAuthMethods).value_or(AuthMethod::kPassword);
     if (server.auth == AuthMethod::kOAuth2) {
       // A token, not a password: a password key here is a mistake worth saying.
       for (std::string_view key : {"password_file", "password_env"}) {
         if (auto given = s.Get(key)) {
           r_.Error(given->key_mark, std::string(key) + ": auth: oauth2 uses no password");
         }
+      }
+      if (!imap && !has_username) {
+        r_.Error(s.Get("auth")->key_mark, "auth: oauth2 needs 'username' in smtp (the account of the token)");
       }
       if (auto v = s.Get("oauth2", Need::kRequired)) server.oauth2 = ReadOAuth2(*v);
       ReadServerTls(s, server, host);

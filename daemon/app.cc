@@ -145,6 +145,7 @@ OutboxOptions OutboxOptionsFor(const config::Config& cfg) {
   OutboxOptions o;
   o.dsn = cfg.database.dsn.reveal();
   CopyServer(cfg.smtp, o.smtp);
+  CopyOAuth2(cfg.smtp, "smtp", o.smtp);
   o.from = cfg.smtp.from;
   o.reply_to_template = cfg.smtp.reply_to;
   o.reply_key = cfg.secrets.reply_key.reveal();

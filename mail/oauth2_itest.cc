@@ -3,7 +3,8 @@
 // XOAUTH2 and OAUTHBEARER, STARTTLS and implicit TLS, the refresh-token and
 // client-credentials grants, a cached token reused, an expired token replaced
 // after the server refuses it, a rotated refresh token used, and a revoked
-// refresh token failing that login only, with the endpoint's error.
+// refresh token failing that login only, with the endpoint's error. The same
+// for SMTP against the test SMTP sink, which checks each exchange.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -11,13 +12,18 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "mail/imap_session.h"
 #include "mail/library_init.h"
 #include "mail/oauth2.h"
+#include "mail/smtp_transport.h"
 #include "tests/support/test_env.h"
 
 namespace mail {
@@ -216,6 +222,118 @@ TEST_F(OAuth2ImapTest, HttpsToTheEndpointIsVerified) {
   auto failed = OAuth2TokenSource(o).AccessToken();
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().kind, ErrorKind::kPermanent) << failed.error().message;
+}
+
+// The same tokens for SMTP, against the test SMTP sink (scripts/testenv/smtp_sink.py), which checks each
+// XOAUTH2 and OAUTHBEARER exchange as a server does: it asks the test endpoint's /introspect whether the
+// token is active and whose it is, and a refused token gets the error challenge that the client must
+// acknowledge. It notes each exchange ("MECHANISM USER ok|refused|bad-ack") in control/oauth2.log.
+class OAuth2SmtpTest : public OAuth2ImapTest {
+ protected:
+  void SetUp() override {
+    OAuth2ImapTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    MAILFORUM_REQUIRE_SERVER(smtp_port, "MAILFORUM_TEST_SMTP_PORT");
+    MAILFORUM_REQUIRE_SERVER(smtps_port, "MAILFORUM_TEST_SMTPS_PORT");
+    MAILFORUM_REQUIRE_SERVER(spool, "MAILFORUM_TEST_SMTP_SPOOL");
+    smtp_port_ = static_cast<uint16_t>(std::stoi(smtp_port));
+    smtps_port_ = static_cast<uint16_t>(std::stoi(smtps_port));
+    spool_ = spool;
+  }
+
+  SmtpOptions Smtp(std::shared_ptr<OAuth2TokenSource> source, MailAuth auth = MailAuth::kXOAuth2,
+                   SmtpOptions::Tls tls = SmtpOptions::Tls::kStartTls) {
+    SmtpOptions o;
+    o.host = "localhost";
+    o.port = tls == SmtpOptions::Tls::kImplicit ? smtps_port_ : smtp_port_;
+    o.tls = tls;
+    o.ca_file = ca_;
+    o.username = user_;
+    o.auth = auth;
+    o.oauth2 = std::move(source);
+    return o;
+  }
+
+  // Connects and sends one message to <user_>@example.com.
+  void ExpectSends(const SmtpOptions& options) {
+    auto transport = SmtpTransport::Connect(options);
+    ASSERT_TRUE(transport.ok()) << transport.error().message;
+    const base::Status sent = (*transport)
+                                  ->Send({"sender@example.com", {user_ + "@example.com"}},
+                                         "From: sender@example.com\r\nTo: " + user_ +
+                                             "@example.com\r\nSubject: t\r\n\r\nvia OAuth2\r\n");
+    EXPECT_TRUE(sent.ok()) << sent.error().message;
+  }
+
+  // The sink's notes on user_'s OAuth2 exchanges, in order ("XOAUTH2 ok", ...).
+  std::vector<std::string> Exchanges() {
+    std::ifstream log(spool_ + "/control/oauth2.log");
+    std::vector<std::string> out;
+    for (std::string line; std::getline(log, line);) {
+      std::istringstream words(line);
+      std::string mechanism, user, outcome;
+      if (words >> mechanism >> user >> outcome && user == user_) out.push_back(mechanism + " " + outcome);
+    }
+    return out;
+  }
+
+  // How the sink says the session that delivered mail to user_ logged in: ["XOAUTH2", user], or null.
+  nlohmann::json AuthOfDelivery() {
+    for (const auto& entry : std::filesystem::directory_iterator(spool_ + "/new")) {
+      if (entry.path().extension() != ".json") continue;
+      std::ifstream in(entry.path());
+      nlohmann::json meta = nlohmann::json::parse(in, nullptr, false);
+      if (meta.is_object() && meta.value("rcpt_tos", nlohmann::json::array()).dump() ==
+                                  nlohmann::json::array({user_ + "@example.com"}).dump()) {
+        return meta["auth"];
+      }
+    }
+    return nullptr;
+  }
+
+  uint16_t smtp_port_ = 0, smtps_port_ = 0;
+  std::string spool_;
+};
+
+TEST_F(OAuth2SmtpTest, XOAuth2AndOAuthBearerSendAsTheTokensUser) {
+  auto source = std::make_shared<OAuth2TokenSource>(Token(Consent()));
+  ExpectSends(Smtp(source));
+  EXPECT_EQ(AuthOfDelivery(), nlohmann::json::array({"XOAUTH2", user_}));
+  EXPECT_EQ(Exchanges(), std::vector<std::string>{"XOAUTH2 ok"});
+  user_ = FreshUser();
+  source = std::make_shared<OAuth2TokenSource>(Token(Consent()));
+  ExpectSends(Smtp(source, MailAuth::kOAuthBearer, SmtpOptions::Tls::kImplicit));
+  EXPECT_EQ(AuthOfDelivery(), nlohmann::json::array({"OAUTHBEARER", user_}));
+  EXPECT_EQ(Exchanges(), std::vector<std::string>{"OAUTHBEARER ok"});
+}
+
+TEST_F(OAuth2SmtpTest, AnExpiredTokenIsAcknowledgedRefusedAndReplacedOnce) {
+  for (MailAuth auth : {MailAuth::kXOAuth2, MailAuth::kOAuthBearer}) {
+    user_ = FreshUser();
+    const std::string name = auth == MailAuth::kXOAuth2 ? "XOAUTH2" : "OAUTHBEARER";
+    auto source = std::make_shared<OAuth2TokenSource>(Token(Consent()));
+    ExpectSends(Smtp(source, auth));
+    Call(url_, "POST", "/control/expire", "user=" + user_);
+    ExpectSends(Smtp(source, auth));  // the cached token is refused; a new one (rotated grant) is not
+    EXPECT_EQ(source->refreshes(), 2);
+    // "refused", not "bad-ack": the client answered the error challenge as its mechanism says.
+    EXPECT_EQ(Exchanges(), (std::vector<std::string>{name + " ok", name + " refused", name + " ok"}));
+  }
+}
+
+TEST_F(OAuth2SmtpTest, ARevokedRefreshTokenIsAPermanentErrorWithTheEndpointsWords) {
+  const std::string refresh_token = Consent();
+  auto source = std::make_shared<OAuth2TokenSource>(Token(refresh_token));
+  ExpectSends(Smtp(source));
+  Call(url_, "POST", "/control/revoke", "user=" + user_);
+  Call(url_, "POST", "/control/expire", "user=" + user_);
+  auto refused = SmtpTransport::Connect(Smtp(source));
+  ASSERT_FALSE(refused.ok());
+  const std::string& message = refused.error().message;
+  EXPECT_EQ(refused.error().kind, ErrorKind::kPermanent) << message;
+  EXPECT_TRUE(Contains(message, "invalid_grant (the refresh token is revoked or unknown)")) << message;
+  EXPECT_FALSE(Contains(message, refresh_token)) << message;
+  EXPECT_FALSE(Contains(message, client_secret_)) << message;
 }
 
 }  // namespace

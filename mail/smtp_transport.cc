@@ -31,6 +31,9 @@
 #include <vmime/security/cert/certificateChain.hpp>
 #include <vmime/security/cert/certificateNotTrustedException.hpp>
 #include <vmime/security/cert/certificateVerifier.hpp>
+#include <vmime/security/sasl/SASLMechanism.hpp>
+#include <vmime/security/sasl/SASLSession.hpp>
+#include <vmime/security/sasl/defaultSASLAuthenticator.hpp>
 #include <vmime/utility/inputStream.hpp>
 #include <vmime/utility/outputStreamStringAdapter.hpp>
 #include <vmime/utility/progressListener.hpp>
@@ -38,6 +41,7 @@
 #include "base/ascii.h"
 #include "base/host.h"
 #include "base/log.h"
+#include "mail/oauth2.h"
 #include "mail/tls_verify.h"
 
 namespace mail {
@@ -548,8 +552,68 @@ std::string ServerName(const SmtpOptions& options) {
   return "SMTP " + (ipv6 ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
 }
 
+// An OAuth2 access token as SASL for vmime: XOAUTH2 or OAUTHBEARER (RFC 7628), whose initial response
+// mail/oauth2.h makes. The first step answers with it (vmime sends it on the AUTH line, or after an empty
+// 334); a later challenge is the server's error, which the client acknowledges — an empty response for
+// XOAUTH2, %x01 for OAUTHBEARER — to receive the final refusal. No security layer: bytes pass as they are.
+class TokenMechanism : public vmime::security::sasl::SASLMechanism {
+ public:
+  TokenMechanism(std::string name, std::string initial) : name_(std::move(name)), initial_(std::move(initial)) {}
+
+  const vmime::string getName() const override { return name_; }
+  bool step(vmime::shared_ptr<vmime::security::sasl::SASLSession>, const vmime::byte_t*, const size_t,
+            vmime::byte_t** response, size_t* response_length) override {
+    const std::string answer = steps_++ == 0 ? initial_ : name_ == "OAUTHBEARER" ? "\x01" : "";
+    Copy(reinterpret_cast<const vmime::byte_t*>(answer.data()), answer.size(), response, response_length);
+    return true;
+  }
+  bool isComplete() const override { return steps_ > 0; }
+  bool hasInitialResponse() const override { return true; }
+  void encode(vmime::shared_ptr<vmime::security::sasl::SASLSession>, const vmime::byte_t* input,
+              const size_t length, vmime::byte_t** output, size_t* output_length) override {
+    Copy(input, length, output, output_length);
+  }
+  void decode(vmime::shared_ptr<vmime::security::sasl::SASLSession>, const vmime::byte_t* input,
+              const size_t length, vmime::byte_t** output, size_t* output_length) override {
+    Copy(input, length, output, output_length);
+  }
+
+ private:
+  // vmime frees what a mechanism returns with delete[].
+  static void Copy(const vmime::byte_t* input, size_t length, vmime::byte_t** output, size_t* output_length) {
+    *output = new vmime::byte_t[length > 0 ? length : 1];
+    std::copy(input, input + length, *output);
+    *output_length = length;
+  }
+
+  const std::string name_;
+  const std::string initial_;
+  int steps_ = 0;
+};
+
+// Offers vmime exactly one mechanism, the token's, whatever else the server lists (vmime would otherwise
+// fall back to PLAIN or LOGIN with an empty password).
+class TokenAuthenticator : public vmime::security::sasl::defaultSASLAuthenticator {
+ public:
+  TokenAuthenticator(std::string mechanism, std::string initial)
+      : mechanism_(std::move(mechanism)), initial_(std::move(initial)) {}
+
+  const std::vector<vmime::shared_ptr<vmime::security::sasl::SASLMechanism>> getAcceptableMechanisms(
+      const std::vector<vmime::shared_ptr<vmime::security::sasl::SASLMechanism>>&,
+      vmime::shared_ptr<vmime::security::sasl::SASLMechanism>) const override {
+    return {vmime::make_shared<TokenMechanism>(mechanism_, initial_)};
+  }
+
+ private:
+  const std::string mechanism_;
+  const std::string initial_;
+};
+
 base::Status CheckOptions(const SmtpOptions& options) {
   if (options.host.empty()) return MakeError(ErrorKind::kConfig, "no host");
+  if (options.auth != MailAuth::kPassword && (options.username.empty() || options.oauth2 == nullptr)) {
+    return MakeError(ErrorKind::kConfig, "OAuth2 login needs a user name and a token source");
+  }
   if (options.port == 0) return MakeError(ErrorKind::kConfig, "no port");
   if (options.timeout.count() <= 0) return MakeError(ErrorKind::kConfig, "timeout must be positive");
   if (options.tls == SmtpOptions::Tls::kNone && !base::IsLoopbackHost(options.host)) {
@@ -674,6 +738,7 @@ struct SmtpTransport::Impl {
   vmime::shared_ptr<vmime::net::session> session;
   vmime::shared_ptr<vmime::net::transport> transport;
   std::optional<SmtpReply> last_reply;
+  bool auth_refused = false;  // the last OpenOnce() failed because the server refused the login
 
   // The outcome of one attempt to send, and whether a new connection may fix it.
   struct Attempt {
@@ -681,7 +746,10 @@ struct SmtpTransport::Impl {
     bool retry_on_new_connection = false;
   };
 
+  // Opens a connection; with OAuth2, asks the token source for a new token and tries once more when the
+  // server refused the cached one.
   base::Status Open();
+  base::Status OpenOnce(bool fresh_token);
   void Close();
   bool IsOpen() const { return transport != nullptr && transport->isConnected(); }
   Attempt SendOnce(const Envelope& envelope, std::string_view data);
@@ -691,7 +759,27 @@ struct SmtpTransport::Impl {
 };
 
 base::Status SmtpTransport::Impl::Open() {
+  base::Status status = OpenOnce(/*fresh_token=*/false);
+  if (status.ok() || options.auth == MailAuth::kPassword || !auth_refused) return status;
+  base::LogInfo(status.error().message + "; trying once more with a new token");
+  status = OpenOnce(/*fresh_token=*/true);
+  if (!status.ok() && auth_refused) {
+    return MakeError(ErrorKind::kPermanent, status.error().message + " (a freshly issued token was refused)");
+  }
+  return status;
+}
+
+base::Status SmtpTransport::Impl::OpenOnce(bool fresh_token) {
   Close();
+  auth_refused = false;
+  std::string initial;  // the SASL initial response that carries an OAuth2 token
+  if (options.auth != MailAuth::kPassword) {
+    auto token = fresh_token ? options.oauth2->RefreshAccessToken() : options.oauth2->AccessToken();
+    if (!token) return token.error().WithContext(server);
+    initial = options.auth == MailAuth::kOAuthBearer
+                  ? OAuthBearerResponse(options.username, options.host, options.port, *token)
+                  : XOAuth2Response(options.username, *token);
+  }
   verifier->Reset();
   alarm = std::make_shared<SocketAlarm>();
   try {
@@ -704,7 +792,11 @@ base::Status SmtpTransport::Impl::Open() {
     transport->setProperty("connection.tls", starttls);
     transport->setProperty("connection.tls.required", starttls);
     transport->setProperty("options.need-authentication", !options.username.empty());
-    if (!options.username.empty()) {
+    if (options.auth != MailAuth::kPassword) {
+      transport->setProperty("auth.username", options.username);
+      transport->setAuthenticator(vmime::make_shared<TokenAuthenticator>(
+          options.auth == MailAuth::kOAuthBearer ? "OAUTHBEARER" : "XOAUTH2", initial));
+    } else if (!options.username.empty()) {
       transport->setProperty("auth.username", options.username);
       transport->setProperty("auth.password", options.password);
     }
@@ -780,6 +872,7 @@ base::Error SmtpTransport::Impl::Convert(const vmime::exception& e, std::string_
   }
   const std::string where = server + ": " + std::string(step) + ": ";
   if (const auto* auth = dynamic_cast<const ex::authentication_error*>(&e)) {
+    auth_refused = true;
     return MakeError(ErrorKind::kPermanent, where + "authentication as " + options.username +
                                                 " refused: " + OneLine(auth->response()));
   }

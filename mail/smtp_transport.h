@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "mail/oauth2.h"
 
 namespace mail {
 
@@ -63,8 +64,15 @@ struct SmtpOptions {
   Tls tls = Tls::kStartTls;
   std::string ca_file;     // PEM file of trusted CAs, every certificate in it; empty: the system trust store.
   std::string tls_sha256;  // Optional pin of the server's leaf certificate (see TlsTrust::sha256_pin).
-  std::string username;    // Empty: no AUTH.
+  std::string username;    // Empty: no AUTH (with auth kPassword).
   std::string password;    // Sent only inside TLS (or to loopback); never logged.
+  // How to log in: with `password`, or with an OAuth2 access token from
+  // `oauth2` by AUTH XOAUTH2 or OAUTHBEARER (RFC 7628; the server must offer
+  // it). When the server refuses the token, Connect() (and a reconnecting
+  // Send()) asks `oauth2` for a new one once and tries again. The source is
+  // shared, so reconnects reuse its cached token.
+  MailAuth auth = MailAuth::kPassword;
+  std::shared_ptr<OAuth2TokenSource> oauth2;  // Required with OAuth2, and so is `username`.
   // Per network wait: connecting, each reply, each write. Name resolution is
   // bounded by the resolver's own timeouts (resolv.conf).
   std::chrono::milliseconds timeout{30000};
@@ -96,7 +104,9 @@ class SmtpTransport {
   // Connects to options.host:options.port, protects the connection as
   // options.tls says, verifies the server certificate before anything else is
   // sent on the encrypted stream, then authenticates (SASL, PLAIN or LOGIN as
-  // the server offers) when options.username is set.
+  // the server offers) when options.username is set, or with an OAuth2 token
+  // (XOAUTH2 or OAUTHBEARER) when options.auth says so; the token source's
+  // errors (the token endpoint's) are returned as they are, with their kind.
   // Errors: kConfig for tls kNone to a host that is not loopback (refused
   // before any connection is made), an empty host, port 0, an unsupported
   // helo_name, or an unusable CA file or pin; kTransient when the server cannot
