@@ -48,6 +48,10 @@ class Secret {
   // or "environment variable MAILFORUM_SMTP_PASSWORD". Never the value.
   std::string source() const { return source_; }
 
+  // Equal when the values are (a secret read again from another file is the same secret). For deciding
+  // what a reload changed (daemon/reload_plan.h); never print either side.
+  friend bool operator==(const Secret& a, const Secret& b) { return a.value_ == b.value_; }
+
  private:
   std::string value_;
   std::string source_;
@@ -105,18 +109,24 @@ struct InstanceConfig {
   std::string base_url;
   // The domain of our own Message-IDs (<post.1.x@domain>). Required.
   std::string domain;
+
+  bool operator==(const InstanceConfig&) const = default;
 };
 
 // Where to reach PostgreSQL; `dsn_file` or `dsn_env`.
 struct DatabaseConfig {
   // A libpq connection string or URI.
   Secret dsn;
+
+  bool operator==(const DatabaseConfig&) const = default;
 };
 
 // secrets: keys that are not passwords; `reply_key_file` or `reply_key_env`.
 struct SecretsConfig {
   // The HMAC key that signs reply tokens; at least 32 bytes is recommended.
   Secret reply_key;
+
+  bool operator==(const SecretsConfig&) const = default;
 };
 
 // How an IMAP or SMTP login proves who we are (imap.auth, smtp.auth).
@@ -162,6 +172,8 @@ struct OAuth2Config {
   OAuth2Mechanism mechanism = OAuth2Mechanism::kXOAuth2;
   // PEM bundle of trusted CAs for the token endpoint. Empty: the system trust store.
   std::string ca_file;
+
+  bool operator==(const OAuth2Config&) const = default;
 };
 
 // What the IMAP and SMTP sections have in common: how to reach and log in to a server.
@@ -189,6 +201,8 @@ struct ServerConfig {
   AuthMethod auth = AuthMethod::kPassword;
   // `oauth2`: set exactly when auth is kOAuth2.
   std::optional<OAuth2Config> oauth2;
+
+  bool operator==(const ServerConfig&) const = default;
 };
 
 // smtp: the server that sends all outbound mail.
@@ -203,6 +217,8 @@ struct SmtpConfig : ServerConfig {
   // by the outbox row's signed id, so that a bounce names the message it is
   // about. Default: "bounces+{token}@" and the domain of `from`.
   std::string bounce_address;
+
+  bool operator==(const SmtpConfig&) const = default;
 };
 
 // One forum category (categories: [...]).
@@ -218,6 +234,8 @@ struct Category {
   // Shown on the web. A private category (false) is not listed, searched or
   // served there (404); its mail flows as before. Default: true.
   bool is_public = true;
+
+  bool operator==(const Category&) const = default;
 };
 
 // mailboxes[].imap: the IMAP account and folder to watch.
@@ -229,6 +247,8 @@ struct ImapConfig : ServerConfig {
   // How often to poll when IDLE is off or unsupported; also the longest IDLE
   // wait before a re-check. Greater than zero. Default: 60s.
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
+
+  bool operator==(const ImapConfig&) const = default;
 };
 
 // mailboxes[].after: what to do with a message after its outcome is committed.
@@ -237,6 +257,8 @@ struct AfterConfig {
   AfterAction action = AfterAction::kSeen;
   // The destination folder; set exactly when action is kMove.
   std::string folder;
+
+  bool operator==(const AfterConfig&) const = default;
 };
 
 // A condition over an inbound message; a tree whose inner nodes are all/any/not.
@@ -337,6 +359,8 @@ struct LimitsConfig {
   int max_parts = 500;
   // New threads one sender may open per hour; beyond that, messages are rejected. Default: 20.
   int new_threads_per_sender_per_hour = 20;
+
+  bool operator==(const LimitsConfig&) const = default;
 };
 
 // outbox: delivering outbound mail.
@@ -369,6 +393,8 @@ struct OutboxConfig {
   // queued (the inbound message's trace says so). 1..1000000. Defaults: 20 and 200.
   int auto_replies_per_domain_per_hour = 20;
   int auto_replies_per_hour = 200;
+
+  bool operator==(const OutboxConfig&) const = default;
 };
 
 // auth: whose Authentication-Results headers to believe.
@@ -377,6 +403,8 @@ struct AuthConfig {
   // other id are ignored (anyone can write one). Default: none, so every
   // message's DMARC result is kNone.
   std::vector<std::string> trusted_authserv_ids;
+
+  bool operator==(const AuthConfig&) const = default;
 };
 
 // web: the read-only HTTP server. It runs only when the `web:` section is present.
@@ -406,12 +434,16 @@ struct WebConfig {
   // A mailbox failing (its last error newer than its last success) longer
   // than this fails /healthz. At least 1s. Default: 10 minutes.
   std::chrono::milliseconds health_failure_after{std::chrono::minutes(10)};
+
+  bool operator==(const WebConfig&) const = default;
 };
 
 // log: what to log.
 struct LogConfig {
   // debug | info | warning | error. Default: info.
   base::LogLevel level = base::LogLevel::kInfo;
+
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {

@@ -17,6 +17,7 @@
 #include "daemon/heartbeat.h"
 #include "daemon/mailbox_worker.h"
 #include "daemon/outbox_worker.h"
+#include "daemon/reload_plan.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/web_service.h"
 #include "engine/pipeline_config.h"
@@ -228,59 +229,158 @@ int RunOnce(const config::Config& cfg, const Options& run) {
   return rc;
 }
 
-// The outbox worker's options, with its heartbeat.
-OutboxOptions OutboxOptionsFor(const config::Config& cfg, Heartbeats& heartbeats) {
-  OutboxOptions o = OutboxOptionsFor(cfg);
-  o.heartbeat = &heartbeats.Add("outbox");
-  return o;
-}
-
 // The daemon's threads: one worker per mailbox and the outbox worker, which
 // they wake; each beats its heartbeat in `heartbeats` (which outlives them).
+// A reload (Reload) starts, stops and restarts only the loops its plan
+// names and hands every kept mailbox its new settings.
+// Thread-safety: everything from the main thread; NotifyOutbox from any.
 class Workers {
  public:
   Workers(const config::Config& cfg, const Options& run, Heartbeats& heartbeats)
-      : outbox_(std::make_unique<OutboxWorker>(OutboxOptionsFor(cfg, heartbeats))) {
-    threads_.emplace_back([w = outbox_.get()] { w->Run(); });
-    const auto database = std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(), kMailboxPoolSize);
-    for (const auto& box : cfg.mailboxes) {
-      WorkerOptions options = WorkerOptionsFor(cfg, box);
-      options.database = database;
-      Heartbeat& heartbeat = heartbeats.Add("mailbox " + box.name);
-      options.heartbeat = &heartbeat;
-      mailbox_beats_.push_back(&heartbeat);
-      // A pass beats before each message it decides: a long first import is progress, not a wedge.
-      options.before_decide = [&heartbeat, hook = run.before_decide](std::string_view raw) {
-        heartbeat.Beat();
-        if (hook) hook(raw);
-      };
-      options.on_mail_queued = [w = outbox_.get()] { w->Notify(); };
-      mailboxes_.push_back(std::make_unique<MailboxWorker>(std::move(options)));
-      threads_.emplace_back([w = mailboxes_.back().get()] { w->Run(); });
-    }
+      : run_(run),
+        heartbeats_(heartbeats),
+        database_(std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(), kMailboxPoolSize)) {
+    StartOutbox(cfg);
+    for (const auto& box : cfg.mailboxes) StartMailbox(cfg, box);
   }
   // Stops every worker and waits for them.
   ~Workers() {
-    for (auto& w : mailboxes_) w->Stop();
-    outbox_->Stop();
-    for (auto& t : threads_) t.join();
+    std::vector<std::string> all;
+    for (const auto& m : mailboxes_) all.push_back(m->worker->name());
+    StopMailboxes(all);
+    StopOutbox();
   }
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
 
+  // Takes the workers from the configuration they run to `next` as `plan`
+  // (PlanReload; not restart_all) says. Stopping a loop waits for its batch in hand.
+  void Reload(const config::Config& next, const ReloadPlan& plan) {
+    std::vector<std::string> ending = plan.stop;
+    ending.insert(ending.end(), plan.restart.begin(), plan.restart.end());
+    StopMailboxes(ending);
+    if (plan.restart_outbox) {
+      StopOutbox();
+      StartOutbox(next);
+    }
+    for (const std::string& name : plan.keep) {
+      const config::MailboxConfig* box = next.FindMailbox(name);
+      Mailbox* m = Find(name);
+      if (box != nullptr && m != nullptr) m->worker->Update(OptionsFor(next, *box, *m->beat));
+    }
+    for (const auto& box : next.mailboxes) {
+      if (Find(box.name) == nullptr) StartMailbox(next, box);
+    }
+    // In the new file's order, as STATUS= and the logs count them.
+    std::vector<std::unique_ptr<Mailbox>> ordered;
+    for (const auto& box : next.mailboxes) {
+      for (auto& m : mailboxes_) {
+        if (m && m->worker->name() == box.name) ordered.push_back(std::move(m));
+      }
+    }
+    mailboxes_ = std::move(ordered);
+  }
+
   size_t mailboxes() const { return mailboxes_.size(); }
   size_t mailboxes_up() const {
     size_t up = 0;
-    for (const Heartbeat* b : mailbox_beats_) up += b->up() ? 1 : 0;
+    for (const auto& m : mailboxes_) up += m->beat->up() ? 1 : 0;
     return up;
   }
-  int64_t outbox_backlog() const { return outbox_->backlog(); }
+  int64_t outbox_backlog() {
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    return outbox_ ? outbox_->backlog() : -1;
+  }
 
  private:
-  std::vector<const Heartbeat*> mailbox_beats_;
-  std::unique_ptr<OutboxWorker> outbox_;
-  std::vector<std::unique_ptr<MailboxWorker>> mailboxes_;
-  std::vector<std::thread> threads_;
+  struct Mailbox {
+    std::unique_ptr<MailboxWorker> worker;
+    Heartbeat* beat = nullptr;  // in heartbeats_
+    std::thread thread;
+  };
+
+  // The worker's options from `cfg`, with the daemon's hooks.
+  WorkerOptions OptionsFor(const config::Config& cfg, const config::MailboxConfig& box,
+                           Heartbeat& heartbeat) {
+    WorkerOptions options = WorkerOptionsFor(cfg, box);
+    options.database = database_;
+    options.heartbeat = &heartbeat;
+    // A pass beats before each message it decides: a long first import is progress, not a wedge.
+    options.before_decide = [&heartbeat, hook = run_.before_decide](std::string_view raw) {
+      heartbeat.Beat();
+      if (hook) hook(raw);
+    };
+    // Through this, not the outbox worker itself: a reload may replace it while a pass runs.
+    options.on_mail_queued = [this] { NotifyOutbox(); };
+    return options;
+  }
+
+  void StartMailbox(const config::Config& cfg, const config::MailboxConfig& box) {
+    auto m = std::make_unique<Mailbox>();
+    m->beat = &heartbeats_.Add("mailbox " + box.name);
+    m->worker = std::make_unique<MailboxWorker>(OptionsFor(cfg, box, *m->beat));
+    m->thread = std::thread([w = m->worker.get()] { w->Run(); });
+    mailboxes_.push_back(std::move(m));
+  }
+
+  // Stops the named mailboxes' workers together, waits for them and forgets them.
+  void StopMailboxes(const std::vector<std::string>& names) {
+    std::vector<Mailbox*> ending;
+    for (const std::string& name : names) {
+      if (Mailbox* m = Find(name)) ending.push_back(m);
+    }
+    for (Mailbox* m : ending) m->worker->Stop();
+    for (Mailbox* m : ending) {
+      m->thread.join();
+      heartbeats_.Remove(*m->beat);
+    }
+    std::erase_if(mailboxes_, [&](const std::unique_ptr<Mailbox>& m) {
+      return std::find(ending.begin(), ending.end(), m.get()) != ending.end();
+    });
+  }
+
+  Mailbox* Find(const std::string& name) {
+    for (auto& m : mailboxes_) {
+      if (m && m->worker->name() == name) return m.get();
+    }
+    return nullptr;
+  }
+
+  void StartOutbox(const config::Config& cfg) {
+    OutboxOptions o = OutboxOptionsFor(cfg);
+    outbox_beat_ = &heartbeats_.Add("outbox");
+    o.heartbeat = outbox_beat_;
+    auto worker = std::make_unique<OutboxWorker>(std::move(o));
+    outbox_thread_ = std::thread([w = worker.get()] { w->Run(); });
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    outbox_ = std::move(worker);
+  }
+
+  void StopOutbox() {
+    {
+      std::lock_guard<std::mutex> lock(outbox_mu_);
+      if (outbox_) outbox_->Stop();
+    }
+    if (outbox_thread_.joinable()) outbox_thread_.join();
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    outbox_.reset();
+    if (outbox_beat_ != nullptr) heartbeats_.Remove(*outbox_beat_);
+    outbox_beat_ = nullptr;
+  }
+
+  void NotifyOutbox() {
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    if (outbox_) outbox_->Notify();
+  }
+
+  const Options& run_;
+  Heartbeats& heartbeats_;
+  const std::shared_ptr<MailboxDatabase> database_;
+  std::mutex outbox_mu_;
+  std::unique_ptr<OutboxWorker> outbox_;  // guarded by outbox_mu_ (written by the main thread only)
+  Heartbeat* outbox_beat_ = nullptr;
+  std::thread outbox_thread_;
+  std::vector<std::unique_ptr<Mailbox>> mailboxes_;
 };
 
 // The web view when the configuration has a web: section (else null).
@@ -290,7 +390,7 @@ base::Result<std::unique_ptr<WebService>> StartWeb(const config::Config& cfg) {
 }
 
 // STATUS=: "2/3 mailboxes up, outbox backlog 5" (backlog "?" before it is counted).
-std::string StatusLine(const Workers& workers) {
+std::string StatusLine(Workers& workers) {
   const int64_t backlog = workers.outbox_backlog();
   return std::to_string(workers.mailboxes_up()) + "/" + std::to_string(workers.mailboxes()) +
          " mailboxes up, outbox backlog " + (backlog < 0 ? std::string("?") : std::to_string(backlog));
@@ -310,7 +410,7 @@ class Supervisor {
                     std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog_ / 4));
   }
 
-  void Tick(const Heartbeats& heartbeats, const Workers& workers, WebService* web, Heartbeat* web_beat) {
+  void Tick(const Heartbeats& heartbeats, Workers& workers, WebService* web, Heartbeat* web_beat) {
     if (web != nullptr && web_beat != nullptr) web->Probe(*web_beat, tick());
     if (watchdog_) {
       const std::string late =
@@ -427,22 +527,34 @@ int Run(const Options& options) {
       config::LoadResult reloaded = config::LoadConfigFile(options.config_path);
       ReportDiagnostics(reloaded);
       if (reloaded.ok()) {
-        // Restart the workers with the new configuration; mail in flight is safe (committed or not yet
-        // fetched; outbound mail being sent is released, or comes back after its lease).
-        web->reset();
-        workers.reset();
-        heartbeats = std::make_unique<Heartbeats>();
-        cfg = std::move(*reloaded.config);
-        base::SetLogLevel(cfg.log.level);
-        if (PrepareDatabase(cfg) != base::kExitOk) base::LogError("reload: the database is not ready; workers retry");
-        workers = std::make_unique<Workers>(cfg, options, *heartbeats);
-        web = StartWeb(cfg);
-        if (!web) {
-          base::LogError("reload: " + web.error().message + "; the web stays off until the next reload");
-          web = std::unique_ptr<WebService>();
+        // Mail in flight is safe: a stopped worker finishes its batch in hand (committed) and the rest is
+        // fetched again; outbound mail being sent is released, or comes back after its lease.
+        config::Config next = std::move(*reloaded.config);
+        const ReloadPlan plan = PlanReload(cfg, next);
+        base::SetLogLevel(next.log.level);
+        if (PrepareDatabase(next) != base::kExitOk)
+          base::LogError("reload: the database is not ready; workers retry");
+        if (plan.restart_web) {
+          web->reset();
+          if (web_beat != nullptr) heartbeats->Remove(*web_beat);
+          web_beat = nullptr;
         }
-        web_beat = *web ? &heartbeats->Add("web") : nullptr;
-        base::LogInfo("configuration reloaded from " + options.config_path);
+        if (plan.restart_all) {
+          workers.reset();
+          workers = std::make_unique<Workers>(next, options, *heartbeats);
+        } else {
+          workers->Reload(next, plan);
+        }
+        if (plan.restart_web) {
+          web = StartWeb(next);
+          if (!web) {
+            base::LogError("reload: " + web.error().message + "; the web stays off until the next reload");
+            web = std::unique_ptr<WebService>();
+          }
+          web_beat = *web ? &heartbeats->Add("web") : nullptr;
+        }
+        cfg = std::move(next);
+        base::LogInfo("configuration reloaded from " + options.config_path + ": " + plan.Summary());
       } else {
         base::LogError("reload failed: keeping the previous configuration");
       }

@@ -3,8 +3,9 @@
 // thread per configured mailbox and one OutboxWorker thread (sending
 // answers, notifications, acknowledgements and rejection notices; the
 // mailbox workers wake it when they queue mail), and runs until
-// SIGTERM/SIGINT. SIGHUP reloads the configuration and restarts the workers
-// (a broken new file is reported and the old one kept). --once makes one
+// SIGTERM/SIGINT. SIGHUP reloads the configuration (a broken new file is
+// reported and the old one kept): only the loops whose settings changed
+// restart (daemon/reload_plan.h); kept mailboxes keep their IMAP sessions. --once makes one
 // pass over every mailbox, then sends the outbound mail that is due. Under
 // systemd it sends READY=1, STATUS=, RELOADING=1, STOPPING=1 and pets the
 // watchdog only while every worker loop beats its heartbeat (docs/systemd.md).

@@ -20,6 +20,11 @@ Heartbeat& Heartbeats::Add(std::string name) {
   return *beats_.back();
 }
 
+void Heartbeats::Remove(const Heartbeat& beat) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::erase_if(beats_, [&beat](const std::unique_ptr<Heartbeat>& b) { return b.get() == &beat; });
+}
+
 std::vector<std::string> Heartbeats::Late(std::chrono::milliseconds grace) const {
   const auto now = clock_();
   std::vector<std::string> late;

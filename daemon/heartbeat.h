@@ -8,7 +8,7 @@
 //
 // Pure: the clock is a parameter, so the decisions are tested without time.
 // Thread-safety: Heartbeat::Beat and SetUp from the loop's thread, everything
-// else from any thread; Add before the loops start.
+// else from any thread; Add before a loop starts, Remove after it ended.
 #ifndef MAILFORUM_DAEMON_HEARTBEAT_H_
 #define MAILFORUM_DAEMON_HEARTBEAT_H_
 
@@ -52,8 +52,11 @@ class Heartbeats {
  public:
   explicit Heartbeats(std::function<Heartbeat::Clock::time_point()> clock = Heartbeat::Clock::now);
 
-  // A new loop's heartbeat, beaten now; it lives as long as this registry.
+  // A new loop's heartbeat, beaten now; it lives as long as this registry, or until Remove.
   Heartbeat& Add(std::string name);
+  // Forgets the heartbeat of a loop that ended (a mailbox stopped by a
+  // reload); `beat` must come from Add and its loop must have ended.
+  void Remove(const Heartbeat& beat);
 
   // The names of the loops whose promised beat is more than `grace` overdue
   // at the clock's now, in the order they were added.

@@ -60,5 +60,18 @@ TEST(HeartbeatsTest, UpIsReportedAsSet) {
   EXPECT_EQ(mailbox.due(), clock.now);
 }
 
+TEST(HeartbeatsTest, ARemovedLoopIsNeverLate) {
+  FakeClock clock;
+  Heartbeats beats(clock.Function());
+  Heartbeat& removed = beats.Add("mailbox old");
+  Heartbeat& kept = beats.Add("mailbox help");
+  clock.now += 1h;
+  EXPECT_EQ(beats.Late(10s), (Strings{"mailbox old", "mailbox help"}));
+  beats.Remove(removed);  // a reload stopped it
+  EXPECT_EQ(beats.Late(10s), Strings{"mailbox help"});
+  kept.Beat();
+  EXPECT_EQ(beats.Late(10s), Strings{});
+}
+
 }  // namespace
 }  // namespace mailforumd

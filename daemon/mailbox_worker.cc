@@ -39,8 +39,15 @@ struct MailboxWorker::Connection {
 
 MailboxWorker::MailboxWorker(WorkerOptions options)
     : options_(std::move(options)),
-      database_(options_.database ? options_.database : std::make_shared<MailboxDatabase>(options_.dsn, 1)) {}
+      database_(options_.database ? options_.database : std::make_shared<MailboxDatabase>(options_.dsn, 1)),
+      pass_(std::make_shared<const engine::MailboxPassOptions>(options_)) {}
 MailboxWorker::~MailboxWorker() = default;
+
+void MailboxWorker::Update(engine::MailboxPassOptions pass) {
+  auto snapshot = std::make_shared<const engine::MailboxPassOptions>(std::move(pass));
+  std::lock_guard<std::mutex> lock(mutex_);
+  pass_ = std::move(snapshot);
+}
 
 void MailboxWorker::Stop() {
   stopped_ = true;
@@ -92,9 +99,14 @@ base::Result<MailboxDatabase::Lease> MailboxWorker::Borrow() {
 base::Status MailboxWorker::Pass(Connection& c) {
   auto lease = Borrow();
   if (!lease) return lease.error().WithContext("mailbox " + name());
+  std::shared_ptr<const engine::MailboxPassOptions> pass;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pass = pass_;  // kept for the whole pass, whatever Update does meanwhile
+  }
   ImapMailSource source(*c.imap);
   StoreLedger ledger(lease->store(), database_.get());
-  base::Status result = engine::RunMailboxPass(options_, source, ledger, WorkerOwnerId(), stopped_);
+  base::Status result = engine::RunMailboxPass(*pass, source, ledger, WorkerOwnerId(), stopped_);
   if (result.ok()) {
     (void)lease->store().NoteMailboxPass(name(), "");
   } else {

@@ -65,6 +65,12 @@ class MailboxWorker {
   // Ends Run() soon: wakes a wait or an IDLE. Safe from any thread or a signal-handling thread.
   void Stop();
 
+  // New rules, categories, limits and other settings of the pass (a
+  // reload): the next pass runs with `pass`, the one in hand finishes with
+  // what it started with; the session stays. The mailbox (pass.pipeline.mailbox)
+  // and its folders must be the ones the worker was made with. Safe from any thread.
+  void Update(engine::MailboxPassOptions pass);
+
   const std::string& name() const { return options_.pipeline.mailbox; }
 
  private:
@@ -87,6 +93,8 @@ class MailboxWorker {
   std::mutex mutex_;
   std::condition_variable wake_;
   mail::ImapSession* idling_ = nullptr;  // guarded by mutex_: the session to interrupt on Stop()
+  // guarded by mutex_: the settings of the next pass, an immutable snapshot (Update swaps it).
+  std::shared_ptr<const engine::MailboxPassOptions> pass_;
 };
 
 }  // namespace mailforumd
