@@ -438,6 +438,17 @@ struct WebConfig {
   bool operator==(const WebConfig&) const = default;
 };
 
+// daemon: how mailforumd runs.
+struct DaemonConfig {
+  // How long SIGTERM/SIGINT wait for the loops to finish their batch in
+  // hand and close their sessions; a loop still running then is named in the
+  // log and the daemon exits non-zero without it. Keep it below the unit's
+  // TimeoutStopSec (30s). 1s..10m. Default: 20s.
+  std::chrono::milliseconds stop_timeout{std::chrono::seconds(20)};
+
+  bool operator==(const DaemonConfig&) const = default;
+};
+
 // log: what to log.
 struct LogConfig {
   // debug | info | warning | error. Default: info.
@@ -460,6 +471,7 @@ struct Config {
   AuthConfig auth;
   WebConfig web;
   LogConfig log;
+  DaemonConfig daemon;
 
   // The category or mailbox with that slug or name, or nullptr.
   const Category* FindCategory(std::string_view slug) const;

@@ -250,6 +250,10 @@ const BadCase kBadCases[] = {
      "test.yaml:10:26: error: loop_threshold: expected a whole number from 1 to 100000, got '0'"},
     {"loop_cooldown zero", 0, 0, "outbox: {loop_cooldown: 0s}",
      "test.yaml:10:25: error: loop_cooldown: must be longer than 0s"},
+    {"stop_timeout too long", 0, 0, "daemon: {stop_timeout: 11m}",
+     "test.yaml:10:24: error: stop_timeout: must be between 1s and 10m"},
+    {"unknown daemon key", 0, 0, "daemon: {timeout: 5s}",
+     "test.yaml:10:10: error: unknown key 'timeout' in daemon"},
     {"unknown outbox key", 0, 0, "outbox: {retries: 5}",
      "test.yaml:10:10: error: unknown key 'retries' in outbox"},
     {"auto_replies_per_domain_per_hour zero", 0, 0, "outbox: {auto_replies_per_domain_per_hour: 0}",
@@ -325,6 +329,7 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.database.dsn.reveal(), kDsn);
   EXPECT_EQ(c.database.dsn.source(), "environment variable MFTEST_DSN");
   EXPECT_EQ(c.secrets.reply_key.reveal(), kReplyKey);
+  EXPECT_EQ(c.daemon.stop_timeout, std::chrono::seconds(20));
 
   EXPECT_EQ(c.smtp.host, "smtp.example.com");
   EXPECT_EQ(c.smtp.tls, TlsMode::kStartTls);

@@ -30,7 +30,7 @@ constexpr std::uint64_t kMaxConfigSize = 16 * 1024 * 1024;
 constexpr std::size_t kMinReplyKeySize = 32;
 
 constexpr std::string_view kTopKeys[] = {"instance", "database", "secrets", "smtp", "categories", "mailboxes",
-                                         "limits",   "outbox",   "auth",    "web",  "log"};
+                                         "limits",   "outbox",   "auth",    "web",  "log",        "daemon"};
 constexpr std::string_view kInstanceKeys[] = {"name", "base_url", "domain"};
 constexpr std::string_view kDatabaseKeys[] = {"dsn_file", "dsn_env"};
 constexpr std::string_view kSecretsKeys[] = {"reply_key_file", "reply_key_env"};
@@ -66,6 +66,7 @@ constexpr std::string_view kWebKeys[] = {"listen",       "search_language",   "a
                                           "dsn_env",      "search_per_minute", "search_burst",   "cache_size",
                                          "health_failure_after"};
 constexpr std::string_view kLogKeys[] = {"level"};
+constexpr std::string_view kDaemonKeys[] = {"stop_timeout"};
 
 enum class Protocol { kImap, kSmtp };
 
@@ -165,6 +166,19 @@ class Loader {
     if (auto v = top.Get("log")) {
       Section s(r_, *v, "in log", kLogKeys);
       config_.log.level = s.Enum<base::LogLevel>("level", internal::kLogLevels).value_or(config_.log.level);
+    }
+    if (auto v = top.Get("daemon")) {
+      Section s(r_, *v, "in daemon", kDaemonKeys);
+      if (auto t = s.Get("stop_timeout")) {
+        config_.daemon.stop_timeout =
+            Checked(
+                r_, *t, r_.Duration(*t),
+                [](std::chrono::milliseconds d) {
+                  return d >= std::chrono::seconds(1) && d <= std::chrono::minutes(10);
+                },
+                "must be between 1s and 10m")
+                .value_or(config_.daemon.stop_timeout);
+      }
     }
     CheckCategoryReferences();
     return std::move(config_);
@@ -666,6 +680,7 @@ std::vector<KnownSection> KnownKeys() {
       {"outbox", list(kOutboxKeys)},
       {"web", list(kWebKeys)},
       {"log", list(kLogKeys)},
+      {"daemon", list(kDaemonKeys)},
   };
 }
 

@@ -5,8 +5,14 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -243,6 +249,20 @@ class Workers {
     StartOutbox(cfg);
     for (const auto& box : cfg.mailboxes) StartMailbox(cfg, box);
   }
+  // Tells every loop to stop, without waiting (WaitStopped waits).
+  void StopAll() {
+    for (auto& m : mailboxes_) m->worker->Stop();
+    std::lock_guard<std::mutex> lock(outbox_mu_);
+    if (outbox_) outbox_->Stop();
+  }
+  // Waits until every loop has ended or `deadline` passed; the names of the
+  // loops still running then ("mailbox help", "outbox"), in no set order.
+  std::vector<std::string> WaitStopped(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(done_mu_);
+    done_.wait_until(lock, deadline, [this] { return running_.empty(); });
+    return std::vector<std::string>(running_.begin(), running_.end());
+  }
+
   // Stops every worker and waits for them.
   ~Workers() {
     std::vector<std::string> all;
@@ -319,7 +339,7 @@ class Workers {
     auto m = std::make_unique<Mailbox>();
     m->beat = &heartbeats_.Add("mailbox " + box.name);
     m->worker = std::make_unique<MailboxWorker>(OptionsFor(cfg, box, *m->beat));
-    m->thread = std::thread([w = m->worker.get()] { w->Run(); });
+    m->thread = Spawn("mailbox " + box.name, [w = m->worker.get()] { w->Run(); });
     mailboxes_.push_back(std::move(m));
   }
 
@@ -351,7 +371,7 @@ class Workers {
     outbox_beat_ = &heartbeats_.Add("outbox");
     o.heartbeat = outbox_beat_;
     auto worker = std::make_unique<OutboxWorker>(std::move(o));
-    outbox_thread_ = std::thread([w = worker.get()] { w->Run(); });
+    outbox_thread_ = Spawn("outbox", [w = worker.get()] { w->Run(); });
     std::lock_guard<std::mutex> lock(outbox_mu_);
     outbox_ = std::move(worker);
   }
@@ -368,6 +388,20 @@ class Workers {
     outbox_beat_ = nullptr;
   }
 
+  // A thread running `loop`, counted in running_ under `name` until it returns.
+  std::thread Spawn(const std::string& name, std::function<void()> loop) {
+    {
+      std::lock_guard<std::mutex> lock(done_mu_);
+      running_.insert(name);
+    }
+    return std::thread([this, name, loop = std::move(loop)] {
+      loop();
+      std::lock_guard<std::mutex> lock(done_mu_);
+      running_.erase(name);
+      done_.notify_all();
+    });
+  }
+
   void NotifyOutbox() {
     std::lock_guard<std::mutex> lock(outbox_mu_);
     if (outbox_) outbox_->Notify();
@@ -381,6 +415,9 @@ class Workers {
   Heartbeat* outbox_beat_ = nullptr;
   std::thread outbox_thread_;
   std::vector<std::unique_ptr<Mailbox>> mailboxes_;
+  std::mutex done_mu_;
+  std::condition_variable done_;
+  std::multiset<std::string> running_;  // guarded by done_mu_: the loops whose thread has not ended
 };
 
 // The web view when the configuration has a web: section (else null).
@@ -436,6 +473,12 @@ class Supervisor {
   std::string late_;
   std::string status_;
 };
+
+// "2 s", or "1500 ms" when not whole seconds.
+std::string DurationText(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
 
 void Usage(FILE* out) {
   std::fputs(
@@ -564,8 +607,21 @@ int Run(const Options& options) {
     }
     base::LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     NotifyStopping();
+    // Each loop finishes its batch in hand (committed), closes its sessions and ends; one that does not end
+    // within daemon.stop_timeout (a wedged worker) must not hold the stop up until systemd's SIGKILL.
+    const auto deadline = std::chrono::steady_clock::now() + cfg.daemon.stop_timeout;
+    workers->StopAll();
     web->reset();
+    if (const std::vector<std::string> running = workers->WaitStopped(deadline); !running.empty()) {
+      std::string names;
+      for (const std::string& n : running) names += (names.empty() ? "" : ", ") + n;
+      base::LogError("not stopped within " + DurationText(cfg.daemon.stop_timeout) + ": " + names +
+                     "; exiting without them (what they had not committed stays in the inbox)");
+      std::fflush(nullptr);
+      std::_Exit(base::kExitSoftware);
+    }
     workers.reset();
+    base::LogInfo("stopped");
     return base::kExitOk;
   }
 }

@@ -50,4 +50,15 @@ for unit in mailforumd.service mailforum-web.service; do
     echo "ok: $unit exposure $score (bar ≤ $MAX_EXPOSURE)"
   fi
 done
+
+# SIGTERM waits for the loops at most daemon.stop_timeout (config/config.h's default), then exits on its own:
+# systemd's TimeoutStopSec= must leave it that time and some, or it SIGKILLs a daemon that was about to exit.
+stop_default=$(sed -n 's/.*stop_timeout{std::chrono::seconds(\([0-9]*\))}.*/\1/p' "$SRC/config/config.h")
+stop_unit=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s$/\1/p' "$SRC/systemd/mailforumd.service")
+if [ -z "$stop_default" ] || [ -z "$stop_unit" ] || [ "$stop_unit" -lt $((stop_default + 5)) ]; then
+  echo "FAIL: mailforumd.service TimeoutStopSec=${stop_unit:-?}s must exceed daemon.stop_timeout's default (${stop_default:-?}s) by 5s or more"
+  failed=1
+else
+  echo "ok: mailforumd.service TimeoutStopSec=${stop_unit}s > daemon.stop_timeout default ${stop_default}s"
+fi
 exit $failed
