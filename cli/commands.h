@@ -105,6 +105,14 @@ int SuppressionsList(const std::string& config_path, Format format);
 // `outbox retry`). 0; 1 when it had no score; 75/78 as trace.
 int SuppressionsClear(const std::string& config_path, const std::string& address);
 
+// subscriptions list ADDRESS: what the address unsubscribed from (threads,
+// categories, acknowledgements), with how and when.
+int SubscriptionsList(const std::string& config_path, const std::string& address, Format format);
+
+// subscriptions clear ADDRESS: forgets every unsubscription of the address,
+// so it gets all its mail again. Exit 1 when it had none.
+int SubscriptionsClear(const std::string& config_path, const std::string& address);
+
 }  // namespace ctl
 
 #endif  // MAILFORUM_CLI_COMMANDS_H_

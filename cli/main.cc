@@ -52,6 +52,7 @@ const std::map<std::string, std::string>& GroupDescriptions() {
       {"quarantine", "list, show or retry quarantined messages"},
       {"outbox", "list outbound mail and its fate, or requeue one"},
       {"suppressions", "list or clear the bounce scores that stop mail to an address"},
+      {"subscriptions", "list or clear what an address unsubscribed from"},
   };
   return kGroups;
 }
@@ -94,6 +95,12 @@ const std::vector<Command>& Commands() {
       {"suppressions", "clear", "forget an address's bounce score, so that mail to it is sent again",
        kConfig | kAddress,
        [](const Arguments& a) { return ctl::SuppressionsClear(a.config_path, a.address); }},
+      {"subscriptions", "list", "what an address unsubscribed from (threads, categories, acknowledgements)",
+       kConfig | kAddress | kJson,
+       [](const Arguments& a) { return ctl::SubscriptionsList(a.config_path, a.address, FormatOf(a)); }},
+      {"subscriptions", "clear", "forget an address's unsubscriptions, so that it gets all its mail again",
+       kConfig | kAddress,
+       [](const Arguments& a) { return ctl::SubscriptionsClear(a.config_path, a.address); }},
   };
   return kCommands;
 }

@@ -376,6 +376,27 @@ std::string TraceJson(const forum::MessageTrace& t) {
                {"outbound", OutboxJson(t.outbound)}});
 }
 
+// "thread 12 (one-click, 2026-12-05 12:00 UTC), category it (mailto, ...)".
+std::string UnsubscribedText(const std::vector<forum::Unsubscription>& rows) {
+  std::string out;
+  for (const auto& u : rows) {
+    out += (out.empty() ? "" : ", ") + Printable(forum::DescribeScope(u.scope)) + " (" + u.source + ", " +
+           TextTime(u.created_at) + ")";
+  }
+  return out;
+}
+
+json UnsubscriptionsJsonValue(const std::vector<forum::Unsubscription>& rows) {
+  json out = json::array();
+  for (const auto& u : rows) {
+    out.push_back({{"address", u.address},
+                   {"scope", u.scope},
+                   {"source", u.source},
+                   {"created_at", JsonTime(u.created_at)}});
+  }
+  return out;
+}
+
 std::string TraceText(const forum::AddressTrace& t) {
   std::string out = "address " + Printable(t.address) + "\n";
   if (t.empty()) return out + "nothing is recorded about this address\n";
@@ -384,6 +405,8 @@ std::string TraceText(const forum::AddressTrace& t) {
   } else {
     out += Field("bounce score", "0 (never bounced)");
   }
+  out +=
+      Field("unsubscribed", t.unsubscriptions.empty() ? "from nothing" : UnsubscribedText(t.unsubscriptions));
   out += "\ninbound messages from this address (newest first): " + std::to_string(t.inbound.size()) + "\n";
   for (const auto& in : t.inbound) out += "\n" + InboundTraceText(in);
   out += "\noutbound mail to this address (newest first): " + std::to_string(t.outbox.size()) + "\n";
@@ -395,6 +418,7 @@ std::string TraceJson(const forum::AddressTrace& t) {
   return Dump({{"address", t.address},
                {"inbound", InboundTracesJson(t.inbound)},
                {"suppression", t.suppression ? SuppressionJson(*t.suppression) : json(nullptr)},
+               {"unsubscriptions", UnsubscriptionsJsonValue(t.unsubscriptions)},
                {"outbox", OutboxJson(t.outbox)}});
 }
 
@@ -454,6 +478,20 @@ std::string SuppressionsJson(const std::vector<forum::SuppressionRecord>& rows, 
     out.push_back(std::move(j));
   }
   return Dump(out);
+}
+
+std::string UnsubscriptionsText(const std::string& address, const std::vector<forum::Unsubscription>& rows) {
+  if (rows.empty()) return Printable(address) + " is unsubscribed from nothing: it gets all its mail\n";
+  std::string out = Printable(address) + " is unsubscribed from (newest first):\n";
+  for (const auto& u : rows) {
+    out += "  " + Printable(forum::DescribeScope(u.scope)) + "  by " + u.source + ", " +
+           TextTime(u.created_at) + "\n";
+  }
+  return out;
+}
+
+std::string UnsubscriptionsJson(const std::vector<forum::Unsubscription>& rows) {
+  return Dump(UnsubscriptionsJsonValue(rows));
 }
 
 std::string RetryText(const RetryReport& r) {

@@ -114,6 +114,10 @@ std::string OutboxListJson(const std::vector<forum::OutboxRecord>& rows);
 std::string SuppressionsText(const std::vector<forum::SuppressionRecord>& rows, double threshold);
 std::string SuppressionsJson(const std::vector<forum::SuppressionRecord>& rows, double threshold);
 
+// `subscriptions list ADDRESS`: what `address` unsubscribed from (rows of forum/subscriptions.h).
+std::string UnsubscriptionsText(const std::string& address, const std::vector<forum::Unsubscription>& rows);
+std::string UnsubscriptionsJson(const std::vector<forum::Unsubscription>& rows);
+
 // `status`: the health of each mailbox (forum::ReportMailboxes) and the outbox
 // backlog, as /healthz reports them, for a person (a table) or a machine.
 std::string StatusText(const std::vector<forum::MailboxReport>& mailboxes, const forum::ServiceHealth& health,

@@ -1,5 +1,6 @@
-// mailforumctl outbox, suppressions and status: outbound mail and its fate,
-// the bounce scores that stop it, and the service's health.
+// mailforumctl outbox, suppressions, subscriptions and status: outbound mail
+// and its fate, the bounce scores and unsubscriptions that stop it, and the
+// service's health.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -86,6 +87,35 @@ int SuppressionsClear(const std::string& config_path, const std::string& address
     return base::kExitFailure;
   }
   std::printf("%s: bounce score cleared; mail to it is sent again\n", Printable(address).c_str());
+  return base::kExitOk;
+}
+
+int SubscriptionsList(const std::string& config_path, const std::string& address, Format format) {
+  constexpr int kLimit = 1000;
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto store = OpenStore(*cfg);
+  if (!store) return Fail("subscriptions list", store.error());
+  auto rows = (*store)->ListUnsubscriptions(address, kLimit);
+  if (!rows) return Fail("subscriptions list", rows.error());
+  Print(format == Format::kJson ? UnsubscriptionsJson(*rows) : UnsubscriptionsText(address, *rows));
+  return base::kExitOk;
+}
+
+int SubscriptionsClear(const std::string& config_path, const std::string& address) {
+  auto cfg = LoadAndReport(config_path);
+  if (!cfg) return base::kExitConfig;
+  auto store = OpenStore(*cfg);
+  if (!store) return Fail("subscriptions clear", store.error());
+  auto cleared = (*store)->ClearUnsubscriptions(address);
+  if (!cleared) return Fail("subscriptions clear", cleared.error());
+  if (*cleared == 0) {
+    std::fprintf(stderr, "mailforumctl subscriptions clear: %s is unsubscribed from nothing\n",
+                 Printable(address).c_str());
+    return base::kExitFailure;
+  }
+  std::printf("%s: %lld unsubscription(s) cleared; it gets all its mail again\n", Printable(address).c_str(),
+              static_cast<long long>(*cleared));
   return base::kExitOk;
 }
 

@@ -49,6 +49,14 @@ base::Result<bool> RecordingLookup::MailedDomain(const std::string& domain, std:
   return *ours;
 }
 
+base::Result<std::optional<forum::UnsubscribeTarget>> RecordingLookup::FindUnsubscribeTarget(
+    int64_t outbox_id) {
+  if (store_ == nullptr) return std::optional<forum::UnsubscribeTarget>();
+  auto target = store_->FindUnsubscribeTarget(outbox_id);
+  if (Failed(target)) return std::optional<forum::UnsubscribeTarget>();
+  return *target;
+}
+
 base::Result<int64_t> RecordingLookup::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
   if (store_ == nullptr) return int64_t{0};
   auto count = store_->CountThreadsOpenedSince(address, seconds);

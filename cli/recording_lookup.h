@@ -36,6 +36,7 @@ class RecordingLookup : public engine::ForumLookup {
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override;
   base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                   const std::vector<std::string>& message_ids) override;
+  base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) override;
 
   // The thread a verified reply token named, and whether it exists (false
   // as well when it could not be checked).

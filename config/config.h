@@ -229,6 +229,10 @@ struct Category {
   std::string name;
   // Addresses (lower-cased) that receive every new thread in the category. Default: none.
   std::vector<std::string> watchers;
+  // Mailing-list addresses (lower-cased) notified like watchers; their mail
+  // carries no unsubscribe link, so no member can unsubscribe the whole list
+  // (members filter by List-Id). Default: none.
+  std::vector<std::string> lists;
   // Shown on the category page. Default: empty.
   std::string description;
   // Shown on the web. A private category (false) is not listed, searched or
@@ -507,8 +511,9 @@ struct LoadOptions {
   // read (neither their files nor their environment variables; their keys
   // are still checked for shape), so they may be absent or unreadable where
   // the web runs. Their Secret values are then empty, with a source that
-  // says they were not read.
-  enum class Secrets { kAll, kDatabaseOnly };
+  // says they were not read. kDatabaseAndReplyKey (mailforum-web) reads the
+  // reply key too, which verifies the one-click unsubscribe links.
+  enum class Secrets { kAll, kDatabaseOnly, kDatabaseAndReplyKey };
   Secrets secrets = Secrets::kAll;
 };
 

@@ -50,7 +50,7 @@ constexpr std::string_view kOAuth2Keys[] = {"token_url",
                                             "scope",
                                             "mechanism",
                                             "ca_file"};
-constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "description", "public"};
+constexpr std::string_view kCategoryKeys[] = {"slug", "name", "watchers", "lists", "description", "public"};
 constexpr std::string_view kMailboxKeys[] = {"name",           "imap",        "after", "quarantine_folder",
                                              "import_max_age", "acknowledge", "notify_unverified_senders",
                                              "rules"};
@@ -137,7 +137,10 @@ class Loader {
   Loader(Reader& reader, const LoadOptions& options)
       : r_(reader),
         mail_secrets_(options.secrets == LoadOptions::Secrets::kAll ? internal::SecretRead::kValue
-                                                                     : internal::SecretRead::kShapeOnly) {}
+                                                                    : internal::SecretRead::kShapeOnly),
+        reply_key_read_(options.secrets == LoadOptions::Secrets::kDatabaseOnly
+                            ? internal::SecretRead::kShapeOnly
+                            : internal::SecretRead::kValue) {}
 
   Config Load(const YAML::Node& root) {
     Section top(r_, Value{root, root.Mark(), root.Mark(), "configuration"}, "at the top level", kTopKeys);
@@ -213,9 +216,9 @@ class Loader {
 
   void ReadSecrets(const Value& v) {
     Section s(r_, v, "in secrets", kSecretsKeys);
-    auto key = s.SecretValue("reply_key", Need::kRequired, mail_secrets_);
+    auto key = s.SecretValue("reply_key", Need::kRequired, reply_key_read_);
     if (!key) return;
-    if (mail_secrets_ == internal::SecretRead::kValue && key->reveal().size() < kMinReplyKeySize) {
+    if (reply_key_read_ == internal::SecretRead::kValue && key->reveal().size() < kMinReplyKeySize) {
       r_.Warning(s.mark(), "the reply key (" + key->source() + ") is shorter than " +
                                std::to_string(kMinReplyKeySize) +
                                " bytes; make one with: openssl rand -base64 32");
@@ -389,10 +392,11 @@ class Loader {
       category.name = s.String("name", Need::kRequired).value_or("");
       category.description = s.String("description").value_or("");
       category.is_public = s.Bool("public").value_or(category.is_public);
-      category.watchers =
-          s.Read("watchers", Need::kOptional, [&](const Value& w) {
-             return r_.List(w, "addresses", true, [&](const Value& a) { return r_.Address(a); });
-           }).value_or(std::vector<std::string>{});
+      for (auto [key, addresses] : {std::pair{"watchers", &category.watchers}, {"lists", &category.lists}}) {
+        *addresses = s.Read(key, Need::kOptional, [&](const Value& w) {
+                        return r_.List(w, "addresses", true, [&](const Value& a) { return r_.Address(a); });
+                      }).value_or(std::vector<std::string>{});
+      }
       if (!slug) continue;
       category.slug = *slug;
       config_.categories.push_back(std::move(category));
@@ -612,7 +616,8 @@ class Loader {
   }
 
   Reader& r_;
-  const internal::SecretRead mail_secrets_;  // how the SMTP/IMAP passwords and the reply key are read
+  const internal::SecretRead mail_secrets_;    // how the SMTP/IMAP passwords are read
+  const internal::SecretRead reply_key_read_;  // how the reply key is read
   Config config_;
   std::vector<std::pair<std::string, YAML::Mark>> references_;  // Categories named by thread rules.
 };

@@ -160,7 +160,9 @@ OutboxOptions OutboxOptionsFor(const config::Config& cfg) {
   o.instance_name = cfg.instance.name;
   o.base_url = cfg.instance.base_url;
   o.domain = cfg.instance.domain;
-  o.unsubscribe_url = "mailto:" + engine::BareAddress(cfg.smtp.from) + "?subject=unsubscribe";
+  if (cfg.instance.base_url.starts_with("https://")) o.unsubscribe_base_url = cfg.instance.base_url;
+  for (const auto& c : cfg.categories)
+    o.list_addresses.insert(o.list_addresses.end(), c.lists.begin(), c.lists.end());
   o.batch = cfg.outbox.batch;
   o.lease = cfg.outbox.lease;
   o.max_age = cfg.outbox.max_age;

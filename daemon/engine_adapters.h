@@ -60,6 +60,9 @@ class StoreLedger : public engine::InboundLedger {
                                   const std::vector<std::string>& message_ids) override {
     return store_.MailedDomain(domain, outbox_id, message_ids);
   }
+  base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) override {
+    return store_.FindUnsubscribeTarget(outbox_id);
+  }
   base::Result<bool> HoldsMailboxLock(const std::string& mailbox) override {
     return locks_ != nullptr ? locks_->Holds(mailbox) : store_.HoldsMailboxLock(mailbox);
   }
@@ -120,6 +123,9 @@ class StoreOutboxQueue : public engine::OutboxQueue {
   }
   base::Status MarkSuppressed(int64_t id, const std::string& why) override {
     return store_.MarkSuppressed(id, why);
+  }
+  base::Status MarkUnsubscribed(int64_t id, const std::string& why) override {
+    return store_.MarkUnsubscribed(id, why);
   }
   base::Status Release(int64_t id) override { return store_.Release(id); }
   base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) override {

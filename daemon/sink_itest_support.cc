@@ -78,7 +78,7 @@ OutboxOptions SinkTest::Outbox() const {
   o.instance_name = "Acme Help";
   o.base_url = "https://help.example.com";
   o.domain = "help.example";
-  o.unsubscribe_url = "mailto:help@example.com?subject=unsubscribe";
+  o.unsubscribe_base_url = "https://help.example.com";
   o.retry_base = milliseconds(200);
   o.retry_cap = milliseconds(1000);
   o.poll_interval = milliseconds(200);

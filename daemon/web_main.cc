@@ -61,7 +61,17 @@ int main(int argc, char** argv) {
     base::LogError("not starting: " + path + " has errors");
     return base::kExitConfig;
   }
-  const config::Config& cfg = *loaded.config;
+  config::Config cfg = *loaded.config;
+  // The reply key verifies the one-click unsubscribe links (issue 12). The
+  // web needs only the database: when the key cannot be read here, the
+  // links answer 404 (mailforumd's own web: section serves them then).
+  config::LoadOptions with_key;
+  with_key.secrets = config::LoadOptions::Secrets::kDatabaseAndReplyKey;
+  if (config::LoadResult keyed = config::LoadConfigFile(path, with_key); keyed.ok()) {
+    cfg.secrets = keyed.config->secrets;
+  } else {
+    base::LogWarning("the reply key cannot be read here: unsubscribe links (/unsubscribe/...) answer 404");
+  }
   base::SetLogLevel(cfg.log.level);
   if (!cfg.web.enabled) base::LogWarning(path + " has no web: section; serving on the default " + cfg.web.listen);
   mailforumd::RaiseOpenFileLimit();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "mail/unsubscribe_token.h"
 
 namespace mailforumd {
 
@@ -22,6 +23,17 @@ web::SiteOptions SiteOptionsFor(const config::Config& cfg) {
   for (const auto& box : cfg.mailboxes) o.mailboxes.push_back(box.name);
   o.mailbox_failure_limit = std::chrono::duration_cast<std::chrono::seconds>(cfg.web.health_failure_after);
   o.suppress_score = cfg.outbox.suppress_score;
+  // mailforum-web reads the reply key only for this (config::LoadOptions::Secrets::kDatabaseAndReplyKey).
+  if (const std::string key = cfg.secrets.reply_key.reveal(); !key.empty()) {
+    o.unsubscribe_row = [](std::string_view token) -> std::optional<int64_t> {
+      auto row = mail::UnsubscribeTokenRow(token);
+      return row ? std::optional<int64_t>(static_cast<int64_t>(*row)) : std::nullopt;
+    };
+    o.unsubscribe_verify = [key](std::string_view token, const std::string& recipient,
+                                 const std::string& scope) {
+      return mail::VerifyUnsubscribeToken(token, recipient, scope, key);
+    };
+  }
   return o;
 }
 

@@ -44,6 +44,9 @@ class BatchLookup : public ForumLookup {
                                   const std::vector<std::string>& message_ids) override {
     return inner_.MailedDomain(domain, outbox_id, message_ids);
   }
+  base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) override {
+    return inner_.FindUnsubscribeTarget(outbox_id);
+  }
   // `item` is decided but not yet recorded.
   void AddPending(const forum::InboundItem& item) {
     if (item.outcome == forum::Outcome::kPosted && !item.message_id.empty()) pending_.insert(item.message_id);

@@ -1,10 +1,13 @@
 #include "engine/outbox_delivery.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "base/log.h"
 #include "engine/backoff.h"
+#include "forum/subscriptions.h"
 #include "mail/reply_token.h"
+#include "mail/unsubscribe_token.h"
 
 namespace engine {
 namespace {
@@ -20,6 +23,24 @@ mail::OutboundKind KindOf(const std::string& kind) {
 
 std::string Row(const forum::ClaimedMail& row) {
   return "outbox row " + std::to_string(row.id) + " (" + row.kind + " to " + row.recipient + ")";
+}
+
+// List-Unsubscribe of `row`: its signed one-click and mailto links, or ""
+// for mail that has none (rejections, mail to a mailing list).
+std::string UnsubscribeUris(const forum::ClaimedMail& row, const DeliveryOptions& options) {
+  const std::string scope = forum::ScopeOfMail(row.kind, row.thread_id, row.category);
+  if (scope.empty() || row.id < 0 || static_cast<uint64_t>(row.id) > mail::kMaxUnsubscribeRowId ||
+      options.reply_key.empty() ||
+      std::find(options.list_addresses.begin(), options.list_addresses.end(), row.recipient) !=
+          options.list_addresses.end()) {
+    return "";
+  }
+  const std::string token =
+      mail::MakeUnsubscribeToken(static_cast<uint64_t>(row.id), row.recipient, scope, options.reply_key);
+  std::string uris;
+  if (!options.unsubscribe_base_url.empty())
+    uris = "<" + options.unsubscribe_base_url + "/unsubscribe/" + token + ">, ";
+  return uris + "<mailto:" + mail::UnsubscribeAddress(options.reply_to_template, token) + ">";
 }
 
 }  // namespace
@@ -66,8 +87,8 @@ mail::OutboundMail ComposeMail(const forum::ClaimedMail& row, const DeliveryOpti
     m.body_text = row.post_body;
     m.list_id = row.category.empty() ? options.domain : row.category + "." + options.domain;
     m.list_archive_url = options.base_url;
-    m.unsubscribe_url = options.unsubscribe_url;
   }
+  m.unsubscribe_url = UnsubscribeUris(row, options);
   return m;
 }
 
@@ -125,6 +146,14 @@ base::Status OutboxDelivery::Handle(const forum::ClaimedMail& row, OutboxQueue& 
     base::LogInfo(Row(row) + ": not sent, the recipient is suppressed");
     return queue.MarkSuppressed(row.id, "not sent: the bounce score of " + row.recipient + " (" +
                                             std::to_string(row.bounce_score) + ") reached suppress_score");
+  }
+  if (!row.unsubscribed_scope.empty()) {
+    ++stats.suppressed;
+    const std::string why = "not sent: " + row.recipient + " unsubscribed from " +
+                            forum::DescribeScope(row.unsubscribed_scope) + " (" + row.unsubscribed_source +
+                            ")";
+    base::LogInfo(Row(row) + ": " + why);
+    return queue.MarkUnsubscribed(row.id, why);
   }
   bool held = false;
   if (auto s = HoldIfLooping(row, queue, stats, held); !s.ok() || held) return s;

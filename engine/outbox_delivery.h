@@ -4,8 +4,9 @@
 //
 // A pass claims a batch of due rows (OutboxQueue::ClaimDue: a lease, so any
 // number of workers share one outbox), then for each row: a recipient whose
-// bounce score reaches the threshold is not mailed (the row becomes
-// 'suppressed'); automatic mail (acknowledgements, notifications, rejection
+// bounce score reaches the threshold, or who unsubscribed from what the row
+// is about (forum/subscriptions.h), is not mailed (the row becomes
+// 'suppressed' with the reason); automatic mail (acknowledgements, notifications, rejection
 // notices — never answers, which people wrote) to an address or domain that
 // the loop circuit breaker paused is held back: the row stays pending, due
 // when the pause ends, logged once per pause and counted; otherwise the mail
@@ -30,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "engine/ports.h"
@@ -48,7 +50,16 @@ struct DeliveryOptions {
   std::string instance_name;      // "Acme Help"
   std::string base_url;           // "https://help.example.com": thread links are base_url/t/ID
   std::string domain;             // instance.domain: List-Id is <category>.<domain>
-  std::string unsubscribe_url;    // List-Unsubscribe of answers and notifications; empty: none
+  // Answers, notifications and acknowledgements carry List-Unsubscribe with
+  // the recipient's signed token (mail/unsubscribe_token.h) for what the mail
+  // is about (forum::ScopeOfMail): <unsubscribe_base_url/unsubscribe/TOKEN>
+  // when this is set (instance.base_url when it is https://: RFC 8058's
+  // one-click, answered by the web), and always <mailto:> the reply template
+  // with "unsub-TOKEN" as its token.
+  std::string unsubscribe_base_url;
+  // Watchers that are mailing lists (categories[].lists, lower-case): their
+  // mail carries no unsubscribe link (List-Id lets members filter).
+  std::vector<std::string> list_addresses;
   // Delivery.
   int batch = 50;                                                 // rows claimed at once
   std::chrono::milliseconds lease{std::chrono::minutes(10)};      // how long a claim lasts
@@ -64,7 +75,7 @@ struct OutboxPassStats {
   int sent = 0;
   int retried = 0;     // transient failure: tried again later
   int failed = 0;      // permanent failure, or past max_age
-  int suppressed = 0;  // the recipient's bounce score reached the threshold
+  int suppressed = 0;  // the recipient's bounce score reached the threshold, or it unsubscribed
   int held = 0;        // automatic mail held back by the loop circuit breaker
 };
 

@@ -9,6 +9,7 @@
 
 #include "mail/mime_parser.h"
 #include "mail/reply_token.h"
+#include "mail/unsubscribe_token.h"
 
 namespace engine {
 namespace {
@@ -26,7 +27,8 @@ DeliveryOptions Options() {
   o.instance_name = "Acme Help";
   o.base_url = "https://help.example.com";
   o.domain = "example.com";
-  o.unsubscribe_url = "mailto:help@example.com?subject=unsubscribe";
+  o.unsubscribe_base_url = "https://help.example.com";
+  o.list_addresses = {"it-list@example.com"};
   return o;
 }
 
@@ -97,7 +99,54 @@ TEST(ComposeMailTest, ANewThreadNotificationStartsAThreadWithTheQuestionsSubject
   EXPECT_EQ(mail.subject, "VPN down");
   EXPECT_EQ(mail.in_reply_to, "");
   EXPECT_TRUE(mail.references.empty());
-  EXPECT_EQ(mail.unsubscribe_url, "mailto:help@example.com?subject=unsubscribe");
+}
+
+// "<https://...>, <mailto:...>" → the token of the https link, checking that both carry the same one.
+std::string TokenOf(const std::string& uris) {
+  const std::string https = "<https://help.example.com/unsubscribe/";
+  const std::string mailto = ">, <mailto:help+unsub-";
+  const size_t end = uris.find(mailto);
+  if (!uris.starts_with(https) || end == std::string::npos) return "(malformed: " + uris + ")";
+  const std::string token = uris.substr(https.size(), end - https.size());
+  EXPECT_EQ(uris.substr(end + mailto.size()), token + "@example.com>");
+  return token;
+}
+
+TEST(ComposeMailTest, EachMailCarriesItsRecipientsSignedUnsubscribeLinksForWhatItIsAbout) {
+  // An answer: its thread.
+  const mail::OutboundMail answer = ComposeMail(Answer("alice@example.org"), Options());
+  const std::string token = TokenOf(answer.unsubscribe_url);
+  EXPECT_EQ(mail::UnsubscribeTokenRow(token), 31u);
+  EXPECT_TRUE(mail::VerifyUnsubscribeToken(token, "alice@example.org", "thread:7", kKey));
+  EXPECT_FALSE(mail::VerifyUnsubscribeToken(token, "carol@example.org", "thread:7", kKey));
+  const auto raw = mail::ComposeMessage(answer);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_NE(raw->find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos);
+  // Each recipient has a token of its own.
+  EXPECT_NE(TokenOf(ComposeMail(Answer("carol@example.org"), Options()).unsubscribe_url), token);
+
+  // A watcher's notification: the category. An acknowledgement: acknowledgements.
+  forum::ClaimedMail note = Answer("it-team@example.com");
+  note.kind = "notification";
+  EXPECT_TRUE(mail::VerifyUnsubscribeToken(TokenOf(ComposeMail(note, Options()).unsubscribe_url),
+                                           "it-team@example.com", "category:it", kKey));
+  forum::ClaimedMail ack = Answer("alice@example.org");
+  ack.kind = "acknowledgement";
+  EXPECT_TRUE(mail::VerifyUnsubscribeToken(TokenOf(ComposeMail(ack, Options()).unsubscribe_url),
+                                           "alice@example.org", "acknowledgements", kKey));
+
+  // A mailing list gets none (but keeps its List-Id); without an https base URL, only the mailto link.
+  note.recipient = "it-list@example.com";
+  const mail::OutboundMail list = ComposeMail(note, Options());
+  EXPECT_EQ(list.unsubscribe_url, "");
+  EXPECT_EQ(list.list_id, "it.example.com");
+  DeliveryOptions http = Options();
+  http.unsubscribe_base_url.clear();
+  const mail::OutboundMail mailto_only = ComposeMail(Answer("alice@example.org"), http);
+  EXPECT_EQ(mailto_only.unsubscribe_url, "<mailto:help+unsub-" + token + "@example.com>");
+  const auto raw_mailto = mail::ComposeMessage(mailto_only);
+  ASSERT_TRUE(raw_mailto.ok());
+  EXPECT_EQ(raw_mailto->find("List-Unsubscribe-Post"), std::string::npos);
 }
 
 TEST(ComposeMailTest, AnAcknowledgementAnswersTheQuestion) {
@@ -122,6 +171,7 @@ TEST(ComposeMailTest, ARejectionSaysOnlyTheReasonMeantForTheSender) {
   mail::OutboundMail mail = ComposeMail(row, Options());
   EXPECT_EQ(mail.kind, mail::OutboundKind::kRejection);
   EXPECT_EQ(mail.reply_to, "");
+  EXPECT_EQ(mail.unsubscribe_url, "");
   EXPECT_EQ(mail.rejection_reason, "Only staff may write here.");
   EXPECT_TRUE(mail::ComposeMessage(mail).ok());
   row.rejection_reason = "rule outsiders";

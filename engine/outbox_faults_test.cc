@@ -118,6 +118,19 @@ TEST_F(OutboxFaultsTest, A550FailsOnlyItsRowForGood) {
   EXPECT_EQ(outbox_.rows.at(2).status, "failed");
 }
 
+TEST_F(OutboxFaultsTest, ARowTheRecipientUnsubscribedFromIsSuppressedWithTheReasonNotSent) {
+  OutboxDelivery delivery(options_, clock_);
+  outbox_.rows.at(2).mail.unsubscribed_scope = "thread:7";
+  outbox_.rows.at(2).mail.unsubscribed_source = "one-click";
+  const OutboxPassStats stats = Drain(delivery);
+  EXPECT_EQ(stats.sent, 4);
+  EXPECT_EQ(stats.suppressed, 1);
+  EXPECT_EQ(outbox_.rows.at(2).status, "suppressed");
+  EXPECT_EQ(outbox_.rows.at(2).last_error,
+            "not sent: user2@example.org unsubscribed from thread 7 (one-click)");
+  for (const auto& d : mailer_.accepted) EXPECT_NE(d.recipient, "user2@example.org");
+}
+
 TEST_F(OutboxFaultsTest, LeaseExpiringWhileSendingLetsAnotherWorkerSendTheSameBytes) {
   // Worker A claims the batch; while its first mail is on the wire the lease
   // runs out (a stalled server), and worker B claims and sends everything.

@@ -12,6 +12,7 @@
 #include "mail/reply_token.h"
 #include "mail/reply_trimmer.h"
 #include "mail/sha256.h"
+#include "mail/unsubscribe_token.h"
 
 namespace engine {
 namespace {
@@ -90,6 +91,70 @@ base::Result<std::optional<int64_t>> ThreadFromReferences(const mail::Message& m
   std::vector<std::string> ids = m.in_reply_to;
   for (auto it = m.references.rbegin(); it != m.references.rend(); ++it) ids.push_back(*it);
   return forum.FindThreadByMessageIds(ids);
+}
+
+// When `m` was sent to an unsubscribe address of ours (help+unsub-TOKEN@):
+// `item` records the unsubscription its token names when the token verifies
+// for its outbox row's recipient and scope (kUnsubscribed), or that nothing
+// changed (kIgnored). Either way nothing is posted or answered; true.
+base::Result<bool> UnsubscribeByAddress(const mail::Message& m, const PipelineConfig& config,
+                                        ForumLookup& forum, forum::InboundItem& item) {
+  std::string note;
+  for (const std::string& address : RecipientAddresses(m)) {
+    const auto token = mail::ExtractUnsubscribeToken(config.reply_to_template, address);
+    if (!token) continue;
+    const auto row = mail::UnsubscribeTokenRow(*token);
+    std::optional<forum::UnsubscribeTarget> target;
+    if (row) {
+      auto found = forum.FindUnsubscribeTarget(static_cast<int64_t>(*row));
+      if (!found) return found.error();
+      target = *found;
+    }
+    const std::string scope = target ? target->scope() : "";
+    if (scope.empty() || !mail::VerifyUnsubscribeToken(*token, target->recipient, scope, config.reply_key)) {
+      note = "unsubscribe token in " + address + " does not verify: nothing changed";
+      continue;
+    }
+    item.outcome = forum::Outcome::kUnsubscribed;
+    item.reason = target->recipient + " unsubscribed from " + forum::DescribeScope(scope) + " (mailto)";
+    item.subscription =
+        forum::SubscriptionChange{forum::SubscriptionChange::Action::kUnsubscribe, target->recipient, scope,
+                                  forum::UnsubscribeSource::kMailto};
+    return true;
+  }
+  if (note.empty()) return false;
+  item.outcome = forum::Outcome::kIgnored;
+  item.reason = note;
+  return true;
+}
+
+// A reply in thread `audience` that is only `#mute` or `#unmute` (see
+// engine/thread_commands.h): its sender's subscription to the thread changes
+// when the sender is proven (a trusted, aligned DMARC pass: nobody mutes a
+// thread for someone else); never posted either way. False when `post` is
+// no such reply.
+bool TakeMuteCommand(const forum::PostDraft& post, const forum::ThreadAudience& audience,
+                     const mail::DmarcEvidence& proof, forum::InboundItem& item) {
+  if (!post.attachments.empty()) return false;
+  const auto command = ParseMuteCommand(post.body);
+  if (!command) return false;
+  const bool mute = *command == MuteCommand::kMute;
+  const std::string what = mute ? "#mute" : "#unmute";
+  const std::string thread = "thread " + std::to_string(audience.thread_id);
+  item.outcome = forum::Outcome::kIgnored;
+  if (proof.verdict != mail::DmarcVerdict::kPass) {
+    item.reason = what + " in " + thread + " not applied: sender not proven (dmarc=" +
+                  std::string(mail::DmarcVerdictName(proof.verdict)) + ": " + proof.why + ")";
+    return true;
+  }
+  const std::string address = base::AsciiLower(post.author_address);
+  item.subscription = forum::SubscriptionChange{mute ? forum::SubscriptionChange::Action::kUnsubscribe
+                                                     : forum::SubscriptionChange::Action::kResubscribe,
+                                                address, forum::ThreadScope(audience.thread_id),
+                                                forum::UnsubscribeSource::kMute};
+  if (mute) item.outcome = forum::Outcome::kUnsubscribed;
+  item.reason = address + (mute ? " muted " : " unmuted ") + thread;
+  return true;
 }
 
 const std::vector<std::string>* WatchersOf(const PipelineConfig& config, const std::string& category) {
@@ -350,6 +415,14 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
 
   const mail::Classification kind = mail::Classify(m);
   item.classification = std::string(mail::MessageKindName(kind.kind));
+  // A message to a signed unsubscribe address is an unsubscription and
+  // nothing else, whatever it says (a mail client's "Unsubscribe" sends
+  // one; Apple Mail marks it as automatic). Bounces go to the return path.
+  if (kind.kind != mail::MessageKind::kBounce) {
+    auto unsubscribed = UnsubscribeByAddress(m, config, forum, item);
+    if (!unsubscribed) return unsubscribed.error();
+    if (*unsubscribed) return item;
+  }
   if (kind.kind != mail::MessageKind::kNormal) {
     item.outcome = forum::Outcome::kMachine;
     item.reason = kind.why;
@@ -441,6 +514,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     auto audience = forum.FindThreadAudience(**thread);
     if (!audience) return audience.error();
     if (audience->has_value()) {
+      if (TakeMuteCommand(post, **audience, proof, item)) return item;
       std::string done;
       auto update = TakeThreadCommands(m, **audience, proof, post, forum, done);
       if (!update) return update.error();
@@ -453,6 +527,13 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
         return item;
       }
       QueueAnswers(item, config, **audience);
+      // Writing in the thread again subscribes its (proven) author to it
+      // again: a forged From must not undo someone's unsubscription.
+      if (post.author_verified) {
+        item.subscription =
+            forum::SubscriptionChange{forum::SubscriptionChange::Action::kResubscribe,
+                                      base::AsciiLower(post.author_address), forum::ThreadScope(**thread)};
+      }
     }
   } else {
     auto recent = forum.CountThreadsOpenedSince(item.from_address, 3600);

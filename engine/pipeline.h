@@ -35,6 +35,18 @@
 // (mail::ReadTrustedDmarc, read once per message). PostDraft::author_verified
 // records whether a post's author is proven.
 //
+// Unsubscribing (issue 12): a message to a signed unsubscribe address of ours
+// (the reply template with "unsub-TOKEN" as its token, mail/unsubscribe_token.h)
+// is recognised right after classification (bounces excepted), before the
+// rules: when the token verifies for the outbox row it names, the row's
+// recipient unsubscribes from what that mail was about (outcome
+// kUnsubscribed, InboundItem::subscription); otherwise nothing changes
+// (kIgnored, the reason says why). It is never posted, answered or
+// acknowledged. In an existing thread, a reply whose whole content is
+// `#mute` (`#unmute`) mutes (unmutes) the thread for its sender when the
+// sender is proven (as for thread commands, below); it is never posted. A
+// proven author's post in a thread subscribes them to it again.
+//
 // Thread lifecycle (engine/thread_commands.h): in a post that joins an
 // existing thread, is written by the thread's author (addresses compared
 // case-insensitively) and whose sender is proven as above, `#resolved`,
@@ -84,6 +96,8 @@ class ForumLookup {
   // Message-IDs, without angle brackets).
   virtual base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                           const std::vector<std::string>& message_ids) = 0;
+  // The outbox row an unsubscribe token names (its recipient and what it was about), or nullopt.
+  virtual base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) = 0;
 };
 
 // Everything Decide needs from the configuration, for one mailbox.

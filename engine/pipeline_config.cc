@@ -38,7 +38,12 @@ PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::Mailbo
   p.auto_replies_per_hour = cfg.outbox.auto_replies_per_hour;
   p.acknowledgement_interval =
       std::chrono::duration_cast<std::chrono::seconds>(cfg.outbox.acknowledgement_interval);
-  for (const auto& c : cfg.categories) p.watchers.emplace_back(c.slug, c.watchers);
+  for (const auto& c : cfg.categories) {
+    // Mailing lists are watchers whose mail carries no unsubscribe link (DeliveryOptions::list_addresses).
+    std::vector<std::string> watchers = c.watchers;
+    watchers.insert(watchers.end(), c.lists.begin(), c.lists.end());
+    p.watchers.emplace_back(c.slug, std::move(watchers));
+  }
   return p;
 }
 

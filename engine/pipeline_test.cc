@@ -11,6 +11,7 @@
 
 #include "mail/composer.h"
 #include "mail/reply_token.h"
+#include "mail/unsubscribe_token.h"
 
 namespace engine {
 namespace {
@@ -52,6 +53,13 @@ class FakeForum : public ForumLookup {
     return false;
   }
 
+  base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) override {
+    auto it = outbox.find(outbox_id);
+    if (it == outbox.end()) return std::optional<forum::UnsubscribeTarget>();
+    return std::optional<forum::UnsubscribeTarget>(it->second);
+  }
+
+  std::map<int64_t, forum::UnsubscribeTarget> outbox;  // rows an unsubscribe token may name
   std::map<int64_t, forum::ThreadAudience> threads;
   std::map<std::string, forum::PostRef> posts;  // by Message-ID
   std::map<int64_t, std::string> sent_rows;     // our outbox rows: the recipient's domain
@@ -282,6 +290,97 @@ TEST_F(PipelineTest, TheAuthorsFromWithATrustedAlignedPassResolves) {
   EXPECT_EQ(item.post->body, "Works now.");
   EXPECT_TRUE(item.post->author_verified);
   EXPECT_NE(item.reason.find("thread 7 resolved by its author"), std::string::npos) << item.reason;
+}
+
+TEST_F(PipelineTest, AProvenReplyInAThreadSubscribesItsAuthorToItAgain) {
+  const auto proven = MustDecide(AliceReply(kProvenOrg, "Still broken."), forum_);
+  ASSERT_EQ(proven.outcome, forum::Outcome::kPosted);
+  ASSERT_TRUE(proven.subscription.has_value());
+  EXPECT_EQ(proven.subscription->action, forum::SubscriptionChange::Action::kResubscribe);
+  EXPECT_EQ(proven.subscription->address, "alice@example.org");
+  EXPECT_EQ(proven.subscription->scope, "thread:7");
+  // A From alone is anyone's to write: it undoes nobody's unsubscription.
+  const auto claimed = MustDecide(AliceReply("", "Still broken."), forum_);
+  ASSERT_EQ(claimed.outcome, forum::Outcome::kPosted);
+  EXPECT_FALSE(claimed.subscription.has_value());
+}
+
+// Alice's mail client presses "Unsubscribe" on the answer (outbox row 5) she got in thread 7.
+std::string UnsubscribeMail(const std::string& token, const std::string& from = "Alice <alice@example.org>") {
+  return Message(from, "help+unsub-" + token + "@example.com", "unsubscribe", "u1@alice.example", "");
+}
+
+TEST_F(PipelineTest, AMessageToTheUnsubscribeAddressUnsubscribesItsRecipientAndIsNeverPosted) {
+  forum_.outbox[5] = {5, "answer", "alice@example.org", 7, "it"};
+  const std::string token = mail::MakeUnsubscribeToken(5, "alice@example.org", "thread:7", kKey);
+  // Even from another address (a forwarding mailbox): the token is the authority.
+  for (const char* from : {"Alice <alice@example.org>", "alice@home.example"}) {
+    const auto item = MustDecide(UnsubscribeMail(token, from), forum_);
+    EXPECT_EQ(item.outcome, forum::Outcome::kUnsubscribed) << item.reason;
+    ASSERT_TRUE(item.subscription.has_value());
+    EXPECT_EQ(item.subscription->action, forum::SubscriptionChange::Action::kUnsubscribe);
+    EXPECT_EQ(item.subscription->address, "alice@example.org");
+    EXPECT_EQ(item.subscription->scope, "thread:7");
+    EXPECT_EQ(item.subscription->source, forum::UnsubscribeSource::kMailto);
+    EXPECT_FALSE(item.post.has_value());
+    EXPECT_TRUE(item.outbox.empty()) << "never answered or acknowledged";
+    EXPECT_EQ(item.reason, "alice@example.org unsubscribed from thread 7 (mailto)");
+  }
+  // Apple Mail's one-click message is automatic mail, and still an unsubscription.
+  const auto apple =
+      MustDecide(Message("alice@example.org", "help+unsub-" + token + "@example.com", "unsubscribe",
+                         "u2@alice.example", "", "X-Apple-Unsubscribe: true\r\n"),
+                 forum_);
+  EXPECT_EQ(apple.outcome, forum::Outcome::kUnsubscribed) << apple.reason;
+}
+
+TEST_F(PipelineTest, AForgedUnsubscribeTokenChangesNothingAndIsNeverPosted) {
+  forum_.outbox[5] = {5, "answer", "alice@example.org", 7, "it"};
+  forum_.outbox[6] = {6, "notification", "oncall@example.com", 7, "it"};
+  std::string forged = mail::MakeUnsubscribeToken(5, "alice@example.org", "thread:7", kKey);
+  forged[20] = forged[20] == 'a' ? 'b' : 'a';
+  const std::vector<std::string> tokens = {
+      forged,
+      // Signed for another recipient or scope than its row's, or with another key.
+      mail::MakeUnsubscribeToken(5, "mallory@example.org", "thread:7", kKey),
+      mail::MakeUnsubscribeToken(6, "oncall@example.com", "thread:7", kKey),
+      mail::MakeUnsubscribeToken(5, "alice@example.org", "thread:7", "another key, 32 bytes long......"),
+      // A row that does not exist, and no token at all.
+      mail::MakeUnsubscribeToken(99, "alice@example.org", "thread:7", kKey), "nonsense"};
+  for (const std::string& token : tokens) {
+    const auto item = MustDecide(UnsubscribeMail(token), forum_);
+    EXPECT_EQ(item.outcome, forum::Outcome::kIgnored) << token;
+    EXPECT_FALSE(item.subscription.has_value()) << token;
+    EXPECT_TRUE(item.outbox.empty());
+    EXPECT_NE(item.reason.find("does not verify: nothing changed"), std::string::npos) << item.reason;
+  }
+}
+
+TEST_F(PipelineTest, AProvenHashMuteReplyMutesTheThreadForItsSenderAndUnmuteUndoesIt) {
+  const auto mute = MustDecide(AliceReply(kProvenOrg, "#mute", "bob@example.org"), forum_);
+  EXPECT_EQ(mute.outcome, forum::Outcome::kUnsubscribed) << mute.reason;
+  EXPECT_FALSE(mute.post.has_value());
+  EXPECT_TRUE(mute.outbox.empty());
+  ASSERT_TRUE(mute.subscription.has_value());
+  EXPECT_EQ(mute.subscription->action, forum::SubscriptionChange::Action::kUnsubscribe);
+  EXPECT_EQ(mute.subscription->address, "bob@example.org");
+  EXPECT_EQ(mute.subscription->scope, "thread:7");
+  EXPECT_EQ(mute.subscription->source, forum::UnsubscribeSource::kMute);
+
+  const auto unmute = MustDecide(AliceReply(kProvenOrg, "#unmute\r\n"), forum_);
+  EXPECT_EQ(unmute.outcome, forum::Outcome::kIgnored);
+  EXPECT_FALSE(unmute.post.has_value());
+  ASSERT_TRUE(unmute.subscription.has_value());
+  EXPECT_EQ(unmute.subscription->action, forum::SubscriptionChange::Action::kResubscribe);
+  EXPECT_EQ(unmute.reason, "alice@example.org unmuted thread 7");
+
+  // Without proof nothing changes and nothing is posted; with more to say it is an ordinary post.
+  const auto unproven = MustDecide(AliceReply("", "#mute", "bob@example.org"), forum_);
+  EXPECT_EQ(unproven.outcome, forum::Outcome::kIgnored);
+  EXPECT_FALSE(unproven.subscription.has_value());
+  EXPECT_NE(unproven.reason.find("#mute in thread 7 not applied: sender not proven"), std::string::npos);
+  const auto text = MustDecide(AliceReply(kProvenOrg, "#mute\r\nToo much mail.", "bob@example.org"), forum_);
+  EXPECT_EQ(text.outcome, forum::Outcome::kPosted);
 }
 
 TEST_F(PipelineTest, APassForSomeoneElseIsNoAuthority) {

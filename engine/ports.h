@@ -87,6 +87,8 @@ class OutboxQueue {
                                  std::chrono::milliseconds delay) = 0;
   virtual base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) = 0;
   virtual base::Status MarkSuppressed(int64_t id, const std::string& why) = 0;
+  // Not sent: the recipient unsubscribed (forum::ClaimedMail::unsubscribed_scope). No bounce score changes.
+  virtual base::Status MarkUnsubscribed(int64_t id, const std::string& why) = 0;
   virtual base::Status Release(int64_t id) = 0;
   virtual base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) = 0;
   virtual base::Result<std::optional<std::chrono::milliseconds>> LoopPause(

@@ -25,6 +25,21 @@ std::optional<ThreadCommand> CommandOf(std::string_view line) {
 
 }  // namespace
 
+std::optional<MuteCommand> ParseMuteCommand(std::string_view body) {
+  std::string word;  // the one non-blank line
+  while (!body.empty()) {
+    const size_t end = body.find('\n');
+    const std::string_view line = Strip(body.substr(0, end));
+    body = end == std::string_view::npos ? std::string_view() : body.substr(end + 1);
+    if (line.empty()) continue;
+    if (!word.empty()) return std::nullopt;
+    word = base::AsciiLower(line);
+  }
+  if (word == "#mute") return MuteCommand::kMute;
+  if (word == "#unmute") return MuteCommand::kUnmute;
+  return std::nullopt;
+}
+
 ThreadCommands ParseThreadCommands(std::string_view body) {
   ThreadCommands out;
   std::vector<std::string_view> kept;

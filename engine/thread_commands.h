@@ -7,6 +7,7 @@
 #ifndef MAILFORUM_ENGINE_THREAD_COMMANDS_H_
 #define MAILFORUM_ENGINE_THREAD_COMMANDS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,14 @@ struct ThreadCommands {
   // no commands.
   std::string rest;
 };
+
+// A reply whose whole content is one `#mute` or `#unmute` line (any letter
+// case, surrounding white space and blank lines allowed): the sender stops,
+// or starts again, getting the thread's mail.
+enum class MuteCommand { kMute, kUnmute };
+
+// The mute command `body` (a trimmed post body) consists of, or nullopt.
+std::optional<MuteCommand> ParseMuteCommand(std::string_view body);
 
 // The command lines of `body` (a trimmed post body, without quoted history)
 // and what remains without them. Lines with anything else on them (`#resolved

@@ -39,5 +39,17 @@ TEST(ThreadCommandsTest, BlankLinesBetweenKeptTextStay) {
   EXPECT_EQ(r.rest, "One\n\nTwo");
 }
 
+TEST(MuteCommandTest, OnlyAWholeReplyOfOneMuteOrUnmuteLineIsACommand) {
+  EXPECT_EQ(ParseMuteCommand("#mute"), MuteCommand::kMute);
+  EXPECT_EQ(ParseMuteCommand("\n  #MUTE \r\n\n"), MuteCommand::kMute);
+  EXPECT_EQ(ParseMuteCommand("#unmute"), MuteCommand::kUnmute);
+  EXPECT_FALSE(ParseMuteCommand(""));
+  EXPECT_FALSE(ParseMuteCommand("#mute please"));
+  EXPECT_FALSE(ParseMuteCommand("#mute\nThanks!"));
+  EXPECT_FALSE(ParseMuteCommand("#mute\n#mute"));
+  EXPECT_FALSE(ParseMuteCommand("> #mute"));
+  EXPECT_FALSE(ParseMuteCommand("#muted"));
+}
+
 }  // namespace
 }  // namespace engine

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "forum/inbound.h"
+#include "forum/subscriptions.h"
 
 namespace forum {
 
@@ -115,8 +116,10 @@ struct AddressTrace {
   std::optional<SuppressionRecord> suppression;  // nullopt: it never bounced
   // The most recent outbound mail to the address, newest first.
   std::vector<OutboxRecord> outbox;
+  // What the address unsubscribed from (forum/subscriptions.h), newest first.
+  std::vector<Unsubscription> unsubscriptions;
 
-  bool empty() const { return inbound.empty() && !suppression && outbox.empty(); }
+  bool empty() const { return inbound.empty() && !suppression && outbox.empty() && unsubscriptions.empty(); }
 };
 
 // An inbound message with its raw bytes (kept for quarantined mail only).

@@ -31,7 +31,7 @@ std::optional<int64_t> OptionalId(const pqxx::field& f) {
 
 Outcome OutcomeFromName(const std::string& name) {
   for (Outcome o : {Outcome::kPosted, Outcome::kIgnored, Outcome::kRejected, Outcome::kQuarantined,
-                    Outcome::kMachine, Outcome::kDuplicate, Outcome::kTooOld}) {
+                    Outcome::kMachine, Outcome::kDuplicate, Outcome::kTooOld, Outcome::kUnsubscribed}) {
     if (OutcomeName(o) == name) return o;
   }
   return Outcome::kIgnored;  // the CHECK constraint allows no other name
@@ -219,6 +219,7 @@ base::Result<AddressTrace> Store::TraceAddress(const std::string& address, int l
     if (!s.empty()) trace.suppression = s.front();
     trace.outbox =
         FindOutbox(tx, "recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2", trace.address, limit);
+    trace.unsubscriptions = ReadUnsubscriptions(tx, trace.address, limit);
     return trace;
   } catch (const std::exception& e) {
     return FromException(e, "tracing address " + address);

@@ -10,17 +10,21 @@
 #include <string_view>
 #include <vector>
 
+#include "forum/subscriptions.h"
+
 namespace forum {
 
 // What became of an inbound message (inbound_messages.outcome).
 enum class Outcome {
-  kPosted,       // a new thread or a post in an existing one
-  kIgnored,      // an `ignore` rule
-  kRejected,     // a `reject` rule, a rate limit, or a sender policy
-  kQuarantined,  // poison or a `quarantine` rule: raw bytes kept, moved to the quarantine folder
-  kMachine,      // auto-reply, bounce, feedback report or delivery notice: never posted
-  kDuplicate,    // its message key was already recorded (another mailbox, a rescan, a resend)
-  kTooOld,       // older than import_max_age on first contact with the mailbox
+  kPosted,        // a new thread or a post in an existing one
+  kIgnored,       // an `ignore` rule
+  kRejected,      // a `reject` rule, a rate limit, or a sender policy
+  kQuarantined,   // poison or a `quarantine` rule: raw bytes kept, moved to the quarantine folder
+  kMachine,       // auto-reply, bounce, feedback report or delivery notice: never posted
+  kDuplicate,     // its message key was already recorded (another mailbox, a rescan, a resend)
+  kTooOld,        // older than import_max_age on first contact with the mailbox
+  kUnsubscribed,  // a message to a signed unsubscribe address: recorded (InboundItem::subscription), never
+                  // posted
 };
 std::string_view OutcomeName(Outcome outcome);
 
@@ -126,6 +130,10 @@ struct InboundItem {
   // that went to that domain (daemon/pipeline.h). Only such mail feeds the
   // loop circuit breaker (Store::LoopPause): anyone can forge the rest.
   bool tied_to_ours = false;
+  // An unsubscription (a signed unsubscribe address, `#mute`) or its undoing
+  // (`#unmute`, a proven reply in the thread), recorded with the item unless
+  // it is a duplicate.
+  std::optional<SubscriptionChange> subscription;
 };
 
 // What the store did with one item.

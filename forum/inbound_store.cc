@@ -284,6 +284,7 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
     // recipient's (issue 8 item 4).
     if (item.bounced_outbox_id) RecordVerpBounce(tx, *item.bounced_outbox_id, item.bounces);
     if (item.thread_update) ApplyThreadUpdate(tx, *item.thread_update);
+    if (item.subscription) ApplySubscriptionChange(tx, *item.subscription);
   }
   return result;
 }
@@ -315,6 +316,8 @@ std::string_view OutcomeName(Outcome outcome) {
     case Outcome::kMachine: return "machine";
     case Outcome::kDuplicate: return "duplicate";
     case Outcome::kTooOld: return "too_old";
+    case Outcome::kUnsubscribed:
+      return "unsubscribed";
   }
   return "ignored";
 }

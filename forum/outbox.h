@@ -61,6 +61,11 @@ struct ClaimedMail {
   std::chrono::system_clock::time_point queued_at;
   std::chrono::milliseconds age{0};  // since queued_at, by the database's clock
   double bounce_score = 0;           // of the recipient; 0 when it never bounced
+  // The recipient's unsubscription that covers this row (forum/subscriptions.h):
+  // its scope ("thread:12") and source ("one-click"); "" when none. Read at
+  // every claim, so an unsubscription after the row was queued still stops it.
+  std::string unsubscribed_scope;
+  std::string unsubscribed_source;
 
   // --- the thread and post the mail is about (all but rejections) ---
   std::optional<int64_t> thread_id;

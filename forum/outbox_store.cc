@@ -17,7 +17,8 @@ using Clock = std::chrono::system_clock;
 // The claimed rows with what composing their mail needs: the thread, the
 // post, the thread's first post (our root Message-ID and the asker's own),
 // the reason of a rejected message (whose Message-ID names its inbound row:
-// see OurMessageIdPrefix), and the recipient's bounce score.
+// see OurMessageIdPrefix), the recipient's bounce score, and the recipient's
+// unsubscription that covers the row (forum/subscriptions.h), if any.
 constexpr char kClaimSql[] = R"sql(
 WITH due AS (
   SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= now()
@@ -34,7 +35,7 @@ SELECT o.id, o.kind, o.recipient, o.message_id, o.payload, o.attempts,
        o.thread_id, coalesce(c.slug, ''), coalesce(t.subject, ''), lower(coalesce(t.author_address, '')),
        coalesce(fp.message_id, ''), coalesce(fi.message_id, ''),
        o.post_id, coalesce(p.id = fp.id, false), coalesce(p.author_address, ''), coalesce(p.author_name, ''),
-       coalesce(p.body, ''), coalesce(ri.reason, '')
+       coalesce(p.body, ''), coalesce(ri.reason, ''), coalesce(un.scope, ''), coalesce(un.source, '')
 FROM claimed o
 LEFT JOIN suppressions s ON s.address = o.recipient
 LEFT JOIN threads t ON t.id = o.thread_id
@@ -45,6 +46,11 @@ LEFT JOIN LATERAL (SELECT message_id FROM inbound_messages
                    WHERE post_id = fp.id AND message_id IS NOT NULL ORDER BY id LIMIT 1) fi ON true
 LEFT JOIN inbound_messages ri
        ON o.kind = 'rejection' AND ri.id = substring(o.message_id FROM '^reject\.([0-9]+)\.')::bigint
+LEFT JOIN LATERAL (SELECT scope, source FROM unsubscriptions u WHERE u.address = o.recipient AND u.scope IN
+                     (CASE WHEN o.kind IN ('answer', 'notification') THEN 'thread:' || o.thread_id END,
+                      CASE WHEN o.kind = 'notification' THEN 'category:' || c.slug END,
+                      CASE WHEN o.kind = 'acknowledgement' THEN 'acknowledgements' END)
+                   ORDER BY created_at LIMIT 1) un ON true
 ORDER BY o.next_attempt_at, o.id
 )sql";
 
@@ -71,6 +77,8 @@ ClaimedMail ReadClaimed(const pqxx::row& row) {
   m.post_author_name = row[18].as<std::string>();
   m.post_body = row[19].as<std::string>();
   m.rejection_reason = row[20].as<std::string>();
+  m.unsubscribed_scope = row[21].as<std::string>();
+  m.unsubscribed_source = row[22].as<std::string>();
   return m;
 }
 
@@ -225,6 +233,13 @@ base::Status Store::MarkSuppressed(int64_t id, const std::string& why) {
   } catch (const std::exception& e) {
     return FromException(e, "suppressing outbox row " + std::to_string(id));
   }
+}
+
+base::Status Store::MarkUnsubscribed(int64_t id, const std::string& why) {
+  return UpdateRow(
+      impl_->conn, "suppressing",
+      "UPDATE outbox SET status = 'suppressed', last_error = $2 WHERE id = $1 AND status = 'pending'", id,
+      why);
 }
 
 base::Status Store::Release(int64_t id) {

@@ -181,6 +181,31 @@ base::Status Reader::Ping() {
   }
 }
 
+base::Result<std::optional<UnsubscribeTarget>> Reader::FindUnsubscribeTarget(int64_t outbox_id) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::read_transaction tx(impl_->conn);
+    return ReadUnsubscribeTarget(tx, outbox_id);
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "reading outbox row " + std::to_string(outbox_id));
+  }
+}
+
+base::Status Reader::Unsubscribe(const std::string& address, const std::string& scope) {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    // The session is read-only; this one transaction is not (its one write goes through the function).
+    pqxx::work tx(impl_->conn);
+    tx.exec("SET TRANSACTION READ WRITE");
+    tx.exec_params("SELECT mailforum_unsubscribe($1, $2, $3)", address, scope,
+                   std::string(UnsubscribeSourceName(UnsubscribeSource::kOneClick)));
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "unsubscribing " + address + " from " + DescribeScope(scope));
+  }
+}
+
 std::vector<MailboxReport> ReportMailboxes(const ServiceHealth& health, const std::vector<std::string>& configured,
                                            std::chrono::seconds failure_limit) {
   auto report = [&](const std::string& name, const MailboxHealth* m) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "forum/subscriptions.h"
 
 namespace forum {
 
@@ -237,6 +238,18 @@ class Reader {
   // text-search configuration; ranked, with a highlighted snippet per hit.
   // Text that parses to no search terms gives no hits (not an error).
   base::Result<SearchResults> Search(const SearchQuery& query);
+
+  // --- unsubscribing (issue 12): the web's one write ---
+
+  // The outbox row an unsubscribe token names, or nullopt.
+  base::Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id);
+
+  // Records that `address` unsubscribed from `scope` by one click (an
+  // existing unsubscription stays as it was). Through the function
+  // mailforum_unsubscribe (migration 7), which may insert into
+  // unsubscriptions and nothing else, so a role that may only SELECT can call
+  // it; in a transaction of its own that is not read-only.
+  base::Status Unsubscribe(const std::string& address, const std::string& scope);
 
   // --- change notifications (cache invalidation) ---
 

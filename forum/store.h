@@ -22,6 +22,7 @@
 #include "forum/inbound.h"
 #include "forum/model.h"
 #include "forum/outbox.h"
+#include "forum/subscriptions.h"
 
 namespace forum {
 
@@ -296,6 +297,28 @@ class Store {
   // Forgets the bounce score of `address` (case-insensitive), so mail to it
   // is sent again. False when it had none.
   base::Result<bool> ClearSuppression(const std::string& address);
+
+  // Row `id` is not sent because its recipient unsubscribed from what it is
+  // about (ClaimedMail::unsubscribed; `why`): 'suppressed', without touching
+  // the recipient's bounce score.
+  base::Status MarkUnsubscribed(int64_t id, const std::string& why);
+
+  // --- unsubscriptions (see forum/subscriptions.h; subscription_store.cc) ---
+
+  // `address` (lower-cased) unsubscribes from `scope`; an existing
+  // unsubscription stays as it was. Errors: kInternal for a malformed scope.
+  base::Status Unsubscribe(const std::string& address, const std::string& scope, UnsubscribeSource source);
+
+  // The unsubscriptions of `address` (case-insensitive), newest first; every
+  // address's when `address` is empty (at most `limit`).
+  base::Result<std::vector<Unsubscription>> ListUnsubscriptions(const std::string& address, int limit);
+
+  // Deletes every unsubscription of `address` (case-insensitive): it gets all
+  // its mail again. Returns how many there were.
+  base::Result<int64_t> ClearUnsubscriptions(const std::string& address);
+
+  // The outbox row an unsubscribe token names, or nullopt when there is none.
+  base::Result<std::optional<UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id);
 
  private:
   struct Impl;

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
 #include "forum/store.h"
+#include "forum/subscriptions.h"
 
 namespace forum {
 
@@ -54,6 +56,21 @@ void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& b
 // already finished row. Throws what libpqxx throws.
 void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
                       const std::vector<BounceDraft>& reported);
+
+// --- unsubscriptions (subscription_store.cc), shared with inbound_store.cc and reader.cc ---
+
+// Applies `change` inside `tx`: inserts the unsubscription (an existing one
+// stays as it was) or deletes it. Throws what libpqxx throws.
+void ApplySubscriptionChange(pqxx::transaction_base& tx, const SubscriptionChange& change);
+
+// The unsubscriptions of `address` (lower-case; every address's when empty),
+// newest first, at most `limit`. Throws what libpqxx throws.
+std::vector<Unsubscription> ReadUnsubscriptions(pqxx::transaction_base& tx, const std::string& address,
+                                                int limit);
+
+// The outbox row an unsubscribe token names, read inside `tx`, or nullopt.
+// Throws what libpqxx throws.
+std::optional<UnsubscribeTarget> ReadUnsubscribeTarget(pqxx::transaction_base& tx, int64_t outbox_id);
 
 }  // namespace forum
 

@@ -3,9 +3,9 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
-#include <span>
 
 #include "base/ascii.h"
 
@@ -39,48 +39,12 @@ Digest Mac(const unsigned char* id, std::string_view key) {
   return Hmac(key, kContext, std::string_view(reinterpret_cast<const char*>(id), kIdBytes));
 }
 
-std::string Base32(std::span<const unsigned char> bytes) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (unsigned char b : bytes) {
-    buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += kAlphabet[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31];
-  return out;
-}
-
 std::optional<TokenBytes> FromBase32(std::string_view text) {
   if (text.size() != kTokenChars) return std::nullopt;
+  const std::optional<std::string> bytes = DecodeBase32(text);
+  if (!bytes || bytes->size() != kTokenBytes) return std::nullopt;
   TokenBytes out{};
-  uint32_t buffer = 0;
-  int bits = 0;
-  size_t n = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'a' && c <= 'z') {
-      v = c - 'a';
-    } else if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= '2' && c <= '7') {
-      v = c - '2' + 26;
-    } else {
-      return std::nullopt;
-    }
-    buffer = (buffer << 5) | static_cast<uint32_t>(v);
-    bits += 5;
-    if (bits >= 8) {
-      if (n < out.size()) out[n++] = static_cast<unsigned char>((buffer >> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  // The 2 padding bits of the last character must be zero: one encoding per token.
-  if (n != out.size() || (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  std::copy(bytes->begin(), bytes->end(), out.begin());
   return out;
 }
 
@@ -92,7 +56,7 @@ std::string MakeReplyToken(uint64_t thread_id, std::string_view key) {
   for (size_t i = 0; i < kIdBytes; ++i) bytes[i] = static_cast<unsigned char>(thread_id >> (8 * (kIdBytes - 1 - i)));
   const auto mac = Mac(bytes.data(), key);
   for (size_t i = 0; i < kMacBytes; ++i) bytes[kIdBytes + i] = mac[i];
-  return Base32({bytes.data(), bytes.size()});
+  return EncodeBase32({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 std::optional<uint64_t> VerifyReplyToken(std::string_view token, std::string_view key) {
@@ -118,7 +82,7 @@ std::string SignBase32(std::string_view key, std::string_view context, std::stri
                        size_t mac_bytes) {
   assert(!key.empty() && mac_bytes >= 1 && mac_bytes <= 32);
   const Digest mac = Hmac(key, context, message);
-  return Base32({mac.data(), mac_bytes});
+  return EncodeBase32({reinterpret_cast<const char*>(mac.data()), mac_bytes});
 }
 
 bool VerifyBase32Signature(std::string_view signature, std::string_view key, std::string_view context,
@@ -129,6 +93,49 @@ bool VerifyBase32Signature(std::string_view signature, std::string_view key, std
   std::string lower(signature);
   for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
   return gnutls_memcmp(lower.data(), expected.data(), expected.size()) == 0;
+}
+
+std::string EncodeBase32(std::string_view bytes) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : bytes) {
+    buffer = (buffer << 8) | static_cast<unsigned char>(c);
+    bits += 8;
+    while (bits >= 5) {
+      out += kAlphabet[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += kAlphabet[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+std::optional<std::string> DecodeBase32(std::string_view text) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'a' && c <= 'z') {
+      v = c - 'a';
+    } else if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= '2' && c <= '7') {
+      v = c - '2' + 26;
+    } else {
+      return std::nullopt;
+    }
+    buffer = (buffer << 5) | static_cast<uint32_t>(v);
+    bits += 5;
+    if (bits >= 8) {
+      out += static_cast<char>((buffer >> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  // Left-over bits must be fewer than a character's and zero: one encoding per byte string.
+  if (bits >= 5 || (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
 }
 
 std::string FillAddressTemplate(std::string_view address_template, std::string_view placeholder,

@@ -54,6 +54,14 @@ std::string SignBase32(std::string_view key, std::string_view context, std::stri
 bool VerifyBase32Signature(std::string_view signature, std::string_view key, std::string_view context,
                            std::string_view message, size_t mac_bytes);
 
+// Lower-case base32 (RFC 4648 alphabet, unpadded) of `bytes`.
+std::string EncodeBase32(std::string_view bytes);
+
+// The bytes of `text` (base32 as EncodeBase32 writes it, in any letter
+// case), or nullopt when it holds another character or is not the one
+// encoding of its bytes (non-zero or too many padding bits).
+std::optional<std::string> DecodeBase32(std::string_view text);
+
 // `address_template` with its first `placeholder` (e.g. "{token}") replaced
 // by `value`; unchanged when the template has no placeholder.
 std::string FillAddressTemplate(std::string_view address_template, std::string_view placeholder,

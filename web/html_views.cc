@@ -566,6 +566,32 @@ std::string RenderError(const SiteInfo& site, int status, std::string_view messa
   return std::move(w).Take();
 }
 
+std::string RenderUnsubscribe(const SiteInfo& site, const UnsubscribeView& view) {
+  Frame frame;
+  frame.title = view.confirm ? "Unsubscribe" : "Unsubscribed";
+  HtmlWriter w;
+  BeginPage(w, site, frame);
+  w.Html("<h1>").Text(frame.title).Html("</h1>\n<p>");
+  if (view.confirm) {
+    w.Text("Stop sending " + CleanText(view.what) + " to " + CleanText(view.who) + "?");
+    // A link scanner fetches links; only this button (a POST) unsubscribes.
+    w.Html("</p>\n<form method=\"post\"").Attr("action", view.action);
+    w.Html(
+        ">\n<p><button type=\"submit\" name=\"List-Unsubscribe\" "
+        "value=\"One-Click\">Unsubscribe</button></p>\n</form>\n");
+  } else {
+    w.Text(CleanText(view.who) + " gets no more " + CleanText(view.what) +
+           ". Writing to the thread again, "
+           "or asking the administrators, undoes this.");
+    w.Html("</p>\n");
+  }
+  w.Html("<p><a");
+  w.Href("/");
+  w.Html(">Back to all threads</a></p>\n");
+  EndPage(w, frame);
+  return std::move(w).Take();
+}
+
 std::string_view Stylesheet() {
   // Colours meet WCAG AA (4.5:1 or better for text) on their backgrounds; the
   // system font; nothing from another origin.

@@ -126,9 +126,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Refuse(400);
     auto& req = parser_->get();
     if (req.target().size() > server_->options.max_target_bytes) return Refuse(414);
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    if (req.method() != http::verb::get && req.method() != http::verb::head &&
+        req.method() != http::verb::post) {
       Response r = server_->ErrorResponse(405);
-      r.AddHeader("Allow", "GET, HEAD");
+      r.AddHeader("Allow", "GET, HEAD, POST");
       return Send(std::move(r), false, false);
     }
     Request request;
@@ -202,7 +203,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::string client_;
-  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::span_body<const char>> res_;
   std::optional<http::response_serializer<http::span_body<const char>>> serializer_;
   std::shared_ptr<const std::string> body_;

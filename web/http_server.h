@@ -5,9 +5,9 @@
 // next request holds a socket and a small buffer, never a thread, so
 // thousands of idle keep-alive connections do not stop the server answering
 // others. Each limit is explicit (ServerOptions): the size of the request
-// header (431), of the request target (414) and of a body (413); only GET
-// and HEAD are served (405); a client gets `header_timeout` to send a whole
-// request once its first byte arrived, and an idle keep-alive connection is
+// header (431), of the request target (414) and of a body (413); only GET,
+// HEAD and POST reach the handler (405; the handler decides which routes take a POST); a client gets
+// `header_timeout` to send a whole request once its first byte arrived, and an idle keep-alive connection is
 // closed after `idle_timeout`; beyond `max_connections` new connections are
 // closed at once. The handler runs on an I/O thread: it may block for a
 // database round trip, which holds that thread (hence a few of them).
@@ -37,7 +37,8 @@ namespace web {
 
 // One request as the handler sees it. Header values are as sent ("" when absent).
 struct Request {
-  std::string method;  // "GET" or "HEAD" (others never reach the handler)
+  std::string
+      method;  // "GET", "HEAD" or "POST" (others never reach the handler; a POST's body is read and dropped)
   std::string target;  // origin-form, e.g. "/t/12?x=1"; at most ServerOptions::max_target_bytes
   std::string client_address;  // the peer's IP address, e.g. "127.0.0.1"
   std::string accept_encoding;

@@ -101,22 +101,33 @@ TEST_F(HttpServerTest, LongTargetIs414) {
   EXPECT_EQ(calls_, 0);
 }
 
-TEST_F(HttpServerTest, PostIs405AndALargeBodyIs413) {
+TEST_F(HttpServerTest, PutIs405APostReachesTheHandlerAndALargeBodyIs413) {
   StartServer();
   {
     Connection c(port_);
-    ASSERT_TRUE(c.Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+    ASSERT_TRUE(c.Send("PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
     auto r = c.Read();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 405);
-    EXPECT_EQ(r->Header("allow"), "GET, HEAD");
+    EXPECT_EQ(r->Header("allow"), "GET, HEAD, POST");
+  }
+  EXPECT_EQ(calls_, 0);
+  {
+    // The site decides which routes take a POST (the one-click unsubscribe link); the body is dropped.
+    Connection c(port_);
+    ASSERT_TRUE(
+        c.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 26\r\n\r\nList-Unsubscribe=One-Click"));
+    auto r = c.Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(calls_, 1);
   }
   Connection c(port_);
   ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
-  EXPECT_EQ(calls_, 0);
+  EXPECT_EQ(calls_, 1);
 }
 
 TEST_F(HttpServerTest, GarbageIs400) {

@@ -58,12 +58,13 @@ enum class Route {
   kStatic,
   kNotFound,
   kServer,
+  kUnsubscribe,
   kCount
 };
 constexpr std::array<std::string_view, static_cast<std::size_t>(Route::kCount)> kRouteNames = {
     "list",          "category",    "thread",      "attachment", "search",     "feed",
     "category_feed", "thread_feed", "api_threads", "api_thread", "api_search", "healthz",
-    "metrics",       "static",      "not_found",   "server"};
+    "metrics",       "static",      "not_found",   "server",     "unsubscribe"};
 constexpr std::array<int, 13> kStatuses = {200, 304, 400, 404, 405, 413, 414, 429, 431, 500, 503, 0, 0};
 constexpr std::size_t kStatusSlots = 12;  // the statuses above, then "other"
 
@@ -873,6 +874,54 @@ struct Site::Impl {
     return r;
   }
 
+  // /unsubscribe/TOKEN (issue 12): GET and HEAD show what the link stops and
+  // a button; POST (the button, or a mail provider's RFC 8058 one-click)
+  // records the unsubscription, again and again with the same answer. A
+  // token that names no row, or whose signature does not verify for that
+  // row's recipient and scope, gets 404 and changes nothing. Never cached.
+  Response Unsubscribe(const Request& request, std::string_view token) {
+    constexpr std::string_view kInvalid = "This unsubscribe link is not valid. Nothing was changed.";
+    if (!options.unsubscribe_row || !options.unsubscribe_verify) {
+      return ErrorPage(Route::kUnsubscribe, 404, "There is no page at this address.");
+    }
+    const std::optional<int64_t> row = options.unsubscribe_row(token);
+    if (!row) return ErrorPage(Route::kUnsubscribe, 404, kInvalid);
+    auto reader = Borrow();
+    if (!reader) {
+      Outcome o = DatabaseError(reader.error());
+      return ErrorPage(Route::kUnsubscribe, o.status, o.message);
+    }
+    auto target = (*reader)->FindUnsubscribeTarget(*row);
+    if (!target) {
+      Outcome o = DatabaseError(target.error());
+      return ErrorPage(Route::kUnsubscribe, o.status, o.message);
+    }
+    const std::string scope = target->has_value() ? (*target)->scope() : "";
+    if (scope.empty() || !options.unsubscribe_verify(token, (*target)->recipient, scope)) {
+      return ErrorPage(Route::kUnsubscribe, 404, kInvalid);
+    }
+    UnsubscribeView view;
+    view.confirm = request.method != "POST";
+    view.action = "/unsubscribe/" + std::string(token);
+    view.who = AuthorLabel(forum::Author{"", (*target)->recipient}, AuthorDisplay::kMasked);
+    const std::string words = forum::DescribeScope(scope);
+    view.what = scope.starts_with("category:") ? "notifications of " + words
+                : scope.starts_with("thread:") ? "mail about " + words
+                                               : words;
+    if (!view.confirm) {
+      if (auto done = (*reader)->Unsubscribe((*target)->recipient, scope); !done.ok()) {
+        Outcome o = DatabaseError(done.error());
+        return ErrorPage(Route::kUnsubscribe, o.status, o.message);
+      }
+      base::LogInfo("web: " + (*target)->recipient + " unsubscribed from " + words + " (one-click)");
+    }
+    Response r;
+    r.AddHeader("Content-Type", "text/html; charset=utf-8");
+    r.AddHeader("Cache-Control", "no-store");
+    r.SetBody(RenderUnsubscribe(options.info, view));
+    return r;
+  }
+
   // Routes, checks limits, and answers from the cache or the database.
   Response Dispatch(const Request& request, Route& route) {
     std::string_view target = request.target;
@@ -923,6 +972,8 @@ struct Site::Impl {
         post = *ParseId(parts[3]);
         position = parts[4] == "0" ? 0 : *ParseId(parts[4]);
       }
+    } else if (n == 2 && parts[0] == "unsubscribe") {
+      route = Route::kUnsubscribe;
     } else if (parts[0] == "api" && n >= 2) {
       if (n == 2 && parts[1] == "threads") {
         route = Route::kApiThreads;
@@ -934,9 +985,17 @@ struct Site::Impl {
       }
     }
 
+    // Only the one-click unsubscribe link takes a POST (RFC 8058).
+    if (request.method == "POST" && route != Route::kUnsubscribe) {
+      Response r = ErrorPage(route, 405, "Only GET and HEAD are served here.");
+      r.AddHeader("Allow", "GET, HEAD");
+      return r;
+    }
     switch (route) {
       case Route::kNotFound:
         return ErrorPage(route, 404, "There is no page at this address.");
+      case Route::kUnsubscribe:
+        return Unsubscribe(request, parts[1]);
       case Route::kHealthz:
         return Healthz();
       case Route::kMetrics:

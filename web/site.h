@@ -23,6 +23,9 @@
 // - Limits: search (pages, JSON and the search form) is rate limited per
 //   client address by a token bucket (429 with Retry-After), and a query
 //   longer than SiteOptions::max_query_chars is refused (400).
+// - /unsubscribe/TOKEN: the one-click unsubscribe link of our mail (GET: a
+//   page with a button; POST: unsubscribed), the only route that takes a POST
+//   and the site's only write (Reader::Unsubscribe).
 // - /healthz answers 200 when the database answers and no mailbox of
 //   SiteOptions::mailboxes has been failing (its last noted error newer than
 //   its last successful pass) for longer than mailbox_failure_limit, else
@@ -44,7 +47,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -76,6 +81,14 @@ struct SiteOptions {
   std::chrono::seconds mailbox_failure_limit{600};
   // The bounce score at which an address gets no more mail (outbox.suppress_score).
   double suppress_score = 3.0;
+  // Unsubscribe links (/unsubscribe/TOKEN, issue 12), given by the
+  // composition root (mail/unsubscribe_token.h under the reply key; the web
+  // includes no mail code): the outbox row a token names, unverified, and
+  // whether the token is valid for that row's recipient and scope. Unset:
+  // those links answer 404.
+  std::function<std::optional<int64_t>(std::string_view token)> unsubscribe_row;
+  std::function<bool(std::string_view token, const std::string& recipient, const std::string& scope)>
+      unsubscribe_verify;
 };
 
 class Site {

@@ -44,7 +44,22 @@ class SiteTest : public forum::ScratchStoreTest {
     SiteOptions options;
     options.info.name = "Test Help";
     options.info.base_url = "https://help.example";
-    options.dsn = dsn_;
+    // The web's role may only SELECT (docs/configuration.md, web.dsn_file).
+    Scalar(
+        "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mf_site_reader') THEN "
+        "CREATE ROLE mf_site_reader LOGIN PASSWORD 'reader'; END IF; END$$");
+    Scalar("GRANT SELECT ON ALL TABLES IN SCHEMA public TO mf_site_reader");
+    options.dsn = dsn_ + " user=mf_site_reader password=reader";
+    // A stand-in for mail/unsubscribe_token.h (the web links no mail code):
+    // "ok-ID" and "bad-ID" name outbox row ID; only "ok-" tokens verify.
+    options.unsubscribe_row = [](std::string_view token) -> std::optional<int64_t> {
+      const size_t dash = token.find('-');
+      if (dash == std::string_view::npos) return std::nullopt;
+      return std::stoll(std::string(token.substr(dash + 1)));
+    };
+    options.unsubscribe_verify = [](std::string_view token, const std::string&, const std::string&) {
+      return token.starts_with("ok-");
+    };
     options.search_burst = 3;
     options.search_per_minute = 1;
     auto site = Site::Create(options);
@@ -461,6 +476,67 @@ TEST_F(SiteTest, HealthzNamesConfiguredMailboxesTheDatabaseDoesNotKnowAsUnknown)
          "last_error_at = now() WHERE mailbox = 'help'");
   r = (*site)->Handle(request);
   EXPECT_EQ(r.status, 503) << *r.body;
+}
+
+TEST_F(SiteTest, AnUnsubscribeLinkShowsAButtonOnGetAndUnsubscribesOnlyOnAPostWithAValidToken) {
+  const Made made = Post(0, "general", "VPN drops", "It drops.");
+  const std::string thread = std::to_string(made.thread_id);
+  const std::string alice =
+      Scalar("INSERT INTO outbox (kind, thread_id, recipient, message_id) VALUES ('answer', " + thread +
+             ", 'alice@example.com', 'post.1.a@help.example') RETURNING id");
+  const std::string watcher =
+      Scalar("INSERT INTO outbox (kind, thread_id, recipient, message_id) VALUES ('notification', " + thread +
+             ", 'it-team@example.com', 'post.1.a@help.example') RETURNING id");
+  const auto unsubscriptions = [&] {
+    return Scalar(
+        "SELECT coalesce(string_agg(address || ' ' || scope || ' ' || source, ', ' ORDER BY address), '') "
+        "FROM unsubscriptions");
+  };
+
+  // A GET (a link scanner, or the person) changes nothing: a page with a button that POSTs.
+  for (const char* method : {"GET", "HEAD"}) {
+    ClientResponse page = Get("/unsubscribe/ok-" + alice, "", method);
+    EXPECT_EQ(page.status, 200) << method;
+    EXPECT_EQ(page.Header("cache-control"), "no-store");
+    ExpectSecurityHeaders(page, method);
+  }
+  ClientResponse page = Get("/unsubscribe/ok-" + alice);
+  EXPECT_NE(page.body.find("<form method=\"post\" action=\"/unsubscribe/ok-" + alice + "\">"),
+            std::string::npos)
+      << page.body;
+  EXPECT_NE(page.body.find("al…@example.com"), std::string::npos) << "masked, never the address";
+  EXPECT_EQ(page.body.find("alice@example.com"), std::string::npos);
+  EXPECT_EQ(unsubscriptions(), "");
+
+  // The POST (RFC 8058 one-click: no cookie, no script) unsubscribes, as often as it comes.
+  for (int i = 0; i < 2; ++i) {
+    ClientResponse done = Get("/unsubscribe/ok-" + alice,
+                              "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 26\r\n\r\n"
+                              "List-Unsubscribe=One-Click",
+                              "POST");
+    EXPECT_EQ(done.status, 200) << done.body;
+    ExpectSecurityHeaders(done, "POST");
+    EXPECT_EQ(unsubscriptions(), "alice@example.com thread:" + thread + " one-click");
+  }
+  // A watcher's link: that category's notifications.
+  EXPECT_EQ(Get("/unsubscribe/ok-" + watcher, "", "POST").status, 200);
+  EXPECT_EQ(unsubscriptions(), "alice@example.com thread:" + thread +
+                                   " one-click, it-team@example.com category:general one-click");
+
+  // A token that does not verify, or names no row, changes nothing.
+  const std::string before = unsubscriptions();
+  Scalar("DELETE FROM unsubscriptions WHERE address = 'it-team@example.com'");
+  for (const std::string& target :
+       std::vector<std::string>{"/unsubscribe/bad-" + watcher, "/unsubscribe/ok-999999", "/unsubscribe/x"}) {
+    ClientResponse refused = Get(target, "", "POST");
+    EXPECT_EQ(refused.status, 404) << target;
+    ExpectSecurityHeaders(refused, target);
+  }
+  EXPECT_EQ(unsubscriptions(), "alice@example.com thread:" + thread + " one-click");
+  // No other page takes a POST.
+  ClientResponse post = Get("/", "", "POST");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.Header("allow"), "GET, HEAD");
 }
 
 }  // namespace

@@ -83,6 +83,18 @@ std::string RenderSearch(const SiteInfo& site, const SearchForm& form, const std
 // An error page (404, 429, 500...); `message` is plain text.
 std::string RenderError(const SiteInfo& site, int status, std::string_view message);
 
+// The page of an unsubscribe link (issue 12). `confirm`: the GET page, whose
+// button POSTs to `action` (the link's own path); otherwise the page after
+// the POST: done. `who` is the masked recipient, `what` what the link stops
+// ("answers in thread 12"): both plain text.
+struct UnsubscribeView {
+  bool confirm = true;
+  std::string action;  // "/unsubscribe/TOKEN"
+  std::string who;
+  std::string what;
+};
+std::string RenderUnsubscribe(const SiteInfo& site, const UnsubscribeView& view);
+
 // --- Atom feeds (application/atom+xml) ---
 // All threads or one category's (entries are threads, newest activity first).
 std::string RenderThreadsFeed(const SiteInfo& site, const std::optional<forum::CategoryView>& category,

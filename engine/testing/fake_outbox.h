@@ -48,6 +48,9 @@ class FakeOutbox : public OutboxQueue {
                          std::chrono::milliseconds delay) override;
   base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) override;
   base::Status MarkSuppressed(int64_t id, const std::string& why) override;
+  base::Status MarkUnsubscribed(int64_t id, const std::string& why) override {
+    return MarkSuppressed(id, why);
+  }
   base::Status Release(int64_t id) override;
   base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) override;
   base::Result<std::optional<std::chrono::milliseconds>> LoopPause(

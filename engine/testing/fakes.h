@@ -119,6 +119,10 @@ class FakeLedger : public InboundLedger {
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override;
   base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                   const std::vector<std::string>& message_ids) override;
+  // No outbox here: no token names a row.
+  base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t) override {
+    return std::optional<forum::UnsubscribeTarget>();
+  }
   // InboundLedger.
   base::Result<bool> HoldsMailboxLock(const std::string& mailbox) override;
   base::Result<std::optional<forum::MailboxState>> GetMailboxState(const std::string& mailbox) override;
