@@ -113,6 +113,19 @@ int SubscriptionsList(const std::string& config_path, const std::string& address
 // so it gets all its mail again. Exit 1 when it had none.
 int SubscriptionsClear(const std::string& config_path, const std::string& address);
 
+// test-connection -c FILE [--mailbox NAME]: checks every server as the
+// daemon will use it and prints one line per check — "ok", "warning" (works,
+// with a caveat) or "FAILED" with the server's answer and a "fix:" line: the
+// database (connection, schema version against this build's); each mailbox,
+// or only NAME (TLS with the certificate verified, login with a password or
+// OAuth2, the folder exists, IDLE and MOVE offered, the after and quarantine
+// folders exist or can be created — they are created as the daemon would);
+// SMTP (TLS, AUTH, then MAIL FROM our bounce address and RCPT TO our From
+// address, RSET without DATA: nothing is sent). No secret is printed. 0 when
+// every check passed; 1 otherwise; 64 for an unknown mailbox; 78 for a bad
+// configuration.
+int TestConnection(const std::string& config_path, const std::string& mailbox);
+
 }  // namespace ctl
 
 #endif  // MAILFORUM_CLI_COMMANDS_H_

@@ -36,6 +36,7 @@ enum Takes : unsigned {
   kOutboxId = 1u << 6,
   kStatus = 1u << 7,
   kAddress = 1u << 8,
+  kOptionalMailbox = 1u << 9,  // --mailbox NAME, not required
 };
 
 struct Command {
@@ -75,6 +76,11 @@ const std::vector<Command>& Commands() {
       {nullptr, "trace", "the life of a message (by Message-ID) or what is known about an address",
        kConfig | kTarget | kJson,
        [](const Arguments& a) { return ctl::Trace(a.config_path, a.target, FormatOf(a)); }},
+      {nullptr, "test-connection",
+       "check the database, every mailbox's IMAP server (or --mailbox's) and SMTP as the daemon will use "
+       "them; exit 0 only when all work",
+       kConfig | kOptionalMailbox,
+       [](const Arguments& a) { return ctl::TestConnection(a.config_path, a.mailbox); }},
       {nullptr, "status", "each mailbox's health and the outbox backlog, as /healthz reports them",
        kConfig | kJson, [](const Arguments& a) { return ctl::Status(a.config_path, FormatOf(a)); }},
       {"quarantine", "list", "list the quarantined messages", kConfig | kJson,
@@ -132,6 +138,9 @@ int main(int argc, char** argv) {
       sub->add_option("-c,--config", args.config_path, "configuration file")->required();
     }
     if (command.takes & kMailbox) sub->add_option("--mailbox", args.mailbox, "mailbox name")->required();
+    if (command.takes & kOptionalMailbox) {
+      sub->add_option("--mailbox", args.mailbox, "check only this mailbox (and the database and SMTP)");
+    }
     if (command.takes & kFile) sub->add_option("file", args.file, "message file (.eml)")->required();
     if (command.takes & kTarget) {
       sub->add_option("target", args.target, "a Message-ID (<...> optional) or an address")->required();

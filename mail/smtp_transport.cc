@@ -17,12 +17,15 @@
 #include <string>
 #include <string_view>
 #include <utility>
-
 #include <vmime/exception.hpp>
 #include <vmime/mailbox.hpp>
 #include <vmime/mailboxList.hpp>
 #include <vmime/net/session.hpp>
+#include <vmime/net/smtp/SMTPCommand.hpp>
+#include <vmime/net/smtp/SMTPConnection.hpp>
 #include <vmime/net/smtp/SMTPExceptions.hpp>
+#include <vmime/net/smtp/SMTPResponse.hpp>
+#include <vmime/net/smtp/SMTPTransport.hpp>
 #include <vmime/net/socket.hpp>
 #include <vmime/net/timeoutHandler.hpp>
 #include <vmime/net/transport.hpp>
@@ -702,14 +705,17 @@ std::string OneLine(std::string text) {
   return out;
 }
 
+// "5.1.1", or "" when the server gave no enhanced status code (RFC 3463).
+template <typename EnhancedCode>
+std::string EnhancedStatus(const EnhancedCode& code) {
+  if (code.klass == 0) return "";
+  return std::to_string(code.klass) + "." + std::to_string(code.subject) + "." + std::to_string(code.detail);
+}
+
 SmtpReply ReplyOf(const vmime::net::smtp::SMTPCommandError& e) {
   SmtpReply reply;
   reply.code = e.statusCode();
-  const auto enhanced = e.extendedStatusCode();
-  if (enhanced.klass != 0) {
-    reply.enhanced_status = std::to_string(enhanced.klass) + "." + std::to_string(enhanced.subject) + "." +
-                            std::to_string(enhanced.detail);
-  }
+  reply.enhanced_status = EnhancedStatus(e.extendedStatusCode());
   reply.text = OneLine(e.response());
   reply.command = e.command();
   constexpr std::string_view kRcpt = "RCPT TO:<";
@@ -937,6 +943,52 @@ base::Status SmtpTransport::Send(const Envelope& envelope, std::string_view raw_
   attempt = impl.SendOnce(envelope, data);
   if (!attempt.status.ok()) impl.Close();
   return attempt.status;
+}
+
+base::Status SmtpTransport::Probe(const Envelope& envelope) {
+  Impl& impl = *impl_;
+  impl.last_reply.reset();
+  if (base::Status status = CheckEnvelope(envelope); !status.ok())
+    return status.error().WithContext(impl.server);
+  if (!impl.IsOpen()) {
+    if (base::Status status = impl.Open(); !status.ok()) return status;
+  }
+  namespace smtp = vmime::net::smtp;
+  try {
+    auto transport = vmime::dynamicCast<smtp::SMTPTransport>(impl.transport);
+    if (transport == nullptr) return MakeError(ErrorKind::kInternal, impl.server + ": not an SMTP transport");
+    const vmime::shared_ptr<smtp::SMTPConnection> connection = transport->getConnection();
+    // One command and its reply; a reply other than 2xx ends the probe with it.
+    auto step = [&](const vmime::shared_ptr<smtp::SMTPCommand>& command) -> base::Status {
+      connection->sendRequest(command);
+      const vmime::shared_ptr<smtp::SMTPResponse> response = connection->readResponse();
+      if (response->getCode() / 100 == 2) return {};
+      SmtpReply reply;
+      reply.code = response->getCode();
+      reply.enhanced_status = EnhancedStatus(response->getEnhancedCode());
+      reply.text = OneLine(response->getText());
+      reply.command = command->getText();
+      impl.last_reply = reply;
+      return MakeError(KindOfReply(reply.code), impl.server + ": " + reply.command + ": " +
+                                                    std::to_string(reply.code) + " " + reply.text);
+    };
+    base::Status status =
+        step(smtp::SMTPCommand::MAIL(vmime::mailbox(vmime::emailAddress(envelope.mail_from)), false));
+    for (size_t i = 0; status.ok() && i < envelope.recipients.size(); ++i) {
+      status =
+          step(smtp::SMTPCommand::RCPT(vmime::mailbox(vmime::emailAddress(envelope.recipients[i])), false));
+    }
+    if (base::Status reset = step(smtp::SMTPCommand::RSET()); status.ok()) status = reset;
+    if (!status.ok()) impl.Close();
+    return status;
+  } catch (const vmime::exception& e) {
+    base::Error error = impl.Convert(e, "probe");
+    impl.Close();
+    return error;
+  } catch (const std::exception& e) {
+    impl.Close();
+    return MakeError(ErrorKind::kInternal, impl.server + ": probe: " + e.what());
+  }
 }
 
 const std::optional<SmtpReply>& SmtpTransport::last_reply() const { return impl_->last_reply; }

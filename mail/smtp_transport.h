@@ -144,6 +144,17 @@ class SmtpTransport {
   // Send() reconnects.
   base::Status Send(const Envelope& envelope, std::string_view raw_message);
 
+  // Asks the server whether it would take mail with `envelope` without
+  // sending any (mailforumctl test-connection): MAIL FROM, RCPT TO for each
+  // recipient, then RSET; never DATA, so nothing is delivered. Reconnects
+  // first when the connection was closed. Errors: kInvalidInput for a
+  // malformed envelope (as Send()); kTransient for a 4xx reply, a lost
+  // connection or a timeout; kPermanent for a 5xx reply (last_reply() has
+  // it, its message names the command: "MAIL FROM:<a@example.com>: 553 ...");
+  // the Connect() errors when reconnecting fails. After a failure the
+  // connection is closed.
+  base::Status Probe(const Envelope& envelope);
+
   // The server's reply behind the last Send()'s failure (including its
   // reconnection), or nullopt when that Send() succeeded or failed without a
   // reply (connection lost, TLS, timeout, invalid input).
