@@ -439,7 +439,11 @@ void Usage(FILE* out) {
       "usage: mailforumd -c FILE [--once]\n"
       "  -c, --config FILE  the configuration (see docs/configuration.md)\n"
       "      --once         process what is pending, then exit\n"
-      "  -h, --help         this text\n",
+      "  -h, --help         this text\n"
+      "signals: SIGHUP re-reads FILE (a broken file is refused; only changed mailboxes restart),\n"
+      "  SIGTERM/SIGINT finish the batch in hand and stop within daemon.stop_timeout\n"
+      "exit: 0 stopped; 70 a loop did not stop in time; 75 PostgreSQL unreachable at start;\n"
+      "  78 configuration or schema error (see mailforumd(8))\n",
       out);
 }
 
