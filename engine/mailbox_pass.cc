@@ -1,11 +1,13 @@
 #include "engine/mailbox_pass.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "base/ascii.h"
 #include "base/log.h"
 
 namespace engine {
@@ -17,28 +19,52 @@ constexpr size_t kInfoChunk = 1000;
 // A message during which this many processes died is quarantined unparsed.
 constexpr int kDeathsToQuarantine = 2;
 
-// The lookup of one batch. A batch is decided before it is recorded, so a
-// reply fetched in the same batch as the message it answers would not find
-// that message's thread (its Message-ID reaches the ledger only when
-// recorded) and would open a thread of its own. This lookup notes when a
-// decision asked for the Message-ID of a post decided earlier in the batch;
-// the pass then records the batch so far and decides again.
+// The lookup of one batch. A batch is decided whole before it is recorded
+// in one transaction, so a message may answer a post decided earlier in the
+// same batch and not yet in the ledger. This lookup answers from those
+// pending decisions where the ledger cannot: a reply to a pending post joins
+// its thread (a thread the batch opens is named by a placeholder,
+// -(index of the item that opens it + 1), which RecordBatch resolves; see
+// forum::PostDraft::thread_id), a pending post's author is among its
+// thread's participants, and the batch's new threads count against their
+// sender's hourly limit.
 class BatchLookup : public ForumLookup {
  public:
   explicit BatchLookup(ForumLookup& inner) : inner_(inner) {}
   base::Result<bool> ThreadExists(int64_t id) override { return inner_.ThreadExists(id); }
+  // The first of `ids` known to the ledger or pending (the ledger wins for an id that is both).
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
-    for (const std::string& id : ids) refers_to_pending_ = refers_to_pending_ || pending_.count(id) > 0;
-    return inner_.FindThreadByMessageIds(ids);
+    auto pending = std::find_if(ids.begin(), ids.end(), [&](const auto& id) { return posts_.count(id) > 0; });
+    if (pending == ids.end()) return inner_.FindThreadByMessageIds(ids);
+    auto known = inner_.FindThreadByMessageIds(std::vector<std::string>(ids.begin(), pending + 1));
+    if (!known || known->has_value()) return known;
+    return std::optional<int64_t>(posts_.at(*pending).thread_id);
   }
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override {
-    return inner_.CountThreadsOpenedSince(address, seconds);
+    auto count = inner_.CountThreadsOpenedSince(address, seconds);
+    if (!count) return count;
+    auto it = opened_by_.find(base::AsciiLower(address));
+    return *count + (it == opened_by_.end() ? 0 : it->second);
   }
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override {
-    return inner_.FindThreadAudience(thread_id);
+    if (thread_id < 0) {
+      auto it = new_threads_.find(thread_id);
+      if (it == new_threads_.end()) return std::optional<forum::ThreadAudience>();
+      return std::optional<forum::ThreadAudience>(it->second);
+    }
+    auto audience = inner_.FindThreadAudience(thread_id);
+    if (!audience || !audience->has_value()) return audience;
+    if (auto it = joined_.find(thread_id); it != joined_.end()) {
+      for (const std::string& author : it->second) AddParticipant((*audience)->participants, author);
+    }
+    return audience;
   }
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override {
-    return inner_.FindPostByMessageId(message_id);
+    auto known = inner_.FindPostByMessageId(message_id);
+    if (!known || known->has_value()) return known;
+    auto it = posts_.find(message_id);
+    if (it == posts_.end()) return known;
+    return std::optional<forum::PostRef>(it->second);
   }
   base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                   const std::vector<std::string>& message_ids) override {
@@ -47,20 +73,53 @@ class BatchLookup : public ForumLookup {
   base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) override {
     return inner_.FindUnsubscribeTarget(outbox_id);
   }
-  // `item` is decided but not yet recorded.
-  void AddPending(const forum::InboundItem& item) {
-    if (item.outcome == forum::Outcome::kPosted && !item.message_id.empty()) pending_.insert(item.message_id);
+  // `item`, the batch's item number `index`, is decided but not yet recorded.
+  void AddPending(const forum::InboundItem& item, size_t index) {
+    if (item.outcome != forum::Outcome::kPosted || !item.post) return;
+    const int64_t placeholder = -static_cast<int64_t>(index) - 1;
+    const std::string author = base::AsciiLower(item.post->author_address);
+    int64_t thread = item.post->thread_id.value_or(placeholder);
+    if (!item.post->thread_id) {
+      forum::ThreadAudience audience;
+      audience.thread_id = placeholder;
+      audience.category = item.post->category;
+      audience.author_address = author;
+      audience.participants = {author};
+      new_threads_[placeholder] = std::move(audience);
+      ++opened_by_[author];
+    } else if (thread < 0) {
+      if (auto it = new_threads_.find(thread); it != new_threads_.end())
+        AddParticipant(it->second.participants, author);
+    } else {
+      AddParticipant(joined_[thread], author);
+    }
+    if (!item.message_id.empty())
+      posts_.emplace(item.message_id, forum::PostRef{placeholder, thread, author});
   }
   // Everything pending is recorded now.
-  void ClearPending() { pending_.clear(); }
-  // Whether a decision since the last call asked for a pending Message-ID (and so may be wrong).
-  bool TakeRefersToPending() { return std::exchange(refers_to_pending_, false); }
+  void ClearPending() {
+    posts_.clear();
+    new_threads_.clear();
+    joined_.clear();
+    opened_by_.clear();
+  }
 
  private:
+  static void AddParticipant(std::vector<std::string>& participants, const std::string& author) {
+    if (std::find(participants.begin(), participants.end(), author) == participants.end())
+      participants.push_back(author);
+  }
+
   ForumLookup& inner_;
-  std::set<std::string> pending_;
-  bool refers_to_pending_ = false;
+  std::map<std::string, forum::PostRef> posts_;           // pending post by inbound Message-ID
+  std::map<int64_t, forum::ThreadAudience> new_threads_;  // by placeholder
+  std::map<int64_t, std::vector<std::string>> joined_;    // ledger thread → authors of pending posts in it
+  std::map<std::string, int64_t> opened_by_;              // sender → new threads pending
 };
+
+std::string Ms(std::chrono::steady_clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
 
 // What a batch's post-actions are, by outcome.
 struct PostActions {
@@ -194,7 +253,10 @@ class Pass {
       auto infos = source_.FetchInfo(chunk);
       if (!infos) return infos.error();
       for (size_t i = 0; i < infos->size() && !stopped_;) {
+        timings_ = {};
+        const auto fetch_start = std::chrono::steady_clock::now();
         auto fetched = FetchNextBatch(*infos, i);
+        timings_.fetch = std::chrono::steady_clock::now() - fetch_start;
         if (!fetched) return fetched.error();
         if (auto s = IngestBatch(*fetched); !s.ok()) return s;
       }
@@ -251,8 +313,11 @@ class Pass {
     return std::nullopt;
   }
 
-  // Decides the messages of one fetched batch (ascending UIDs) and records them.
+  // Decides the messages of one fetched batch (ascending UIDs) and records
+  // them in one transaction; a reply to a message of the same batch is
+  // resolved in memory (BatchLookup), so nothing is recorded in pieces.
   base::Status IngestBatch(std::vector<mail::ImapMessage>& fetched) {
+    timings_.decide_start = std::chrono::steady_clock::now();
     Decided batch;
     lookup_.ClearPending();
     for (auto& m : fetched) {
@@ -260,28 +325,18 @@ class Pass {
       if (auto admitted = Admit(m, f)) {
         batch.items.push_back(std::move(*admitted));
       } else {
-        auto item = DecideInBatch(f, batch);
+        if (auto s = ledger_.NoteWorking(name_, uidvalidity_, f.uid, owner_); !s.ok()) return s.error();
+        if (o_.before_decide) o_.before_decide(f.raw);
+        auto item = Decide(f, o_.pipeline, lookup_);
         if (!item) return item.error();
-        lookup_.AddPending(*item);
+        lookup_.AddPending(*item, batch.items.size());
         batch.items.push_back(std::move(item).value());
       }
       batch.raws.push_back(std::move(f));
     }
-    return Record(batch);
-  }
-
-  // Decides `f`; when it answers a message of `batch` not yet recorded,
-  // records the batch so far (so the thread match sees that message) and
-  // decides again.
-  base::Result<forum::InboundItem> DecideInBatch(const FetchedMessage& f, Decided& batch) {
-    if (auto s = ledger_.NoteWorking(name_, uidvalidity_, f.uid, owner_); !s.ok()) return s.error();
-    if (o_.before_decide) o_.before_decide(f.raw);
-    auto item = Decide(f, o_.pipeline, lookup_);
-    if (!item || !lookup_.TakeRefersToPending()) return item;
-    if (auto s = Record(batch); !s.ok()) return s.error();
-    batch = Decided{};
+    auto s = Record(batch);
     lookup_.ClearPending();
-    return Decide(f, o_.pipeline, lookup_);
+    return s;
   }
 
   // Records `batch` in one transaction, quarantines what the ledger refused,
@@ -290,7 +345,10 @@ class Pass {
     if (batch.items.empty()) return {};
     // Deciding is over: a death from here on is not the fault of the last message decided.
     if (auto s = ledger_.NoteWorking(name_, uidvalidity_, 0, owner_); !s.ok()) return s.error();
+    const auto record_start = std::chrono::steady_clock::now();
+    timings_.decide = record_start - timings_.decide_start;
     auto recorded = ledger_.RecordBatch(batch.items, o_.domain);
+    timings_.record = std::chrono::steady_clock::now() - record_start;
     if (!recorded) return recorded.error();
     if (o_.on_mail_queued && std::any_of(batch.items.begin(), batch.items.end(),
                                          [](const auto& item) { return !item.outbox.empty(); })) {
@@ -311,10 +369,14 @@ class Pass {
       }
     }
     if (posted > 0) FillReplyAddresses();
+    const auto after_start = std::chrono::steady_clock::now();
     if (auto s = ApplyPostActions(actions); !s.ok()) return s.error();
+    const auto after = std::chrono::steady_clock::now() - after_start;
+    // Tests and operators wait for "N message(s), ": the timings go last.
     base::LogInfo("mailbox " + name_ + ": " + std::to_string(batch.items.size()) + " message(s), " +
                   std::to_string(posted) + " posted, " + std::to_string(actions.quarantined.size()) +
-                  " quarantined");
+                  " quarantined (fetch " + Ms(timings_.fetch) + ", decide " + Ms(timings_.decide) +
+                  ", record " + Ms(timings_.record) + ", post-actions " + Ms(after) + ")");
     return {};
   }
 
@@ -359,6 +421,11 @@ class Pass {
   uint32_t last_uid_ = 0;
   std::chrono::system_clock::time_point import_after_;
   std::optional<forum::CrashedWork> crash_;
+  // Where the time of the current batch went (its log line says).
+  struct {
+    std::chrono::steady_clock::duration fetch{}, decide{}, record{};
+    std::chrono::steady_clock::time_point decide_start;
+  } timings_;
 };
 
 }  // namespace

@@ -5,7 +5,9 @@
 // handle a new UIDVALIDITY by rescanning (deduplicated by message key),
 // finish the post-actions a crash left undone, then fetch new mail in
 // batches: decide each message (engine/pipeline.h), record each batch in ONE
-// ledger transaction, and only after the commit do the post-action on the
+// ledger transaction (a reply to a message of the same batch is resolved in
+// memory, so a batch is never recorded in pieces; see
+// forum::PostDraft::thread_id), and only after the commit do the post-action on the
 // server (\Seen, move or delete; quarantined mail moves to the quarantine
 // folder). A failure anywhere ends the pass with its error; the next pass
 // (on fresh connections) picks up exactly where the ledger's commit left

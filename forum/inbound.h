@@ -39,7 +39,13 @@ struct AttachmentDraft {
 
 // The post to create when the outcome is kPosted.
 struct PostDraft {
-  std::optional<int64_t> thread_id;  // answer in this thread; nullopt: open a new thread
+  // Answer in this thread; nullopt: open a new thread. Within one
+  // Store::RecordBatch call a negative id -(i + 1) names the thread of the
+  // batch's item i (decided earlier in the same batch): the thread it opened
+  // or joined, or when it turned out a duplicate the thread its Message-ID
+  // leads to. The same placeholders may stand in ThreadUpdate's thread_id and
+  // accepted_post_id (item i's post).
+  std::optional<int64_t> thread_id;
   std::string category;              // new thread: the category slug (must exist)
   std::vector<std::string> tags;     // new thread: its tags
   std::string subject;               // new thread: its subject

@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "base/ascii.h"
 #include "forum/store.h"
@@ -31,30 +32,13 @@ std::string OurMessageId(const std::string& what, int64_t id, const std::string&
 // pqxx 6 takes bytea parameters as binarystring.
 pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
 
-// A PostgreSQL array literal of `values` (passed as a parameter, so only array quoting applies).
-std::string TextArray(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ",";
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 int64_t InsertThread(pqxx::transaction_base& tx, const PostDraft& post) {
-  pqxx::result category = tx.exec_params("SELECT id FROM categories WHERE slug = $1", post.category);
-  if (category.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
-  return tx
-      .exec_params1(
-          "INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
-          "VALUES ($1, $2, $3::text[], $4, $5) RETURNING id",
-          category[0][0].as<int64_t>(), post.subject, TextArray(post.tags), post.author_address, post.author_name)[0]
-      .as<int64_t>();
+  const pqxx::result thread = tx.exec_params(
+      "INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
+      "SELECT id, $2, $3::text[], $4, $5 FROM categories WHERE slug = $1 RETURNING id",
+      post.category, post.subject, TextArray(post.tags), post.author_address, post.author_name);
+  if (thread.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
+  return thread[0][0].as<int64_t>();
 }
 
 void InsertAttachments(pqxx::transaction_base& tx, int64_t post_id, const std::vector<AttachmentDraft>& attachments) {
@@ -71,34 +55,36 @@ void InsertAttachments(pqxx::transaction_base& tx, int64_t post_id, const std::v
   }
 }
 
-// Creates the post (and its thread when new); returns {thread_id, post_id}.
-std::pair<int64_t, int64_t> InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
+struct InsertedPost {
+  int64_t thread_id = 0;
+  int64_t post_id = 0;
+  std::string message_id;  // ours
+};
+
+// Creates the post (and its thread when new).
+InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
   const PostDraft& post = *item.post;
   int64_t thread_id = post.thread_id ? *post.thread_id : InsertThread(tx, post);
-  // The Message-ID is made before the row exists, so reserve the id first.
-  const int64_t post_id = tx.exec1("SELECT nextval('posts_id_seq')")[0].as<int64_t>();
-  const std::string our_id = OurMessageId("post", post_id, domain);
-  tx.exec_params(
-      "INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id, author_verified) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-      post_id, thread_id, post.author_address, post.author_name, post.body, post.elided, our_id,
-      post.author_verified);
-  tx.exec_params("INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'outbound')", our_id,
-                 post_id);
-  if (!item.message_id.empty()) {
-    tx.exec_params(
-        "INSERT INTO message_ids (message_id, post_id, direction) VALUES ($1, $2, 'inbound') "
-        "ON CONFLICT DO NOTHING",
-        item.message_id, post_id);
-  }
-  // A post by someone other than the thread's author answers it.
-  tx.exec_params(
-      "UPDATE threads SET last_post_at = now(), "
-      "status = CASE WHEN status = 'open' AND lower(author_address) <> lower($2) THEN 'answered' ELSE status END "
-      "WHERE id = $1",
-      thread_id, post.author_address);
+  // One round trip: the post's id (its Message-ID, OurMessageIdPrefix("post", id) + random@domain, is made
+  // from it), the post,
+  // the Message-IDs that lead to it, and the thread, which a post by someone other than its author answers.
+  const pqxx::row inserted = tx.exec_params1(
+      "WITH n AS (SELECT nextval('posts_id_seq') AS id), "
+      "p AS (INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id, "
+      "author_verified) SELECT id, $1, $2, $3, $4, $5, $6 || id || '.' || $7, $8 FROM n "
+      "RETURNING id, message_id), "
+      "o AS (INSERT INTO message_ids (message_id, post_id, direction) SELECT message_id, id, 'outbound' FROM "
+      "p), "
+      "i AS (INSERT INTO message_ids (message_id, post_id, direction) SELECT $9, id, 'inbound' FROM p "
+      "WHERE $9 <> '' ON CONFLICT DO NOTHING), "
+      "t AS (UPDATE threads SET last_post_at = now(), status = CASE WHEN status = 'open' "
+      "AND lower(author_address) <> lower($2) THEN 'answered' ELSE status END WHERE id = $1) "
+      "SELECT id, message_id FROM p",
+      thread_id, post.author_address, post.author_name, post.body, post.elided, std::string("post."),
+      RandomTag() + "@" + domain, post.author_verified, item.message_id);
+  const int64_t post_id = inserted[0].as<int64_t>();
   InsertAttachments(tx, post_id, post.attachments);
-  return {thread_id, post_id};
+  return {thread_id, post_id, inserted[1].as<std::string>()};
 }
 
 // Why no more acknowledgements and rejection notices may go to `recipient`
@@ -130,7 +116,7 @@ std::string NoticeCapReached(pqxx::transaction_base& tx, const OutboxDraft& out,
 
 // Queues `item`'s outbox rows; returns what was held back and why ("" when nothing was).
 std::string QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, const RecordResult& result,
-                        int64_t inbound_id, const std::string& domain) {
+                        const std::string& post_message_id, int64_t inbound_id, const std::string& domain) {
   std::string held;
   for (const OutboxDraft& out : item.outbox) {
     const std::string recipient = base::AsciiLower(out.recipient);
@@ -162,7 +148,7 @@ std::string QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, con
     // Mail about a post carries the post's own Message-ID; other mail gets one of its own.
     std::string message_id;
     if (result.post_id && (out.kind == "answer" || out.kind == "notification")) {
-      message_id = tx.exec_params1("SELECT message_id FROM posts WHERE id = $1", *result.post_id)[0].as<std::string>();
+      message_id = post_message_id;
     } else {
       message_id = OurMessageId(out.kind == "rejection" ? "reject" : "ack", inbound_id, domain);
     }
@@ -259,23 +245,41 @@ int64_t WriteInboundRow(pqxx::transaction_base& tx, const InboundItem& item, con
 
 }  // namespace
 
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ",";
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 std::string OurMessageIdPrefix(const std::string& what, int64_t id) {
   return what + "." + std::to_string(id) + ".";
 }
 
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
-                           int64_t existing_id) {
+                           int64_t existing_id, std::optional<bool> key_taken) {
   RecordResult result;
   // The message key decides duplicates across mailboxes, rescans and daemons.
-  result.outcome = MessageKeyTaken(tx, item.message_key, existing_id) ? Outcome::kDuplicate : item.outcome;
+  const bool duplicate = key_taken ? *key_taken : MessageKeyTaken(tx, item.message_key, existing_id);
+  result.outcome = duplicate ? Outcome::kDuplicate : item.outcome;
+  std::string post_message_id;
   if (result.outcome == Outcome::kPosted) {
-    auto [thread_id, post_id] = InsertPost(tx, item, domain);
-    result.thread_id = thread_id;
-    result.post_id = post_id;
+    InsertedPost post = InsertPost(tx, item, domain);
+    result.thread_id = post.thread_id;
+    result.post_id = post.post_id;
+    post_message_id = std::move(post.message_id);
   }
   const int64_t inbound_id = WriteInboundRow(tx, item, result, existing_id);
   if (result.outcome != Outcome::kDuplicate) {
-    if (const std::string held = QueueOutbox(tx, item, result, inbound_id, domain); !held.empty()) {
+    if (const std::string held = QueueOutbox(tx, item, result, post_message_id, inbound_id, domain);
+        !held.empty()) {
       // The trace shows why a sender got no notice.
       tx.exec_params("UPDATE inbound_messages SET reason = reason || $2 WHERE id = $1", inbound_id, held);
     }
@@ -291,18 +295,120 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
 
 namespace {
 
-// Records one item inside `tx` (under a savepoint the caller holds).
-RecordResult RecordOne(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
+// What RecordBatch knows before it writes: which of the batch's UIDs are
+// recorded and which of its message keys another row holds (two queries for
+// the whole batch), kept up to date as the batch's items are written.
+class BatchState {
+ public:
+  BatchState(pqxx::transaction_base& tx, const std::vector<InboundItem>& items) : items_(items) {
+    std::vector<std::string> mailboxes, keys;
+    std::string validities = "{", uids = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+      mailboxes.push_back(items[i].mailbox);
+      keys.push_back(items[i].message_key);
+      validities += (i ? "," : "") + std::to_string(items[i].uidvalidity);
+      uids += (i ? "," : "") + std::to_string(items[i].uid);
+    }
+    for (const auto& row :
+         tx.exec_params("SELECT m.mailbox, m.uidvalidity, m.uid FROM inbound_messages m "
+                        "JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS b(mailbox, uidvalidity, uid) "
+                        "ON m.mailbox = b.mailbox AND m.uidvalidity = b.uidvalidity AND m.uid = b.uid",
+                        TextArray(mailboxes), validities + "}", uids + "}")) {
+      recorded_.emplace(row[0].as<std::string>(), static_cast<uint32_t>(row[1].as<int64_t>()),
+                        static_cast<uint32_t>(row[2].as<int64_t>()));
+    }
+    for (const auto& row : tx.exec_params(
+             "SELECT DISTINCT message_key FROM inbound_messages WHERE message_key = ANY($1::text[]) "
+             "AND outcome <> 'duplicate'",
+             TextArray(keys))) {
+      taken_.insert(row[0].as<std::string>());
+    }
+  }
+
+  bool Recorded(const InboundItem& item) const {
+    return recorded_.count({item.mailbox, item.uidvalidity, item.uid}) > 0;
+  }
+  bool KeyTaken(const InboundItem& item) const { return taken_.count(item.message_key) > 0; }
+  // Item number `index` of the batch was written with `result`.
+  void Wrote(size_t index, const RecordResult& result) {
+    const InboundItem& item = items_[index];
+    recorded_.emplace(item.mailbox, item.uidvalidity, item.uid);
+    if (result.outcome != Outcome::kDuplicate) taken_.insert(item.message_key);
+    if (results_.size() <= index) results_.resize(index + 1);
+    results_[index] = result;
+  }
+
+  // The thread (or with `post`, the post) that placeholder `id` (see
+  // PostDraft::thread_id) names; nullopt when there is none.
+  std::optional<int64_t> Resolve(pqxx::transaction_base& tx, int64_t id, bool post) const {
+    const size_t index = static_cast<size_t>(-(id + 1));
+    if (index >= items_.size()) return std::nullopt;
+    if (index < results_.size() && results_[index]) {
+      const auto& found = post ? results_[index]->post_id : results_[index]->thread_id;
+      if (found) return found;
+    }
+    if (post || items_[index].message_id.empty()) return std::nullopt;
+    // A duplicate (or recorded before): its Message-ID leads to the thread of the copy that was posted.
+    const pqxx::result r = tx.exec_params(
+        "SELECT p.thread_id FROM message_ids m JOIN posts p ON p.id = m.post_id WHERE m.message_id = $1 "
+        "ORDER BY m.post_id LIMIT 1",
+        items_[index].message_id);
+    if (r.empty()) return std::nullopt;
+    return r[0][0].as<int64_t>();
+  }
+
+ private:
+  const std::vector<InboundItem>& items_;
+  std::set<std::tuple<std::string, uint32_t, uint32_t>> recorded_;
+  std::set<std::string> taken_;
+  std::vector<std::optional<RecordResult>> results_;  // by index, of the items written so far
+};
+
+bool HasPlaceholder(const InboundItem& item) {
+  return (item.post && item.post->thread_id && *item.post->thread_id < 0) ||
+         (item.thread_update &&
+          (item.thread_update->thread_id < 0 ||
+           (item.thread_update->accepted_post_id && *item.thread_update->accepted_post_id < 0)));
+}
+
+// `item` with its placeholders replaced by the ids they name. Throws
+// std::invalid_argument when the thread it answers could not be stored.
+InboundItem Resolved(pqxx::transaction_base& tx, const InboundItem& item, const BatchState& batch) {
+  InboundItem out = item;
+  if (out.post && out.post->thread_id && *out.post->thread_id < 0) {
+    out.post->thread_id = batch.Resolve(tx, *out.post->thread_id, false);
+    if (!out.post->thread_id)
+      throw std::invalid_argument("the message it answers in the same batch was not stored");
+  }
+  if (out.thread_update && out.thread_update->thread_id < 0) {
+    auto thread = batch.Resolve(tx, out.thread_update->thread_id, false);
+    if (thread) {
+      out.thread_update->thread_id = *thread;
+    } else {
+      out.thread_update.reset();
+    }
+  }
+  if (out.thread_update && out.thread_update->accepted_post_id && *out.thread_update->accepted_post_id < 0) {
+    out.thread_update->accepted_post_id = batch.Resolve(tx, *out.thread_update->accepted_post_id, true);
+  }
+  return out;
+}
+
+// Records item number `index` of the batch inside `tx`.
+RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem>& items, size_t index,
+                       const std::string& domain, BatchState& batch) {
+  const InboundItem& item = items[index];
   RecordResult result;
-  auto existing = tx.exec_params(
-      "SELECT outcome, post_id FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
-      item.mailbox, static_cast<int64_t>(item.uidvalidity), static_cast<int64_t>(item.uid));
-  if (!existing.empty()) {
+  if (batch.Recorded(item)) {
     result.already_recorded = true;
     result.outcome = item.outcome;
     return result;
   }
-  return RecordDecided(tx, item, domain, 0);
+  result = HasPlaceholder(item)
+               ? RecordDecided(tx, Resolved(tx, item, batch), domain, 0, batch.KeyTaken(item))
+               : RecordDecided(tx, item, domain, 0, batch.KeyTaken(item));
+  batch.Wrote(index, result);
+  return result;
 }
 
 }  // namespace
@@ -322,51 +428,95 @@ std::string_view OutcomeName(Outcome outcome) {
   return "ignored";
 }
 
-base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(const std::vector<InboundItem>& items,
-                                                                        const std::string& domain) {
+namespace {
+
+// Thrown by the fast path of RecordBatch when an item fails by itself: the
+// batch is written again with a savepoint per item.
+struct ItemFailed {};
+
+// Writes `items` inside `tx` and advances the cursors. With `savepoints`,
+// each item under its own savepoint, so that one that fails by itself holds
+// its error and the rest are written; without, the first such failure
+// throws ItemFailed (the caller rolls back and writes again with savepoints).
+std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
+                                                   const std::vector<InboundItem>& items,
+                                                   const std::string& domain, bool savepoints) {
   std::vector<base::Result<RecordResult>> results;
   results.reserve(items.size());
-  try {
-    pqxx::work tx(impl_->conn);
-    // The cursor may pass only UIDs that are recorded: stop at the first failure.
-    std::map<std::string, std::pair<uint32_t, uint32_t>> cursor;  // mailbox -> (uidvalidity, uid)
-    std::set<std::string> blocked;
-    for (const InboundItem& item : items) {
-      try {
-        RecordResult r;
+  BatchState batch(tx, items);
+  // The cursor may pass only UIDs that are recorded: stop at the first failure.
+  std::map<std::string, std::pair<uint32_t, uint32_t>> cursor;  // mailbox -> (uidvalidity, uid)
+  std::set<std::string> blocked;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const InboundItem& item = items[i];
+    try {
+      RecordResult r;
+      if (!savepoints) {
+        r = RecordOne(tx, items, i, domain, batch);
+      } else {
         try {
           pqxx::subtransaction sub(tx, "item");
-          r = RecordOne(sub, item, domain);
+          r = RecordOne(sub, items, i, domain, batch);
           sub.commit();
         } catch (const pqxx::unique_violation&) {
           // Another daemon committed the same message key (or UID) first; now it is visible.
           pqxx::subtransaction sub(tx, "item_retry");
-          r = RecordOne(sub, item, domain);
+          const pqxx::result existing = sub.exec_params(
+              "SELECT 1 FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 AND uid = $3",
+              item.mailbox, static_cast<int64_t>(item.uidvalidity), static_cast<int64_t>(item.uid));
+          if (!existing.empty()) {
+            r.already_recorded = true;
+            r.outcome = item.outcome;
+          } else {
+            r = HasPlaceholder(item) ? RecordDecided(sub, Resolved(sub, item, batch), domain, 0)
+                                     : RecordDecided(sub, item, domain, 0);
+            batch.Wrote(i, r);
+          }
           sub.commit();
         }
-        results.emplace_back(r);
-        if (!blocked.count(item.mailbox)) cursor[item.mailbox] = {item.uidvalidity, item.uid};
-      } catch (const pqxx::broken_connection&) {
-        throw;
-      } catch (const std::exception& e) {
-        base::Error error = FromException(e, "recording " + item.mailbox + " UID " + std::to_string(item.uid));
-        if (error.kind == base::ErrorKind::kTransient) throw;
-        results.emplace_back(error);
-        blocked.insert(item.mailbox);
       }
+      results.emplace_back(r);
+      if (!blocked.count(item.mailbox)) cursor[item.mailbox] = {item.uidvalidity, item.uid};
+    } catch (const pqxx::broken_connection&) {
+      throw;
+    } catch (const std::exception& e) {
+      base::Error error = FromException(e, "recording " + item.mailbox + " UID " + std::to_string(item.uid));
+      if (error.kind == base::ErrorKind::kTransient) throw;
+      if (!savepoints) throw ItemFailed{};
+      results.emplace_back(error);
+      blocked.insert(item.mailbox);
     }
-    for (const auto& [mailbox, at] : cursor) {
-      tx.exec_params(
-          "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3) "
-          "ON CONFLICT (mailbox) DO UPDATE SET last_uid = greatest(mailbox_state.last_uid, excluded.last_uid) "
-          "WHERE mailbox_state.uidvalidity = excluded.uidvalidity",
-          mailbox, static_cast<int64_t>(at.first), static_cast<int64_t>(at.second));
+  }
+  for (const auto& [mailbox, at] : cursor) {
+    tx.exec_params(
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3) "
+        "ON CONFLICT (mailbox) DO UPDATE SET last_uid = greatest(mailbox_state.last_uid, excluded.last_uid) "
+        "WHERE mailbox_state.uidvalidity = excluded.uidvalidity",
+        mailbox, static_cast<int64_t>(at.first), static_cast<int64_t>(at.second));
+  }
+  return results;
+}
+
+}  // namespace
+
+base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(
+    const std::vector<InboundItem>& items, const std::string& domain) {
+  try {
+    // Most batches have no failing item: no savepoint round trips for them.
+    try {
+      pqxx::work tx(impl_->conn);
+      auto results = WriteBatch(tx, items, domain, false);
+      tx.commit();
+      return results;
+    } catch (const ItemFailed&) {
     }
+    pqxx::work tx(impl_->conn);
+    auto results = WriteBatch(tx, items, domain, true);
     tx.commit();
+    return results;
   } catch (const std::exception& e) {
     return FromException(e, "recording a batch of " + std::to_string(items.size()) + " messages");
   }
-  return results;
 }
 
 base::Result<std::optional<MailboxState>> Store::GetMailboxState(const std::string& mailbox) {
@@ -447,6 +597,9 @@ base::Status Store::MarkPostActionsDone(const std::string& mailbox, uint32_t uid
   array += "}";
   try {
     pqxx::work tx(impl_->conn);
+    // Losing this note with a crash of the database server only repeats post-actions, which is harmless: its
+    // commit need not wait for the disk (the batch's one durable commit is RecordBatch's).
+    tx.exec("SET LOCAL synchronous_commit TO off");
     tx.exec_params(
         "UPDATE inbound_messages SET post_action_done = true "
         "WHERE mailbox = $1 AND uidvalidity = $2 AND uid = ANY($3::bigint[])",
@@ -460,10 +613,8 @@ base::Status Store::MarkPostActionsDone(const std::string& mailbox, uint32_t uid
 
 base::Result<bool> Store::ThreadExists(int64_t thread_id) {
   try {
-    pqxx::work tx(impl_->conn);
-    auto r = tx.exec_params("SELECT 1 FROM threads WHERE id = $1", thread_id);
-    tx.commit();
-    return !r.empty();
+    pqxx::nontransaction tx(impl_->conn);
+    return !tx.exec_params("SELECT 1 FROM threads WHERE id = $1", thread_id).empty();
   } catch (const std::exception& e) {
     return FromException(e, "looking up thread " + std::to_string(thread_id));
   }
@@ -472,19 +623,15 @@ base::Result<bool> Store::ThreadExists(int64_t thread_id) {
 base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::vector<std::string>& message_ids) {
   if (message_ids.empty()) return std::optional<int64_t>();
   try {
-    pqxx::work tx(impl_->conn);
-    for (const std::string& id : message_ids) {
-      auto r = tx.exec_params(
-          "SELECT p.thread_id FROM message_ids m JOIN posts p ON p.id = m.post_id "
-          "WHERE m.message_id = $1 ORDER BY m.post_id LIMIT 1",
-          id);
-      if (!r.empty()) {
-        tx.commit();
-        return std::optional<int64_t>(r[0][0].as<int64_t>());
-      }
-    }
-    tx.commit();
-    return std::optional<int64_t>();
+    // One round trip: the first of the ids, in the order given, that leads to a post.
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r = tx.exec_params(
+        "SELECT p.thread_id FROM unnest($1::text[]) WITH ORDINALITY AS x(message_id, n) "
+        "JOIN message_ids m ON m.message_id = x.message_id JOIN posts p ON p.id = m.post_id "
+        "ORDER BY x.n, m.post_id LIMIT 1",
+        TextArray(message_ids));
+    if (r.empty()) return std::optional<int64_t>();
+    return std::optional<int64_t>(r[0][0].as<int64_t>());
   } catch (const std::exception& e) {
     return FromException(e, "matching a thread by Message-ID");
   }
@@ -494,7 +641,7 @@ base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<
                                        const std::vector<std::string>& message_ids) {
   if (domain.empty() || (!outbox_id && message_ids.empty())) return false;
   try {
-    pqxx::read_transaction tx(impl_->conn);
+    pqxx::nontransaction tx(impl_->conn);
     // Every mail we send is an outbox row: a post's outbound Message-ID is carried by its answers and
     // notifications, an acknowledgement's and a rejection notice's by the row alone.
     return tx
@@ -510,7 +657,7 @@ base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<
 
 base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::string& message_id) {
   try {
-    pqxx::read_transaction tx(impl_->conn);
+    pqxx::nontransaction tx(impl_->conn);
     auto r = tx.exec_params(
         "SELECT p.id, p.thread_id, lower(p.author_address) FROM message_ids m JOIN posts p ON p.id = m.post_id "
         "WHERE m.message_id = $1 ORDER BY m.post_id LIMIT 1",
@@ -525,13 +672,13 @@ base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::strin
 
 base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
   try {
-    pqxx::work tx(impl_->conn);
-    auto r = tx.exec_params1(
-        "SELECT count(*) FROM threads WHERE lower(author_address) = lower($1) "
-        "AND created_at > now() - make_interval(secs => $2)",
-        address, seconds);
-    tx.commit();
-    return r[0].as<int64_t>();
+    pqxx::nontransaction tx(impl_->conn);
+    return tx
+        .exec_params1(
+            "SELECT count(*) FROM threads WHERE lower(author_address) = lower($1) "
+            "AND created_at > now() - make_interval(secs => $2)",
+            address, seconds)[0]
+        .as<int64_t>();
   } catch (const std::exception& e) {
     return FromException(e, "counting recent threads");
   }

@@ -109,6 +109,43 @@ TEST_F(InboundStoreTest, FailedItemRollsBackAloneAndHoldsTheCursor) {
   EXPECT_EQ(Scalar("SELECT last_uid FROM mailbox_state WHERE mailbox = 'help'"), "1");
 }
 
+TEST_F(InboundStoreTest, PlaceholdersNameThreadsAndPostsOfTheSameBatch) {
+  // Already recorded elsewhere: its copy in this batch is a duplicate, and a reply to it joins its thread.
+  RecordResult earlier = RecordOk(Question(1, "dup@client", "sales"));
+  InboundItem dup = Question(2, "dup@client");
+  InboundItem question = Question(3, "q@client");
+  InboundItem answer = Question(4, "a@client");
+  answer.from_address = answer.post->author_address = "bob@example.com";
+  answer.message_key = "a@client bob@example.com";
+  answer.post->thread_id = -2;  // item 1 of the batch: question's new thread
+  InboundItem to_dup = Question(5, "d@client");
+  to_dup.message_key = "d@client alice@example.com";
+  to_dup.post->thread_id = -1;  // item 0: the duplicate, whose thread is earlier's
+  InboundItem accept = Question(6, "acc@client");
+  accept.message_key = "acc@client alice@example.com";
+  accept.outcome = Outcome::kIgnored;
+  accept.post.reset();
+  accept.outbox.clear();
+  accept.thread_update = ThreadUpdate{-2, ThreadUpdate::Status::kResolved, -3};  // answer's post accepted
+  InboundItem bad = Question(7, "bad@client");
+  bad.post->category = "no-such-category";
+  InboundItem to_bad = Question(8, "tb@client");
+  to_bad.message_key = "tb@client alice@example.com";
+  to_bad.post->thread_id = -6;  // item 5: failed, so this one cannot be stored either
+  auto batch = store_->RecordBatch({dup, question, answer, to_dup, accept, bad, to_bad}, kDomain);
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_EQ(batch->size(), 7u);
+  for (size_t i : {0u, 1u, 2u, 3u, 4u}) ASSERT_TRUE((*batch)[i]) << i << ": " << (*batch)[i].error().message;
+  EXPECT_FALSE((*batch)[5]);
+  EXPECT_FALSE((*batch)[6]);
+  EXPECT_EQ((*batch)[0]->outcome, Outcome::kDuplicate);
+  EXPECT_EQ((*batch)[2]->thread_id, (*batch)[1]->thread_id);
+  EXPECT_EQ((*batch)[3]->thread_id, earlier.thread_id);
+  const std::string thread = std::to_string(*(*batch)[1]->thread_id);
+  EXPECT_EQ(Scalar("SELECT status || ' ' || accepted_post_id FROM threads WHERE id = " + thread),
+            "resolved " + std::to_string(*(*batch)[2]->post_id));
+}
+
 TEST_F(InboundStoreTest, QuarantineKeepsRawBytesAndPostActionsArePending) {
   InboundItem poison = Question(4, "");
   poison.message_key = "sha256:abcd";

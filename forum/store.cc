@@ -192,14 +192,25 @@ base::Result<int> Store::FillReplyAddresses(const std::function<std::string(int6
     const pqxx::result missing = tx.exec_params(
         "SELECT id FROM threads WHERE reply_address IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         limit);
-    int filled = 0;
+    std::string ids = "{";
+    std::vector<std::string> addresses;
     for (const auto& row : missing) {
       const int64_t id = row[0].as<int64_t>();
-      const std::string address = address_for(id);
+      std::string address = address_for(id);
       if (address.empty()) continue;
-      tx.exec_params("UPDATE threads SET reply_address = $2 WHERE id = $1", id, address);
-      ++filled;
+      ids += (addresses.empty() ? "" : ",") + std::to_string(id);
+      addresses.push_back(std::move(address));
     }
+    const int filled = static_cast<int>(addresses.size());
+    if (filled == 0) return 0;
+    // One statement; and the address is a function of the thread's id and the key, so losing it with a
+    // crash of the database server only means filling it again: the commit need not wait for the disk.
+    tx.exec("SET LOCAL synchronous_commit TO off");
+    tx.exec_params(
+        "UPDATE threads t SET reply_address = f.address FROM unnest($1::bigint[], $2::text[]) AS f(id, "
+        "address) "
+        "WHERE t.id = f.id",
+        ids + "}", TextArray(addresses));
     tx.commit();
     return filled;
   } catch (const std::exception& e) {

@@ -26,6 +26,10 @@ struct Store::Impl {
 // and server shutdown; kInternal otherwise.
 base::Error FromException(const std::exception& e, const std::string& what);
 
+// A PostgreSQL array literal of `values` (passed as a parameter, e.g.
+// `$1::text[]`, so only array quoting applies).
+std::string TextArray(const std::vector<std::string>& values);
+
 // --- recording a decided inbound message (inbound_store.cc), shared with admin_store.cc ---
 
 // What our own Message-IDs of kind `what` ("post", "ack", "reject") about
@@ -37,10 +41,12 @@ std::string OurMessageIdPrefix(const std::string& what, int64_t id);
 // message key; otherwise its post, Message-IDs, outbox rows and bounce
 // scores. The inbound row is new when `existing_id` is 0, otherwise row
 // `existing_id` rewritten in place (its received_at and post-action state
-// stay). Throws what libpqxx throws, and std::invalid_argument for an
-// unknown category.
+// stay). `key_taken`, when known (RecordBatch reads a batch's keys at
+// once), says whether another row holds the message key; nullopt: ask.
+// Throws what libpqxx throws, and std::invalid_argument for an unknown
+// category.
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
-                           int64_t existing_id);
+                           int64_t existing_id, std::optional<bool> key_taken = std::nullopt);
 
 // Adds each bounce of `bounces` to its address's bounce score (upsert of
 // the suppressions row). Throws what libpqxx throws.

@@ -186,7 +186,20 @@ std::vector<base::Result<forum::RecordResult>> FakeLedger::Write(
       if (!keys_.insert(item.message_key).second) {
         row.outcome = result.outcome = forum::Outcome::kDuplicate;
       } else if (item.outcome == forum::Outcome::kPosted && item.post) {
-        const int64_t thread = item.post->thread_id ? *item.post->thread_id : next_thread_++;
+        int64_t thread = item.post->thread_id ? *item.post->thread_id : next_thread_++;
+        if (thread < 0) {
+          // A placeholder (forum::PostDraft::thread_id): the thread of an earlier item of this batch.
+          const size_t index = static_cast<size_t>(-(thread + 1));
+          const forum::InboundItem& earlier = items.at(index);
+          if (out.at(index) && out[index]->thread_id) {
+            thread = *out[index]->thread_id;
+          } else if (auto it = thread_of_id_.find(earlier.message_id); it != thread_of_id_.end()) {
+            thread = it->second;
+          } else {
+            out.push_back(base::Error{base::ErrorKind::kInternal, "the message it answers was not stored"});
+            continue;
+          }
+        }
         thread_author_.emplace(thread, item.from_address);
         if (!item.message_id.empty()) thread_of_id_[item.message_id] = thread;
         row.thread_id = result.thread_id = thread;
