@@ -110,26 +110,11 @@ class StoreOutboxQueue : public engine::OutboxQueue {
                                                          std::chrono::milliseconds lease) override {
     return store_.ClaimDue(limit, lease);
   }
-  base::Status SavePayload(int64_t id, const std::string& payload) override {
-    return store_.SavePayload(id, payload);
+  base::Status SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) override {
+    return store_.SavePayloads(payloads);
   }
-  base::Status MarkSent(int64_t id) override { return store_.MarkSent(id); }
-  base::Status MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
-                         std::chrono::milliseconds delay) override {
-    return store_.MarkRetry(id, error, reply_code, delay);
-  }
-  base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) override {
-    return store_.MarkFailed(id, error, reply_code);
-  }
-  base::Status MarkSuppressed(int64_t id, const std::string& why) override {
-    return store_.MarkSuppressed(id, why);
-  }
-  base::Status MarkUnsubscribed(int64_t id, const std::string& why) override {
-    return store_.MarkUnsubscribed(id, why);
-  }
-  base::Status Release(int64_t id) override { return store_.Release(id); }
-  base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) override {
-    return store_.Defer(id, why, delay);
+  base::Status RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) override {
+    return store_.RecordOutcomes(outcomes);
   }
   base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) override {

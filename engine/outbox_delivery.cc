@@ -13,6 +13,8 @@ namespace engine {
 namespace {
 
 using std::chrono::milliseconds;
+using Outcome = forum::OutboxOutcome;
+using Fate = forum::OutboxOutcome::Fate;
 
 mail::OutboundKind KindOf(const std::string& kind) {
   if (kind == "notification") return mail::OutboundKind::kNotification;
@@ -98,21 +100,21 @@ milliseconds RetryDelay(int attempts, const DeliveryOptions& options) {
   return std::min(delay, options.retry_cap);
 }
 
-base::Status OutboxDelivery::Retry(const forum::ClaimedMail& row, OutboxQueue& queue,
-                                   const std::string& error, std::optional<int> reply_code,
-                                   OutboxPassStats& stats) {
+void OutboxDelivery::Retry(const forum::ClaimedMail& row, const std::string& error,
+                           std::optional<int> reply_code, OutboxPassStats& stats) {
   if (row.age >= options_.max_age) {
     ++stats.failed;
     base::LogWarning(Row(row) + ": giving up after " + std::to_string(row.attempts) +
                      " attempt(s): " + error);
-    return queue.MarkFailed(
-        row.id, "gave up after " + std::to_string(row.attempts) + " attempt(s) over max_age: " + error,
-        reply_code);
+    outcomes_.push_back(Outcome::Of(
+        row.id, Fate::kFailed,
+        "gave up after " + std::to_string(row.attempts) + " attempt(s) over max_age: " + error, reply_code));
+    return;
   }
   ++stats.retried;
   const milliseconds delay = WithJitter(RetryDelay(row.attempts, options_), 0.2);
   base::LogInfo(Row(row) + ": " + error + "; trying again in about " + DurationText(delay));
-  return queue.MarkRetry(row.id, error, reply_code, delay);
+  outcomes_.push_back(Outcome::Of(row.id, Fate::kRetry, error, reply_code, delay));
 }
 
 base::Status OutboxDelivery::HoldIfLooping(const forum::ClaimedMail& row, OutboxQueue& queue,
@@ -136,16 +138,21 @@ base::Status OutboxDelivery::HoldIfLooping(const forum::ClaimedMail& row, Outbox
                      DurationText(left));
     pause_logged_[row.recipient] = now + left;
   }
-  return queue.Defer(row.id, "held back by the loop circuit breaker", left);
+  outcomes_.push_back(
+      Outcome::Of(row.id, Fate::kDeferred, "held back by the loop circuit breaker", std::nullopt, left));
+  return {};
 }
 
-base::Status OutboxDelivery::Handle(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
-                                    OutboxPassStats& stats) {
+base::Status OutboxDelivery::Prepare(const forum::ClaimedMail& row, OutboxQueue& queue,
+                                     OutboxPassStats& stats, std::vector<Ready>& ready,
+                                     std::vector<std::pair<int64_t, std::string>>& to_save) {
   if (row.bounce_score >= options_.suppress_score) {
     ++stats.suppressed;
     base::LogInfo(Row(row) + ": not sent, the recipient is suppressed");
-    return queue.MarkSuppressed(row.id, "not sent: the bounce score of " + row.recipient + " (" +
-                                            std::to_string(row.bounce_score) + ") reached suppress_score");
+    outcomes_.push_back(Outcome::Of(row.id, Fate::kSuppressed,
+                                    "not sent: the bounce score of " + row.recipient + " (" +
+                                        std::to_string(row.bounce_score) + ") reached suppress_score"));
+    return {};
   }
   if (!row.unsubscribed_scope.empty()) {
     ++stats.suppressed;
@@ -153,49 +160,52 @@ base::Status OutboxDelivery::Handle(const forum::ClaimedMail& row, OutboxQueue& 
                             forum::DescribeScope(row.unsubscribed_scope) + " (" + row.unsubscribed_source +
                             ")";
     base::LogInfo(Row(row) + ": " + why);
-    return queue.MarkUnsubscribed(row.id, why);
+    outcomes_.push_back(Outcome::Of(row.id, Fate::kUnsubscribed, why));
+    return {};
   }
   bool held = false;
   if (auto s = HoldIfLooping(row, queue, stats, held); !s.ok() || held) return s;
   const mail::OutboundMail mail = ComposeMail(row, options_);
-  const base::Result<mail::Envelope> envelope = mail::ComposeEnvelope(mail);
+  base::Result<mail::Envelope> envelope = mail::ComposeEnvelope(mail);
   // Composed once: every later try sends the saved bytes.
-  const base::Result<std::string> payload =
+  base::Result<std::string> payload =
       row.payload ? base::Result<std::string>(*row.payload) : mail::ComposeMessage(mail);
   if (!envelope || !payload) {
     const std::string why = "cannot be composed: " + (!envelope ? envelope.error() : payload.error()).message;
     ++stats.failed;
     base::LogError(Row(row) + ": " + why);
-    return queue.MarkFailed(row.id, why, std::nullopt);
+    outcomes_.push_back(Outcome::Of(row.id, Fate::kFailed, why));
+    return {};
   }
-  if (!row.payload) {
-    if (auto saved = queue.SavePayload(row.id, *payload); !saved.ok()) return saved;
-  }
-  return Send(row, queue, mailer, *envelope, *payload, stats);
+  if (!row.payload) to_save.emplace_back(row.id, *payload);
+  ready.push_back({&row, std::move(envelope).value(), std::move(payload).value()});
+  return {};
 }
 
-base::Status OutboxDelivery::Send(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
-                                  const mail::Envelope& envelope, const std::string& payload,
-                                  OutboxPassStats& stats) {
-  if (connection_error_) return Retry(row, queue, connection_error_->message, std::nullopt, stats);
+void OutboxDelivery::Send(const Ready& mail, Mailer& mailer, OutboxPassStats& stats,
+                          std::vector<const forum::ClaimedMail*>& sent) {
+  const forum::ClaimedMail& row = *mail.row;
+  if (connection_error_) return Retry(row, connection_error_->message, std::nullopt, stats);
   if (!mailer.connected()) {
     if (auto connected = mailer.Connect(); !connected.ok()) {
       connection_error_ = connected.error();
-      return Retry(row, queue, connected.error().message, std::nullopt, stats);
+      return Retry(row, connected.error().message, std::nullopt, stats);
     }
   }
   std::optional<int> code;
-  const base::Status sent = mailer.Send(envelope, payload, code);
-  if (sent.ok()) {
+  const base::Status result = mailer.Send(mail.envelope, mail.payload, code);
+  if (result.ok()) {
     ++stats.sent;
-    base::LogDebug(Row(row) + ": sent <" + row.message_id + ">");
-    return queue.MarkSent(row.id);
+    sent.push_back(&row);
+    outcomes_.push_back(Outcome::Of(row.id, Fate::kSent));
+    return;
   }
-  const base::Error& error = sent.error();
+  const base::Error& error = result.error();
   if ((code && *code >= 500 && *code < 600) || error.kind == base::ErrorKind::kInvalidInput) {
     ++stats.failed;
     base::LogWarning(Row(row) + ": failed for good: " + error.message);
-    return queue.MarkFailed(row.id, error.message, code);
+    outcomes_.push_back(Outcome::Of(row.id, Fate::kFailed, error.message, code));
+    return;
   }
   if (!code) {
     // No reply to blame (the connection broke, TLS or credentials failed on
@@ -203,28 +213,42 @@ base::Status OutboxDelivery::Send(const forum::ClaimedMail& row, OutboxQueue& qu
     // the batch waits too.
     connection_error_ = error;
   }
-  return Retry(row, queue, error.message, code, stats);
+  Retry(row, error.message, code, stats);
 }
 
 base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std::atomic<bool>& stopped,
                                   OutboxPassStats& stats, size_t& claimed) {
   claimed = 0;
   connection_error_.reset();
+  outcomes_.clear();
   auto rows = queue.ClaimDue(options_.batch, options_.lease);
   if (!rows) return rows.error().WithContext("outbox");
   claimed = rows->size();
   const auto claimed_at = clock_.Now();
-  for (size_t i = 0; i < rows->size(); ++i) {
+  // What needs no server (suppressed, held back, cannot be composed) is decided first; the new messages
+  // of the rest are saved in one statement before any is sent.
+  std::vector<Ready> ready;
+  std::vector<std::pair<int64_t, std::string>> to_save;
+  for (const forum::ClaimedMail& row : *rows) {
+    if (auto s = Prepare(row, queue, stats, ready, to_save); !s.ok()) return s.error().WithContext("outbox");
+  }
+  if (auto s = queue.SavePayloads(to_save); !s.ok()) return s.error().WithContext("outbox");
+  std::vector<const forum::ClaimedMail*> sent;
+  for (size_t i = 0; i < ready.size(); ++i) {
     // Near the end of the lease another worker may claim these rows again:
     // give them back rather than send them twice.
     if (stopped || clock_.Now() - claimed_at > options_.lease * 3 / 4) {
-      for (size_t j = i; j < rows->size(); ++j) {
-        if (auto s = queue.Release((*rows)[j].id); !s.ok()) return s.error().WithContext("outbox");
-      }
+      for (size_t j = i; j < ready.size(); ++j)
+        outcomes_.push_back(Outcome::Of(ready[j].row->id, Fate::kReleased));
       break;
     }
-    if (auto s = Handle((*rows)[i], queue, mailer, stats); !s.ok()) return s.error().WithContext("outbox");
+    Send(ready[i], mailer, stats, sent);
   }
+  // The batch's fates in one statement and one commit. A death before it
+  // leaves the rows pending: sent again with the same bytes after the lease.
+  if (auto s = queue.RecordOutcomes(outcomes_); !s.ok()) return s.error().WithContext("outbox");
+  outcomes_.clear();
+  for (const forum::ClaimedMail* row : sent) base::LogDebug(Row(*row) + ": sent <" + row->message_id + ">");
   return {};
 }
 

@@ -10,16 +10,16 @@
 // notices — never answers, which people wrote) to an address or domain that
 // the loop circuit breaker paused is held back: the row stays pending, due
 // when the pause ends, logged once per pause and counted; otherwise the mail
-// is composed once (ComposeMail, saved with the row, so every retry sends the
-// same bytes with the same Message-ID), sent through the one Mailer, and the
-// row marked. A 5xx reply fails the row for good; a transient failure (4xx,
-// a lost or refused connection) retries it after RetryDelay() until the row
-// is older than max_age, when it fails. A failure without a reply (the
-// connection broke) reschedules the rest of the batch without trying. Near
-// the end of the lease the rest of the batch is released rather than sent:
-// another worker may claim it. A sender killed between the server's
-// acceptance and the commit of 'sent' sends that row again after the lease:
-// delivery is at least once.
+// is composed once (ComposeMail; the batch's new messages are saved with
+// their rows in one statement before any is sent, so every retry sends the
+// same bytes with the same Message-ID) and sent through the one Mailer. The
+// batch's outcomes are recorded at its end in ONE statement and one commit
+// (OutboxQueue::RecordOutcomes), never a commit per mail. A 5xx reply fails the row for good; a transient
+// failure (4xx, a lost or refused connection) retries it after RetryDelay() until the row is older than
+// max_age, when it fails. A failure without a reply (the connection broke) reschedules the rest of the batch
+// without trying. Near the end of the lease the rest of the batch is released rather than sent: another
+// worker may claim it. A sender killed between the server's acceptance and its batch's commit sends those
+// rows again after the lease, with the same bytes and Message-IDs: delivery is at least once.
 //
 // Thread-safety: one OutboxDelivery on one thread; held_by_loop_breaker() from any.
 #ifndef MAILFORUM_ENGINE_OUTBOX_DELIVERY_H_
@@ -31,6 +31,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -112,21 +113,31 @@ class OutboxDelivery {
   uint64_t held_by_loop_breaker() const { return held_by_loop_breaker_.load(std::memory_order_relaxed); }
 
  private:
-  base::Status Handle(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
-                      OutboxPassStats& stats);
-  // Marks `row` after a transient failure: retry later, or failed when too old.
-  base::Status Retry(const forum::ClaimedMail& row, OutboxQueue& queue, const std::string& error,
-                     std::optional<int> reply_code, OutboxPassStats& stats);
+  // A row ready to send: its envelope and bytes.
+  struct Ready {
+    const forum::ClaimedMail* row;
+    mail::Envelope envelope;
+    std::string payload;
+  };
+  // Decides what `row` needs no server for (suppressed, held back, cannot be
+  // composed: its outcome is noted), or composes it into `ready` (and
+  // `to_save` when its bytes are new). Errors: the queue's (LoopPause).
+  base::Status Prepare(const forum::ClaimedMail& row, OutboxQueue& queue, OutboxPassStats& stats,
+                       std::vector<Ready>& ready, std::vector<std::pair<int64_t, std::string>>& to_save);
+  // Notes `row`'s outcome after a transient failure: retry later, or failed when too old.
+  void Retry(const forum::ClaimedMail& row, const std::string& error, std::optional<int> reply_code,
+             OutboxPassStats& stats);
   // Holds `row` back when it is automatic mail to a recipient the loop breaker paused; `held` says whether.
   base::Status HoldIfLooping(const forum::ClaimedMail& row, OutboxQueue& queue, OutboxPassStats& stats,
                              bool& held);
-  // Sends `row`'s composed mail and marks the row by the outcome.
-  base::Status Send(const forum::ClaimedMail& row, OutboxQueue& queue, Mailer& mailer,
-                    const mail::Envelope& envelope, const std::string& payload, OutboxPassStats& stats);
+  // Sends `mail` and notes its outcome (`sent` gets it when the server accepted it).
+  void Send(const Ready& mail, Mailer& mailer, OutboxPassStats& stats,
+            std::vector<const forum::ClaimedMail*>& sent);
 
   const DeliveryOptions& options_;
   Clock& clock_;
   std::optional<base::Error> connection_error_;
+  std::vector<forum::OutboxOutcome> outcomes_;  // of the current batch, recorded at its end
   std::atomic<uint64_t> held_by_loop_breaker_{0};
   // Recipient → when its logged pause ends: each pause is logged once.
   std::map<std::string, std::chrono::steady_clock::time_point> pause_logged_;

@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -75,22 +76,16 @@ class InboundLedger : public ForumLookup {
 };
 
 // The outbox table (a forum::Store in the daemon): claims with a lease and
-// the fate of each claimed row. See forum/store.h for each operation.
+// the fates of a batch of claimed rows, each batch's in one statement and
+// one commit. See forum/store.h for each operation.
 class OutboxQueue {
  public:
   virtual ~OutboxQueue() = default;
   virtual base::Result<std::vector<forum::ClaimedMail>> ClaimDue(int limit,
                                                                  std::chrono::milliseconds lease) = 0;
-  virtual base::Status SavePayload(int64_t id, const std::string& payload) = 0;
-  virtual base::Status MarkSent(int64_t id) = 0;
-  virtual base::Status MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
-                                 std::chrono::milliseconds delay) = 0;
-  virtual base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) = 0;
-  virtual base::Status MarkSuppressed(int64_t id, const std::string& why) = 0;
-  // Not sent: the recipient unsubscribed (forum::ClaimedMail::unsubscribed_scope). No bounce score changes.
-  virtual base::Status MarkUnsubscribed(int64_t id, const std::string& why) = 0;
-  virtual base::Status Release(int64_t id) = 0;
-  virtual base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) = 0;
+  // The composed messages of claimed rows (id, bytes): every later try sends them.
+  virtual base::Status SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) = 0;
+  virtual base::Status RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) = 0;
   virtual base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) = 0;
 };

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace forum {
@@ -85,6 +86,33 @@ struct ClaimedMail {
 
   // --- rejections: the inbound message refused ---
   std::string rejection_reason;  // the recorded reason ("" when unknown)
+};
+
+// The fate of one claimed row, recorded with the rest of its batch
+// (Store::RecordOutcomes). Each changes the row only while it is 'pending'.
+struct OutboxOutcome {
+  enum class Fate {
+    kSent,        // status 'sent', sent_at now
+    kRetry,       // due again after `delay`; last_error, last_reply_code
+    kFailed,      // status 'failed' for good; last_error, last_reply_code
+    kSuppressed,  // status 'suppressed' (the recipient's bounce score); last_error; the suppression noted
+    // status 'suppressed' (the recipient unsubscribed: ClaimedMail::unsubscribed_scope); last_error; no
+    // bounce score or suppression changes
+    kUnsubscribed,
+    kReleased,  // given back unsent: due now, the claim's attempt not counted
+    kDeferred,  // held back unsent (the loop breaker) for `delay`, the attempt not counted; last_error
+  };
+  int64_t id = 0;
+  Fate fate = Fate::kSent;
+  std::string error;                   // why (kRetry, kFailed, kSuppressed, kDeferred)
+  std::optional<int> reply_code;       // the SMTP reply that failed it (kRetry, kFailed); nullopt: none
+  std::chrono::milliseconds delay{0};  // kRetry, kDeferred
+
+  static OutboxOutcome Of(int64_t id, Fate fate, std::string error = "",
+                          std::optional<int> reply_code = std::nullopt,
+                          std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
+    return {id, fate, std::move(error), reply_code, delay};
+  }
 };
 
 }  // namespace forum

@@ -126,7 +126,9 @@ void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
 
 base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t thread_id) {
   try {
-    pqxx::read_transaction tx(impl_->conn);
+    // Two statements, one round trip each (no BEGIN and COMMIT): a post added between them only adds a
+    // participant, as it would a moment later.
+    pqxx::nontransaction tx(impl_->conn);
     const pqxx::result thread = tx.exec_params(
         "SELECT c.slug, lower(t.author_address) FROM threads t JOIN categories c ON c.id = t.category_id "
         "WHERE t.id = $1",
@@ -172,88 +174,142 @@ base::Result<int64_t> Store::PendingOutboxRows() {
 
 namespace {
 
-// Runs `sql` (parameters: $1 the row id, then `params`) in a transaction of its own.
-template <typename... Params>
-base::Status UpdateRow(pqxx::connection& conn, const std::string& what, const std::string& sql, int64_t id,
-                       const Params&... params) {
-  try {
-    pqxx::work tx(conn);
-    tx.exec_params(sql, id, params...);
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, what + " outbox row " + std::to_string(id));
+// The fates of a batch as parallel arrays: $1 ids, $2 fates, $3 errors, $4 reply codes (0: none), $5 delays
+// in milliseconds. Every update only of a 'pending' row; a suppressed row's recipient is noted in
+// suppressions.
+constexpr char kRecordOutcomesSql[] = R"sql(
+WITH o AS (
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+         AS o(id, fate, error, code, delay_ms)
+), u AS (
+  UPDATE outbox t SET
+    status = CASE WHEN o.fate IN ('sent', 'failed', 'suppressed') THEN o.fate
+                  WHEN o.fate = 'unsubscribed' THEN 'suppressed' ELSE t.status END,
+    sent_at = CASE WHEN o.fate = 'sent' THEN now() ELSE t.sent_at END,
+    last_error = CASE WHEN o.fate IN ('sent', 'released') THEN t.last_error ELSE o.error END,
+    last_reply_code = CASE WHEN o.fate IN ('retry', 'failed') THEN NULLIF(o.code, 0) ELSE t.last_reply_code END,
+    next_attempt_at = CASE WHEN o.fate IN ('retry', 'deferred') THEN now() + o.delay_ms * interval '1 millisecond'
+                           WHEN o.fate = 'released' THEN now() ELSE t.next_attempt_at END,
+    attempts = CASE WHEN o.fate IN ('released', 'deferred') THEN greatest(t.attempts - 1, 0) ELSE t.attempts END
+  FROM o WHERE t.id = o.id AND t.status = 'pending'
+  RETURNING t.recipient, o.fate
+)
+UPDATE suppressions SET suppressed_at = coalesce(suppressed_at, now())
+WHERE address IN (SELECT recipient FROM u WHERE fate = 'suppressed')
+)sql";
+
+std::string FateName(OutboxOutcome::Fate fate) {
+  switch (fate) {
+    case OutboxOutcome::Fate::kSent:
+      return "sent";
+    case OutboxOutcome::Fate::kRetry:
+      return "retry";
+    case OutboxOutcome::Fate::kFailed:
+      return "failed";
+    case OutboxOutcome::Fate::kSuppressed:
+      return "suppressed";
+    case OutboxOutcome::Fate::kUnsubscribed:
+      return "unsubscribed";
+    case OutboxOutcome::Fate::kReleased:
+      return "released";
+    case OutboxOutcome::Fate::kDeferred:
+      return "deferred";
   }
+  return "retry";
+}
+
+// An integer array literal.
+template <typename T>
+std::string IntArray(const std::vector<T>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  return out + "}";
 }
 
 }  // namespace
 
+base::Status Store::SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) {
+  if (payloads.empty()) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::vector<int64_t> ids;
+  std::vector<std::string> hex;
+  for (const auto& [id, payload] : payloads) {
+    ids.push_back(id);
+    std::string& h = hex.emplace_back();
+    h.reserve(payload.size() * 2);
+    for (unsigned char c : payload) {
+      h += kHex[c >> 4];
+      h += kHex[c & 15];
+    }
+  }
+  try {
+    pqxx::work tx(impl_->conn);
+    tx.exec_params(
+        "UPDATE outbox t SET payload = decode(p.hex, 'hex') FROM unnest($1::bigint[], $2::text[]) AS p(id, "
+        "hex) "
+        "WHERE t.id = p.id AND t.status = 'pending'",
+        IntArray(ids), TextArray(hex));
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "saving the messages of " + std::to_string(payloads.size()) + " outbox row(s)");
+  }
+}
+
+base::Status Store::RecordOutcomes(const std::vector<OutboxOutcome>& outcomes) {
+  if (outcomes.empty()) return {};
+  std::vector<int64_t> ids, delays;
+  std::vector<int> codes;
+  std::vector<std::string> fates, errors;
+  for (const OutboxOutcome& o : outcomes) {
+    ids.push_back(o.id);
+    fates.push_back(FateName(o.fate));
+    errors.push_back(o.error);
+    codes.push_back(o.reply_code.value_or(0));
+    delays.push_back(static_cast<int64_t>(o.delay.count()));
+  }
+  try {
+    pqxx::work tx(impl_->conn);
+    tx.exec_params(kRecordOutcomesSql, IntArray(ids), TextArray(fates), TextArray(errors), IntArray(codes),
+                   IntArray(delays));
+    tx.commit();
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "recording the fates of " + std::to_string(outcomes.size()) + " outbox row(s)");
+  }
+}
+
 base::Status Store::SavePayload(int64_t id, const std::string& payload) {
-  return UpdateRow(impl_->conn, "saving the message of",
-                   "UPDATE outbox SET payload = $2 WHERE id = $1 AND status = 'pending'", id,
-                   pqxx::binarystring(payload.data(), payload.size()));
+  return SavePayloads({{id, payload}});
 }
 
 base::Status Store::MarkSent(int64_t id) {
-  return UpdateRow(impl_->conn, "marking sent",
-                   "UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = $1 AND status = 'pending'",
-                   id);
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kSent)});
 }
 
 base::Status Store::MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
                               std::chrono::milliseconds retry_in) {
-  return UpdateRow(impl_->conn, "rescheduling",
-                   "UPDATE outbox SET last_error = $2, last_reply_code = NULLIF($3, 0), "
-                   "next_attempt_at = now() + $4 * interval '1 millisecond' "
-                   "WHERE id = $1 AND status = 'pending'",
-                   id, error, reply_code.value_or(0), static_cast<int64_t>(retry_in.count()));
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kRetry, error, reply_code, retry_in)});
 }
 
 base::Status Store::MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) {
-  return UpdateRow(impl_->conn, "failing",
-                   "UPDATE outbox SET status = 'failed', last_error = $2, last_reply_code = NULLIF($3, 0) "
-                   "WHERE id = $1 AND status = 'pending'",
-                   id, error, reply_code.value_or(0));
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kFailed, error, reply_code)});
 }
 
 base::Status Store::MarkSuppressed(int64_t id, const std::string& why) {
-  try {
-    pqxx::work tx(impl_->conn);
-    const pqxx::result r = tx.exec_params(
-        "UPDATE outbox SET status = 'suppressed', last_error = $2 WHERE id = $1 AND status = 'pending' "
-        "RETURNING recipient",
-        id, why);
-    if (!r.empty()) {
-      tx.exec_params(
-          "UPDATE suppressions SET suppressed_at = coalesce(suppressed_at, now()) WHERE address = $1",
-          r[0][0].as<std::string>());
-    }
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "suppressing outbox row " + std::to_string(id));
-  }
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kSuppressed, why)});
 }
 
 base::Status Store::MarkUnsubscribed(int64_t id, const std::string& why) {
-  return UpdateRow(
-      impl_->conn, "suppressing",
-      "UPDATE outbox SET status = 'suppressed', last_error = $2 WHERE id = $1 AND status = 'pending'", id,
-      why);
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kUnsubscribed, why)});
 }
 
 base::Status Store::Release(int64_t id) {
-  return UpdateRow(impl_->conn, "releasing",
-                   "UPDATE outbox SET next_attempt_at = now(), attempts = greatest(attempts - 1, 0) "
-                   "WHERE id = $1 AND status = 'pending'",
-                   id);
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kReleased)});
 }
 
 base::Status Store::Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) {
-  return UpdateRow(impl_->conn, "holding back",
-                   "UPDATE outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', "
-                   "attempts = greatest(attempts - 1, 0), last_error = $2 WHERE id = $1 AND status = 'pending'",
-                   id, why, static_cast<int64_t>(delay.count()));
+  return RecordOutcomes({OutboxOutcome::Of(id, OutboxOutcome::Fate::kDeferred, why, std::nullopt, delay)});
 }
 
 namespace {

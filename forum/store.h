@@ -241,6 +241,15 @@ class Store {
   // Saves the composed message of row `id`, so that retries send these bytes.
   base::Status SavePayload(int64_t id, const std::string& payload);
 
+  // SavePayload for a batch of rows (id, message) in ONE statement.
+  base::Status SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads);
+
+  // Records the fates of a batch of claimed rows (see OutboxOutcome) in ONE
+  // statement and ONE transaction: one durable commit per batch, never one
+  // per mail. A row no longer 'pending' (another worker finished it) stays
+  // as it is. The single-row calls below are this with one outcome.
+  base::Status RecordOutcomes(const std::vector<OutboxOutcome>& outcomes);
+
   // Row `id` was accepted by the SMTP server.
   base::Status MarkSent(int64_t id);
 

@@ -39,54 +39,41 @@ base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::ClaimDue(int limit,
   return out;
 }
 
-base::Status FakeOutbox::SavePayload(int64_t id, const std::string& payload) {
-  if (Row* row = Pending(id)) row->mail.payload = payload;
-  return {};
-}
-
-base::Status FakeOutbox::MarkSent(int64_t id) {
-  if (Row* row = Pending(id)) row->status = "sent";
-  return {};
-}
-
-base::Status FakeOutbox::MarkRetry(int64_t id, const std::string& error, std::optional<int>,
-                                   std::chrono::milliseconds delay) {
-  if (Row* row = Pending(id)) {
-    row->last_error = error;
-    row->next_attempt_at = clock_.Now() + delay;
+base::Status FakeOutbox::SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) {
+  for (const auto& [id, payload] : payloads) {
+    if (Row* row = Pending(id)) row->mail.payload = payload;
   }
   return {};
 }
 
-base::Status FakeOutbox::MarkFailed(int64_t id, const std::string& error, std::optional<int>) {
-  if (Row* row = Pending(id)) {
-    row->status = "failed";
-    row->last_error = error;
-  }
-  return {};
-}
-
-base::Status FakeOutbox::MarkSuppressed(int64_t id, const std::string& why) {
-  if (Row* row = Pending(id)) {
-    row->status = "suppressed";
-    row->last_error = why;
-  }
-  return {};
-}
-
-base::Status FakeOutbox::Release(int64_t id) {
-  if (Row* row = Pending(id)) {
-    row->next_attempt_at = clock_.Now();
-    if (row->mail.attempts > 0) --row->mail.attempts;
-  }
-  return {};
-}
-
-base::Status FakeOutbox::Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) {
-  if (Row* row = Pending(id)) {
-    row->next_attempt_at = clock_.Now() + delay;
-    row->last_error = why;
-    if (row->mail.attempts > 0) --row->mail.attempts;
+base::Status FakeOutbox::RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) {
+  using Fate = forum::OutboxOutcome::Fate;
+  ++outcome_commits;
+  for (const forum::OutboxOutcome& o : outcomes) {
+    Row* row = Pending(o.id);
+    if (row == nullptr) continue;
+    switch (o.fate) {
+      case Fate::kSent:
+        row->status = "sent";
+        break;
+      case Fate::kFailed:
+      case Fate::kSuppressed:
+      case Fate::kUnsubscribed:
+        row->status = o.fate == Fate::kFailed ? "failed" : "suppressed";
+        row->last_error = o.error;
+        break;
+      case Fate::kRetry:
+        row->last_error = o.error;
+        row->next_attempt_at = clock_.Now() + o.delay;
+        break;
+      case Fate::kReleased:
+      case Fate::kDeferred:
+        row->next_attempt_at =
+            clock_.Now() + (o.fate == Fate::kDeferred ? o.delay : std::chrono::milliseconds(0));
+        if (o.fate == Fate::kDeferred) row->last_error = o.error;
+        if (row->mail.attempts > 0) --row->mail.attempts;
+        break;
+    }
   }
   return {};
 }

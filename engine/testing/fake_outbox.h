@@ -42,17 +42,9 @@ class FakeOutbox : public OutboxQueue {
   int64_t Queue(const std::string& recipient);
 
   base::Result<std::vector<forum::ClaimedMail>> ClaimDue(int limit, std::chrono::milliseconds lease) override;
-  base::Status SavePayload(int64_t id, const std::string& payload) override;
-  base::Status MarkSent(int64_t id) override;
-  base::Status MarkRetry(int64_t id, const std::string& error, std::optional<int> reply_code,
-                         std::chrono::milliseconds delay) override;
-  base::Status MarkFailed(int64_t id, const std::string& error, std::optional<int> reply_code) override;
-  base::Status MarkSuppressed(int64_t id, const std::string& why) override;
-  base::Status MarkUnsubscribed(int64_t id, const std::string& why) override {
-    return MarkSuppressed(id, why);
-  }
-  base::Status Release(int64_t id) override;
-  base::Status Defer(int64_t id, const std::string& why, std::chrono::milliseconds delay) override;
+  base::Status SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) override;
+  base::Status RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) override;
+  int outcome_commits = 0;  // RecordOutcomes calls (one transaction each)
   base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) override;
 
