@@ -117,6 +117,10 @@ struct InstanceConfig {
 struct DatabaseConfig {
   // A libpq connection string or URI.
   Secret dsn;
+  // The mailbox workers' pooled PostgreSQL connections for their passes
+  // (besides the one that holds every mailbox's lock): at most this many
+  // mailboxes record at once (issue 10 item 5).
+  int mailbox_pool = 4;
 
   bool operator==(const DatabaseConfig&) const = default;
 };

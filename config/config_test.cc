@@ -149,6 +149,8 @@ const BadCase kBadCases[] = {
      "test.yaml:2:22: error: dsn_file: cannot read '/nonexistent/db.dsn': No such file or directory"},
     {"unset environment variable", 3, 1, "secrets: {reply_key_env: MFTEST_UNSET}",
      "test.yaml:3:26: error: reply_key_env: environment variable 'MFTEST_UNSET' is not set"},
+    {"mailbox pool out of range", 2, 1, "database: {dsn_env: MFTEST_DSN, mailbox_pool: 0}",
+     "test.yaml:2:47: error: mailbox_pool: expected a whole number from 1 to 64, got '0'"},
     {"file and env", 2, 1, "database: {dsn_env: MFTEST_DSN, dsn_file: /etc/db.dsn}",
      "test.yaml:2:33: error: give either 'dsn_file' or 'dsn_env', not both"},
     {"bad watcher address", 5, 1, "categories: [{slug: general, name: General, watchers: [bob]}]",
@@ -378,6 +380,7 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.outbox.max_age, 3 * 24h);
   EXPECT_EQ(c.outbox.suppress_score, 3.0);
   EXPECT_EQ(c.outbox.batch, 50);
+  EXPECT_EQ(c.database.mailbox_pool, 4);
   EXPECT_EQ(c.outbox.lease, 10min);
   EXPECT_EQ(c.outbox.loop_threshold, 5);
   EXPECT_EQ(c.outbox.loop_domain_threshold, 20);

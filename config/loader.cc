@@ -32,7 +32,7 @@ constexpr std::size_t kMinReplyKeySize = 32;
 constexpr std::string_view kTopKeys[] = {"instance", "database", "secrets", "smtp", "categories", "mailboxes",
                                          "limits",   "outbox",   "auth",    "web",  "log",        "daemon"};
 constexpr std::string_view kInstanceKeys[] = {"name", "base_url", "domain"};
-constexpr std::string_view kDatabaseKeys[] = {"dsn_file", "dsn_env"};
+constexpr std::string_view kDatabaseKeys[] = {"dsn_file", "dsn_env", "mailbox_pool"};
 constexpr std::string_view kSecretsKeys[] = {"reply_key_file", "reply_key_env"};
 constexpr std::string_view kSmtpKeys[] = {"host",     "port",     "tls",          "ca_file",       "tls_sha256",
                                           "username", "auth",     "oauth2",       "password_file", "password_env",
@@ -148,6 +148,7 @@ class Loader {
     if (auto v = top.Get("database", Need::kRequired)) {
       Section s(r_, *v, "in database", kDatabaseKeys);
       if (auto dsn = s.SecretValue("dsn", Need::kRequired)) config_.database.dsn = std::move(*dsn);
+      config_.database.mailbox_pool = s.Int("mailbox_pool", 1, 64).value_or(config_.database.mailbox_pool);
     }
     if (auto v = top.Get("secrets", Need::kRequired)) ReadSecrets(*v);
     if (auto v = top.Get("smtp", Need::kRequired)) ReadSmtp(*v);

@@ -151,13 +151,11 @@ WorkerOptions WorkerOptionsFor(const config::Config& cfg, const config::MailboxC
   return o;
 }
 
-// The mailbox workers' PostgreSQL connections besides the one that holds their locks (issue 10 item 5).
-constexpr size_t kMailboxPoolSize = 4;
-
 // --once: one pass over every mailbox, in parallel, then the outbound mail
 // that is due. 0 when all succeeded, 75 otherwise.
 int RunOnce(const config::Config& cfg, const Options& run) {
-  const auto database = std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(), kMailboxPoolSize);
+  const auto database = std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(),
+                                                          static_cast<size_t>(cfg.database.mailbox_pool));
   std::vector<std::unique_ptr<MailboxWorker>> workers;
   for (const auto& box : cfg.mailboxes) {
     WorkerOptions options = WorkerOptionsFor(cfg, box);
@@ -199,7 +197,8 @@ class Workers {
   Workers(const config::Config& cfg, const Options& run, Heartbeats& heartbeats)
       : run_(run),
         heartbeats_(heartbeats),
-        database_(std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(), kMailboxPoolSize)) {
+        database_(std::make_shared<MailboxDatabase>(cfg.database.dsn.reveal(),
+                                                    static_cast<size_t>(cfg.database.mailbox_pool))) {
     StartOutbox(cfg);
     for (const auto& box : cfg.mailboxes) StartMailbox(cfg, box);
   }
