@@ -461,6 +461,8 @@ struct DaemonConfig {
 struct LogConfig {
   // debug | info | warning | error. Default: info.
   base::LogLevel level = base::LogLevel::kInfo;
+  // text (key=value fields) | json (one object per line). Default: text.
+  base::LogFormat format = base::LogFormat::kText;
 
   bool operator==(const LogConfig&) const = default;
 };

@@ -222,6 +222,8 @@ const BadCase kBadCases[] = {
      "test.yaml:5:53: error: public: expected true or false, got 'maybe'"},
     {"unknown log level", 0, 0, "log: {level: verbose}",
      "test.yaml:10:14: error: level: unknown value 'verbose'; expected one of: debug, info, warning, error"},
+    {"unknown log format", 0, 0, "log: {format: logfmt}",
+     "test.yaml:10:15: error: format: unknown value 'logfmt'; expected one of: text, json"},
     {"password without username", 4, 1,
      R"(smtp: {host: localhost, tls: none, password_env: MFTEST_PASSWORD, from: help@example.com, reply_to: "help+{token}@example.com"})",
      "test.yaml:4:36: error: a password without a username; add 'username' in smtp"},
@@ -402,6 +404,7 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.web.cache_size, 64u << 20);
   EXPECT_TRUE(c.categories[0].is_public);
   EXPECT_EQ(c.log.level, base::LogLevel::kInfo);
+  EXPECT_EQ(c.log.format, base::LogFormat::kText);
 }
 
 TEST_F(ConfigTest, WebSectionTurnsTheWebOn) {
@@ -515,7 +518,7 @@ outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s, loop_threshold
          auto_replies_per_domain_per_hour: 5, auto_replies_per_hour: 50}
 auth: {trusted_authserv_ids: [MX.example.com, mx2.example.com]}
 web: {listen: "[::1]:9090"}
-log: {level: debug})");
+log: {level: debug, format: json})");
   LoadResult result = Load(text);
   ASSERT_TRUE(result.ok()) << Joined(result.diagnostics);
   const Config& c = *result.config;
@@ -599,6 +602,7 @@ log: {level: debug})");
   EXPECT_EQ(c.web.host, "::1");
   EXPECT_EQ(c.web.port, 9090);
   EXPECT_EQ(c.log.level, base::LogLevel::kDebug);
+  EXPECT_EQ(c.log.format, base::LogFormat::kJson);
 }
 
 TEST_F(ConfigTest, WarningsDoNotPreventLoading) {

@@ -46,6 +46,9 @@ inline constexpr EnumName<base::LogLevel> kLogLevels[] = {{base::LogLevel::kDebu
                                                           {base::LogLevel::kWarning, "warning"},
                                                           {base::LogLevel::kError, "error"}};
 
+inline constexpr EnumName<base::LogFormat> kLogFormats[] = {{base::LogFormat::kText, "text"},
+                                                            {base::LogFormat::kJson, "json"}};
+
 inline constexpr EnumName<AuthorDisplay> kAuthorDisplays[] = {{AuthorDisplay::kName, "name"},
                                                               {AuthorDisplay::kMasked, "masked"}};
 

@@ -65,7 +65,7 @@ constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
 constexpr std::string_view kWebKeys[] = {"listen",       "search_language",   "author_display", "dsn_file",
                                           "dsn_env",      "search_per_minute", "search_burst",   "cache_size",
                                          "health_failure_after"};
-constexpr std::string_view kLogKeys[] = {"level"};
+constexpr std::string_view kLogKeys[] = {"level", "format"};
 constexpr std::string_view kDaemonKeys[] = {"stop_timeout"};
 
 enum class Protocol { kImap, kSmtp };
@@ -170,6 +170,7 @@ class Loader {
     if (auto v = top.Get("log")) {
       Section s(r_, *v, "in log", kLogKeys);
       config_.log.level = s.Enum<base::LogLevel>("level", internal::kLogLevels).value_or(config_.log.level);
+      config_.log.format = s.Enum<base::LogFormat>("format", internal::kLogFormats).value_or(config_.log.format);
     }
     if (auto v = top.Get("daemon")) {
       Section s(r_, *v, "in daemon", kDaemonKeys);

@@ -488,6 +488,7 @@ int Run(const Options& options) {
   }
   config::Config cfg = std::move(*loaded.config);
   base::SetLogLevel(cfg.log.level);
+  base::SetLogFormat(cfg.log.format);
 
   if (int rc = PrepareDatabase(cfg); rc != base::kExitOk) return rc;
   base::LogInfo("mailforumd started: " + std::to_string(cfg.mailboxes.size()) + " mailbox(es), " +
@@ -532,6 +533,7 @@ int Run(const Options& options) {
         config::Config next = std::move(*reloaded.config);
         const ReloadPlan plan = PlanReload(cfg, next);
         base::SetLogLevel(next.log.level);
+        base::SetLogFormat(next.log.format);
         if (PrepareDatabase(next) != base::kExitOk)
           base::LogError("reload: the database is not ready; workers retry");
         if (plan.restart_web) {

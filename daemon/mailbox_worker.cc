@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "daemon/engine_adapters.h"
 #include "engine/backoff.h"
 #include "forum/store.h"
@@ -17,6 +18,15 @@ namespace {
 
 // How often a daemon that does not own a mailbox checks whether its owner died.
 constexpr std::chrono::milliseconds kLockRetry{2000};
+
+const base::Counter kImapReconnects{"mailforum_imap_reconnects_total",
+                                    "IMAP sessions a mailbox worker opened after its first, by mailbox.",
+                                    {"mailbox"}};
+const base::Counter kImapConnectFailures{"mailforum_imap_connect_failures_total",
+                                         "IMAP connections or logins that failed, by mailbox.",
+                                         {"mailbox"}};
+const base::Gauge kImapIdle{
+    "mailforum_imap_idle", "1 while the mailbox worker waits in IMAP IDLE, by mailbox.", {"mailbox"}};
 
 // This process, as the owner of the crash-loop breaker's notes: a note left
 // by another owner on a message never recorded means that owner died.
@@ -78,8 +88,12 @@ base::Status MailboxWorker::Connect(Connection& c) {
   if (!c.imap || !c.imap->alive()) {
     c.imap.reset();
     auto imap = mail::ImapSession::Connect(options_.imap);
-    if (!imap) return imap.error().WithContext("mailbox " + name);
+    if (!imap) {
+      kImapConnectFailures.Add({name});
+      return imap.error().WithContext("mailbox " + name);
+    }
     c.imap = std::move(imap).value();
+    if (std::exchange(connected_before_, true)) kImapReconnects.Add({name});
     for (const std::string* folder : {&options_.quarantine_folder, &options_.after_folder}) {
       if (folder->empty()) continue;
       if (auto created = c.imap->CreateFolder(*folder); !created.ok()) {
@@ -184,7 +198,9 @@ void MailboxWorker::Run() {
       const auto idle_for =
           std::min<std::chrono::milliseconds>(options_.poll_interval, std::chrono::minutes(25));
       beat(idle_for);
+      kImapIdle.Set({name}, 1);
       auto idled = c.imap->Idle(idle_for);
+      kImapIdle.Set({name}, 0);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         idling_ = nullptr;

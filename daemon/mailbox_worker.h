@@ -89,7 +89,8 @@ class MailboxWorker {
   WorkerOptions options_;
   std::shared_ptr<MailboxDatabase> database_;
   std::atomic<bool> stopped_{false};
-  bool lock_busy_ = false;  // the last Connect found the mailbox locked by another daemon
+  bool lock_busy_ = false;         // the last Connect found the mailbox locked by another daemon
+  bool connected_before_ = false;  // an IMAP session was opened before: the next is a reconnect
   std::mutex mutex_;
   std::condition_variable wake_;
   mail::ImapSession* idling_ = nullptr;  // guarded by mutex_: the session to interrupt on Stop()

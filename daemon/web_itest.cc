@@ -3,17 +3,17 @@
 // a thread made from real mail its public reply address; mailforum-web
 // serves the same site from a configuration whose mail secrets do not exist
 // where it runs, and stops cleanly on SIGTERM.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -118,6 +118,80 @@ TEST(WebItest, MailforumdServesTheSiteWithReplyAddresses) {
   EXPECT_EQ(page.body.find("kettle@example.com"), std::string::npos);
   EXPECT_EQ(Get(*port, "/healthz").status, 200);
   EXPECT_EQ(Terminate(daemon_process), 0) << LogText(log);
+}
+
+// The line of /metrics that starts with `series` (with the space before its value), or "".
+std::string MetricLine(const std::string& metrics, const std::string& series) {
+  const auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return "";
+  return metrics.substr(at + 1, metrics.find('\n', at + 1) - at - 1);
+}
+
+TEST(WebItest, MailforumdCountsItsWorkInMetricsAndLogsJson) {
+  MAILFORUM_REQUIRE_SERVER(admin, "MAILFORUM_TEST_PG_DSN");
+  mftest::DaemonSetup setup;
+  ASSERT_TRUE(setup.Make("metricsd", "web: {listen: '127.0.0.1:0'}\nlog: {format: json}\n"));
+  {
+    auto session = mail::ImapSession::Connect(setup.imap);
+    ASSERT_TRUE(session) << session.error().message;
+    auto appended = (*session)->Append("INBOX",
+                                       "From: Dan <dan@example.com>\nTo: help@crash.example\n"
+                                       "Subject: Printer on fire\nMessage-ID: <fire@example.com>\n\n"
+                                       "Secret body words.\n");
+    ASSERT_TRUE(appended) << appended.error().message;
+  }
+  const std::string log = setup.dir + "/daemon.log";
+  Child daemon_process{mftest::SpawnDaemon(MAILFORUMD_PATH, {"-c", setup.config}, log)};
+  auto port = WaitForListening(log);
+  ASSERT_TRUE(port) << LogText(log);
+  ASSERT_TRUE(mftest::WaitForRow(setup, "SELECT count(*) FROM threads", "1")) << LogText(log);
+
+  // The counters follow the commit: wait for them (an event), then check the rest and the format.
+  const std::string posted = "mailforum_messages_total{mailbox=\"crash\",outcome=\"posted\"}";
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  web::testing::ClientResponse metrics;
+  while (std::chrono::steady_clock::now() < deadline) {
+    metrics = Get(*port, "/metrics");
+    if (!MetricLine(metrics.body, posted).empty()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_EQ(MetricLine(metrics.body, posted), posted + " 1") << metrics.body;
+  EXPECT_EQ(MetricLine(metrics.body, "mailforum_messages_fetched_total{mailbox=\"crash\"}"),
+            "mailforum_messages_fetched_total{mailbox=\"crash\"} 1");
+  EXPECT_EQ(MetricLine(metrics.body, "mailforum_fetch_to_commit_seconds_count{mailbox=\"crash\"}"),
+            "mailforum_fetch_to_commit_seconds_count{mailbox=\"crash\"} 1");
+  EXPECT_NE(
+      MetricLine(metrics.body, "mailforum_fetch_to_commit_seconds_bucket{mailbox=\"crash\",le=\"+Inf\"}"),
+      "");
+  EXPECT_NE(metrics.body.find("# TYPE mailforum_imap_reconnects_total counter"), std::string::npos);
+  EXPECT_NE(metrics.body.find("# TYPE mailforum_smtp_results_total counter"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nmailforum_loop_breaker_pauses_total 0\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nmailforum_mailbox_up{mailbox=\"crash\"} 1\n"), std::string::npos);
+  auto checked = mftest::PromtoolCheckMetrics(metrics.body);
+  EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << metrics.body;
+  EXPECT_EQ(Terminate(daemon_process), 0) << LogText(log);
+
+  // Every line is one JSON object; the message's line has its fields, and no body text.
+  std::istringstream lines(LogText(log));
+  int decided = 0;
+  for (std::string line; std::getline(lines, line);) {
+    nlohmann::json record;
+    ASSERT_NO_THROW(record = nlohmann::json::parse(line)) << line;
+    ASSERT_TRUE(record.contains("level") && record.contains("msg") && record.contains("time")) << line;
+    EXPECT_EQ(line.find("Secret body words"), std::string::npos) << line;
+    if (record["msg"] != "message decided") continue;
+    ++decided;
+    EXPECT_EQ(record["mailbox"], "crash") << line;
+    EXPECT_EQ(record["outcome"], "posted") << line;
+    EXPECT_EQ(record["message_id"], "fire@example.com") << line;
+    EXPECT_EQ(record["rule"], "all") << line;
+    EXPECT_TRUE(record["uid"].is_number()) << line;
+    EXPECT_EQ(record["thread"].get<int64_t>(), std::stoll(setup.Query("SELECT id FROM threads"))) << line;
+    EXPECT_TRUE(record["post"].is_number()) << line;
+    EXPECT_TRUE(record["duration_ms"].is_number()) << line;
+  }
+  EXPECT_EQ(decided, 1) << LogText(log);
 }
 
 TEST(WebItest, MailforumWebNeedsOnlyTheDatabase) {

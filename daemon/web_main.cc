@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
     base::LogWarning("the reply key cannot be read here: unsubscribe links (/unsubscribe/...) answer 404");
   }
   base::SetLogLevel(cfg.log.level);
+  base::SetLogFormat(cfg.log.format);
   if (!cfg.web.enabled) base::LogWarning(path + " has no web: section; serving on the default " + cfg.web.listen);
   mailforumd::RaiseOpenFileLimit();
   auto service = mailforumd::WebService::Start(cfg);

@@ -1,6 +1,7 @@
 #include "engine/mailbox_pass.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -9,6 +10,7 @@
 
 #include "base/ascii.h"
 #include "base/log.h"
+#include "engine/telemetry.h"
 
 namespace engine {
 namespace {
@@ -287,6 +289,10 @@ class Pass {
       for (auto& m : *partial) fetched->push_back(std::move(m));
     }
     std::sort(fetched->begin(), fetched->end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
+    fetched_at_ = std::chrono::steady_clock::now();
+    uint64_t fetched_bytes = 0;
+    for (const auto& m : *fetched) fetched_bytes += m.raw.size();
+    CountFetched(name_, fetched->size(), fetched_bytes);
     return fetched;
   }
 
@@ -356,6 +362,10 @@ class Pass {
     }
     auto refused = QuarantineRefused(batch, *recorded);
     if (!refused) return refused.error();
+    const auto fetch_to_commit = std::chrono::steady_clock::now() - fetched_at_;
+    for (size_t i = 0; i < batch.items.size(); ++i) {
+      ReportDecided(name_, batch.items[i], (*recorded)[i], fetch_to_commit);
+    }
     PostActions actions;
     size_t posted = 0;
     for (const auto& item : batch.items) {
@@ -426,6 +436,7 @@ class Pass {
     std::chrono::steady_clock::duration fetch{}, decide{}, record{};
     std::chrono::steady_clock::time_point decide_start;
   } timings_;
+  std::chrono::steady_clock::time_point fetched_at_ = std::chrono::steady_clock::now();  // of the last batch
 };
 
 }  // namespace

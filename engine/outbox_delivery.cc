@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "engine/backoff.h"
+#include "engine/telemetry.h"
 #include "forum/subscriptions.h"
 #include "mail/reply_token.h"
 #include "mail/unsubscribe_token.h"
@@ -137,6 +138,7 @@ base::Status OutboxDelivery::HoldIfLooping(const forum::ClaimedMail& row, Outbox
                      "came too fast) for about " +
                      DurationText(left));
     pause_logged_[row.recipient] = now + left;
+    CountLoopBreakerPause();
   }
   outcomes_.push_back(
       Outcome::Of(row.id, Fate::kDeferred, "held back by the loop circuit breaker", std::nullopt, left));
@@ -189,11 +191,13 @@ void OutboxDelivery::Send(const Ready& mail, Mailer& mailer, OutboxPassStats& st
   if (!mailer.connected()) {
     if (auto connected = mailer.Connect(); !connected.ok()) {
       connection_error_ = connected.error();
+      CountSmtpResult(std::nullopt);
       return Retry(row, connected.error().message, std::nullopt, stats);
     }
   }
   std::optional<int> code;
   const base::Status result = mailer.Send(mail.envelope, mail.payload, code);
+  CountSmtpResult(result.ok() && !code ? std::optional<int>(250) : code);
   if (result.ok()) {
     ++stats.sent;
     sent.push_back(&row);

@@ -413,21 +413,6 @@ RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem
 
 }  // namespace
 
-std::string_view OutcomeName(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kPosted: return "posted";
-    case Outcome::kIgnored: return "ignored";
-    case Outcome::kRejected: return "rejected";
-    case Outcome::kQuarantined: return "quarantined";
-    case Outcome::kMachine: return "machine";
-    case Outcome::kDuplicate: return "duplicate";
-    case Outcome::kTooOld: return "too_old";
-    case Outcome::kUnsubscribed:
-      return "unsubscribed";
-  }
-  return "ignored";
-}
-
 namespace {
 
 // Thrown by the fast path of RecordBatch when an item fails by itself: the

@@ -23,6 +23,7 @@
 
 #include "base/ascii.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "forum/reader.h"
 #include "web/gzip.h"
 
@@ -867,6 +868,8 @@ struct Site::Impl {
       metric("mailforum_suppressed_addresses", "gauge", "Addresses whose bounce score stops mail to them.",
              static_cast<uint64_t>(health->suppressed_addresses));
     }
+    // This process's own counters (in mailforumd: messages, IMAP, SMTP, loop breaker; base/metrics.h).
+    out += base::RenderMetrics();
     Response r;
     r.AddHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     r.AddHeader("Cache-Control", "no-store");

@@ -19,6 +19,7 @@
 
 #include "forum/store.h"
 #include "forum/store_fixture.h"
+#include "tests/support/subprocess.h"
 #include "web/gzip.h"
 #include "web/http_server.h"
 #include "web/http_test_client.h"
@@ -392,19 +393,6 @@ TEST_F(SiteTest, BadParametersAre400AndUnknownPages404) {
 namespace web {
 namespace {
 
-// `promtool check metrics` on `text` (Debian's prometheus package): its output, and whether it passed.
-std::pair<bool, std::string> PromtoolCheck(const std::string& text) {
-  const std::string file = ::testing::TempDir() + "/metrics.txt";
-  std::ofstream(file) << text;
-  FILE* p = popen(("promtool check metrics < '" + file + "' 2>&1").c_str(), "r");
-  if (p == nullptr) return {false, "cannot run promtool"};
-  std::string out;
-  char buffer[4096];
-  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, p)) > 0;) out.append(buffer, n);
-  const int status = pclose(p);
-  return {status == 0, out};
-}
-
 TEST_F(SiteTest, HealthzReportsEachMailboxAndFailsOnlyOnALongFailure) {
   // Three mailboxes as the daemon notes them: one fine, one failing for a minute, one for an hour.
   Scalar("INSERT INTO mailbox_state (mailbox, last_success_at) VALUES ('good', now() - interval '5 seconds')");
@@ -443,11 +431,12 @@ TEST_F(SiteTest, HealthzReportsEachMailboxAndFailsOnlyOnALongFailure) {
   EXPECT_NE(metrics.body.find("\nmailforum_database_up 1\n"), std::string::npos);
   EXPECT_NE(metrics.body.find("\nmailforum_build_info{version=\""), std::string::npos);
   EXPECT_GE(Metric("mailforum_outbox_due"), 0);
-  auto [passed, output] = PromtoolCheck(metrics.body);
-  if (output.find("not found") != std::string::npos && std::getenv("MAILFORUM_TEST_REQUIRE_SERVERS") == nullptr) {
+  auto checked = mftest::PromtoolCheckMetrics(metrics.body);
+  if (checked.output.find("not found") != std::string::npos &&
+      std::getenv("MAILFORUM_TEST_REQUIRE_SERVERS") == nullptr) {
     GTEST_SKIP() << "promtool is missing (scripts/setup installs prometheus)";
   }
-  EXPECT_TRUE(passed) << output << "\n" << metrics.body;
+  EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << metrics.body;
 }
 
 TEST_F(SiteTest, HealthzNamesConfiguredMailboxesTheDatabaseDoesNotKnowAsUnknown) {

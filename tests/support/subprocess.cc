@@ -2,8 +2,10 @@
 
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -54,6 +56,17 @@ std::string ReadFile(const std::string& path) {
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+CommandResult PromtoolCheckMetrics(const std::string& text) {
+  char path[] = "/tmp/mf-metrics-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  close(fd);
+  WriteFile(path, text);
+  CommandResult result = RunCommand("promtool check metrics < " + ShellQuote(path));
+  std::remove(path);
+  return result;
 }
 
 }  // namespace mftest

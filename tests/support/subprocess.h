@@ -23,6 +23,10 @@ void WriteFile(const std::string& path, const std::string& content, int mode = 0
 // The whole file; throws std::runtime_error when it cannot be read.
 std::string ReadFile(const std::string& path);
 
+// `promtool check metrics` (Debian's prometheus package) on `text`: exit code 0 when it passed.
+// Under MAILFORUM_TEST_REQUIRE_SERVERS a missing promtool is a failure like any other.
+CommandResult PromtoolCheckMetrics(const std::string& text);
+
 }  // namespace mftest
 
 #endif  // MAILFORUM_TESTS_SUPPORT_SUBPROCESS_H_
