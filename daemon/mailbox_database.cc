@@ -51,6 +51,8 @@ base::Result<MailboxDatabase::Lease> MailboxDatabase::Acquire(const std::functio
     slot = free_.back();
     free_.pop_back();
   }
+  // A connection the server closed while it sat in the pool (a restart) is replaced before its first query.
+  if (slots_[slot] && !slots_[slot]->CheckConnection().ok()) slots_[slot].reset();
   if (!slots_[slot]) {
     auto store = forum::Store::Connect(dsn_);
     if (!store) {

@@ -65,6 +65,8 @@ class BeatingMailer : public engine::Mailer {
 
 base::Status OutboxWorker::Pass(OutboxPassStats& stats, size_t& claimed) {
   claimed = 0;
+  // A connection the server closed while we waited (a restart) is replaced before its first query.
+  if (store_ && !store_->CheckConnection().ok()) store_.reset();
   if (!store_) {
     auto store = forum::Store::Connect(options_.dsn);
     if (!store) return store.error().WithContext("outbox");

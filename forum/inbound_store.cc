@@ -671,6 +671,7 @@ base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address,
 
 base::Result<bool> Store::HoldsMailboxLock(const std::string& mailbox) {
   try {
+    ThrowIfClosed(impl_->conn);
     pqxx::nontransaction tx(impl_->conn);
     // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
     return tx
@@ -687,6 +688,7 @@ base::Result<bool> Store::HoldsMailboxLock(const std::string& mailbox) {
 
 base::Result<bool> Store::TryLockMailbox(const std::string& mailbox) {
   try {
+    ThrowIfClosed(impl_->conn);
     pqxx::nontransaction tx(impl_->conn);
     return tx.exec_params1("SELECT pg_try_advisory_lock(hashtextextended('mailforum mailbox ' || $1, 0))", mailbox)[0]
         .as<bool>();
@@ -697,6 +699,7 @@ base::Result<bool> Store::TryLockMailbox(const std::string& mailbox) {
 
 base::Result<bool> Store::UnlockMailbox(const std::string& mailbox) {
   try {
+    ThrowIfClosed(impl_->conn);
     pqxx::nontransaction tx(impl_->conn);
     return tx.exec_params1("SELECT pg_advisory_unlock(hashtextextended('mailforum mailbox ' || $1, 0))", mailbox)[0]
         .as<bool>();

@@ -170,6 +170,15 @@ base::Result<std::unique_ptr<Reader>> Reader::Connect(const std::string& dsn) {
   return std::unique_ptr<Reader>(new Reader(std::move(impl)));
 }
 
+base::Status Reader::CheckConnection() {
+  try {
+    ThrowIfClosed(impl_->conn);
+    return {};
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "checking the database connection");
+  }
+}
+
 base::Status Reader::Ping() {
   try {
     if (impl_->needs_setup) impl_->Setup();

@@ -206,6 +206,11 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
+  // Without a round trip: kTransient when the server has already closed this
+  // connection (a restart); such a Reader is replaced, not reused (see
+  // Store::CheckConnection).
+  base::Status CheckConnection();
+
   // One round trip: is the database there and answering? (/healthz)
   base::Status Ping();
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "forum/reader.h"
+#include "forum/scratch_database.h"
 #include "forum/store.h"
 #include "forum/store_fixture.h"
 
@@ -327,6 +328,24 @@ TEST_F(ReaderTest, ListenSeesChangedThreadsAndCategories) {
   EXPECT_TRUE(wait_for(t.thread_id));
   ASSERT_TRUE(store_->SyncCategories({{"general", "General talk", "Anything at all"}}).ok());
   EXPECT_TRUE(wait_for(0));
+}
+
+TEST_F(ReaderTest, ConnectionClosedByTheServerIsSeenWithoutAQuery) {
+  EXPECT_TRUE(reader_->CheckConnection().ok());
+  // The server ends every other session on this scratch database (a restart would do the same).
+  auto terminated = QueryScalar(dsn_,
+                                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  ASSERT_TRUE(terminated) << terminated.error().message;
+  ASSERT_NE(*terminated, "0");
+  const base::Status check = WaitUntilClosed([&] { return reader_->CheckConnection(); });
+  ASSERT_FALSE(check.ok()) << "a terminated session still looks open";
+  EXPECT_EQ(check.error().kind, base::ErrorKind::kTransient) << check.error().message;
+  // A new reader works (the web replaces a closed one from its pool).
+  auto fresh = Reader::Connect(dsn_);
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_TRUE((*fresh)->CheckConnection().ok());
+  EXPECT_TRUE((*fresh)->Ping().ok());
 }
 
 TEST_F(ReaderTest, SearchLanguageReindexes) {

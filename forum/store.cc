@@ -1,5 +1,7 @@
 #include "forum/store.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -34,6 +36,26 @@ base::Error FromException(const std::exception& e, const std::string& what) {
   std::string message = e.what();
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   return base::Error{kind, what + ": " + message};
+}
+
+void ThrowIfClosed(pqxx::connection& conn) {
+  if (!conn.is_open()) throw pqxx::broken_connection("the database connection is closed");
+  // A few rounds: the server's last message may come before the end of the stream.
+  for (int round = 0; round < 4; ++round) {
+    pollfd fd{conn.sock(), POLLIN, 0};
+    if (::poll(&fd, 1, 0) <= 0) return;  // nothing waiting: as alive as can be told
+    conn.get_notifs();                     // reads it; throws broken_connection at the end of the stream
+    if (!conn.is_open()) throw pqxx::broken_connection("the database server closed the connection");
+  }
+}
+
+base::Status Store::CheckConnection() {
+  try {
+    ThrowIfClosed(impl_->conn);
+    return {};
+  } catch (const std::exception& e) {
+    return FromException(e, "checking the database connection");
+  }
 }
 
 int RequiredSchemaVersion() {

@@ -139,6 +139,13 @@ class Store {
   // Threads opened by `address` (case-insensitive) in the last `seconds`.
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds);
 
+  // Without a round trip: kTransient when the server has already closed this
+  // connection (a restart, an ended session). A connection that may have
+  // been idle across such a break is checked before use and replaced when
+  // closed (see ThrowIfClosed in store_internal.h for why). The lock
+  // methods below check it themselves.
+  base::Status CheckConnection();
+
   // Takes the cluster-wide lock that makes this connection the only worker
   // of `mailbox` (a PostgreSQL session advisory lock; released when this
   // Store is destroyed or its connection dies). False when another holds it.

@@ -1,5 +1,7 @@
 #include "forum/store_fixture.h"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "forum/scratch_database.h"
@@ -33,6 +35,16 @@ std::string ScratchStoreTest::Scalar(const std::string& sql) {
   auto r = QueryScalar(dsn_, sql);
   EXPECT_TRUE(r) << r.error().message;
   return r ? *r : "";
+}
+
+base::Status ScratchStoreTest::WaitUntilClosed(const std::function<base::Status()>& check) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  base::Status status = check();
+  while (status.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = check();
+  }
+  return status;
 }
 
 }  // namespace forum

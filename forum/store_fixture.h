@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ class ScratchStoreTest : public ::testing::Test {
 
   // The first column of the first row of `sql` ("" when none); a failed query fails the test.
   std::string Scalar(const std::string& sql);
+
+  // Calls `check` (a Store's or Reader's CheckConnection) until it reports the
+  // connection closed, for up to 20 s (the server ends a session
+  // asynchronously); returns that failure, or ok when it never came.
+  static base::Status WaitUntilClosed(const std::function<base::Status()>& check);
 
   std::string dsn_;
   std::unique_ptr<Store> store_;

@@ -26,6 +26,15 @@ struct Store::Impl {
 // and server shutdown; kInternal otherwise.
 base::Error FromException(const std::exception& e, const std::string& what);
 
+// Throws pqxx::broken_connection when the server has already closed `conn`
+// (ended the session, restarted) as far as its socket tells, without a round
+// trip: it reads what is waiting (notifications go to their receivers). The
+// first query to meet a closed connection makes libpqxx 6.4 leak that
+// query's result (about 2 KB, in connection_base::make_result), so a
+// connection that may have sat idle across a break is checked before its
+// first query. A break during the query itself cannot be seen in advance.
+void ThrowIfClosed(pqxx::connection& conn);
+
 // A PostgreSQL array literal of `values` (passed as a parameter, e.g.
 // `$1::text[]`, so only array quoting applies).
 std::string TextArray(const std::vector<std::string>& values);

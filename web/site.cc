@@ -467,14 +467,17 @@ struct Site::Impl {
 
   // --- readers ---
 
+  // A pooled reader whose connection the server has not closed, else a new one.
   base::Result<std::unique_ptr<forum::Reader>> Borrow() {
-    {
-      std::lock_guard lock(pool_mutex);
-      if (!pool.empty()) {
-        auto r = std::move(pool.back());
+    for (;;) {
+      std::unique_ptr<forum::Reader> r;
+      {
+        std::lock_guard lock(pool_mutex);
+        if (pool.empty()) break;
+        r = std::move(pool.back());
         pool.pop_back();
-        return r;
       }
+      if (r->CheckConnection().ok()) return r;
     }
     return forum::Reader::Connect(options.dsn);
   }
