@@ -131,6 +131,15 @@ class Bench:
         self.tool = os.path.join(args.build, "bench", "engine_bench_tool")
         self.commands = []
 
+    def dovecot_pid(self):
+        with open(os.path.join(self.dir, "dovecot", "run", "master.pid")) as f:
+            return int(f.readline())
+
+    def dovecot_polling(self):
+        """How many Dovecot sessions so far found no inotify instance and poll for IDLE."""
+        with open(os.path.join(self.dir, "dovecot", "dovecot.log"), errors="replace") as f:
+            return sum(1 for line in f if "Inotify instance limit" in line)
+
     # --- database and configuration ---
     def admin(self):
         c = psycopg2.connect(self.dsn)
@@ -438,6 +447,7 @@ class Bench:
                 with open(os.path.join(md, "tmp", name), "wb") as f:
                     f.write(raw)
                 os.chown(os.path.join(md, "tmp", name), *dovecot_ids())
+            cpu0 = (proc_cpu(a.pid), tree_cpu(self.pg_pid), tree_cpu(self.dovecot_pid()))
             t0_wall = time.time()
             t0 = time.monotonic()
             for md, name, _ in msgs:
@@ -445,11 +455,16 @@ class Bench:
             wait_for("one message in each of %d mailboxes" % m,
                      lambda: q("SELECT count(*) FROM inbound_messages")[0][0] >= m or a.poll() is not None, 60)
             all_in = time.monotonic() - t0
+            cpu = [after - before for before, after in zip(cpu0, (
+                proc_cpu(a.pid), tree_cpu(self.pg_pid), tree_cpu(self.dovecot_pid())))]
             per = [float(r[0]) - t0_wall for r in q("SELECT extract(epoch FROM received_at) FROM inbound_messages")]
             figure(part, "a new message in each: time until all %d committed" % m, "%.2f s" % all_in, "<= 2 s",
                    all_in <= 2)
             figure(part, "  per mailbox (decision start), p50 / max", "%.2f s / %.2f s" % (
                 statistics.median(per), max(per)))
+            figure(part, "  CPU meanwhile: mailforumd / PostgreSQL / Dovecot", "%.2f s / %.2f s / %.2f s" % tuple(cpu))
+            # Past the kernel's inotify instances per uid Dovecot polls instead (scripts/bench-engine).
+            figure(part, "  Dovecot IDLE sessions polling (inotify limit)", str(self.dovecot_polling()))
             a.send_signal(signal.SIGTERM)
             a.wait(60)
 

@@ -6,6 +6,8 @@ set(body "")
 foreach(f IN LISTS files)
   get_filename_component(name "${f}" NAME_WE)
   string(REGEX MATCH "^[0-9]+" version "${name}")
+  # Without its leading zeros: C++ reads 0008 as a (bad) octal literal.
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version "${version}")
   file(READ "${f}" sql)
   string(APPEND body "    {${version}, \"${name}\", R\"mfsql(${sql})mfsql\"},\n")
 endforeach()

@@ -1,8 +1,12 @@
 // The engine's ports (engine/ports.h) on the real things: a mail::ImapSession
-// as the MailSource, a forum::Store as the InboundLedger. Each call is the
-// wrapped object's, unchanged.
+// as the MailSource, the mailbox workers' pooled forum::Store connections as
+// the InboundLedger. Each call is the wrapped object's, unchanged.
 #ifndef MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 #define MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
+
+#include <functional>
+#include <type_traits>
+#include <utility>
 
 #include "daemon/mailbox_database.h"
 #include "engine/ports.h"
@@ -38,69 +42,83 @@ class ImapMailSource : public engine::MailSource {
   mail::ImapSession& imap_;
 };
 
-class StoreLedger : public engine::InboundLedger {
+// The ledger on a MailboxDatabase: each call borrows a pooled connection for
+// itself alone (a connection whose call failed is discarded), so a pass holds
+// none while it talks IMAP, decides or waits; the mailbox locks are answered
+// by the lock connection. Every call is one transaction or none, so which
+// connection serves it does not matter.
+class PooledLedger : public engine::InboundLedger {
  public:
-  // `locks` (may be null: `store` holds the locks itself) answers HoldsMailboxLock.
-  explicit StoreLedger(forum::Store& store, MailboxDatabase* locks = nullptr)
-      : store_(store), locks_(locks) {}
-  base::Result<bool> ThreadExists(int64_t id) override { return store_.ThreadExists(id); }
+  // `waiting` (may be empty) is called about every second while a call waits for a free connection.
+  PooledLedger(MailboxDatabase& database, std::function<void()> waiting)
+      : database_(database), waiting_(std::move(waiting)) {}
+  base::Result<bool> ThreadExists(int64_t id) override { return With([&](forum::Store& s) { return s.ThreadExists(id); }); }
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
-    return store_.FindThreadByMessageIds(ids);
+    return With([&](forum::Store& s) { return s.FindThreadByMessageIds(ids); });
   }
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override {
-    return store_.CountThreadsOpenedSince(address, seconds);
+    return With([&](forum::Store& s) { return s.CountThreadsOpenedSince(address, seconds); });
   }
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override {
-    return store_.FindThreadAudience(thread_id);
+    return With([&](forum::Store& s) { return s.FindThreadAudience(thread_id); });
   }
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override {
-    return store_.FindPostByMessageId(message_id);
+    return With([&](forum::Store& s) { return s.FindPostByMessageId(message_id); });
   }
   base::Result<bool> MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                   const std::vector<std::string>& message_ids) override {
-    return store_.MailedDomain(domain, outbox_id, message_ids);
+    return With([&](forum::Store& s) { return s.MailedDomain(domain, outbox_id, message_ids); });
   }
   base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) override {
-    return store_.FindUnsubscribeTarget(outbox_id);
+    return With([&](forum::Store& s) { return s.FindUnsubscribeTarget(outbox_id); });
   }
   base::Result<bool> HoldsMailboxLock(const std::string& mailbox) override {
-    return locks_ != nullptr ? locks_->Holds(mailbox) : store_.HoldsMailboxLock(mailbox);
+    return database_.Holds(mailbox);
   }
   base::Result<std::optional<forum::MailboxState>> GetMailboxState(const std::string& mailbox) override {
-    return store_.GetMailboxState(mailbox);
+    return With([&](forum::Store& s) { return s.GetMailboxState(mailbox); });
   }
   base::Status ResetMailbox(const std::string& mailbox, uint32_t uidvalidity) override {
-    return store_.ResetMailbox(mailbox, uidvalidity);
+    return With([&](forum::Store& s) { return s.ResetMailbox(mailbox, uidvalidity); });
   }
   base::Result<std::vector<forum::PendingPostAction>> PendingPostActions(const std::string& mailbox,
                                                                          uint32_t uidvalidity) override {
-    return store_.PendingPostActions(mailbox, uidvalidity);
+    return With([&](forum::Store& s) { return s.PendingPostActions(mailbox, uidvalidity); });
   }
   base::Status MarkPostActionsDone(const std::string& mailbox, uint32_t uidvalidity,
                                    const std::vector<uint32_t>& uids) override {
-    return store_.MarkPostActionsDone(mailbox, uidvalidity, uids);
+    return With([&](forum::Store& s) { return s.MarkPostActionsDone(mailbox, uidvalidity, uids); });
   }
   base::Result<std::vector<base::Result<forum::RecordResult>>> RecordBatch(
       const std::vector<forum::InboundItem>& items, const std::string& domain) override {
-    return store_.RecordBatch(items, domain);
+    return With([&](forum::Store& s) { return s.RecordBatch(items, domain); });
   }
   base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                            const std::string& owner) override {
-    return store_.NoteWorking(mailbox, uidvalidity, uid, owner);
+    return With([&](forum::Store& s) { return s.NoteWorking(mailbox, uidvalidity, uid, owner); });
   }
   base::Result<std::optional<forum::CrashedWork>> TakeCrashedWork(const std::string& mailbox,
                                                                   uint32_t uidvalidity,
                                                                   const std::string& owner) override {
-    return store_.TakeCrashedWork(mailbox, uidvalidity, owner);
+    return With([&](forum::Store& s) { return s.TakeCrashedWork(mailbox, uidvalidity, owner); });
   }
   base::Result<int> FillReplyAddresses(const std::function<std::string(int64_t thread_id)>& address_for,
                                        int limit) override {
-    return store_.FillReplyAddresses(address_for, limit);
+    return With([&](forum::Store& s) { return s.FillReplyAddresses(address_for, limit); });
   }
 
  private:
-  forum::Store& store_;
-  MailboxDatabase* locks_;
+  template <class F>
+  std::invoke_result_t<F, forum::Store&> With(F f) {
+    auto lease = database_.Acquire(waiting_);
+    if (!lease) return lease.error();
+    auto result = f(lease->store());
+    if (!result.ok()) lease->Discard();  // a connection that failed may be in any state
+    return result;
+  }
+
+  MailboxDatabase& database_;
+  std::function<void()> waiting_;
 };
 
 class StoreOutboxQueue : public engine::OutboxQueue {

@@ -1,8 +1,9 @@
 // The mailbox workers' PostgreSQL connections, bounded (issue 10 item 5):
 // every mailbox's cluster-wide lock lives on ONE dedicated connection, and
-// the workers borrow one of a few pooled connections for a pass, giving it
-// back before they idle. 200 mailboxes then need 1 + pool_size connections
-// (and descriptors), not 200.
+// the workers borrow one of a few pooled connections for each database call
+// of a pass (PooledLedger, daemon/engine_adapters.h), never across IMAP
+// round trips. 200 mailboxes then need 1 + pool_size connections (and
+// descriptors), not 200.
 //
 // The locks are PostgreSQL session advisory locks on the lock connection:
 // when it dies (or the process does) they all go, and a worker's next

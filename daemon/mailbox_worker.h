@@ -77,8 +77,8 @@ class MailboxWorker {
   struct Connection;
   base::Status Connect(Connection& c);
   base::Status Pass(Connection& c);
-  // A pooled connection, beating the heartbeat while it waits for one.
-  base::Result<MailboxDatabase::Lease> Borrow();
+  // What a wait for a pooled connection calls about every second: beats the heartbeat.
+  std::function<void()> WhileWaiting() const;
   // Gives the lock back (after a failure or at the end).
   void Unlock(Connection& c);
   // Records the pass's outcome for `mailforumctl status` (best effort).
