@@ -104,22 +104,9 @@ struct DaemonSetup {
 // message that contains it). Returns the child's pid (the caller waits for it).
 inline pid_t SpawnDaemon(const char* program, const std::vector<std::string>& args, const std::string& log,
                          const std::string& hang_on = "") {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    const int in = open("/dev/null", O_RDONLY);
-    if (out < 0 || in < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    if (!hang_on.empty()) setenv("MAILFORUM_TEST_HANG_ON", hang_on.c_str(), 1);
-    std::vector<char*> argv{const_cast<char*>(program)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(program, argv.data());
-    _exit(127);
-  }
-  return pid;
+  std::vector<std::pair<std::string, std::string>> env;
+  if (!hang_on.empty()) env.emplace_back("MAILFORUM_TEST_HANG_ON", hang_on);
+  return Spawn(program, args, log, env);
 }
 
 // Starts mailforumd_testing on `config`, its output appended to `log`; it hangs before deciding any message

@@ -2,7 +2,11 @@
 #ifndef MAILFORUM_TESTS_SUPPORT_SUBPROCESS_H_
 #define MAILFORUM_TESTS_SUPPORT_SUBPROCESS_H_
 
+#include <sys/types.h>
+
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mftest {
 
@@ -13,6 +17,11 @@ struct CommandResult {
 
 // Runs `shell_command` with /bin/sh -c, stdin from /dev/null.
 CommandResult RunCommand(const std::string& shell_command);
+
+// Starts `program` (a path) with `args` (argv[1]...) and the variables `env` added to the environment,
+// stdin from /dev/null and its output appended to `log`; returns the child's pid (the caller waits for it).
+pid_t Spawn(const std::string& program, const std::vector<std::string>& args, const std::string& log,
+            const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // Quotes `arg` for /bin/sh.
 std::string ShellQuote(const std::string& arg);
