@@ -14,17 +14,37 @@ namespace {
 
 using Clock = std::chrono::system_clock;
 
+// The first key of the claim owners' advisory locks ('mfow'; migration 0009); the second is the owner.
+constexpr int kClaimLockClass = 1835429751;
+
 // The claimed rows with what composing their mail needs: the thread, the
 // post, the thread's first post (our root Message-ID and the asker's own),
 // the reason of a rejected message (whose Message-ID names its inbound row:
 // see OurMessageIdPrefix), the recipient's bounce score, and the recipient's
 // unsubscription that covers the row (forum/subscriptions.h), if any.
+//
+// Due are the rows whose time has come and, first, the rows still under the
+// lease of an owner whose session is gone: its advisory lock (kClaimLockClass,
+// owner) is no longer in pg_locks. $3 is the claiming connection's owner.
 constexpr char kClaimSql[] = R"sql(
-WITH due AS (
-  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= now()
+WITH orphaned AS (
+  SELECT DISTINCT claim_owner FROM outbox WHERE status = 'pending' AND claim_owner IS NOT NULL
+  EXCEPT
+  SELECT objid::bigint::integer FROM pg_locks
+  WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = 1835429751
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+), taken_over AS (
+  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at > now()
+    AND claim_owner IN (SELECT claim_owner FROM orphaned)
   ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+), fresh AS (
+  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= now()
+  ORDER BY next_attempt_at, id LIMIT greatest($1 - (SELECT count(*) FROM taken_over), 0) FOR UPDATE SKIP LOCKED
+), due AS (
+  SELECT id FROM taken_over UNION ALL SELECT id FROM fresh
 ), claimed AS (
-  UPDATE outbox o SET next_attempt_at = now() + $2 * interval '1 millisecond', attempts = o.attempts + 1
+  UPDATE outbox o SET next_attempt_at = now() + $2 * interval '1 millisecond', attempts = o.attempts + 1,
+                      claim_owner = $3
   FROM due WHERE o.id = due.id
   RETURNING o.*
 )
@@ -152,8 +172,20 @@ base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t th
 base::Result<std::vector<ClaimedMail>> Store::ClaimDue(int limit, std::chrono::milliseconds lease) {
   try {
     pqxx::work tx(impl_->conn);
+    // This session's owner lock: taken on the first claim, and again when the session is not the one that
+    // took it (libpqxx reconnected after a lost connection, whose lock PostgreSQL dropped — and whose
+    // claims any worker may now take). A session advisory lock outlives this transaction.
+    if (impl_->claim_owner == 0 ||
+        !tx.exec_params1("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                         "AND pid = pg_backend_pid() AND objsubid = 2 AND classid = $1 AND objid::bigint = $2)",
+                         kClaimLockClass, impl_->claim_owner)[0]
+             .as<bool>()) {
+      impl_->claim_owner = tx.exec1("SELECT nextval('outbox_claim_owners')")[0].as<int>();
+      tx.exec_params("SELECT pg_advisory_lock($1, $2)", kClaimLockClass, impl_->claim_owner);
+    }
     std::vector<ClaimedMail> out;
-    for (const pqxx::row& row : tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()))) {
+    for (const pqxx::row& row :
+         tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()), impl_->claim_owner)) {
       out.push_back(ReadClaimed(row));
     }
     tx.commit();
@@ -190,7 +222,8 @@ WITH o AS (
     last_reply_code = CASE WHEN o.fate IN ('retry', 'failed') THEN NULLIF(o.code, 0) ELSE t.last_reply_code END,
     next_attempt_at = CASE WHEN o.fate IN ('retry', 'deferred') THEN now() + o.delay_ms * interval '1 millisecond'
                            WHEN o.fate = 'released' THEN now() ELSE t.next_attempt_at END,
-    attempts = CASE WHEN o.fate IN ('released', 'deferred') THEN greatest(t.attempts - 1, 0) ELSE t.attempts END
+    attempts = CASE WHEN o.fate IN ('released', 'deferred') THEN greatest(t.attempts - 1, 0) ELSE t.attempts END,
+    claim_owner = NULL
   FROM o WHERE t.id = o.id AND t.status = 'pending'
   RETURNING t.recipient, o.fate
 )
@@ -383,7 +416,7 @@ base::Status Store::RetryOutbox(int64_t id) {
     }
     tx.exec_params(
         "UPDATE outbox SET status = 'pending', next_attempt_at = now(), attempts = 0, requeued_at = now(), "
-        "sent_at = NULL, bounced_at = NULL WHERE id = $1",
+        "sent_at = NULL, bounced_at = NULL, claim_owner = NULL WHERE id = $1",
         id);
     tx.commit();
     return {};

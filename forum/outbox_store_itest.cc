@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <set>
 #include <thread>
@@ -172,6 +173,68 @@ TEST_F(OutboxStoreTest, LeasesExpireReleasesAndRetriesReschedule) {
   ASSERT_TRUE(store_->MarkRetry(id, "late", std::nullopt, milliseconds(0)).ok());
   ASSERT_TRUE(store_->MarkFailed(id, "late", 550).ok());
   EXPECT_EQ(Scalar("SELECT status FROM outbox"), "sent");
+}
+
+// Issue 13 item 3: a claim lasts its lease only while its owner's session lives.
+TEST_F(OutboxStoreTest, TheClaimsOfAClosedSessionAreFreeAtOnceALiveOwnersAreNot) {
+  std::vector<OutboxDraft> five;
+  for (int i = 0; i < 5; ++i) five.push_back({"notification", "w" + std::to_string(i) + "@example.com"});
+  Record(1, "alice@example.com", std::nullopt, five);
+  auto a = Open();
+  ASSERT_TRUE(a);
+  ASSERT_EQ(Claim(*a, 10, std::chrono::hours(1)).size(), 5u);
+  // A lives (stuck, say): its claims hold for the whole lease.
+  EXPECT_TRUE(Claim(*store_, 10).empty());
+  EXPECT_EQ(Scalar("SELECT count(DISTINCT claim_owner) FROM outbox WHERE claim_owner IS NOT NULL"), "1");
+  // A's session ends (the daemon was killed): its rows are due at once, although an hour of lease is left.
+  const auto closed = std::chrono::steady_clock::now();
+  a.reset();
+  const auto rows = ClaimWhenDue(*store_, 10);
+  const auto taken_after = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - closed);
+  ASSERT_EQ(rows.size(), 5u);
+  for (const auto& r : rows) EXPECT_EQ(r.attempts, 2);
+  EXPECT_LT(taken_after, milliseconds(5000));
+  std::cout << "claims of a closed session taken over after " << taken_after.count() << " ms\n";
+}
+
+TEST_F(OutboxStoreTest, ATerminatedOwnersClaimsAreTakenAndItComesBackAsANewOwner) {
+  Record(1, "alice@example.com", std::nullopt,
+         {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
+  auto a = Open();
+  ASSERT_TRUE(a);
+  ASSERT_EQ(Claim(*a, 1, std::chrono::hours(1)).size(), 1u);
+  // PostgreSQL ends A's session (pg_terminate_backend, as a restart or an idle timeout would).
+  const auto killed = std::chrono::steady_clock::now();
+  EXPECT_EQ(Scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+                   "AND classid = 1835429751 AND objid::bigint = (SELECT max(claim_owner) FROM outbox)"),
+            "1");
+  // B takes A's row (first) and the other one.
+  auto rows = ClaimWhenDue(*store_, 10);
+  std::cout << "claims of a terminated session taken over after "
+            << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed).count()
+            << " ms\n";
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].attempts, 2);
+  EXPECT_EQ(rows[1].attempts, 1);
+  // A's claims fail on the lost connection (kTransient); the worker then connects anew, as a new owner,
+  // which must not take B's rows: B lives.
+  auto lost = a->ClaimDue(10, std::chrono::hours(1));
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().kind, base::ErrorKind::kTransient);
+  a = Open();
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(Claim(*a, 10, std::chrono::hours(1)).empty());
+  EXPECT_EQ(Scalar("SELECT count(DISTINCT claim_owner) FROM outbox WHERE claim_owner IS NOT NULL"), "1");
+  // A recorded fate frees the row from its owner: a retry an hour away stays an hour away when B dies.
+  ASSERT_TRUE(store_->MarkRetry(rows[0].id, "451 later", 451, std::chrono::hours(1)).ok());
+  store_.reset();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE claim_owner IS NULL"), "1");
+  const auto c = Open();
+  ASSERT_TRUE(c);
+  rows = ClaimWhenDue(*c, 10);  // B's other row, whose owner is gone
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].kind, "notification");
+  EXPECT_TRUE(Claim(*c, 10).empty());
 }
 
 TEST_F(OutboxStoreTest, FailedRowsAreListedAndRequeued) {

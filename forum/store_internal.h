@@ -19,6 +19,8 @@ namespace forum {
 struct Store::Impl {
   explicit Impl(const std::string& dsn) : conn(dsn) {}
   pqxx::connection conn;
+  // The outbox claim owner this connection holds the advisory lock of (outbox_store.cc); 0: none yet.
+  int claim_owner = 0;
 };
 
 // Converts an exception thrown by libpqxx into an Error saying what we were
