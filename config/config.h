@@ -255,6 +255,15 @@ struct ImapConfig : ServerConfig {
   // How often to poll when IDLE is off or unsupported; also the longest IDLE
   // wait before a re-check. Greater than zero. Default: 60s.
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
+  // The longest one network wait may take (connecting, TLS, a command's
+  // answer) before the connection counts as lost and is replaced. 1s..10m.
+  // Default: 30s.
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+  // How often an idle connection is proven alive: IDLE is ended (DONE, which
+  // the server must answer within `timeout`) and begun again; also the TCP
+  // keepalive idle time. A silently dropped connection is noticed within
+  // keepalive + timeout. 1s..25m. Default: 60s.
+  std::chrono::milliseconds keepalive{std::chrono::seconds(60)};
 
   bool operator==(const ImapConfig&) const = default;
 };

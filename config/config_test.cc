@@ -114,6 +114,9 @@ const BadCase kBadCases[] = {
     {"duration without unit", 8, 1,
      "    imap: {host: imap.example.com, username: u, password_env: MFTEST_PASSWORD, poll_interval: 60}",
      "test.yaml:8:95: error: poll_interval: expected a duration like 60s (units: ms, s, m, h, d), got '60'"},
+    {"imap keepalive out of range", 8, 1,
+     "    imap: {host: imap.example.com, username: u, password_env: MFTEST_PASSWORD, keepalive: 30m}",
+     "test.yaml:8:91: error: keepalive: must be between 1s and 25m"},
     {"bad duration", 7, 1, "  - name: help\n    import_max_age: 7 days",
      "test.yaml:8:21: error: import_max_age: expected a duration like 60s (units: ms, s, m, h, d), got '7 "
      "days'"},
@@ -362,6 +365,8 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(m.imap.folder, "INBOX");
   EXPECT_TRUE(m.imap.idle);
   EXPECT_EQ(m.imap.poll_interval, 60s);
+  EXPECT_EQ(m.imap.timeout, 30s);
+  EXPECT_EQ(m.imap.keepalive, 60s);
   EXPECT_EQ(m.after.action, AfterAction::kSeen);
   EXPECT_EQ(m.after.folder, "");
   EXPECT_EQ(m.quarantine_folder, "Quarantine");
@@ -491,7 +496,7 @@ TEST_F(ConfigTest, EverySectionAndMatcherIsRead) {
   std::string text = ConfigText(6, 4, R"(mailboxes:
   - name: help.desk_1
     imap: {host: imap.example.com, port: 10993, username: u, password_env: MFTEST_PASSWORD, folder: Support,
-           idle: no, poll_interval: 500ms, tls_sha256: "AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"}
+           idle: no, poll_interval: 500ms, timeout: 5s, keepalive: 20s, tls_sha256: "AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"}
     after: {action: move, folder: Done}
     quarantine_folder: Poison
     import_max_age: 1h
@@ -528,6 +533,8 @@ log: {level: debug, format: json})");
   EXPECT_EQ(m.imap.folder, "Support");
   EXPECT_FALSE(m.imap.idle);
   EXPECT_EQ(m.imap.poll_interval, 500ms);
+  EXPECT_EQ(m.imap.timeout, 5s);
+  EXPECT_EQ(m.imap.keepalive, 20s);
   EXPECT_EQ(m.imap.tls_sha256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
   EXPECT_EQ(m.after.action, AfterAction::kMove);
   EXPECT_EQ(m.after.folder, "Done");

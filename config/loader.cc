@@ -38,8 +38,8 @@ constexpr std::string_view kSmtpKeys[] = {"host",     "port",     "tls",        
                                           "username", "auth",     "oauth2",       "password_file", "password_env",
                                           "from",     "reply_to", "bounce_address"};
 constexpr std::string_view kImapKeys[] = {
-    "host",         "port",   "tls",  "ca_file",       "tls_sha256", "username", "password_file",
-    "password_env", "folder", "idle", "poll_interval", "auth",       "oauth2"};
+    "host",   "port", "tls",           "ca_file", "tls_sha256", "username", "password_file", "password_env",
+    "folder", "idle", "poll_interval", "auth",    "oauth2",     "timeout",  "keepalive"};
 constexpr std::string_view kOAuth2Keys[] = {"token_url",
                                             "client_id",
                                             "client_secret_file",
@@ -176,12 +176,7 @@ class Loader {
       Section s(r_, *v, "in daemon", kDaemonKeys);
       if (auto t = s.Get("stop_timeout")) {
         config_.daemon.stop_timeout =
-            Checked(
-                r_, *t, r_.Duration(*t),
-                [](std::chrono::milliseconds d) {
-                  return d >= std::chrono::seconds(1) && d <= std::chrono::minutes(10);
-                },
-                "must be between 1s and 10m")
+            DurationBetween(*t, std::chrono::seconds(1), std::chrono::minutes(10), "1s and 10m")
                 .value_or(config_.daemon.stop_timeout);
       }
     }
@@ -464,6 +459,23 @@ class Loader {
     if (auto interval = s.Get("poll_interval")) {
       imap.poll_interval = PositiveDuration(*interval).value_or(imap.poll_interval);
     }
+    if (auto t = s.Get("timeout")) {
+      imap.timeout = DurationBetween(*t, std::chrono::seconds(1), std::chrono::minutes(10), "1s and 10m")
+                         .value_or(imap.timeout);
+    }
+    if (auto k = s.Get("keepalive")) {
+      imap.keepalive = DurationBetween(*k, std::chrono::seconds(1), std::chrono::minutes(25), "1s and 25m")
+                           .value_or(imap.keepalive);
+    }
+  }
+
+  // A duration within [low, high]; `range` says so in the error.
+  std::optional<std::chrono::milliseconds> DurationBetween(const Value& v, std::chrono::milliseconds low,
+                                                           std::chrono::milliseconds high,
+                                                           const std::string& range) {
+    return Checked(
+        r_, v, r_.Duration(v), [low, high](std::chrono::milliseconds d) { return d >= low && d <= high; },
+        "must be between " + range);
   }
 
   void ReadAfter(const Value& v, MailboxConfig& mailbox) {

@@ -60,6 +60,8 @@ mail::ImapOptions ImapOptionsFor(const config::MailboxConfig& box) {
   mail::ImapOptions o;
   CopyServer(box.imap, o);
   CopyOAuth2(box.imap, "mailbox " + box.name, o);
+  o.timeout = box.imap.timeout;
+  o.keepalive = box.imap.keepalive;
   return o;
 }
 

@@ -96,7 +96,7 @@ class ChangeReceiver : public pqxx::notification_receiver {
 }  // namespace
 
 struct Reader::Impl {
-  explicit Impl(const std::string& dsn) : conn(dsn) {}
+  explicit Impl(const std::string& dsn) : conn(WithNetworkTimeouts(dsn)) {}
 
   // Makes the session read-only and quiet, and registers the statements.
   // Run again after a lost connection: libpqxx 6 reconnects by itself on the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "forum/migrations.h"
 #include "forum/store_internal.h"
@@ -56,6 +57,28 @@ base::Status Store::CheckConnection() {
   } catch (const std::exception& e) {
     return FromException(e, "checking the database connection");
   }
+}
+
+std::string WithNetworkTimeouts(const std::string& dsn) {
+  const bool uri = dsn.starts_with("postgresql://") || dsn.starts_with("postgres://");
+  std::vector<std::pair<std::string, std::string>> add;
+  if (dsn.find("keepalives") == std::string::npos) {
+    add = {{"keepalives", "1"},
+           {"keepalives_idle", "60"},
+           {"keepalives_interval", "15"},
+           {"keepalives_count", "4"}};
+  }
+  if (dsn.find("tcp_user_timeout") == std::string::npos) add.emplace_back("tcp_user_timeout", "120000");
+  if (dsn.find("connect_timeout") == std::string::npos) add.emplace_back("connect_timeout", "30");
+  std::string out = dsn;
+  for (const auto& [key, value] : add) {
+    if (uri) {
+      out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+    } else {
+      out += (out.empty() ? "" : " ") + key + "=" + value;
+    }
+  }
+  return out;
 }
 
 int RequiredSchemaVersion() {

@@ -16,8 +16,18 @@
 
 namespace forum {
 
+// `dsn` (key=value or URI) with bounds on libpq's network waits, so that a
+// connection whose server vanished without a word (a dropped NAT entry, a dead
+// host) fails within about 2 minutes instead of blocking for ever: TCP
+// keepalive probes after 60 s of silence, 4 of them 15 s apart; unacknowledged
+// data for at most 120 s (tcp_user_timeout); connecting for at most 30 s
+// (connect_timeout). Whatever the DSN sets of these itself (keepalives…,
+// tcp_user_timeout, connect_timeout) is kept as given. libpq ignores the TCP
+// ones over a unix socket.
+std::string WithNetworkTimeouts(const std::string& dsn);
+
 struct Store::Impl {
-  explicit Impl(const std::string& dsn) : conn(dsn) {}
+  explicit Impl(const std::string& dsn) : conn(WithNetworkTimeouts(dsn)) {}
   pqxx::connection conn;
   // The outbox claim owner this connection holds the advisory lock of (outbox_store.cc); 0: none yet.
   int claim_owner = 0;

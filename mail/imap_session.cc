@@ -26,6 +26,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "mail/oauth2.h"
+#include "mail/tcp_keepalive.h"
 #include "mail/tls_verify.h"
 
 // libetpan last, and only in this file: its headers define INLINE, TRUE, FALSE
@@ -166,7 +167,7 @@ enum class AddressPolicy { kAny, kLoopbackOnly };
 // Connects within `timeout` to the first address of host that answers. The
 // descriptor is returned in blocking mode, as libetpan's TLS handshake expects.
 base::Result<UniqueFd> TcpConnect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
-                                  AddressPolicy policy) {
+                                  std::chrono::milliseconds keepalive, AddressPolicy policy) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -220,6 +221,7 @@ base::Result<UniqueFd> TcpConnect(const std::string& host, uint16_t port, std::c
     // Commands are small request/answer exchanges: do not let Nagle hold them back.
     int one = 1;
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    EnableTcpKeepalive(fd.get(), keepalive);
     return fd;
   }
   return MakeError(ErrorKind::kTransient, "cannot connect: " + last_error);
@@ -675,7 +677,7 @@ base::Result<std::unique_ptr<ImapSession>> ImapSession::Connect(const ImapOption
     }
   }
 
-  base::Result<UniqueFd> fd = TcpConnect(options.host, options.port, options.timeout,
+  base::Result<UniqueFd> fd = TcpConnect(options.host, options.port, options.timeout, options.keepalive,
                                          plain_only ? AddressPolicy::kLoopbackOnly : AddressPolicy::kAny);
   if (!fd.ok()) return fd.error().WithContext(where);
   // libetpan waits with select(): a descriptor at or over FD_SETSIZE (1024) aborts the process
@@ -936,8 +938,12 @@ base::Result<IdleOutcome> ImapSession::Idle(std::chrono::milliseconds max_wait) 
   const Clock::time_point deadline = Clock::now() + max_wait;
   const uint32_t exists_before = s.imap->imap_selection_info->sel_exists;
   const bool idle = HasCapability("IDLE");
+  // In slices of at most `keepalive`: ending each with DONE (or NOOP), which the server must answer
+  // within the timeout, proves the connection alive; a silently dropped one fails here.
+  const auto keepalive = std::max(s.options.keepalive, std::chrono::milliseconds(1000));
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::min(keepalive, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
     if (idle) {
       if (int rc = mailimap_idle(s.imap.get()); rc != MAILIMAP_NO_ERROR) return s.CommandError(rc, "IDLE");
     }
@@ -955,7 +961,8 @@ base::Result<IdleOutcome> ImapSession::Idle(std::chrono::milliseconds max_wait) 
         if (s.Changed(exists_before)) return IdleOutcome::kChanged;
         break;  // keep-alive chatter ("* OK Still here"): wait on
       case MAILSTREAM_IDLE_TIMEOUT:
-        return s.Changed(exists_before) ? IdleOutcome::kChanged : IdleOutcome::kTimeout;
+        if (s.Changed(exists_before)) return IdleOutcome::kChanged;
+        break;  // a slice ended: the connection is alive; IDLE again until the deadline
       default:
         return MakeError(ErrorKind::kInternal, "waiting for IDLE notifications failed").WithContext(s.where);
     }

@@ -62,6 +62,11 @@ struct ImapOptions {
   Auth auth = Auth::kPassword;
   std::shared_ptr<OAuth2TokenSource> oauth2;  // Required for kXOAuth2 and kOAuthBearer.
   std::chrono::milliseconds timeout{30000};  // Per network wait; libetpan rounds it up to whole seconds.
+  // How often Idle() proves the connection alive (DONE, answered within
+  // `timeout`, then IDLE again; NOOP without IDLE), and the socket's TCP
+  // keepalive idle time: a silently dropped connection fails within
+  // keepalive + timeout. Rounded up to whole seconds.
+  std::chrono::milliseconds keepalive{60000};
 };
 
 // What SELECT reports about a folder.
@@ -180,10 +185,13 @@ class ImapSession {
   // (new or expunged messages), `max_wait` passes (rounded up to whole
   // seconds; at most 25 minutes, since servers may drop a client idle for 30),
   // or Interrupt() is called. Keep-alive chatter from the server is not a
-  // change. Without the IDLE capability it sleeps (interruptibly) and then
-  // asks with NOOP. The caller re-fetches after kChanged and simply calls
-  // Idle() again after kTimeout. Errors: kInternal without a selected folder;
-  // the usual errors of a lost connection.
+  // change. Every ImapOptions::keepalive it ends IDLE (DONE) and begins it
+  // again, so a connection dropped silently on the way fails within
+  // keepalive + timeout (kTransient) instead of waiting out `max_wait`.
+  // Without the IDLE capability it sleeps (interruptibly) and then asks with
+  // NOOP, every keepalive too. The caller re-fetches after kChanged and simply
+  // calls Idle() again after kTimeout. Errors: kInternal without a selected
+  // folder; the usual errors of a lost connection.
   base::Result<IdleOutcome> Idle(std::chrono::milliseconds max_wait);
 
   // Makes the Idle() in progress return kInterrupted soon, or, when none is in

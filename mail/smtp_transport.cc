@@ -45,6 +45,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "mail/oauth2.h"
+#include "mail/tcp_keepalive.h"
 #include "mail/tls_verify.h"
 
 namespace mail {
@@ -301,7 +302,9 @@ void TunedSocket::connect(const vmime::string& address, const vmime::port_t port
   if (fd_ < 0) throw vmime::exceptions::connection_error("cannot connect to port " + service + ": " + error);
   const int on = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-  ::setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  // The timeout handler bounds every wait; keepalive also fails a connection whose peer vanished while
+  // a long DATA was queued in the kernel (issue 13 item 2).
+  EnableTcpKeepalive(fd_, std::chrono::seconds(60));
   Progressed();
 }
 
