@@ -398,7 +398,25 @@ class Bench:
 
     # --- scale ---
     def scale(self, m=None, part="scale"):
-        m = m or self.args.mailboxes
+        # Dovecot's IDLE takes one inotify instance per imap process and the kernel allows 128 per uid
+        # (fs.inotify.max_user_instances, shared by every Dovecot of the machine); the test Dovecot runs
+        # every user as one uid, so with one process per connection the 129th and later IDLE sessions would
+        # poll every 30 s. For this part only, one imap process serves up to 50 connections. (Not for the
+        # others: an APPEND served by the process of the daemon's IDLE session does not wake that session.)
+        self.dovecot_clients_per_process(50)
+        try:
+            self.scale_on(m or self.args.mailboxes, part)
+        finally:
+            self.dovecot_clients_per_process(1)
+
+    def dovecot_clients_per_process(self, n):
+        conf = os.path.join(self.dir, "dovecot", "bench-scale.conf")
+        with open(conf, "w") as f:
+            f.write("service imap {\n  client_limit = %d\n  service_count = %d\n}\n" % (n, 0 if n > 1 else 1))
+        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "testenv",
+                        "restart-dovecot"), self.dir], check=True, stdout=subprocess.DEVNULL)
+
+    def scale_on(self, m, part):
         users = ["s%03d" % i for i in range(m)]
         db = self.database("bench_scale")
         cfg_a = self.config("scale-a", "bench_scale", users, app="mf-bench-a")
