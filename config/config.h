@@ -393,6 +393,9 @@ struct OutboxConfig {
   // How long a claim lasts: the mails of a daemon that dies while sending
   // are sent again after this (delivery is at least once). At least 1s. Default: 10m.
   std::chrono::milliseconds lease{std::chrono::minutes(10)};
+  // The first retry after a transient failure; each later one waits twice as
+  // long as the one before, at most 1 hour (with jitter). At least 1s. Default: 1m.
+  std::chrono::milliseconds retry_base{std::chrono::minutes(1)};
   // Loop circuit breaker: automatic mail (acknowledgements, notifications,
   // rejection notices; never answers) to an address pauses for loop_cooldown
   // once loop_threshold machine replies (auto-replies, bounces) from it came

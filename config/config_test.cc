@@ -253,6 +253,8 @@ const BadCase kBadCases[] = {
      "test.yaml:10:17: error: batch: expected a whole number from 1 to 1000, got '0'"},
     {"outbox lease too short", 0, 0, "outbox: {lease: 500ms}",
      "test.yaml:10:17: error: lease: must be at least 1s"},
+    {"outbox retry_base too short", 0, 0, "outbox: {retry_base: 0s}",
+     "test.yaml:10:22: error: retry_base: must be at least 1s"},
     {"loop_threshold zero", 0, 0, "outbox: {loop_threshold: 0}",
      "test.yaml:10:26: error: loop_threshold: expected a whole number from 1 to 100000, got '0'"},
     {"loop_cooldown zero", 0, 0, "outbox: {loop_cooldown: 0s}",
@@ -389,6 +391,7 @@ TEST_F(ConfigTest, DefaultsOfAMinimalConfiguration) {
   EXPECT_EQ(c.outbox.batch, 50);
   EXPECT_EQ(c.database.mailbox_pool, 4);
   EXPECT_EQ(c.outbox.lease, 10min);
+  EXPECT_EQ(c.outbox.retry_base, 1min);
   EXPECT_EQ(c.outbox.loop_threshold, 5);
   EXPECT_EQ(c.outbox.loop_domain_threshold, 20);
   EXPECT_EQ(c.outbox.loop_window, 10min);
@@ -518,8 +521,8 @@ TEST_F(ConfigTest, EverySectionAndMatcherIsRead) {
       - {name: body, match: {body: "(?i)unsubscribe"}, action: ignore}
     notify_unverified_senders: yes
 limits: {max_message_size: 1GiB, max_mime_depth: 8, max_parts: 50, new_threads_per_sender_per_hour: 3}
-outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s, loop_threshold: 3, loop_domain_threshold: 9,
-         loop_window: 5m, loop_cooldown: 2h, acknowledgement_interval: 0s,
+outbox: {max_age: 12h, suppress_score: 0.5, batch: 7, lease: 30s, retry_base: 5s, loop_threshold: 3,
+         loop_domain_threshold: 9, loop_window: 5m, loop_cooldown: 2h, acknowledgement_interval: 0s,
          auto_replies_per_domain_per_hour: 5, auto_replies_per_hour: 50}
 auth: {trusted_authserv_ids: [MX.example.com, mx2.example.com]}
 web: {listen: "[::1]:9090"}
@@ -598,6 +601,7 @@ log: {level: debug, format: json})");
   EXPECT_EQ(c.outbox.suppress_score, 0.5);
   EXPECT_EQ(c.outbox.batch, 7);
   EXPECT_EQ(c.outbox.lease, 30s);
+  EXPECT_EQ(c.outbox.retry_base, 5s);
   EXPECT_EQ(c.outbox.loop_threshold, 3);
   EXPECT_EQ(c.outbox.loop_domain_threshold, 9);
   EXPECT_EQ(c.outbox.loop_window, 5min);

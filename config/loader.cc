@@ -60,7 +60,8 @@ constexpr std::string_view kLimitsKeys[] = {"max_message_size", "quarantine_keep
 constexpr std::string_view kOutboxKeys[] = {"max_age",        "suppress_score",        "batch",
                                             "lease",          "loop_threshold",        "loop_domain_threshold",
                                             "loop_window",    "loop_cooldown",         "acknowledgement_interval",
-                                            "auto_replies_per_domain_per_hour",        "auto_replies_per_hour"};
+                                            "auto_replies_per_domain_per_hour",        "auto_replies_per_hour",
+                                            "retry_base"};
 constexpr std::string_view kAuthKeys[] = {"trusted_authserv_ids"};
 constexpr std::string_view kWebKeys[] = {"listen",       "search_language",   "author_display", "dsn_file",
                                           "dsn_env",      "search_per_minute", "search_burst",   "cache_size",
@@ -534,12 +535,13 @@ class Loader {
               .value_or(outbox.suppress_score);
     }
     outbox.batch = s.Int("batch", 1, 1000).value_or(outbox.batch);
-    if (auto lease = s.Get("lease")) {
-      outbox.lease =
-          Checked(
-              r_, *lease, r_.Duration(*lease),
-              [](std::chrono::milliseconds d) { return d >= std::chrono::seconds(1); }, "must be at least 1s")
-              .value_or(outbox.lease);
+    for (auto [key, field] : {std::pair{"lease", &outbox.lease}, std::pair{"retry_base", &outbox.retry_base}}) {
+      if (auto d = s.Get(key)) {
+        *field = Checked(
+                     r_, *d, r_.Duration(*d),
+                     [](std::chrono::milliseconds ms) { return ms >= std::chrono::seconds(1); }, "must be at least 1s")
+                     .value_or(*field);
+      }
     }
     outbox.loop_threshold = s.Int("loop_threshold", 1, 100000).value_or(outbox.loop_threshold);
     outbox.loop_domain_threshold = s.Int("loop_domain_threshold", 1, 100000).value_or(outbox.loop_domain_threshold);

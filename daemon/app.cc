@@ -118,6 +118,7 @@ OutboxOptions OutboxOptionsFor(const config::Config& cfg) {
     o.list_addresses.insert(o.list_addresses.end(), c.lists.begin(), c.lists.end());
   o.batch = cfg.outbox.batch;
   o.lease = cfg.outbox.lease;
+  o.retry_base = cfg.outbox.retry_base;
   o.max_age = cfg.outbox.max_age;
   o.suppress_score = cfg.outbox.suppress_score;
   o.loop_breaker.address_threshold = cfg.outbox.loop_threshold;

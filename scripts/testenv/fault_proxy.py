@@ -20,11 +20,14 @@ and answers one line, "ok ..." or "error ...":
                    (the N bytes are forwarded first): cuts a FETCH literal or
                    a DATA reply mid-stream; applies to open and new
                    connections until `heal`
+  reset-after-up N the same for bytes from the client: cuts the mail a
+                   client is sending (DATA) or a query mid-stream
   refuse           new connections are closed at once with an RST
   heal             back to normal (latency 0, stalled bytes forwarded)
-  stats            "ok open=N total=M up=U down=D mode=..." (connections open
-                   now and accepted so far; bytes forwarded to the server and
-                   to the clients so far)
+  stats            "ok open=N total=M up=U down=D resets=R refused=F mode=..."
+                   (connections open now and accepted so far; bytes forwarded
+                   to the server and to the clients so far; connections reset
+                   by `reset` or a budget, and refused, so far)
 
 On start it prints "fault_proxy listen=PORT control=PORT" on stdout and, with
 --ports-file, writes "listen PORT\\ncontrol PORT\\n" there (atomically, by a
@@ -53,6 +56,7 @@ class Connection:
         self.server_writer = None
         self.blackholed = False
         self.reset_budget = None  # bytes from the server still allowed before a reset
+        self.reset_budget_up = None  # bytes from the client still allowed before a reset
         self.held = {"up": [], "down": []}  # stalled chunks per direction
         self.closed = False
 
@@ -61,6 +65,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.proxy.resets += 1
         for writer in (self.client_writer, self.server_writer):
             if writer is None:
                 continue
@@ -94,14 +99,18 @@ class Connection:
                 if self.proxy.stalled:
                     self.held[direction].append(data)
                     continue
-                if direction == "down" and self.reset_budget is not None:
-                    if len(data) >= self.reset_budget:
-                        writer.write(data[: self.reset_budget])
-                        self.proxy.forwarded[direction] += self.reset_budget
+                budget = self.reset_budget if direction == "down" else self.reset_budget_up
+                if budget is not None:
+                    if len(data) >= budget:
+                        writer.write(data[:budget])
+                        self.proxy.forwarded[direction] += budget
                         await writer.drain()
                         self.reset()
                         break
-                    self.reset_budget -= len(data)
+                    if direction == "down":
+                        self.reset_budget -= len(data)
+                    else:
+                        self.reset_budget_up -= len(data)
                 writer.write(data)
                 self.proxy.forwarded[direction] += len(data)
                 await writer.drain()
@@ -132,6 +141,9 @@ class Proxy:
         self.blackhole = False
         self.refusing = False
         self.reset_after = None
+        self.reset_after_up = None
+        self.resets = 0
+        self.refused = 0
 
     def mode(self):
         modes = [name for name, on in (("stall", self.stalled), ("blackhole", self.blackhole),
@@ -140,6 +152,8 @@ class Proxy:
             modes.append("latency:%d" % self.latency_ms)
         if self.reset_after is not None:
             modes.append("reset-after:%d" % self.reset_after)
+        if self.reset_after_up is not None:
+            modes.append("reset-after-up:%d" % self.reset_after_up)
         return ",".join(modes) or "normal"
 
     async def handle_client(self, reader, writer):
@@ -147,10 +161,13 @@ class Proxy:
         if self.refusing:
             conn = Connection(self, reader, writer)
             conn.reset()
+            self.resets -= 1  # counted as refused, not as a reset
+            self.refused += 1
             return
         conn = Connection(self, reader, writer)
         conn.blackholed = self.blackhole
         conn.reset_budget = self.reset_after
+        conn.reset_budget_up = self.reset_after_up
         self.connections.add(conn)
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.target)
@@ -188,6 +205,10 @@ class Proxy:
                 self.reset_after = max(0, int(args[0]))
                 for conn in self.connections:
                     conn.reset_budget = self.reset_after
+            elif name == "reset-after-up" and len(args) == 1:
+                self.reset_after_up = max(0, int(args[0]))
+                for conn in self.connections:
+                    conn.reset_budget_up = self.reset_after_up
             elif name == "refuse" and not args:
                 self.refusing = True
             elif name == "heal" and not args:
@@ -196,8 +217,10 @@ class Proxy:
                 self.blackhole = False
                 self.refusing = False
                 self.reset_after = None
+                self.reset_after_up = None
                 for conn in self.connections:
                     conn.reset_budget = None
+                    conn.reset_budget_up = None
                     conn.flush()
             elif name == "stats" and not args:
                 pass
@@ -205,8 +228,9 @@ class Proxy:
                 return "error unknown command or wrong arguments: " + line.strip()
         except ValueError:
             return "error not a number: " + line.strip()
-        return "ok open=%d total=%d up=%d down=%d mode=%s" % (
-            len(self.connections), self.total, self.forwarded["up"], self.forwarded["down"], self.mode())
+        return "ok open=%d total=%d up=%d down=%d resets=%d refused=%d mode=%s" % (
+            len(self.connections), self.total, self.forwarded["up"], self.forwarded["down"], self.resets,
+            self.refused, self.mode())
 
     async def handle_control(self, reader, writer):
         try:

@@ -93,15 +93,18 @@ void FaultProxy::Stall() { Command("stall"); }
 void FaultProxy::Blackhole() { Command("blackhole"); }
 void FaultProxy::Reset() { Command("reset"); }
 void FaultProxy::ResetAfter(int64_t bytes) { Command("reset-after " + std::to_string(bytes)); }
+void FaultProxy::ResetAfterUp(int64_t bytes) { Command("reset-after-up " + std::to_string(bytes)); }
 void FaultProxy::Refuse() { Command("refuse"); }
 void FaultProxy::Heal() { Command("heal"); }
 
 FaultProxy::Stats FaultProxy::GetStats() {
   const std::string answer = Command("stats");
   std::smatch m;
-  static const std::regex kStats("open=([0-9]+) total=([0-9]+) up=([0-9]+) down=([0-9]+)");
+  static const std::regex kStats(
+      "open=([0-9]+) total=([0-9]+) up=([0-9]+) down=([0-9]+) resets=([0-9]+) refused=([0-9]+)");
   if (!std::regex_search(answer, m, kStats)) throw std::runtime_error("fault proxy stats: " + answer);
-  return Stats{std::stoi(m[1]), std::stoi(m[2]), std::stoll(m[3]), std::stoll(m[4])};
+  return Stats{std::stoi(m[1]),  std::stoi(m[2]), std::stoll(m[3]),
+               std::stoll(m[4]), std::stoi(m[5]), std::stoi(m[6])};
 }
 
 }  // namespace mftest

@@ -34,6 +34,7 @@ class FaultProxy {
   void Blackhole();              // open connections (and new ones until Heal) go silent for ever
   void Reset();                  // RST every open connection now
   void ResetAfter(int64_t bytes);  // RST each connection after `bytes` more from the server
+  void ResetAfterUp(int64_t bytes);  // the same for bytes from the client (cuts what it sends)
   void Refuse();                 // RST new connections at once
   void Heal();                   // back to normal; black-holed connections stay dead
 
@@ -42,6 +43,8 @@ class FaultProxy {
     int total = 0;  // connections accepted so far
     int64_t up = 0;    // bytes forwarded to the server so far
     int64_t down = 0;  // bytes forwarded to the clients so far
+    int resets = 0;    // connections reset so far (Reset, ResetAfter, ResetAfterUp)
+    int refused = 0;   // connections refused so far (Refuse)
   };
   Stats GetStats();
 

@@ -205,6 +205,19 @@ TEST_F(FaultProxyTest, ResetAfterCutsTheServersStreamAfterNBytes) {
   EXPECT_EQ(r.error, ECONNRESET);
 }
 
+TEST_F(FaultProxyTest, ResetAfterUpCutsTheClientsStreamAfterNBytes) {
+  const int fd = Open();
+  proxy_.ResetAfterUp(10);
+  Send(fd, "0123456789abcdef\n");
+  const Read r = ReadFor(fd, 100, milliseconds(10000));
+  EXPECT_EQ(r.error, ECONNRESET);
+  EXPECT_EQ(r.data.find("abcdef"), std::string::npos);  // the server never got the bytes after the 10th
+  const FaultProxy::Stats stats = proxy_.GetStats();
+  EXPECT_EQ(stats.up, 10);
+  EXPECT_EQ(stats.resets, 1);
+  EXPECT_EQ(stats.refused, 0);
+}
+
 TEST_F(FaultProxyTest, RefuseResetsNewConnectionsOnly) {
   const int open = Open();
   proxy_.Refuse();
@@ -215,6 +228,8 @@ TEST_F(FaultProxyTest, RefuseResetsNewConnectionsOnly) {
   EXPECT_TRUE(r.error == ECONNRESET || r.eof) << r.error;
   Send(open, "ping\n");  // the connection that was open goes on
   EXPECT_EQ(ReadFor(open, 5, milliseconds(10000)).data, "ping\n");
+  EXPECT_EQ(proxy_.GetStats().refused, 1);
+  EXPECT_EQ(proxy_.GetStats().resets, 0);
   proxy_.Heal();
   Open();
 }
