@@ -42,11 +42,18 @@ class BatchLookup : public ForumLookup {
     if (!known || known->has_value()) return known;
     return std::optional<int64_t>(posts_.at(*pending).thread_id);
   }
+  // The ledger's count is asked once per sender and batch (a batch is decided in well under its window),
+  // plus the batch's pending new threads.
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override {
-    auto count = inner_.CountThreadsOpenedSince(address, seconds);
-    if (!count) return count;
-    auto it = opened_by_.find(base::AsciiLower(address));
-    return *count + (it == opened_by_.end() ? 0 : it->second);
+    const std::string sender = base::AsciiLower(address);
+    auto known = counted_.find({sender, seconds});
+    if (known == counted_.end()) {
+      auto count = inner_.CountThreadsOpenedSince(address, seconds);
+      if (!count) return count;
+      known = counted_.emplace(std::make_pair(sender, seconds), *count).first;
+    }
+    auto it = opened_by_.find(sender);
+    return known->second + (it == opened_by_.end() ? 0 : it->second);
   }
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override {
     if (thread_id < 0) {
@@ -98,12 +105,13 @@ class BatchLookup : public ForumLookup {
     if (!item.message_id.empty())
       posts_.emplace(item.message_id, forum::PostRef{placeholder, thread, author});
   }
-  // Everything pending is recorded now.
+  // Everything pending is recorded now (the ledger is asked again for its counts).
   void ClearPending() {
     posts_.clear();
     new_threads_.clear();
     joined_.clear();
     opened_by_.clear();
+    counted_.clear();
   }
 
  private:
@@ -117,6 +125,7 @@ class BatchLookup : public ForumLookup {
   std::map<int64_t, forum::ThreadAudience> new_threads_;  // by placeholder
   std::map<int64_t, std::vector<std::string>> joined_;    // ledger thread → authors of pending posts in it
   std::map<std::string, int64_t> opened_by_;              // sender → new threads pending
+  std::map<std::pair<std::string, int64_t>, int64_t> counted_;  // (sender, seconds) → the ledger's count
 };
 
 std::string Ms(std::chrono::steady_clock::duration d) {

@@ -32,15 +32,6 @@ std::string OurMessageId(const std::string& what, int64_t id, const std::string&
 // pqxx 6 takes bytea parameters as binarystring.
 pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.data(), s.size()); }
 
-int64_t InsertThread(pqxx::transaction_base& tx, const PostDraft& post) {
-  const pqxx::result thread = tx.exec_params(
-      "INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
-      "SELECT id, $2, $3::text[], $4, $5 FROM categories WHERE slug = $1 RETURNING id",
-      post.category, post.subject, TextArray(post.tags), post.author_address, post.author_name);
-  if (thread.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
-  return thread[0][0].as<int64_t>();
-}
-
 void InsertAttachments(pqxx::transaction_base& tx, int64_t post_id, const std::vector<AttachmentDraft>& attachments) {
   int position = 0;
   for (const AttachmentDraft& a : attachments) {
@@ -61,30 +52,38 @@ struct InsertedPost {
   std::string message_id;  // ours
 };
 
-// Creates the post (and its thread when new).
+// Creates the post (and its thread when new) in one round trip: the thread
+// (when new), the post's id (its Message-ID, OurMessageIdPrefix("post", id) +
+// random@domain, is made from it), the post, the Message-IDs that lead to it,
+// and the thread's activity, which a post by someone other than its author
+// answers. A new thread is already as the activity would leave it (its
+// author's post, now), and the statement cannot see a row it inserts.
 InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
   const PostDraft& post = *item.post;
-  int64_t thread_id = post.thread_id ? *post.thread_id : InsertThread(tx, post);
-  // One round trip: the post's id (its Message-ID, OurMessageIdPrefix("post", id) + random@domain, is made
-  // from it), the post,
-  // the Message-IDs that lead to it, and the thread, which a post by someone other than its author answers.
-  const pqxx::row inserted = tx.exec_params1(
-      "WITH n AS (SELECT nextval('posts_id_seq') AS id), "
+  const pqxx::result inserted = tx.exec_params(
+      "WITH nt AS (INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
+      "SELECT id, $10, $11::text[], $2, $3 FROM categories WHERE slug = $12 AND $1::bigint = 0 RETURNING "
+      "id), "
+      "th AS (SELECT id FROM nt UNION ALL SELECT $1::bigint WHERE $1::bigint <> 0), "
+      "n AS (SELECT nextval('posts_id_seq') AS id, th.id AS thread_id FROM th), "
       "p AS (INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id, "
-      "author_verified) SELECT id, $1, $2, $3, $4, $5, $6 || id || '.' || $7, $8 FROM n "
-      "RETURNING id, message_id), "
+      "author_verified) SELECT id, thread_id, $2, $3, $4, $5, $6 || id || '.' || $7, $8 FROM n "
+      "RETURNING id, thread_id, message_id), "
       "o AS (INSERT INTO message_ids (message_id, post_id, direction) SELECT message_id, id, 'outbound' FROM "
       "p), "
       "i AS (INSERT INTO message_ids (message_id, post_id, direction) SELECT $9, id, 'inbound' FROM p "
       "WHERE $9 <> '' ON CONFLICT DO NOTHING), "
       "t AS (UPDATE threads SET last_post_at = now(), status = CASE WHEN status = 'open' "
-      "AND lower(author_address) <> lower($2) THEN 'answered' ELSE status END WHERE id = $1) "
-      "SELECT id, message_id FROM p",
-      thread_id, post.author_address, post.author_name, post.body, post.elided, std::string("post."),
-      RandomTag() + "@" + domain, post.author_verified, item.message_id);
-  const int64_t post_id = inserted[0].as<int64_t>();
+      "AND lower(author_address) <> lower($2) THEN 'answered' ELSE status END WHERE id = $1::bigint AND "
+      "$1::bigint <> 0) "
+      "SELECT id, thread_id, message_id FROM p",
+      post.thread_id.value_or(0), post.author_address, post.author_name, post.body, post.elided,
+      std::string("post."), RandomTag() + "@" + domain, post.author_verified, item.message_id, post.subject,
+      TextArray(post.tags), post.category);
+  if (inserted.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
+  const int64_t post_id = inserted[0][0].as<int64_t>();
   InsertAttachments(tx, post_id, post.attachments);
-  return {thread_id, post_id, inserted[1].as<std::string>()};
+  return {inserted[0][1].as<int64_t>(), post_id, inserted[0][2].as<std::string>()};
 }
 
 // Why no more acknowledgements and rejection notices may go to `recipient`
@@ -243,6 +242,19 @@ int64_t WriteInboundRow(pqxx::transaction_base& tx, const InboundItem& item, con
                existing_id);
 }
 
+// The values of one deferred inbound row, in this order (never quarantined: no raw bytes).
+constexpr size_t kInboundRowValues = 14;
+void DeferInboundRow(InboundRows& rows, const InboundItem& item, const RecordResult& result) {
+  for (std::string value :
+       {item.mailbox, std::to_string(item.uidvalidity), std::to_string(item.uid), item.message_key,
+        item.message_id, item.from_address, item.subject, std::to_string(item.size), item.classification,
+        std::string(OutcomeName(result.outcome)), item.rule, item.reason,
+        std::to_string(result.post_id.value_or(0)), std::string(item.tied_to_ours ? "t" : "f")}) {
+    rows.values.push_back(std::move(value));
+  }
+  ++rows.count;
+}
+
 }  // namespace
 
 std::string TextArray(const std::vector<std::string>& values) {
@@ -263,9 +275,26 @@ std::string OurMessageIdPrefix(const std::string& what, int64_t id) {
   return what + "." + std::to_string(id) + ".";
 }
 
+void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows) {
+  if (rows.count == 0) return;
+  std::string sql =
+      "INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_key, message_id, from_address, "
+      "subject, "
+      "size, classification, outcome, rule, reason, post_id, tied_to_ours) VALUES ";
+  for (size_t row = 0; row < rows.count; ++row) {
+    auto p = [&](size_t column) { return "$" + std::to_string(row * kInboundRowValues + column); };
+    sql += (row ? ", (" : "(") + p(1) + ", " + p(2) + "::bigint, " + p(3) + "::bigint, " + p(4) +
+           ", NULLIF(" + p(5) + "::text, ''), " + p(6) + ", " + p(7) + ", " + p(8) + "::bigint, " + p(9) +
+           ", " + p(10) + ", NULLIF(" + p(11) + "::text, ''), " + p(12) + ", NULLIF(" + p(13) +
+           "::bigint, 0), " + p(14) + "::boolean)";
+  }
+  tx.exec_params(sql, pqxx::prepare::make_dynamic_params(rows.values));
+}
+
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
-                           int64_t existing_id, std::optional<bool> key_taken) {
+                           int64_t existing_id, std::optional<bool> key_taken, InboundRows* deferred) {
   RecordResult result;
+  int64_t inbound_id = 0;  // of a row written now
   // The message key decides duplicates across mailboxes, rescans and daemons.
   const bool duplicate = key_taken ? *key_taken : MessageKeyTaken(tx, item.message_key, existing_id);
   result.outcome = duplicate ? Outcome::kDuplicate : item.outcome;
@@ -276,7 +305,12 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
     result.post_id = post.post_id;
     post_message_id = std::move(post.message_id);
   }
-  const int64_t inbound_id = WriteInboundRow(tx, item, result, existing_id);
+  if (deferred != nullptr && existing_id == 0 && result.outcome != Outcome::kQuarantined &&
+      (item.outbox.empty() || result.outcome == Outcome::kDuplicate)) {
+    DeferInboundRow(*deferred, item, result);
+  } else {
+    inbound_id = WriteInboundRow(tx, item, result, existing_id);
+  }
   if (result.outcome != Outcome::kDuplicate) {
     if (const std::string held = QueueOutbox(tx, item, result, post_message_id, inbound_id, domain);
         !held.empty()) {
@@ -396,7 +430,7 @@ InboundItem Resolved(pqxx::transaction_base& tx, const InboundItem& item, const 
 
 // Records item number `index` of the batch inside `tx`.
 RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem>& items, size_t index,
-                       const std::string& domain, BatchState& batch) {
+                       const std::string& domain, BatchState& batch, InboundRows* deferred = nullptr) {
   const InboundItem& item = items[index];
   RecordResult result;
   if (batch.Recorded(item)) {
@@ -405,8 +439,8 @@ RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem
     return result;
   }
   result = HasPlaceholder(item)
-               ? RecordDecided(tx, Resolved(tx, item, batch), domain, 0, batch.KeyTaken(item))
-               : RecordDecided(tx, item, domain, 0, batch.KeyTaken(item));
+               ? RecordDecided(tx, Resolved(tx, item, batch), domain, 0, batch.KeyTaken(item), deferred)
+               : RecordDecided(tx, item, domain, 0, batch.KeyTaken(item), deferred);
   batch.Wrote(index, result);
   return result;
 }
@@ -422,7 +456,9 @@ struct ItemFailed {};
 // Writes `items` inside `tx` and advances the cursors. With `savepoints`,
 // each item under its own savepoint, so that one that fails by itself holds
 // its error and the rest are written; without, the first such failure
-// throws ItemFailed (the caller rolls back and writes again with savepoints).
+// throws ItemFailed (the caller rolls back and writes again with savepoints),
+// and the inbound rows that nothing else needs are written together at the
+// end, in one statement.
 std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
                                                    const std::vector<InboundItem>& items,
                                                    const std::string& domain, bool savepoints) {
@@ -432,12 +468,13 @@ std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
   // The cursor may pass only UIDs that are recorded: stop at the first failure.
   std::map<std::string, std::pair<uint32_t, uint32_t>> cursor;  // mailbox -> (uidvalidity, uid)
   std::set<std::string> blocked;
+  InboundRows deferred;
   for (size_t i = 0; i < items.size(); ++i) {
     const InboundItem& item = items[i];
     try {
       RecordResult r;
       if (!savepoints) {
-        r = RecordOne(tx, items, i, domain, batch);
+        r = RecordOne(tx, items, i, domain, batch, &deferred);
       } else {
         try {
           pqxx::subtransaction sub(tx, "item");
@@ -471,6 +508,15 @@ std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
       results.emplace_back(error);
       blocked.insert(item.mailbox);
     }
+  }
+  try {
+    WriteInboundRows(tx, deferred);
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const std::exception& e) {
+    // E.g. another daemon committed one of the message keys first: item by item, with savepoints.
+    if (FromException(e, "").kind == base::ErrorKind::kTransient) throw;
+    throw ItemFailed{};
   }
   for (const auto& [mailbox, at] : cursor) {
     tx.exec_params(

@@ -66,8 +66,20 @@ std::string OurMessageIdPrefix(const std::string& what, int64_t id);
 // once), says whether another row holds the message key; nullopt: ask.
 // Throws what libpqxx throws, and std::invalid_argument for an unknown
 // category.
+//
+// With `deferred`, a new inbound row that nothing else of the item needs
+// (no outbox rows, nothing quarantined) is added to `deferred` instead of
+// written: the caller writes them all with WriteInboundRows before commit.
+struct InboundRows {
+  std::vector<std::string> values;  // 14 per row, in WriteInboundRows' column order
+  size_t count = 0;
+};
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
-                           int64_t existing_id, std::optional<bool> key_taken = std::nullopt);
+                           int64_t existing_id, std::optional<bool> key_taken = std::nullopt,
+                           InboundRows* deferred = nullptr);
+
+// Writes `rows` (see RecordDecided) in one statement. Throws what libpqxx throws.
+void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows);
 
 // Adds each bounce of `bounces` to its address's bounce score (upsert of
 // the suppressions row). Throws what libpqxx throws.
