@@ -199,6 +199,9 @@ class Chaos:
         self.replies = 0
         self.hit_baseline = {}  # the heal a window waits for -> the count it must exceed
         self.windows = collections.Counter()  # "hit" / "missed" -> windows
+        self.last_fault = (None, None)  # (monotonic time, what) of the last fault event, heals included
+        self.revision = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                                       text=True).stdout.strip()  # of the code that runs, read at the start
 
     def opt(self, name, default):
         """An option of this run; `default` for runs whose arguments do not have it (bench/soak.py)."""
@@ -479,6 +482,7 @@ class Chaos:
         if heal is not None:
             self.hit_baseline[heal] = self.HITS[heal](self)
         self.events[what] += 1
+        self.last_fault = (time.monotonic(), what)
 
     def run(self):
         self.imap = Proxy(self.work, "imap-proxy", int(self.env["MAILFORUM_TEST_IMAP_PORT"]))
@@ -545,8 +549,15 @@ class Chaos:
         self.kill_daemon("b", signal.SIGTERM)
         self.check_alive()
         last_fault = time.monotonic()
-        log("faults over; waiting for a clean state")
+        (recorded, acted), = self.query(
+            "SELECT count(*), count(*) FILTER (WHERE post_action_done) FROM inbound_messages")
+        (pending,), = self.query("SELECT count(*) FROM outbox WHERE status = 'pending'")
+        self.backlog = "%d messages not recorded, %d not acted on, %d mails pending" % (
+            len(files) - recorded, recorded - acted, pending)
+        log("faults over (%s); waiting for a clean state" % self.backlog)
         clean = self.wait_clean(len(files))
+        if clean is not None and self.last_fault[0] is not None:
+            self.since_last_fault = (clean - self.last_fault[0], self.last_fault[1], last_fault - self.last_fault[0])
         self.summarise(len(files), clean - last_fault if clean else None)
         return 0 if all(ok for _, _, ok in self.rows if ok is not None) else 1
 
@@ -714,9 +725,15 @@ class Chaos:
         self.check("copies received / not one of our rows (Message-ID, recipient)", "%d / %d" % (sum(copies.values()), stray),
                    stray == 0)
         self.check("outbound duplicates (extra copies of a row, its one Message-ID)", duplicates)
-        self.check("time from the last fault to a clean state",
+        if getattr(self, "backlog", None):
+            self.check("backlog when the fault time ended", self.backlog)
+        self.check("time from the end of the fault time (the last mail delivered) to a clean state",
                    "%.1f s" % clean_seconds if clean_seconds is not None else
                    "not clean after %d s" % self.args.clean_timeout, clean_seconds is not None)
+        if clean_seconds is not None and getattr(self, "since_last_fault", None):
+            seconds_, what, before_end = self.since_last_fault
+            self.check("time from the last fault (%s, %.0f s before the end) to a clean state" % (what, before_end),
+                       "%.1f s" % seconds_)
         self.what_the_faults_did()
 
     def what_the_faults_did(self):
@@ -749,7 +766,7 @@ class Chaos:
         table = "\n".join(line.rstrip() for line in lines)
         print(table)
         verdict = "every check holds" if all(ok for _, _, ok in self.rows if ok is not None) else "FAILED"
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        rev = getattr(self, "revision", "")
         with open(out, "w") as f:
             f.write("# Chaos run, %s\n\nWritten by scripts/chaos (never edited by hand). See docs/benchmarks.md.\n\n"
                     "- git revision: %s\n- options: %s\n- run time: %.0f s\n- load average at the end: %s\n\n"
