@@ -33,6 +33,10 @@
 // and function-like macros (shared/TESTENV.md, pitfall 4).
 #include <libetpan/libetpan.h>
 
+// Exported by Debian's libetpan (built with TLS), but declared by mailstream_ssl.h only when the includer
+// defines USE_SSL, which would also change other declarations. Used by FailReadsAtEof below.
+extern "C" mailstream_low_driver* mailstream_ssl_driver;
+
 namespace mail {
 namespace {
 
@@ -76,6 +80,37 @@ std::string ErrnoText(int err) { return std::system_category().message(err); }
 // libetpan waits in whole seconds.
 time_t TimeoutSeconds(std::chrono::milliseconds timeout) {
   return std::max<time_t>(1, static_cast<time_t>((timeout.count() + 999) / 1000));
+}
+
+// libetpan 1.9.4 (Debian 12) reads an IMAP literal in a loop that ends only when a read fails with -1.
+// When the connection ends in the middle of a literal (a reset mid-FETCH over plain TCP: the first read
+// fails, every later one returns 0, end of file), the loop reads again for ever at full CPU, past every
+// timeout and Interrupt(); upstream fixed it in 2026 (commit 68de795, "Handle EOF while reading IMAP
+// literals"), in no Debian release yet. An IMAP client never expects the server to end the stream in
+// the middle of a read, so each stream's low layer gets a copy of its driver whose read reports end of
+// file as a failure; the rest of the driver is libetpan's.
+template <mailstream_low_driver** kDriver>
+ssize_t ReadFailingAtEof(mailstream_low* low, void* buffer, size_t count) {
+  const ssize_t n = (*kDriver)->mailstream_read(low, buffer, count);
+  return n == 0 && count > 0 ? -1 : n;
+}
+
+template <mailstream_low_driver** kDriver>
+mailstream_low_driver* EofFailingCopy() {
+  static mailstream_low_driver copy = [] {
+    mailstream_low_driver d = **kDriver;
+    d.mailstream_read = ReadFailingAtEof<kDriver>;
+    return d;
+  }();
+  return &copy;
+}
+
+// Gives `stream`'s current low layer (plain or TLS) the driver that fails at end of file.
+void FailReadsAtEof(mailstream* stream) {
+  mailstream_low* low = mailstream_get_low(stream);
+  if (low == nullptr) return;
+  if (low->driver == mailstream_socket_driver) low->driver = EofFailingCopy<&mailstream_socket_driver>();
+  if (low->driver == mailstream_ssl_driver) low->driver = EofFailingCopy<&mailstream_ssl_driver>();
 }
 
 template <typename T, typename F>
@@ -496,6 +531,7 @@ base::Status ImapSession::Impl::StartTls() {
   }
   mailstream_low_free(plain);  // frees the plain layer only; the descriptor now belongs to `tls`
   mailstream_set_low(stream, tls);
+  FailReadsAtEof(stream);
   if (base::Status verified = VerifyPeer(stream); !verified.ok()) {
     Close();
     return verified;
@@ -710,6 +746,7 @@ base::Result<std::unique_ptr<ImapSession>> ImapSession::Connect(const ImapOption
     fd->release();
   }
 
+  FailReadsAtEof(stream.get());
   // mailimap_connect() takes the stream whatever it returns.
   int rc = mailimap_connect(impl->imap.get(), stream.release());
   if (rc != MAILIMAP_NO_ERROR_AUTHENTICATED && rc != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
