@@ -3,8 +3,9 @@
 in and out and faults at a low rate, and its resources are sampled every
 --sample-seconds; at the end it says whether they stayed flat.
 
-Mail in: the corpus generator's mix (questions, replies that fan out answers
-and notifications, machine mail), --rate messages a second, delivered into the
+Mail in: the corpus generator's mix (questions, replies, machine mail) with
+--reply-share of it rewritten into replies to earlier messages of the run, so
+that answers and notifications fan out (bench/chaos.py), --rate messages a second, delivered into the
 two mailboxes' Maildirs as an MTA does. Mail out: to the SMTP sink. Faults,
 through scripts/testenv/fault_proxy.py in front of Dovecot, PostgreSQL and the
 SMTP server: kill -9 of the daemon (--kills of them, all before the measured
@@ -42,7 +43,7 @@ scripts/soak starts the servers (scripts/testenv) and runs this; see
 docs/benchmarks.md.
 
 usage: soak.py --build DIR --env-dir DIR --out FILE [--daemon PATH] [--minutes M] [--window-minutes M]
-       [--sample-seconds S] [--rate R] [--kills N] [--fault-every S] [--sanitized] [--seed N]
+       [--sample-seconds S] [--rate R] [--reply-share F] [--kills N] [--fault-every S] [--sanitized] [--seed N]
 Exit 0 when every check holds, 1 when one fails, 2 on an error.
 """
 import argparse
@@ -68,7 +69,7 @@ FLAT_RULES = (
     "per IMAP session (socket, two pipes) x %d + SMTP + 1 reconnecting); threads max - min <= 2; PostgreSQL "
     "connections never more than %d (mailbox_pool %d + lock + outbox); slopes judged only over a window of "
     "20 min or more" % (FD_BUDGET, CONNECTION_BUDGET, len(MAILBOXES), CONNECTION_BUDGET, MAILBOX_POOL))
-SANITIZER_REPORT = re.compile(r"(AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:)")
+SANITIZER_REPORT = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:)")
 
 
 def log(msg):
@@ -97,13 +98,6 @@ class Soak(Chaos):
             self.daemon_bin = args.daemon
         self.samples = []  # dicts, in order
         self.deaths = 0
-
-    # --- set-up: the chaos run's, with the daemon's database connections through a proxy too ---
-    def config(self):
-        super().config()
-        proxied = re.sub(r"\bport=\d+", "port=%d" % self.pg.port, self.dsn)
-        with open(os.path.join(self.work, "dsn"), "w") as f:
-            f.write(proxied + " application_name=mailforumd\n")
 
     def check_alive(self):
         dead = sum(1 for p in self.daemons.values() if p.poll() is not None)
@@ -271,6 +265,24 @@ class Soak(Chaos):
                     if reports <= 20:
                         log("sanitizer: " + line.rstrip())
         self.check("sanitizer report lines in the daemon's log", reports, reports == 0)
+        known = self.suppressed_leaks()
+        if known is not None:
+            self.check("known leaks LeakSanitizer suppressed (tests/sanitizers/lsan.supp)", known)
+
+    def suppressed_leaks(self):
+        """LeakSanitizer's "Suppressions used" table at the daemon's last exit, as "count x bytes pattern";
+        None when it printed none."""
+        lines, inside = [], False
+        with open(os.path.join(self.work, "a.log"), errors="replace") as f:
+            for line in f:
+                if line.startswith("Suppressions used:"):
+                    lines, inside = [], True
+                elif inside and line.startswith("---"):
+                    inside = False
+                elif inside and re.match(r"\s+\d+\s+\d+\s+\S", line):
+                    count, size, pattern = line.split(None, 2)
+                    lines.append("%s leaks, %s bytes: %s" % (count, size, pattern.strip()))
+        return "; ".join(lines) if lines else None
 
     def write(self, out, started, wall):
         width = max(len(r[0]) for r in self.rows)
@@ -301,6 +313,8 @@ def main():
     ap.add_argument("--window-minutes", type=float, default=40)
     ap.add_argument("--sample-seconds", type=float, default=60)
     ap.add_argument("--rate", type=float, default=1.0, help="inbound messages a second")
+    ap.add_argument("--reply-share", type=float, default=0.25,
+                    help="share of the mail rewritten into replies to earlier messages (answers fan out)")
     ap.add_argument("--kills", type=int, default=2)
     ap.add_argument("--fault-every", type=float, default=150)
     ap.add_argument("--sanitized", action="store_true", help="the daemon is an ASan build: RSS is not judged")
