@@ -45,6 +45,7 @@ const std::string& WorkerOwnerId() {
 struct MailboxWorker::Connection {
   bool locked = false;  // this worker took the mailbox's lock (once)
   std::unique_ptr<mail::ImapSession> imap;
+  engine::MailboxPassMemory memory;  // what the last pass left (engine/mailbox_pass.h)
 };
 
 MailboxWorker::MailboxWorker(WorkerOptions options)
@@ -120,7 +121,7 @@ base::Status MailboxWorker::Pass(Connection& c) {
   // A pooled connection per ledger call, none held across IMAP round trips: 200 mailboxes woken at once
   // share a pool of 4 without waiting for each other's whole passes.
   PooledLedger ledger(*database_, WhileWaiting());
-  base::Status result = engine::RunMailboxPass(*pass, source, ledger, WorkerOwnerId(), stopped_);
+  base::Status result = engine::RunMailboxPass(*pass, source, ledger, WorkerOwnerId(), stopped_, &c.memory);
   if (result.ok()) NotePass("");
   return result;
 }
@@ -129,6 +130,7 @@ void MailboxWorker::Unlock(Connection& c) {
   if (!c.locked) return;
   database_->Unlock(name());
   c.locked = false;
+  c.memory = {};  // whoever locks it next may find work owed
 }
 
 void MailboxWorker::NotePass(const std::string& error) {

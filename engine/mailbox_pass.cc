@@ -157,14 +157,24 @@ class Pass {
         stopped_(stopped),
         lookup_(ledger) {}
 
-  base::Status Run() {
+  // `memory`: see MailboxPassMemory; rewritten at the end.
+  base::Status Run(MailboxPassMemory* memory) {
+    const MailboxPassMemory before =
+        memory ? std::exchange(*memory, MailboxPassMemory{}) : MailboxPassMemory{};
     if (auto s = CheckLock(); !s.ok()) return s;
     if (auto s = SelectAndReconcileCursor(); !s.ok()) return s;
-    if (auto s = FinishOwedPostActions(); !s.ok()) return s;
+    const bool owed = !(before.clean && before.uidvalidity == uidvalidity_);
+    if (owed) {
+      if (auto s = FinishOwedPostActions(); !s.ok()) return s;
+    }
     auto uids = source_.UidsFrom(last_uid_ + 1);
     if (!uids) return uids.error();
-    if (auto s = TakeCrash(*uids); !s.ok()) return s;
-    return FetchAndIngest(*uids);
+    if (owed) {
+      if (auto s = TakeCrash(*uids); !s.ok()) return s;
+    }
+    if (auto s = FetchAndIngest(*uids); !s.ok()) return s;
+    if (memory && !crash_) *memory = MailboxPassMemory{true, uidvalidity_};
+    return {};
   }
 
  private:
@@ -451,8 +461,9 @@ class Pass {
 }  // namespace
 
 base::Status RunMailboxPass(const MailboxPassOptions& options, MailSource& source, InboundLedger& ledger,
-                            const std::string& owner, const std::atomic<bool>& stopped) {
-  return Pass(options, source, ledger, owner, stopped).Run();
+                            const std::string& owner, const std::atomic<bool>& stopped,
+                            MailboxPassMemory* memory) {
+  return Pass(options, source, ledger, owner, stopped).Run(memory);
 }
 
 }  // namespace engine

@@ -64,12 +64,26 @@ struct MailboxPassOptions {
   std::function<void(std::string_view raw)> before_decide;
 };
 
+// What a pass leaves for the next pass of the same worker. After a pass
+// that ended without error and with no crashed message pending, nothing is
+// owed: its post-actions are done and no other process can have worked the
+// mailbox while this one held its lock (a lost lock fails the next pass at
+// its first step, and a worker locks again only after a failed pass). So
+// the next pass skips the ledger's owed post-actions and crash notes, two
+// round trips of every pass an IDLE wake-up starts.
+struct MailboxPassMemory {
+  bool clean = false;
+  uint32_t uidvalidity = 0;  // of the clean pass
+};
+
 // Runs one pass of `options`' mailbox from `source` into `ledger`, as the
 // crash-loop breaker's `owner` (unique per process). Stops between batches
 // once `stopped` is set. Errors: the first failure of a port (the pass
 // ends there; what was committed stays), kTransient when the lock was lost.
+// `memory` (optional) is read and then rewritten by the pass.
 base::Status RunMailboxPass(const MailboxPassOptions& options, MailSource& source, InboundLedger& ledger,
-                            const std::string& owner, const std::atomic<bool>& stopped);
+                            const std::string& owner, const std::atomic<bool>& stopped,
+                            MailboxPassMemory* memory = nullptr);
 
 }  // namespace engine
 

@@ -52,11 +52,14 @@ class MailboxPassTest : public ::testing::Test {
   }
 
   // One pass on a fresh connection (as after a crash or a reconnect); `arm` arms its faults.
-  base::Status Pass(const std::function<void(FakeMailSource&)>& arm = {}) {
+  // With `memory`, as the same worker's passes (one owner).
+  base::Status Pass(const std::function<void(FakeMailSource&)>& arm = {},
+                    MailboxPassMemory* memory = nullptr) {
     FakeMailSource source(box_);
     if (arm) arm(source);
     base::Status s =
-        RunMailboxPass(options_, source, ledger_, "owner-" + std::to_string(++passes_), stopped_);
+        RunMailboxPass(options_, source, ledger_, memory ? "worker" : "owner-" + std::to_string(++passes_),
+                       stopped_, memory);
     last_fetches_ = source.calls(SourceOp::kFetchBatch);
     return s;
   }
@@ -106,6 +109,25 @@ TEST_F(MailboxPassTest, CrashAfterCommitBeforeSeenFinishesTheFlagsWithoutRecordi
   EXPECT_TRUE(box_.SeenIn("INBOX").empty());
   ASSERT_TRUE(Pass().ok());
   ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, AfterACleanPassTheNextAsksNothingOwedButAfterAFailedOneItDoes) {
+  MailboxPassMemory memory;
+  ASSERT_TRUE(Pass({}, &memory).ok());
+  EXPECT_TRUE(memory.clean);
+  EXPECT_EQ(ledger_.owed_reads, 2);  // the first pass of a worker asks
+  box_.Add(Mail("q6"));
+  ASSERT_TRUE(Pass({}, &memory).ok());
+  EXPECT_EQ(ledger_.owed_reads, 2) << "a clean pass leaves nothing owed";
+  // Committed, then the \Seen is lost: the failed pass leaves work owed, which the next one finishes.
+  box_.Add(Mail("q7"));
+  ASSERT_FALSE(
+      Pass([](FakeMailSource& source) { source.FailNext(SourceOp::kMarkSeen, Transient("killed")); }, &memory)
+          .ok());
+  EXPECT_FALSE(memory.clean);
+  ASSERT_TRUE(Pass({}, &memory).ok());
+  EXPECT_EQ(ledger_.owed_reads, 4);
+  ExpectEachPostedOnceAndSeen(7);
 }
 
 TEST_F(MailboxPassTest, CommitWhoseReplyIsLostIsNotRecordedTwice) {

@@ -152,6 +152,7 @@ base::Status FakeLedger::ResetMailbox(const std::string& mailbox, uint32_t uidva
 
 base::Result<std::vector<forum::PendingPostAction>> FakeLedger::PendingPostActions(const std::string& mailbox,
                                                                                    uint32_t uidvalidity) {
+  ++owed_reads;
   std::vector<forum::PendingPostAction> out;
   for (const auto& [key, row] : rows) {
     if (std::get<0>(key) == mailbox && std::get<1>(key) == uidvalidity && !row.post_action_done &&
@@ -238,6 +239,7 @@ base::Status FakeLedger::NoteWorking(const std::string& mailbox, uint32_t uidval
 base::Result<std::optional<forum::CrashedWork>> FakeLedger::TakeCrashedWork(const std::string& mailbox,
                                                                             uint32_t uidvalidity,
                                                                             const std::string& owner) {
+  ++owed_reads;
   auto it = notes_.find(mailbox);
   if (it == notes_.end()) return std::optional<forum::CrashedWork>();
   Note& note = it->second;

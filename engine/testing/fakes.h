@@ -110,6 +110,7 @@ class FakeLedger : public InboundLedger {
   std::map<std::tuple<std::string, uint32_t, uint32_t>, Row> rows;
   int posts = 0;    // posts made (at most one per message key)
   int commits = 0;  // RecordBatch transactions that committed
+  int owed_reads = 0;  // calls of PendingPostActions and TakeCrashedWork
 
   // ForumLookup: threads are found by the Message-IDs of their posts.
   base::Result<bool> ThreadExists(int64_t id) override;
