@@ -49,6 +49,15 @@ std::string HttpDate() {
 
 class Session;
 
+// An io_context whose pending handlers can be dropped once its threads have stopped. Those handlers
+// hold the server (and their sessions) by shared_ptr while the server owns the io_context: left in
+// place until the io_context's own destructor, that cycle kept every stopped server, its sessions and
+// their buffers alive for ever (LeakSanitizer, issue 13 item 5). shutdown() destroys the handlers
+// without running them; the destructor calls it again, which does nothing more.
+struct IoContext : net::io_context {
+  void DropPendingHandlers() { shutdown(); }
+};
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Impl(ServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)), acceptor(ioc) {}
 
@@ -58,7 +67,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   ServerOptions options;
   Handler handler;
-  net::io_context ioc;
+  IoContext ioc;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -326,8 +335,11 @@ void HttpServer::Stop(std::chrono::milliseconds grace) {
   impl_->threads.clear();
   // Sessions still registered (a response that outlived the grace) are
   // dropped with the io_context's handlers.
-  std::lock_guard lock(impl_->mutex);
-  impl_->sessions.clear();
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->sessions.clear();
+  }
+  impl_->ioc.DropPendingHandlers();
 }
 
 void HttpServer::Post(std::function<void()> task) {
