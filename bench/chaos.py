@@ -803,17 +803,24 @@ def main():
     ap.add_argument("--imap-timeout", help="the mailboxes' imap.timeout (default: the daemon's, 30s)")
     ap.add_argument("--pg-faults", action="store_true",
                     help="the daemons' PostgreSQL connections through a proxy that refuses and resets them")
-    args = ap.parse_args()
+    return run_rig(Chaos, ap.parse_args())
+
+
+def run_rig(rig_class, args, say=None):
+    """main()'s tail for the chaos run and the soak: SIGTERM and SIGINT stop the run through its finally
+    blocks (stop_on_signals), rig_class(args).run() is timed and its results written to args.out (its
+    write(out, started, wall)). Returns run()'s exit status, or 2 when the rig itself failed (said through
+    `say`, default this module's log)."""
     stop_on_signals()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t0 = time.monotonic()
-    chaos = Chaos(args)
+    rig = rig_class(args)
     try:
-        code = chaos.run()
+        code = rig.run()
     except Exception as e:  # noqa: BLE001 - report any failure of the rig as exit 2
-        log("error: %s" % e)
+        (say or log)("error: %s" % e)
         return 2
-    chaos.write(args.out, started, time.monotonic() - t0)
+    rig.write(args.out, started, time.monotonic() - t0)
     return code
 
 

@@ -39,6 +39,9 @@ nothing unseen, no quarantine, no outbound mail pending, duplicates counted.
 And: the daemon never died by itself, stops with status 0 on SIGTERM, and its
 log holds no sanitizer report.
 
+SIGTERM and SIGINT stop the soak as they stop the chaos run (chaos.run_rig):
+the daemon and the proxies stopped, no results written, exit 128 + the signal.
+
 scripts/soak starts the servers (scripts/testenv) and runs this; see
 docs/benchmarks.md.
 
@@ -55,7 +58,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaos import MAILBOXES, Chaos, Proxy  # noqa: E402
+from chaos import MAILBOXES, Chaos, Proxy, run_rig  # noqa: E402
 from engine_bench import status_of  # noqa: E402
 
 MAILBOX_POOL = 4  # database.mailbox_pool's default, which the soak's configuration keeps
@@ -322,16 +325,7 @@ def main():
     args = ap.parse_args()
     if args.window_minutes >= args.minutes:
         ap.error("--window-minutes must be shorter than --minutes")
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    t0 = time.monotonic()
-    soak = Soak(args)
-    try:
-        code = soak.run()
-    except Exception as e:  # noqa: BLE001 - report any failure of the rig as exit 2
-        log("error: %s" % e)
-        return 2
-    soak.write(args.out, started, time.monotonic() - t0)
-    return code
+    return run_rig(Soak, args, log)
 
 
 if __name__ == "__main__":
