@@ -19,43 +19,12 @@ namespace {
 
 using std::chrono::milliseconds;
 
-constexpr char kDomain[] = "help.example";
 constexpr milliseconds kLease{60000};
 
 class OutboxStoreTest : public ScratchStoreTest {
  protected:
   OutboxStoreTest() : ScratchStoreTest("outboxstore", {{"it", "IT", ""}}) {}
 
-  // Records one inbound message from `from` (a new thread when `thread` is
-  // nullopt) that queues `outbox`; returns what the store did.
-  RecordResult Record(uint32_t uid, const std::string& from, std::optional<int64_t> thread,
-                      std::vector<OutboxDraft> outbox, Outcome outcome = Outcome::kPosted) {
-    InboundItem item;
-    item.mailbox = "help";
-    item.uidvalidity = 1;
-    item.uid = uid;
-    item.message_id = "m" + std::to_string(uid) + "@client";
-    item.message_key = item.message_id + " " + from;
-    item.from_address = from;
-    item.subject = "VPN drops";
-    item.classification = "normal";
-    item.outcome = outcome;
-    item.reason = outcome == Outcome::kRejected ? "Only staff may write here." : "";
-    if (outcome == Outcome::kPosted) {
-      PostDraft post;
-      post.thread_id = thread;
-      post.category = "it";
-      post.subject = "VPN drops";
-      post.author_address = from;
-      post.author_name = "Name of " + from;
-      post.body = "Body " + std::to_string(uid);
-      item.post = post;
-    }
-    item.outbox = std::move(outbox);
-    auto batch = store_->RecordBatch({item}, kDomain);
-    EXPECT_TRUE(batch && (*batch)[0]);
-    return batch && (*batch)[0] ? *(*batch)[0] : RecordResult{};
-  }
   std::vector<ClaimedMail> Claim(Store& store, int limit, milliseconds lease = kLease) {
     auto claimed = store.ClaimDue(limit, lease);
     EXPECT_TRUE(claimed) << claimed.error().message;
@@ -80,8 +49,9 @@ TEST_F(OutboxStoreTest, AClaimCarriesWhatComposingNeeds) {
       Record(1, "Alice@Example.com", std::nullopt,
              {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
   Record(2, "bob@example.com", question.thread_id, {{"answer", "alice@example.com"}});
-  Record(3, "mallory@outside.example", std::nullopt, {{"rejection", "mallory@outside.example"}},
-         Outcome::kRejected);
+  RecordOptions rejected;
+  rejected.outcome = Outcome::kRejected;
+  Record(3, "mallory@outside.example", std::nullopt, {{"rejection", "mallory@outside.example"}}, rejected);
 
   const auto rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 4u);
@@ -293,7 +263,7 @@ TEST_F(OutboxStoreTest, BouncesMarkTheRowAndRaiseTheScoreUntilSuppressed) {
   dsn.classification = "bounce";
   dsn.outcome = Outcome::kMachine;
   dsn.bounced_outbox_id = rows[0].id;
-  auto recorded = store_->RecordBatch({dsn}, kDomain);
+  auto recorded = store_->RecordBatch({dsn}, kFixtureDomain);
   ASSERT_TRUE(recorded && (*recorded)[0]);
   EXPECT_EQ(Scalar("SELECT status FROM outbox WHERE id = " + std::to_string(rows[0].id)), "bounced");
   EXPECT_EQ(Scalar("SELECT bounce_score || ' ' || soft_bounces FROM suppressions"), "1.25 1");
@@ -353,7 +323,7 @@ TEST_F(OutboxStoreTest, OnlyMachineMailTiedToOursTripsTheLoopBreaker) {
       item.tied_to_ours = tied;
       items.push_back(item);
     }
-    auto batch = store_->RecordBatch(items, kDomain);
+    auto batch = store_->RecordBatch(items, kFixtureDomain);
     ASSERT_TRUE(batch) << batch.error().message;
     for (const auto& r : *batch) ASSERT_TRUE(r) << r.error().message;
   };

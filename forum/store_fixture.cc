@@ -31,6 +31,38 @@ std::unique_ptr<Store> ScratchStoreTest::Open() {
   return s ? std::move(s).value() : nullptr;
 }
 
+RecordResult ScratchStoreTest::Record(uint32_t uid, const std::string& from, std::optional<int64_t> thread,
+                                      std::vector<OutboxDraft> outbox, RecordOptions options) {
+  InboundItem item;
+  item.mailbox = "help";
+  item.uidvalidity = 1;
+  item.uid = uid;
+  item.message_id = "m" + std::to_string(uid) + "@client";
+  item.message_key = item.message_id + " " + from;
+  item.from_address = from;
+  item.subject = "VPN drops";
+  item.classification = "normal";
+  item.outcome = options.outcome;
+  item.reason = options.outcome == Outcome::kRejected ? "Only staff may write here." : "";
+  if (options.outcome == Outcome::kPosted) {
+    PostDraft post;
+    post.thread_id = thread;
+    post.category = !options.category.empty() ? options.category
+                    : categories_.empty()     ? ""
+                                              : categories_.front().slug;
+    post.subject = "VPN drops";
+    post.author_address = from;
+    post.author_name = "Name of " + from;
+    post.body = "Body " + std::to_string(uid);
+    item.post = post;
+  }
+  item.outbox = std::move(outbox);
+  item.subscription = std::move(options.subscription);
+  auto batch = store_->RecordBatch({item}, kFixtureDomain);
+  EXPECT_TRUE(batch && (*batch)[0]) << (batch ? (*batch)[0].error().message : batch.error().message);
+  return batch && (*batch)[0] ? *(*batch)[0] : RecordResult{};
+}
+
 std::string ScratchStoreTest::Scalar(const std::string& sql) {
   auto r = QueryScalar(dsn_, sql);
   EXPECT_TRUE(r) << r.error().message;

@@ -15,44 +15,9 @@
 namespace forum {
 namespace {
 
-constexpr char kDomain[] = "help.example";
-
 class SubscriptionStoreTest : public ScratchStoreTest {
  protected:
   SubscriptionStoreTest() : ScratchStoreTest("subscriptions", {{"it", "IT", ""}, {"hr", "HR", ""}}) {}
-
-  // Records inbound message `uid` from `from`: a post (a new thread in
-  // `category` when `thread` is nullopt) queueing `outbox`, unless `outcome`
-  // says otherwise; `change` is recorded with it.
-  RecordResult Record(uint32_t uid, const std::string& from, std::optional<int64_t> thread,
-                      std::vector<OutboxDraft> outbox,
-                      std::optional<SubscriptionChange> change = std::nullopt,
-                      Outcome outcome = Outcome::kPosted, const std::string& category = "it") {
-    InboundItem item;
-    item.mailbox = "help";
-    item.uidvalidity = 1;
-    item.uid = uid;
-    item.message_id = "m" + std::to_string(uid) + "@client";
-    item.message_key = item.message_id + " " + from;
-    item.from_address = from;
-    item.subject = "VPN drops";
-    item.classification = "normal";
-    item.outcome = outcome;
-    if (outcome == Outcome::kPosted) {
-      PostDraft post;
-      post.thread_id = thread;
-      post.category = category;
-      post.subject = "VPN drops";
-      post.author_address = from;
-      post.body = "Body " + std::to_string(uid);
-      item.post = post;
-    }
-    item.outbox = std::move(outbox);
-    item.subscription = std::move(change);
-    auto batch = store_->RecordBatch({item}, kDomain);
-    EXPECT_TRUE(batch && (*batch)[0]) << (batch ? (*batch)[0].error().message : batch.error().message);
-    return batch && (*batch)[0] ? *(*batch)[0] : RecordResult{};
-  }
 
   // Every due row, by "kind recipient thread" → the scope that covers it ("" when none).
   std::map<std::string, std::string> ClaimCovered() {
@@ -70,8 +35,9 @@ class SubscriptionStoreTest : public ScratchStoreTest {
 TEST_F(SubscriptionStoreTest, AClaimFindsTheUnsubscriptionThatCoversARow) {
   const RecordResult vpn = Record(1, "alice@example.com", std::nullopt, {});
   const RecordResult laptop = Record(2, "alice@example.com", std::nullopt, {});
-  const RecordResult leave =
-      Record(3, "carol@example.com", std::nullopt, {}, std::nullopt, Outcome::kPosted, "hr");
+  RecordOptions in_hr;
+  in_hr.category = "hr";
+  const RecordResult leave = Record(3, "carol@example.com", std::nullopt, {}, in_hr);
   const std::string t1 = std::to_string(*vpn.thread_id), t2 = std::to_string(*laptop.thread_id),
                     t3 = std::to_string(*leave.thread_id);
   // Queued first, unsubscribed after: the claim still sees it (the re-check at send time).
@@ -117,11 +83,11 @@ TEST_F(SubscriptionStoreTest, AProvenReplyResubscribesAndAnUnsubscribedMessageIs
   const RecordResult vpn = Record(1, "alice@example.com", std::nullopt, {});
   const std::string scope = ThreadScope(*vpn.thread_id);
   // A message to the unsubscribe address: recorded as 'unsubscribed', no post, no mail.
-  const RecordResult unsub =
-      Record(2, "alice@example.com", std::nullopt, {},
-             SubscriptionChange{SubscriptionChange::Action::kUnsubscribe, "alice@example.com", scope,
-                                UnsubscribeSource::kMailto},
-             Outcome::kUnsubscribed);
+  RecordOptions unsubscribed;
+  unsubscribed.outcome = Outcome::kUnsubscribed;
+  unsubscribed.subscription = SubscriptionChange{SubscriptionChange::Action::kUnsubscribe, "alice@example.com",
+                                                 scope, UnsubscribeSource::kMailto};
+  const RecordResult unsub = Record(2, "alice@example.com", std::nullopt, {}, unsubscribed);
   EXPECT_EQ(unsub.outcome, Outcome::kUnsubscribed);
   EXPECT_FALSE(unsub.post_id);
   EXPECT_EQ(Scalar("SELECT outcome FROM inbound_messages WHERE uid = 2"), "unsubscribed");
@@ -133,8 +99,10 @@ TEST_F(SubscriptionStoreTest, AProvenReplyResubscribesAndAnUnsubscribedMessageIs
   EXPECT_EQ(trace->unsubscriptions[0].scope, scope);
 
   // Alice writes in the thread again: the pipeline's re-subscription is recorded with her post.
-  Record(3, "alice@example.com", vpn.thread_id, {},
-         SubscriptionChange{SubscriptionChange::Action::kResubscribe, "alice@example.com", scope});
+  RecordOptions resubscribed;
+  resubscribed.subscription =
+      SubscriptionChange{SubscriptionChange::Action::kResubscribe, "alice@example.com", scope};
+  Record(3, "alice@example.com", vpn.thread_id, {}, resubscribed);
   EXPECT_EQ(Scalar("SELECT count(*) FROM unsubscriptions"), "0");
 
   ASSERT_TRUE(store_->Unsubscribe("alice@example.com", scope, UnsubscribeSource::kOneClick).ok());
