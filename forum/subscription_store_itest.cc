@@ -2,13 +2,16 @@
 // outbox rows a claim finds covered (thread, category, acknowledgements),
 // unsubscribing after a row was queued, re-subscribing by a proven reply,
 // recording an `unsubscribed` inbound message, list and clear, the row an
-// unsubscribe token names, and the trace of an address.
+// unsubscribe token names, the trace of an address, and that only a role
+// granted it may call mailforum_unsubscribe (migration 9).
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>
 #include <string>
 
+#include "forum/reader.h"
+#include "forum/scratch_database.h"
 #include "forum/store.h"
 #include "forum/store_fixture.h"
 
@@ -138,6 +141,36 @@ TEST_F(SubscriptionStoreTest, TheRowATokenNamesAndMarkingItUnsubscribed) {
   EXPECT_EQ(Scalar("SELECT status || ' ' || last_error FROM outbox WHERE id = " + std::to_string(answer_id)),
             "suppressed not sent: unsubscribed");
   EXPECT_EQ(Scalar("SELECT count(*) FROM suppressions WHERE suppressed_at IS NOT NULL"), "0");
+}
+
+// The web's one write is a SECURITY DEFINER function: the grant is the whole check, so a role that may
+// only SELECT (a reporting role, say) must not be able to unsubscribe anybody until it is granted EXECUTE.
+TEST_F(SubscriptionStoreTest, OnlyARoleGrantedItMayCallTheUnsubscribeFunction) {
+  const RecordResult vpn = Record(1, "alice@example.com", std::nullopt, {});
+  const std::string scope = ThreadScope(*vpn.thread_id);
+  Scalar(
+      "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mf_unsub_reader') THEN "
+      "CREATE ROLE mf_unsub_reader LOGIN PASSWORD 'reader'; END IF; END$$");
+  Scalar("GRANT SELECT ON ALL TABLES IN SCHEMA public TO mf_unsub_reader");
+  const std::string reader_dsn = dsn_ + " user=mf_unsub_reader password=reader";
+  const std::string call = "SELECT mailforum_unsubscribe('alice@example.com', '" + scope + "', 'one-click')";
+
+  auto direct = QueryScalar(reader_dsn, call);
+  ASSERT_FALSE(direct);
+  EXPECT_NE(direct.error().message.find("permission denied"), std::string::npos) << direct.error().message;
+  auto reader = Reader::Connect(reader_dsn);
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto refused = (*reader)->Unsubscribe("alice@example.com", scope);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text)"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(Scalar("SELECT count(*) FROM unsubscriptions"), "0");
+
+  Scalar("GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text) TO mf_unsub_reader");
+  ASSERT_TRUE((*reader)->Unsubscribe("alice@example.com", scope).ok());
+  EXPECT_EQ(Scalar("SELECT address || ' ' || scope || ' ' || source FROM unsubscriptions"),
+            "alice@example.com " + scope + " one-click");
 }
 
 }  // namespace

@@ -1,0 +1,15 @@
+-- mailforum schema, revision 9: only the web may unsubscribe (issue 12).
+-- Forward-only: never edit a released migration; add a new numbered file instead.
+--
+-- PostgreSQL lets PUBLIC execute every new function, and revision 7 granted
+-- mailforum_unsubscribe to PUBLIC outright: any role that could connect to
+-- the database could unsubscribe any address from anything. It is a SECURITY
+-- DEFINER function, so the grant is the whole check; the signature of the
+-- token is verified by the web before it calls it (the reply key never lives
+-- in the database). Now only its owner (the role that migrates, which
+-- mailforumd's own web: uses unless web.dsn_file says otherwise) may call it;
+-- the role of a separate mailforum-web is granted it by the administrator,
+-- beside its SELECTs (docs/configuration.md, web.dsn_file):
+--   GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text) TO mailforum_web;
+-- The role's name is the installation's own, so no migration can grant it.
+REVOKE EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text) FROM PUBLIC;
