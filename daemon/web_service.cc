@@ -23,6 +23,8 @@ web::SiteOptions SiteOptionsFor(const config::Config& cfg) {
   for (const auto& box : cfg.mailboxes) o.mailboxes.push_back(box.name);
   o.mailbox_failure_limit = std::chrono::duration_cast<std::chrono::seconds>(cfg.web.health_failure_after);
   o.suppress_score = cfg.outbox.suppress_score;
+  for (const auto& c : cfg.categories)
+    o.list_addresses.insert(o.list_addresses.end(), c.lists.begin(), c.lists.end());
   // mailforum-web reads the reply key only for this (config::LoadOptions::Secrets::kDatabaseAndReplyKey).
   if (const std::string key = cfg.secrets.reply_key.reveal(); !key.empty()) {
     o.unsubscribe_row = [](std::string_view token) -> std::optional<int64_t> {

@@ -115,6 +115,12 @@ base::Result<bool> UnsubscribeByAddress(const mail::Message& m, const PipelineCo
       note = "unsubscribe token in " + address + " does not verify: nothing changed";
       continue;
     }
+    if (std::find(config.list_addresses.begin(), config.list_addresses.end(), target->recipient) !=
+        config.list_addresses.end()) {
+      note = "unsubscribe token in " + address + " names mail to the mailing list " + target->recipient +
+             " (categories[].lists), which one member cannot unsubscribe: nothing changed";
+      continue;
+    }
     item.outcome = forum::Outcome::kUnsubscribed;
     item.reason = target->recipient + " unsubscribed from " + forum::DescribeScope(scope) + " (mailto)";
     item.subscription =

@@ -128,6 +128,11 @@ struct PipelineConfig {
   int auto_replies_per_hour = 0;
   // Category slug → watcher addresses, notified of every new thread and post.
   std::vector<std::pair<std::string, std::vector<std::string>>> watchers;
+  // The watchers that are mailing lists (categories[].lists, lower-case). No
+  // unsubscribe token is minted for their mail; one that names it anyway (signed
+  // while the address was a plain watcher) changes nothing: one member never
+  // unsubscribes the whole list.
+  std::vector<std::string> list_addresses;
 };
 
 struct FetchedMessage {

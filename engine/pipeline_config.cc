@@ -42,6 +42,7 @@ PipelineConfig PipelineConfigFor(const config::Config& cfg, const config::Mailbo
     // Mailing lists are watchers whose mail carries no unsubscribe link (DeliveryOptions::list_addresses).
     std::vector<std::string> watchers = c.watchers;
     watchers.insert(watchers.end(), c.lists.begin(), c.lists.end());
+    p.list_addresses.insert(p.list_addresses.end(), c.lists.begin(), c.lists.end());
     p.watchers.emplace_back(c.slug, std::move(watchers));
   }
   return p;

@@ -356,6 +356,23 @@ TEST_F(PipelineTest, AForgedUnsubscribeTokenChangesNothingAndIsNeverPosted) {
   }
 }
 
+// A mailing list's mail carries no unsubscribe link; a token naming it anyway (signed while the address was a
+// plain watcher) unsubscribes nobody: one member never unsubscribes the whole list.
+TEST_F(PipelineTest, AnUnsubscribeTokenNamingMailToAMailingListChangesNothing) {
+  forum_.outbox[6] = {6, "notification", "it-list@example.com", 7, "it"};
+  PipelineConfig config = Config();
+  config.list_addresses = {"it-list@example.com"};
+  const auto item =
+      MustDecide(UnsubscribeMail(mail::MakeUnsubscribeToken(6, "it-list@example.com", "category:it", kKey),
+                                 "member@example.com"),
+                 forum_, config);
+  EXPECT_EQ(item.outcome, forum::Outcome::kIgnored) << item.reason;
+  EXPECT_FALSE(item.subscription.has_value());
+  EXPECT_FALSE(item.post.has_value());
+  EXPECT_TRUE(item.outbox.empty());
+  EXPECT_NE(item.reason.find("mailing list it-list@example.com"), std::string::npos) << item.reason;
+}
+
 TEST_F(PipelineTest, AProvenHashMuteReplyMutesTheThreadForItsSenderAndUnmuteUndoesIt) {
   const auto mute = MustDecide(AliceReply(kProvenOrg, "#mute", "bob@example.org"), forum_);
   EXPECT_EQ(mute.outcome, forum::Outcome::kUnsubscribed) << mute.reason;

@@ -527,6 +527,9 @@ std::string RenderError(const SiteInfo& site, int status, std::string_view messa
     case 400:
       reason = "Bad request";
       break;
+    case 403:
+      reason = "Forbidden";
+      break;
     case 404:
       reason = "Not found";
       break;

@@ -906,6 +906,12 @@ struct Site::Impl {
     if (scope.empty() || !options.unsubscribe_verify(token, (*target)->recipient, scope)) {
       return ErrorPage(Route::kUnsubscribe, 404, kInvalid);
     }
+    if (std::find(options.list_addresses.begin(), options.list_addresses.end(), (*target)->recipient) !=
+        options.list_addresses.end()) {
+      return ErrorPage(Route::kUnsubscribe, 403,
+                       "This mail went to a mailing list, which one member cannot unsubscribe. Filter it by "
+                       "its List-Id, or ask the list's owner. Nothing was changed.");
+    }
     UnsubscribeView view;
     view.confirm = request.method != "POST";
     view.action = "/unsubscribe/" + std::string(token);

@@ -89,6 +89,10 @@ struct SiteOptions {
   std::function<std::optional<int64_t>(std::string_view token)> unsubscribe_row;
   std::function<bool(std::string_view token, const std::string& recipient, const std::string& scope)>
       unsubscribe_verify;
+  // Mailing lists (categories[].lists, lower-case): their mail carries no
+  // unsubscribe link, and a token that names it anyway is refused (403): one
+  // member never unsubscribes the whole list.
+  std::vector<std::string> list_addresses;
 };
 
 class Site {

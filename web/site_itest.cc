@@ -63,6 +63,7 @@ class SiteTest : public forum::ScratchStoreTest {
     options.unsubscribe_verify = [](std::string_view token, const std::string&, const std::string&) {
       return token.starts_with("ok-");
     };
+    options.list_addresses = {"it-list@example.com"};
     options.search_burst = 3;
     options.search_per_minute = 1;
     auto site = Site::Create(options);
@@ -522,6 +523,17 @@ TEST_F(SiteTest, AnUnsubscribeLinkShowsAButtonOnGetAndUnsubscribesOnlyOnAPostWit
     ClientResponse refused = Get(target, "", "POST");
     EXPECT_EQ(refused.status, 404) << target;
     ExpectSecurityHeaders(refused, target);
+  }
+  EXPECT_EQ(unsubscriptions(), "alice@example.com thread:" + thread + " one-click");
+  // A mailing list's mail: no link is ever minted for it, and a token that names it anyway is refused.
+  const std::string list =
+      Scalar("INSERT INTO outbox (kind, thread_id, recipient, message_id) VALUES ('notification', " + thread +
+             ", 'it-list@example.com', 'post.1.a@help.example') RETURNING id");
+  for (const char* method : {"GET", "POST"}) {
+    ClientResponse refused = Get("/unsubscribe/ok-" + list, "", method);
+    EXPECT_EQ(refused.status, 403) << method;
+    EXPECT_NE(refused.body.find("mailing list"), std::string::npos) << refused.body;
+    EXPECT_EQ(refused.body.find("<form"), std::string::npos) << "no button";
   }
   EXPECT_EQ(unsubscriptions(), "alice@example.com thread:" + thread + " one-click");
   // No other page takes a POST.
