@@ -1,19 +1,26 @@
 // What the integration tests that run the real mailforumd binaries share
-// (daemon/crash_itest.cc, daemon/hostile_mail_itest.cc): a scratch database,
-// a Dovecot user of its own and a configuration file, a way to start the
-// test-hook build of the daemon, and a wait for a database event. Test-only
-// and header-only: the including test defines MAILFORUMCTL_PATH and
-// MAILFORUMD_TESTING_PATH (daemon/CMakeLists.txt).
+// (daemon/crash_itest.cc, daemon/hostile_mail_itest.cc, daemon/web_itest.cc,
+// daemon/unsubscribe_itest.cc, ...): a scratch database, a Dovecot user of its
+// own and a configuration file, a way to start the binaries (and the test-hook
+// build of the daemon) and to stop them, and waits for a database event or for
+// the web's port in a log. Test-only and header-only: the including test
+// defines MAILFORUMCTL_PATH and MAILFORUMD_TESTING_PATH (daemon/CMakeLists.txt).
 #ifndef MAILFORUM_DAEMON_DAEMON_ITEST_SUPPORT_H_
 #define MAILFORUM_DAEMON_DAEMON_ITEST_SUPPORT_H_
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +34,12 @@ namespace mftest {
 
 // A scratch database, a fresh Dovecot user and a configuration for one mailbox "crash".
 struct DaemonSetup {
+  // What Make() writes into the configuration (set before calling it).
+  std::string base_url = "http://127.0.0.1:8080";                          // instance.base_url
+  std::string categories = "[{slug: general, name: General}]";             // categories
+  std::string rules = "[{name: all, action: thread, category: general}]";  // the mailbox's rules
+  bool acknowledge = false;                                                // the mailbox's acknowledge
+
   std::string dsn;
   mail::ImapOptions imap;
   std::string dir;
@@ -62,19 +75,19 @@ struct DaemonSetup {
     mftest::WriteFile(dir + "/reply.key", "crash-test-reply-key-of-at-least-32-bytes\n");
     config = dir + "/mailforum.yaml";
     mftest::WriteFile(config,
-                      "instance: {name: Crash, base_url: 'http://127.0.0.1:8080', domain: crash.example}\n"
+                      "instance: {name: Crash, base_url: '" + base_url + "', domain: crash.example}\n"
                       "database: {dsn_file: db.dsn}\n"
                       "secrets: {reply_key_file: reply.key}\n"
                       "smtp: {host: localhost, port: " + std::string(smtp_port) + ", tls: starttls, ca_file: " + ca +
                           ", from: 'Crash <help@crash.example>', reply_to: 'help+{token}@crash.example'}\n"
-                          "categories: [{slug: general, name: General}]\n"
+                          "categories: " + categories + "\n"
                           "mailboxes:\n"
                           "  - name: crash\n"
                           "    imap: {host: localhost, port: " + port + ", tls: implicit, ca_file: " + ca +
                           ", username: " + imap.username + ", password_file: imap.pass, poll_interval: 1s}\n"
                           "    after: {action: move, folder: Processed}\n"
-                          "    acknowledge: false\n"
-                          "    rules: [{name: all, action: thread, category: general}]\n" +
+                          "    acknowledge: " + (acknowledge ? "true" : "false") + "\n"
+                          "    rules: " + rules + "\n" +
                           extra_yaml,
                       0644);
     auto migrated = mftest::RunCommand(std::string(MAILFORUMCTL_PATH) + " migrate -c " + mftest::ShellQuote(config));
@@ -113,6 +126,55 @@ inline pid_t SpawnDaemon(const char* program, const std::vector<std::string>& ar
 // that contains `hang_on`.
 inline pid_t StartTestingDaemon(const std::string& config, const std::string& log, const std::string& hang_on) {
   return SpawnDaemon(MAILFORUMD_TESTING_PATH, {"-c", config}, log, hang_on);
+}
+
+// The file's content so far ("" before the child created it).
+inline std::string LogText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The port in the log's "web: listening on http://127.0.0.1:PORT" line (waits up to 60 s: an event).
+inline std::optional<uint16_t> WaitForListening(const std::string& log) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const std::string marker = "web: listening on http://127.0.0.1:";
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = LogText(log);
+    if (auto at = text.find(marker); at != std::string::npos) {
+      return static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return std::nullopt;
+}
+
+// A spawned binary (SpawnDaemon) that is killed when a failed assertion leaves the test early.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// SIGTERM, then the exit code (waits up to 30 s; -1 when it did not exit, and then kills it).
+inline int Terminate(Child& child) {
+  const pid_t pid = child.pid;
+  child.pid = -1;
+  kill(pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
 }
 
 // Waits until `sql` answers `want` (polling the database: an event, not a fixed time); false after 120 s.

@@ -24,54 +24,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The file's content so far ("" before the child created it).
-std::string LogText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The port in the log's "web: listening on http://127.0.0.1:PORT" line (waits up to 60 s: an event).
-std::optional<uint16_t> WaitForListening(const std::string& log) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  const std::string marker = "web: listening on http://127.0.0.1:";
-  while (std::chrono::steady_clock::now() < deadline) {
-    const std::string text = LogText(log);
-    if (auto at = text.find(marker); at != std::string::npos) {
-      return static_cast<uint16_t>(std::stoi(text.substr(at + marker.size())));
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return std::nullopt;
-}
-
-// A spawned binary that is killed when a failed assertion leaves the test early.
-struct Child {
-  pid_t pid = -1;
-  ~Child() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
-// SIGTERM, then the exit code (waits up to 30 s; -1 when it did not exit, and then kills it).
-int Terminate(Child& child) {
-  const pid_t pid = child.pid;
-  child.pid = -1;
-  kill(pid, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::this_thread::sleep_for(20ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
-}
+using mftest::Child;
+using mftest::LogText;
+using mftest::Terminate;
+using mftest::WaitForListening;
 
 web::testing::ClientResponse Get(uint16_t port, const std::string& target) {
   web::testing::Connection c(port);
