@@ -159,6 +159,9 @@ class UnsubscribeTest : public ::testing::Test {
       ADD_FAILURE() << "mailforumd did not start:\n" << mftest::LogText(daemon_log);
       return;
     }
+    // Its role was granted the one write, so it does not warn that one-click would fail.
+    EXPECT_EQ(mftest::LogText(web_log).find("may not call mailforum_unsubscribe"), std::string::npos)
+        << mftest::LogText(web_log);
     i.web_port = *port;
     instance_ = std::move(instance);
   }

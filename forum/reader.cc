@@ -200,6 +200,17 @@ base::Result<std::optional<UnsubscribeTarget>> Reader::FindUnsubscribeTarget(int
   }
 }
 
+base::Result<bool> Reader::MayUnsubscribe() {
+  try {
+    if (impl_->needs_setup) impl_->Setup();
+    pqxx::read_transaction tx(impl_->conn);
+    return tx.exec1("SELECT has_function_privilege('mailforum_unsubscribe(text, text, text)', 'EXECUTE')")[0]
+        .as<bool>();
+  } catch (const std::exception& e) {
+    return impl_->Fail(e, "checking the privilege to unsubscribe");
+  }
+}
+
 base::Status Reader::Unsubscribe(const std::string& address, const std::string& scope) {
   try {
     if (impl_->needs_setup) impl_->Setup();

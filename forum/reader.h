@@ -253,8 +253,13 @@ class Reader {
   // existing unsubscription stays as it was). Through the function
   // mailforum_unsubscribe (migration 7), which may insert into
   // unsubscriptions and nothing else, so a role that may only SELECT can call
-  // it; in a transaction of its own that is not read-only.
+  // it once granted EXECUTE on it (migration 8); in a transaction of its own
+  // that is not read-only. Without the grant the error names it.
   base::Status Unsubscribe(const std::string& address, const std::string& scope);
+
+  // Whether this connection's role may call mailforum_unsubscribe (so that
+  // the web can say at start, rather than at the first click, that it may not).
+  base::Result<bool> MayUnsubscribe();
 
   // --- change notifications (cache invalidation) ---
 

@@ -160,6 +160,9 @@ TEST_F(SubscriptionStoreTest, OnlyARoleGrantedItMayCallTheUnsubscribeFunction) {
   EXPECT_NE(direct.error().message.find("permission denied"), std::string::npos) << direct.error().message;
   auto reader = Reader::Connect(reader_dsn);
   ASSERT_TRUE(reader) << reader.error().message;
+  auto may = (*reader)->MayUnsubscribe();
+  ASSERT_TRUE(may) << may.error().message;
+  EXPECT_FALSE(*may);
   auto refused = (*reader)->Unsubscribe("alice@example.com", scope);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text)"),
@@ -168,6 +171,9 @@ TEST_F(SubscriptionStoreTest, OnlyARoleGrantedItMayCallTheUnsubscribeFunction) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM unsubscriptions"), "0");
 
   Scalar("GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text) TO mf_unsub_reader");
+  may = (*reader)->MayUnsubscribe();
+  ASSERT_TRUE(may) << may.error().message;
+  EXPECT_TRUE(*may);
   ASSERT_TRUE((*reader)->Unsubscribe("alice@example.com", scope).ok());
   EXPECT_EQ(Scalar("SELECT address || ' ' || scope || ' ' || source FROM unsubscriptions"),
             "alice@example.com " + scope + " one-click");

@@ -1088,6 +1088,15 @@ base::Result<std::unique_ptr<Site>> Site::Create(SiteOptions options) {
   auto impl = std::make_unique<Impl>(std::move(options));
   auto first = forum::Reader::Connect(impl->options.dsn);
   if (!first) return first.error();
+  // One-click unsubscription is the web's one write: say now, not at the first click, that it would fail.
+  if (impl->options.unsubscribe_verify) {
+    if (auto may = (*first)->MayUnsubscribe(); may && !*may) {
+      base::LogWarning(
+          "web: this database role may not call mailforum_unsubscribe: one-click unsubscribe links will fail "
+          "(500) until it is granted: GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text) TO "
+          "<the web's role>");
+    }
+  }
   impl->Return(std::move(*first));
   Page css = MakePage("text/css; charset=utf-8", std::string(Stylesheet()), true);
   css.cache_control = "public, max-age=" + std::to_string(impl->options.static_max_age_seconds);
