@@ -123,13 +123,11 @@ class UnsubscribeTest : public ::testing::Test {
     i.setup.rules =
         "[{name: vpn, match: {subject: '(?i)\\bvpn\\b'}, action: thread, category: it}, "
         "{name: rest, action: thread, category: general}]";
+    const std::string trusted = "auth: {trusted_authserv_ids: [" + std::string(kOurMta) + "]}\n";
     if (!i.setup.Make(
             "unsub",
-            "limits: {new_threads_per_sender_per_hour: 100000}\n"
-            "auth: {trusted_authserv_ids: [" +
-                std::string(kOurMta) +
-                "]}\n"
-                "outbox: {acknowledgement_interval: 0s, auto_replies_per_domain_per_hour: 1000}\n")) {
+            trusted + "limits: {new_threads_per_sender_per_hour: 100000}\n"
+                      "outbox: {acknowledgement_interval: 0s, auto_replies_per_domain_per_hour: 1000}\n")) {
       return;
     }
     i.reply_key = mftest::ReadFile(i.setup.dir + "/reply.key");
