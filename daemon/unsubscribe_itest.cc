@@ -1,6 +1,6 @@
 // Issue 12's acceptance, as the binaries run it on the real servers: one
 // mailforumd (IMAP in, SMTP out to the sink) and one mailforum-web whose
-// database role may only SELECT and call mailforum_unsubscribe (migration 9),
+// database role may only SELECT and call mailforum_unsubscribe (migration 10),
 // shared by the tests below, each with people of its own. The tests send what
 // mail clients send for the List-Unsubscribe links of mail the sink received:
 // the mailto message (to help+unsub-TOKEN@) and the RFC 8058 one-click POST.

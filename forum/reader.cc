@@ -222,7 +222,7 @@ base::Status Reader::Unsubscribe(const std::string& address, const std::string& 
     tx.commit();
     return {};
   } catch (const pqxx::insufficient_privilege& e) {
-    // Migration 9: only roles granted it may call the function (docs/configuration.md, web.dsn_file).
+    // Migration 10: only roles granted it may call the function (docs/configuration.md, web.dsn_file).
     base::Error error = impl_->Fail(e, "unsubscribing " + address + " from " + DescribeScope(scope));
     error.message +=
         " (the web's database role needs: GRANT EXECUTE ON FUNCTION "

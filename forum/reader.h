@@ -253,7 +253,7 @@ class Reader {
   // existing unsubscription stays as it was). Through the function
   // mailforum_unsubscribe (migration 7), which may insert into
   // unsubscriptions and nothing else, so a role that may only SELECT can call
-  // it once granted EXECUTE on it (migration 9); in a transaction of its own
+  // it once granted EXECUTE on it (migration 10); in a transaction of its own
   // that is not read-only. Without the grant the error names it.
   base::Status Unsubscribe(const std::string& address, const std::string& scope);
 

@@ -3,7 +3,7 @@
 // unsubscribing after a row was queued, re-subscribing by a proven reply,
 // recording an `unsubscribed` inbound message, list and clear, the row an
 // unsubscribe token names, the trace of an address, and that only a role
-// granted it may call mailforum_unsubscribe (migration 9).
+// granted it may call mailforum_unsubscribe (migration 10).
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -50,7 +50,7 @@ class SiteTest : public forum::ScratchStoreTest {
         "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mf_site_reader') THEN "
         "CREATE ROLE mf_site_reader LOGIN PASSWORD 'reader'; END IF; END$$");
     Scalar("GRANT SELECT ON ALL TABLES IN SCHEMA public TO mf_site_reader");
-    // Its one write, the one-click unsubscription (forum/migrations/0009_unsubscribe_grant.sql).
+    // Its one write, the one-click unsubscription (forum/migrations/0010_unsubscribe_grant.sql).
     Scalar("GRANT EXECUTE ON FUNCTION mailforum_unsubscribe(text, text, text) TO mf_site_reader");
     options.dsn = dsn_ + " user=mf_site_reader password=reader";
     // A stand-in for mail/unsubscribe_token.h (the web links no mail code):

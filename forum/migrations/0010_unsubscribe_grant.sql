@@ -1,4 +1,4 @@
--- mailforum schema, revision 9: only the web may unsubscribe (issue 12).
+-- mailforum schema, revision 10: only the web may unsubscribe (issue 12).
 -- Forward-only: never edit a released migration; add a new numbered file instead.
 --
 -- PostgreSQL lets PUBLIC execute every new function, and revision 7 granted
