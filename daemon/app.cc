@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,6 +36,8 @@
 
 namespace mailforumd {
 namespace {
+
+using Deadline = std::chrono::steady_clock::time_point;
 
 void ReportDiagnostics(const config::LoadResult& loaded) {
   for (const auto& d : loaded.diagnostics) {
@@ -211,30 +214,32 @@ class Workers {
   }
   // Waits until every loop has ended or `deadline` passed; the names of the
   // loops still running then ("mailbox help", "outbox"), in no set order.
-  std::vector<std::string> WaitStopped(std::chrono::steady_clock::time_point deadline) {
+  std::vector<std::string> WaitStopped(Deadline deadline) {
     std::unique_lock<std::mutex> lock(done_mu_);
     done_.wait_until(lock, deadline, [this] { return running_.empty(); });
     return std::vector<std::string>(running_.begin(), running_.end());
   }
 
-  // Stops every worker and waits for them.
+  // Stops every worker and waits for them, without a bound: only after WaitStopped found none running.
   ~Workers() {
     std::vector<std::string> all;
     for (const auto& m : mailboxes_) all.push_back(m->worker->name());
-    StopMailboxes(all);
-    StopOutbox();
+    StopMailboxes(all, std::nullopt);
+    StopOutbox(std::nullopt);
   }
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
 
   // Takes the workers from the configuration they run to `next` as `plan`
-  // (PlanReload; not restart_all) says. Stopping a loop waits for its batch in hand.
-  void Reload(const config::Config& next, const ReloadPlan& plan) {
+  // (PlanReload; not restart_all) says. Stopping a loop waits for its batch
+  // in hand, until `deadline`: the loops still running then (wedged; the
+  // reload stops there and the caller must exit), else none.
+  std::vector<std::string> Reload(const config::Config& next, const ReloadPlan& plan, Deadline deadline) {
     std::vector<std::string> ending = plan.stop;
     ending.insert(ending.end(), plan.restart.begin(), plan.restart.end());
-    StopMailboxes(ending);
+    if (auto wedged = StopMailboxes(ending, deadline); !wedged.empty()) return wedged;
     if (plan.restart_outbox) {
-      StopOutbox();
+      if (auto wedged = StopOutbox(deadline); !wedged.empty()) return wedged;
       StartOutbox(next);
     }
     for (const std::string& name : plan.keep) {
@@ -253,6 +258,7 @@ class Workers {
       }
     }
     mailboxes_ = std::move(ordered);
+    return {};
   }
 
   size_t mailboxes() const { return mailboxes_.size(); }
@@ -293,17 +299,25 @@ class Workers {
     auto m = std::make_unique<Mailbox>();
     m->beat = &heartbeats_.Add("mailbox " + box.name);
     m->worker = std::make_unique<MailboxWorker>(OptionsFor(cfg, box, *m->beat));
-    m->thread = Spawn("mailbox " + box.name, [w = m->worker.get()] { w->Run(); });
+    m->thread = Spawn(LoopName(box.name), [w = m->worker.get()] { w->Run(); });
     mailboxes_.push_back(std::move(m));
   }
 
-  // Stops the named mailboxes' workers together, waits for them and forgets them.
-  void StopMailboxes(const std::vector<std::string>& names) {
+  // Stops the named mailboxes' workers together, waits for them (until
+  // `deadline`, if any) and forgets them. The loops still running at the
+  // deadline ("mailbox help"): then none is forgotten or joined.
+  std::vector<std::string> StopMailboxes(const std::vector<std::string>& names,
+                                         std::optional<Deadline> deadline) {
     std::vector<Mailbox*> ending;
+    std::vector<std::string> loops;
     for (const std::string& name : names) {
-      if (Mailbox* m = Find(name)) ending.push_back(m);
+      if (Mailbox* m = Find(name)) {
+        ending.push_back(m);
+        loops.push_back(LoopName(name));
+      }
     }
     for (Mailbox* m : ending) m->worker->Stop();
+    if (auto wedged = WaitEnded(loops, deadline); !wedged.empty()) return wedged;
     for (Mailbox* m : ending) {
       m->thread.join();
       heartbeats_.Remove(*m->beat);
@@ -311,7 +325,28 @@ class Workers {
     std::erase_if(mailboxes_, [&](const std::unique_ptr<Mailbox>& m) {
       return std::find(ending.begin(), ending.end(), m.get()) != ending.end();
     });
+    return {};
   }
+
+  // Waits until none of `loops` runs or `deadline` (if any) passed; those still running then.
+  std::vector<std::string> WaitEnded(const std::vector<std::string>& loops, std::optional<Deadline> deadline) {
+    auto ended = [&] {
+      return std::none_of(loops.begin(), loops.end(), [&](const std::string& l) { return running_.count(l) > 0; });
+    };
+    std::unique_lock<std::mutex> lock(done_mu_);
+    if (deadline) {
+      done_.wait_until(lock, *deadline, ended);
+    } else {
+      done_.wait(lock, ended);
+    }
+    std::vector<std::string> wedged;
+    for (const std::string& l : loops) {
+      if (running_.count(l) > 0) wedged.push_back(l);
+    }
+    return wedged;
+  }
+
+  static std::string LoopName(const std::string& mailbox) { return "mailbox " + mailbox; }
 
   Mailbox* Find(const std::string& name) {
     for (auto& m : mailboxes_) {
@@ -330,16 +365,19 @@ class Workers {
     outbox_ = std::move(worker);
   }
 
-  void StopOutbox() {
+  // Stops the outbox worker and waits for it (until `deadline`, if any): {"outbox"} when it still runs then.
+  std::vector<std::string> StopOutbox(std::optional<Deadline> deadline) {
     {
       std::lock_guard<std::mutex> lock(outbox_mu_);
       if (outbox_) outbox_->Stop();
     }
+    if (auto wedged = WaitEnded({"outbox"}, deadline); !wedged.empty()) return wedged;
     if (outbox_thread_.joinable()) outbox_thread_.join();
     std::lock_guard<std::mutex> lock(outbox_mu_);
     outbox_.reset();
     if (outbox_beat_ != nullptr) heartbeats_.Remove(*outbox_beat_);
     outbox_beat_ = nullptr;
+    return {};
   }
 
   // A thread running `loop`, counted in running_ under `name` until it returns.
@@ -432,6 +470,18 @@ class Supervisor {
 std::string DurationText(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
   return std::to_string(d.count()) + " ms";
+}
+
+// Exits at once (kExitSoftware) because `loops` did not stop within `bound`: their threads cannot be
+// joined, and what they had not committed stays in the inbox (or comes back after its lease).
+[[noreturn]] void ExitWedged(const std::string& during, std::chrono::milliseconds bound,
+                             const std::vector<std::string>& loops) {
+  std::string names;
+  for (const std::string& n : loops) names += (names.empty() ? "" : ", ") + n;
+  base::LogError(during + "not stopped within " + DurationText(bound) + ": " + names +
+                 "; exiting without them (what they had not committed stays in the inbox)");
+  std::fflush(nullptr);
+  std::_Exit(base::kExitSoftware);
 }
 
 void Usage(FILE* out) {
@@ -542,11 +592,17 @@ int Run(const Options& options) {
           if (web_beat != nullptr) heartbeats->Remove(*web_beat);
           web_beat = nullptr;
         }
+        // A loop that does not stop within daemon.stop_timeout (wedged) must not hold the daemon up for
+        // ever, deaf to signals: it exits, and the service manager starts it again.
+        const auto deadline = std::chrono::steady_clock::now() + cfg.daemon.stop_timeout;
         if (plan.restart_all) {
+          workers->StopAll();
+          if (auto wedged = workers->WaitStopped(deadline); !wedged.empty())
+            ExitWedged("reload: ", cfg.daemon.stop_timeout, wedged);
           workers.reset();
           workers = std::make_unique<Workers>(next, options, *heartbeats);
-        } else {
-          workers->Reload(next, plan);
+        } else if (auto wedged = workers->Reload(next, plan, deadline); !wedged.empty()) {
+          ExitWedged("reload: ", cfg.daemon.stop_timeout, wedged);
         }
         if (plan.restart_web) {
           web = StartWeb(next);
@@ -572,14 +628,8 @@ int Run(const Options& options) {
     const auto deadline = std::chrono::steady_clock::now() + cfg.daemon.stop_timeout;
     workers->StopAll();
     web->reset();
-    if (const std::vector<std::string> running = workers->WaitStopped(deadline); !running.empty()) {
-      std::string names;
-      for (const std::string& n : running) names += (names.empty() ? "" : ", ") + n;
-      base::LogError("not stopped within " + DurationText(cfg.daemon.stop_timeout) + ": " + names +
-                     "; exiting without them (what they had not committed stays in the inbox)");
-      std::fflush(nullptr);
-      std::_Exit(base::kExitSoftware);
-    }
+    if (const std::vector<std::string> running = workers->WaitStopped(deadline); !running.empty())
+      ExitWedged("", cfg.daemon.stop_timeout, running);
     workers.reset();
     base::LogInfo("stopped");
     return base::kExitOk;

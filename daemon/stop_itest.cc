@@ -84,20 +84,27 @@ TEST(StopTest, SigtermDuringAnIngestExitsZeroAndLosesNothing) {
   EXPECT_EQ(setup.Count("INBOX"), 0u);
 }
 
-TEST(StopTest, AWedgedWorkerDoesNotHoldTheStopUp) {
-  mftest::DaemonSetup setup;
-  ASSERT_TRUE(setup.Make("stopwedge", "daemon: {stop_timeout: 2s}\n"));
-  const std::string mark = "X-Test-Wedge: " + std::to_string(std::random_device{}());
+// Starts mailforumd_testing on a fresh mailbox with daemon.stop_timeout 2 s and wedges its worker on a
+// marked message; the daemon's pid (0 with a test failure). Its log is setup.dir + "/daemon.log".
+pid_t StartWedged(mftest::DaemonSetup& setup, const std::string& name) {
+  if (!setup.Make(name, "daemon: {stop_timeout: 2s}\n")) return 0;
   const std::string log = setup.dir + "/daemon.log";
+  const std::string mark = "X-Test-Wedge: " + std::to_string(std::random_device{}());
   const pid_t pid = mftest::StartTestingDaemon(setup.config, log, mark);
-  ASSERT_GT(pid, 0);
+  EXPECT_GT(pid, 0);
+  if (pid <= 0) return 0;
   {
     auto session = mail::ImapSession::Connect(setup.imap);
-    ASSERT_TRUE(session) << session.error().message;
-    ASSERT_TRUE((*session)->Append("INBOX",
-                                   "From: a@example.com\r\nTo: help@crash.example\r\nSubject: wedge\r\n"
-                                   "Message-ID: <wedge@client>\r\n" +
-                                       mark + "\r\n\r\nHang here.\r\n"));
+    EXPECT_TRUE(session) << session.error().message;
+    if (!session || !(*session)->Append("INBOX",
+                                        "From: a@example.com\r\nTo: help@crash.example\r\nSubject: wedge\r\n"
+                                        "Message-ID: <wedge@client>\r\n" +
+                                            mark + "\r\n\r\nHang here.\r\n")) {
+      ADD_FAILURE() << "could not append the marked message";
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return 0;
+    }
   }
   bool hanging = false;
   for (auto deadline = steady_clock::now() + std::chrono::seconds(60);
@@ -105,20 +112,53 @@ TEST(StopTest, AWedgedWorkerDoesNotHoldTheStopUp) {
     hanging = mftest::ReadFile(log).find("mailforumd_testing: hanging") != std::string::npos;
     if (!hanging) std::this_thread::sleep_for(milliseconds(20));
   }
-  if (!hanging) kill(pid, SIGKILL);
-  ASSERT_TRUE(hanging) << mftest::ReadFile(log);
+  if (!hanging) {
+    ADD_FAILURE() << "the worker never hung\n" << mftest::ReadFile(log);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return 0;
+  }
+  return pid;
+}
 
+// Sends `signal` to the wedged daemon `pid` and expects it to exit non-zero at the 2 s bound, its log naming
+// the wedged mailbox after `prefix`.
+void ExpectExitAtTheBound(pid_t pid, int signal, const std::string& log, const std::string& prefix) {
   const auto sent = steady_clock::now();
-  kill(pid, SIGTERM);
+  kill(pid, signal);
   const auto status = WaitForExit(pid, std::chrono::seconds(30));
-  ASSERT_TRUE(status) << "a wedged worker held the stop up for 30 s\n" << mftest::ReadFile(log);
+  ASSERT_TRUE(status) << "a wedged worker held the daemon up for 30 s\n" << mftest::ReadFile(log);
   const auto took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - sent);
-  std::printf("exited %lld ms after SIGTERM (stop_timeout 2 s)\n", static_cast<long long>(took.count()));
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << *status;
+  std::printf("exited %lld ms after signal %d (stop_timeout 2 s)\n", static_cast<long long>(took.count()),
+              signal);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 70) << *status;
   EXPECT_GE(took, std::chrono::seconds(2)) << "it waited for the bound";
   EXPECT_LT(took, std::chrono::seconds(12)) << "promptly after the bound";
   const std::string text = mftest::ReadFile(log);
-  EXPECT_NE(text.find("not stopped within 2 s: mailbox crash"), std::string::npos) << text;
+  EXPECT_NE(text.find(prefix + "not stopped within 2 s: mailbox crash"), std::string::npos) << text;
+}
+
+TEST(StopTest, AWedgedWorkerDoesNotHoldTheStopUp) {
+  mftest::DaemonSetup setup;
+  const pid_t pid = StartWedged(setup, "stopwedge");
+  ASSERT_GT(pid, 0);
+  const std::string log = setup.dir + "/daemon.log";
+  ExpectExitAtTheBound(pid, SIGTERM, log, "");
+}
+
+// A reload that restarts a wedged mailbox (its connection settings changed) must not wait for it for ever,
+// deaf to SIGTERM: it exits 70 at daemon.stop_timeout, and systemd starts the daemon again.
+TEST(StopTest, AWedgedWorkerDoesNotHoldAReloadUp) {
+  mftest::DaemonSetup setup;
+  const pid_t pid = StartWedged(setup, "reloadwedge");
+  ASSERT_GT(pid, 0);
+  const std::string log = setup.dir + "/daemon.log";
+  std::string yaml = mftest::ReadFile(setup.config);
+  const size_t at = yaml.find("poll_interval: 1s");
+  ASSERT_NE(at, std::string::npos) << yaml;
+  yaml.replace(at, 17, "poll_interval: 2s");
+  mftest::WriteFile(setup.config, yaml, 0644);
+  ExpectExitAtTheBound(pid, SIGHUP, log, "reload: ");
 }
 
 }  // namespace
