@@ -20,6 +20,8 @@
 
 #include "base/exit_codes.h"
 #include "base/log.h"
+#include "base/memory.h"
+#include "base/metrics.h"
 #include "config/config.h"
 #include "daemon/heartbeat.h"
 #include "daemon/mailbox_worker.h"
@@ -425,9 +427,58 @@ std::string StatusLine(Workers& workers) {
          " mailboxes up, outbox backlog " + (backlog < 0 ? std::string("?") : std::to_string(backlog));
 }
 
+const base::Gauge kHeapInUse{"mailforum_heap_in_use_bytes",
+                             "Bytes of the heap (malloc) in use, read every 10 s by the main thread."};
+const base::Gauge kHeapHeld{"mailforum_heap_held_bytes",
+                            "Bytes the heap holds from the system, in use or free, read every 10 s."};
+const base::Counter kHeapReturned{"mailforum_heap_returned_bytes_total",
+                                  "Resident bytes of free heap given back to the system."};
+
+// Gives free heap back to the system (base/memory.h says why it is kept):
+// about every 10 s (the main thread's tick; more often under systemd's
+// watchdog, so at most every kEvery), when the heap keeps more than kSlack
+// free, which after an outage's backlog is what its batches' message bodies,
+// parsed trees and statements used, freed but resident. RSS then follows the
+// work in hand instead of the largest burst so far (the soak, issue 13;
+// docs/admin-guide.md, "Memory"). A trim walks the free chunks of every
+// arena, each under its lock, and gives back whole free pages: small next to
+// a pass, and on the main thread, which has nothing else to do.
+class HeapKeeper {
+ public:
+  HeapKeeper() { Read(); }  // the gauges have a value from the start
+
+  void Tick() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_) return;
+    next_ = now + kEvery;
+    const base::HeapStats heap = Read();
+    if (!base::HeapWorthTrimming(heap, kSlack)) return;
+    const uint64_t returned = base::ReturnFreeHeap();
+    kHeapReturned.Add({}, static_cast<double>(returned));
+    if (returned >= kSlack) {
+      base::LogInfo("memory: gave " + std::to_string(returned >> 20) +
+                    " MiB of free heap back to the system (heap in use " + std::to_string(heap.in_use >> 20) +
+                    " MiB, held " + std::to_string(heap.held >> 20) + " MiB)");
+    }
+  }
+
+ private:
+  static base::HeapStats Read() {
+    const base::HeapStats heap = base::ReadHeapStats();
+    kHeapInUse.Set({}, static_cast<double>(heap.in_use));
+    kHeapHeld.Set({}, static_cast<double>(heap.held));
+    return heap;
+  }
+
+  static constexpr std::chrono::seconds kEvery{9};
+  static constexpr uint64_t kSlack = 8u << 20;
+  std::chrono::steady_clock::time_point next_{};
+};
+
 // The main thread's watch over the loops: every tick it probes the web,
 // pets systemd's watchdog when no loop is late (Heartbeats::Late with half
-// the watchdog interval as grace) and refreshes STATUS= when it changed.
+// the watchdog interval as grace), refreshes STATUS= when it changed and
+// tends the heap (HeapKeeper).
 class Supervisor {
  public:
   Supervisor() : watchdog_(WatchdogInterval()) {}
@@ -456,6 +507,7 @@ class Supervisor {
       NotifyStatus(status);
       status_ = status;
     }
+    heap_.Tick();
   }
   // After READY=1 carried the status.
   void StatusSent(std::string status) { status_ = std::move(status); }
@@ -464,6 +516,7 @@ class Supervisor {
   const std::optional<std::chrono::microseconds> watchdog_;
   std::string late_;
   std::string status_;
+  HeapKeeper heap_;
 };
 
 // "2 s", or "1500 ms" when not whole seconds.
@@ -524,6 +577,9 @@ int Main(int argc, char** argv, Options options) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread: the thresholds that keep large buffers off the heap (base/memory.h). Not glibc's
+  // malloc (a sanitizer's): nothing to tune.
+  (void)base::TuneHeapForDaemon();
   mail::InitializeMailLibraries();
   RaiseOpenFileLimit();
   return Run(options);

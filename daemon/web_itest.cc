@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "base/memory.h"
 #include "daemon/daemon_itest_support.h"
 #include "web/http_test_client.h"
 
@@ -123,6 +124,15 @@ TEST(WebItest, MailforumdCountsItsWorkInMetricsAndLogsJson) {
   EXPECT_NE(metrics.body.find("# TYPE mailforum_imap_reconnects_total counter"), std::string::npos);
   EXPECT_NE(metrics.body.find("# TYPE mailforum_smtp_results_total counter"), std::string::npos);
   EXPECT_NE(metrics.body.find("\nmailforum_loop_breaker_pauses_total 0\n"), std::string::npos);
+  // The heap, read from the start (daemon/app.cc, HeapKeeper): some MiB in use, no more held than that.
+  const std::string in_use = MetricLine(metrics.body, "mailforum_heap_in_use_bytes");
+  const std::string held = MetricLine(metrics.body, "mailforum_heap_held_bytes");
+  ASSERT_FALSE(in_use.empty() || held.empty()) << metrics.body;
+  if (base::kHeapIsGlibcs) {
+    EXPECT_GT(std::stod(in_use.substr(in_use.find(' ') + 1)), 100e3) << in_use;
+  }
+  EXPECT_GE(std::stod(held.substr(held.find(' ') + 1)), std::stod(in_use.substr(in_use.find(' ') + 1))) << held;
+  EXPECT_NE(metrics.body.find("# TYPE mailforum_heap_returned_bytes_total counter"), std::string::npos);
   EXPECT_NE(metrics.body.find("\nmailforum_mailbox_up{mailbox=\"crash\"} 1\n"), std::string::npos);
   auto checked = mftest::PromtoolCheckMetrics(metrics.body);
   EXPECT_EQ(checked.exit_code, 0) << checked.output << "\n" << metrics.body;
