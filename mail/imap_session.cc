@@ -1,10 +1,7 @@
 #include "mail/imap_session.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <strings.h>
 #include <sys/select.h>
@@ -26,7 +23,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "mail/oauth2.h"
-#include "mail/tcp_keepalive.h"
+#include "mail/tcp_connect.h"
 #include "mail/tls_verify.h"
 
 // libetpan last, and only in this file: its headers define INLINE, TRUE, FALSE
@@ -75,7 +72,6 @@ constexpr LibraryFailure kLibraryFailures[] = {
      false, false},
 };
 
-std::string ErrnoText(int err) { return std::system_category().message(err); }
 
 // libetpan waits in whole seconds.
 time_t TimeoutSeconds(std::chrono::milliseconds timeout) {
@@ -123,26 +119,6 @@ void ForEach(clist* list, F&& visit) {
 
 // --- owners of libetpan and system handles ---
 
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
-
 // Closes the stream (no LOGOUT, which could block on a dead or untrusted peer) and frees the session.
 struct SessionDeleter {
   void operator()(mailimap* imap) const {
@@ -178,88 +154,9 @@ Error OutOfMemory() { return MakeError(ErrorKind::kInternal, "out of memory buil
 
 // --- hosts and TCP ---
 
-bool IsLoopbackAddress(const sockaddr* addr) {
-  if (addr->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (addr->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
-    // The same set as base::IsLoopbackHost: ::1 and IPv4-mapped 127.x.
-    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-           (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
-  }
-  return false;
-}
-
 bool IsIpLiteral(const std::string& host) {
   std::array<unsigned char, sizeof(in6_addr)> buf{};
   return inet_pton(AF_INET, host.c_str(), buf.data()) == 1 || inet_pton(AF_INET6, host.c_str(), buf.data()) == 1;
-}
-
-enum class AddressPolicy { kAny, kLoopbackOnly };
-
-// Connects within `timeout` to the first address of host that answers. The
-// descriptor is returned in blocking mode, as libetpan's TLS handshake expects.
-base::Result<UniqueFd> TcpConnect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
-                                  std::chrono::milliseconds keepalive, AddressPolicy policy) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
-    return MakeError(ErrorKind::kTransient, "cannot resolve " + host + ": " + gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
-
-  const Clock::time_point deadline = Clock::now() + timeout;
-  std::string last_error = "no address";
-  for (const addrinfo* ai = addresses.get(); ai != nullptr; ai = ai->ai_next) {
-    if (policy == AddressPolicy::kLoopbackOnly && !IsLoopbackAddress(ai->ai_addr)) {
-      last_error = "it resolves to an address that is not loopback, and tls is none";
-      continue;
-    }
-    UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
-    if (fd.get() < 0) {
-      last_error = ErrnoText(errno);
-      continue;
-    }
-    if (connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
-      if (errno != EINPROGRESS) {
-        last_error = ErrnoText(errno);
-        continue;
-      }
-      int ready = 0;
-      do {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        pollfd pfd{fd.get(), POLLOUT, 0};
-        ready = poll(&pfd, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
-      } while (ready < 0 && errno == EINTR);
-      if (ready <= 0) {
-        last_error = ready == 0 ? "timed out after " + std::to_string(timeout.count()) + " ms" : ErrnoText(errno);
-        break;
-      }
-      int err = 0;
-      socklen_t len = sizeof(err);
-      if (getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-      if (err != 0) {
-        last_error = ErrnoText(err);
-        continue;
-      }
-    }
-    int flags = fcntl(fd.get(), F_GETFL, 0);
-    if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) {
-      last_error = ErrnoText(errno);
-      continue;
-    }
-    // Commands are small request/answer exchanges: do not let Nagle hold them back.
-    int one = 1;
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    EnableTcpKeepalive(fd.get(), keepalive);
-    return fd;
-  }
-  return MakeError(ErrorKind::kTransient, "cannot connect: " + last_error);
 }
 
 // --- TLS ---
@@ -713,8 +610,11 @@ base::Result<std::unique_ptr<ImapSession>> ImapSession::Connect(const ImapOption
     }
   }
 
-  base::Result<UniqueFd> fd = TcpConnect(options.host, options.port, options.timeout, options.keepalive,
-                                         plain_only ? AddressPolicy::kLoopbackOnly : AddressPolicy::kAny);
+  TcpOptions tcp;
+  tcp.timeout = options.timeout;
+  tcp.keepalive = options.keepalive;
+  tcp.policy = plain_only ? AddressPolicy::kLoopbackOnly : AddressPolicy::kAny;
+  base::Result<UniqueFd> fd = TcpConnect(options.host, options.port, tcp);
   if (!fd.ok()) return fd.error().WithContext(where);
   // libetpan waits with select(): a descriptor at or over FD_SETSIZE (1024) aborts the process
   // (glibc's fd_set check). Each session holds its socket and two pipes of libetpan's (read

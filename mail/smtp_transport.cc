@@ -45,7 +45,7 @@
 #include "base/host.h"
 #include "base/log.h"
 #include "mail/oauth2.h"
-#include "mail/tcp_keepalive.h"
+#include "mail/tcp_connect.h"
 #include "mail/tls_verify.h"
 
 namespace mail {
@@ -59,24 +59,11 @@ using Clock = std::chrono::steady_clock;
 constexpr int kPollSliceMs = 200;
 constexpr size_t kBlockSize = 16384;
 
-std::string ErrnoText(int error) { return std::strerror(error); }
-
 int ToMs(Clock::duration d) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   return static_cast<int>(std::clamp<decltype(ms)>(ms, 0, 1 << 30));
 }
 
-// ---------------------------------------------------------------------------
-// Loopback: the only place a connection without TLS may go.
-
-bool IsLoopback(const addrinfo& address) {
-  char text[NI_MAXHOST] = {};
-  return ::getnameinfo(address.ai_addr, address.ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0 &&
-         base::IsLoopbackHost(text);
-}
-
-// Which addresses a socket may connect to.
-enum class Reach { kAny, kLoopbackOnly };
 
 // ---------------------------------------------------------------------------
 // Timeouts: vmime asks a timeoutHandler whether to give up. Ours gives up once
@@ -176,7 +163,7 @@ struct SocketAlarm {
 // waitForRead()/waitForWrite(), which vmime calls directly, throws it.
 class TunedSocket final : public vmime::net::socket {
  public:
-  TunedSocket(vmime::shared_ptr<vmime::net::timeoutHandler> timeouts, std::chrono::milliseconds timeout, Reach reach,
+  TunedSocket(vmime::shared_ptr<vmime::net::timeoutHandler> timeouts, std::chrono::milliseconds timeout, AddressPolicy reach,
               std::shared_ptr<SocketAlarm> alarm)
       : timeouts_(std::move(timeouts)), timeout_(timeout), reach_(reach), alarm_(std::move(alarm)) {}
   ~TunedSocket() override { Close(); }
@@ -252,13 +239,10 @@ class TunedSocket final : public vmime::net::socket {
   // Waits up to `msecs` for `events`; throws the recorded failure, or
   // operation_timed_out once vmime's timeout handler gives up.
   bool Wait(short events, int msecs);
-  // Connects the non-blocking `fd` to `address` by `deadline`; false with `error` set otherwise.
-  static bool ConnectBy(int fd, const addrinfo& address, Clock::time_point deadline, std::string& error);
-
   vmime::shared_ptr<vmime::net::timeoutHandler> timeouts_;
   vmime::shared_ptr<vmime::net::tracer> tracer_;
   std::chrono::milliseconds timeout_;
-  Reach reach_;
+  AddressPolicy reach_;
   std::shared_ptr<SocketAlarm> alarm_;
   PlaintextConversation plaintext_;
   bool tls_started_ = false;  // GnuTLS has read or written: nothing more is plaintext.
@@ -273,65 +257,17 @@ void TunedSocket::connect(const vmime::string& address, const vmime::port_t port
   Close();
   failure_.clear();
   host_ = address;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  const std::string service = std::to_string(port);
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(address.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    throw vmime::exceptions::connection_error("cannot resolve " + address + ": " + ::gai_strerror(rc));
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
-  const Clock::time_point deadline = Clock::now() + timeout_;
-  std::string error = "no address";
-  for (const addrinfo* ai = found; ai != nullptr && fd_ < 0; ai = ai->ai_next) {
-    if (reach_ == Reach::kLoopbackOnly && !IsLoopback(*ai)) {
-      error = "it resolves to an address that is not loopback, and tls is none";
-      continue;
-    }
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      error = ErrnoText(errno);
-    } else if (ConnectBy(fd, *ai, deadline, error)) {
-      fd_ = fd;
-    } else {
-      ::close(fd);
-    }
-  }
-  if (fd_ < 0) throw vmime::exceptions::connection_error("cannot connect to port " + service + ": " + error);
-  const int on = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  TcpOptions tcp;
+  tcp.timeout = timeout_;
   // The timeout handler bounds every wait; keepalive also fails a connection whose peer vanished while
   // a long DATA was queued in the kernel (issue 13 item 2).
-  EnableTcpKeepalive(fd_, std::chrono::seconds(60));
+  tcp.keepalive = std::chrono::seconds(60);
+  tcp.policy = reach_;
+  tcp.blocking = false;
+  base::Result<UniqueFd> fd = TcpConnect(address, port, tcp);
+  if (!fd) throw vmime::exceptions::connection_error(fd.error().message);
+  fd_ = fd->release();
   Progressed();
-}
-
-bool TunedSocket::ConnectBy(int fd, const addrinfo& address, Clock::time_point deadline, std::string& error) {
-  if (::connect(fd, address.ai_addr, address.ai_addrlen) == 0) return true;
-  if (errno != EINPROGRESS && errno != EINTR) {
-    error = ErrnoText(errno);
-    return false;
-  }
-  while (true) {
-    pollfd pfd{fd, POLLOUT, 0};
-    const int rc = ::poll(&pfd, 1, ToMs(deadline - Clock::now()));
-    if (rc > 0) break;
-    if (rc == 0) {
-      error = "timed out";
-      return false;
-    }
-    if (errno != EINTR) {
-      error = ErrnoText(errno);
-      return false;
-    }
-  }
-  int so_error = 0;
-  socklen_t len = sizeof so_error;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
-  if (so_error != 0) error = ErrnoText(so_error);
-  return so_error == 0;
 }
 
 void TunedSocket::Close() {
@@ -441,7 +377,7 @@ const vmime::string TunedSocket::getPeerAddress() const {
 
 class TunedSocketFactory final : public vmime::net::socketFactory {
  public:
-  TunedSocketFactory(std::chrono::milliseconds timeout, Reach reach, std::shared_ptr<SocketAlarm> alarm)
+  TunedSocketFactory(std::chrono::milliseconds timeout, AddressPolicy reach, std::shared_ptr<SocketAlarm> alarm)
       : timeout_(timeout), reach_(reach), alarm_(std::move(alarm)) {}
   vmime::shared_ptr<vmime::net::socket> create() override { return create(nullptr); }
   vmime::shared_ptr<vmime::net::socket> create(vmime::shared_ptr<vmime::net::timeoutHandler> th) override {
@@ -450,7 +386,7 @@ class TunedSocketFactory final : public vmime::net::socketFactory {
 
  private:
   std::chrono::milliseconds timeout_;
-  Reach reach_;
+  AddressPolicy reach_;
   std::shared_ptr<SocketAlarm> alarm_;
 };
 
@@ -812,7 +748,7 @@ base::Status SmtpTransport::Impl::OpenOnce(bool fresh_token) {
     transport->setCertificateVerifier(verifier);
     transport->setTimeoutHandlerFactory(vmime::make_shared<DeadlineTimeoutHandlerFactory>(options.timeout));
     if (options.socket == SmtpOptions::Socket::kOurs) {
-      const Reach reach = options.tls == SmtpOptions::Tls::kNone ? Reach::kLoopbackOnly : Reach::kAny;
+      const AddressPolicy reach = options.tls == SmtpOptions::Tls::kNone ? AddressPolicy::kLoopbackOnly : AddressPolicy::kAny;
       transport->setSocketFactory(vmime::make_shared<TunedSocketFactory>(options.timeout, reach, alarm));
     }
     transport->connect();

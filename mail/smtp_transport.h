@@ -73,8 +73,7 @@ struct SmtpOptions {
   // shared, so reconnects reuse its cached token.
   MailAuth auth = MailAuth::kPassword;
   std::shared_ptr<OAuth2TokenSource> oauth2;  // Required with OAuth2, and so is `username`.
-  // Per network wait: connecting, each reply, each write. Name resolution is
-  // bounded by the resolver's own timeouts (resolv.conf).
+  // Per network wait: resolving and connecting (together), each reply, each write.
   std::chrono::milliseconds timeout{30000};
   // Name sent with EHLO. vmime 0.9.2 always sends the local host name (from
   // the process-wide platform handler), so only empty (the default) or
