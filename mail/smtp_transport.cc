@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 #include <vmime/exception.hpp>
 #include <vmime/mailbox.hpp>
 #include <vmime/mailboxList.hpp>
@@ -37,9 +38,7 @@
 #include <vmime/security/sasl/SASLMechanism.hpp>
 #include <vmime/security/sasl/SASLSession.hpp>
 #include <vmime/security/sasl/defaultSASLAuthenticator.hpp>
-#include <vmime/utility/inputStream.hpp>
 #include <vmime/utility/outputStreamStringAdapter.hpp>
-#include <vmime/utility/progressListener.hpp>
 
 #include "base/ascii.h"
 #include "base/host.h"
@@ -441,50 +440,30 @@ class ChainVerifier final : public vmime::security::cert::certificateVerifier {
 };
 
 // ---------------------------------------------------------------------------
-// The message data. vmime's dot-stuffing filter (dotFilteredOutputStream,
-// 0.9.2) corrupts a chunk boundary that falls between a '.' and a CR or LF:
-// "end." followed by "\r\n" goes out as "end..\r\r\n". So chunks never end
-// with a '.', except inside a run of dots, where the next chunk starts with
-// another '.', which the filter handles.
-class MessageStream final : public vmime::utility::inputStream {
- public:
-  explicit MessageStream(std::string_view data) : data_(data) {}
-  bool eof() const override { return pos_ >= data_.size(); }
-  void reset() override { pos_ = 0; }
-  size_t read(vmime::byte_t* const out, const size_t count) override {
-    size_t n = std::min(count, data_.size() - pos_);
-    if (pos_ + n < data_.size()) {
-      size_t cut = n;
-      while (cut > 0 && data_[pos_ + cut - 1] == '.') --cut;
-      n = cut > 0 ? cut : std::max<size_t>(n - 1, 1);
-    }
-    std::memcpy(out, data_.data() + pos_, n);
-    pos_ += n;
-    return n;
+// The message data as it goes after DATA's 354: every line that starts with
+// '.' gets one more (RFC 5321 4.5.2), then the end-of-data line. `data` has
+// CRLF line ends only, does not start with '.' and has no final CRLF
+// (CheckMessage, Send). One buffer, so that a small message is one write.
+// (vmime's dot-stuffing filter, dotFilteredOutputStream 0.9.2, corrupts a
+// chunk boundary that falls between a '.' and a CR or LF; it is not used.)
+std::string DotStuffed(std::string_view data) {
+  std::string out;
+  out.reserve(data.size() + data.size() / 64 + 8);
+  size_t from = 0;
+  for (size_t dot = data.find("\r\n."); dot != std::string_view::npos; dot = data.find("\r\n.", dot + 3)) {
+    out.append(data.substr(from, dot + 3 - from));
+    out.push_back('.');
+    from = dot + 3;
   }
-  size_t skip(const size_t count) override {
-    const size_t n = std::min(count, data_.size() - pos_);
-    pos_ += n;
-    return n;
-  }
+  out.append(data.substr(from));
+  out.append("\r\n.\r\n");
+  return out;
+}
 
- private:
-  std::string_view data_;
-  size_t pos_ = 0;
-};
-
-// Tells whether vmime got as far as streaming the message data (after DATA's
-// 354), from which point a retry could deliver the message twice.
-class DataPhaseListener final : public vmime::utility::progressListener {
- public:
-  void start(const size_t /*predictedTotal*/) override { started_ = true; }
-  void progress(const size_t /*current*/, const size_t /*currentTotal*/) override {}
-  void stop(const size_t /*total*/) override {}
-  bool started() const { return started_; }
-
- private:
-  bool started_ = false;
-};
+// Whether `address` needs SMTPUTF8 (RFC 6531): a byte outside ASCII.
+bool NeedsUtf8(std::string_view address) {
+  return std::any_of(address.begin(), address.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
 
 // ---------------------------------------------------------------------------
 // Checks before anything touches the network.
@@ -781,21 +760,54 @@ void SmtpTransport::Impl::Close() {
 }
 
 SmtpTransport::Impl::Attempt SmtpTransport::Impl::SendOnce(const Envelope& envelope, std::string_view data) {
-  DataPhaseListener listener;
+  namespace smtp = vmime::net::smtp;
+  bool data_started = false;  // from here on a retry could deliver the message twice
   try {
-    vmime::mailbox from{vmime::emailAddress(envelope.mail_from)};
-    vmime::mailboxList to;
+    auto smtp_transport = vmime::dynamicCast<smtp::SMTPTransport>(transport);
+    if (smtp_transport == nullptr || !smtp_transport->isConnected()) throw vmime::exceptions::not_connected();
+    const vmime::shared_ptr<smtp::SMTPConnection> connection = smtp_transport->getConnection();
+    // The transaction by hand rather than vmime's send(), which says RSET before every message but the
+    // first of a connection: a command (and, without PIPELINING, a round trip) per message for nothing, as
+    // a failed transaction closes the connection (Send). With PIPELINING (RFC 2920) MAIL, RCPT and DATA
+    // go in one write; the replies are read in order, each checked as vmime checks it.
+    bool utf8 = NeedsUtf8(envelope.mail_from);
+    for (const std::string& recipient : envelope.recipients) utf8 = utf8 || NeedsUtf8(recipient);
+    utf8 = utf8 && connection->hasExtension("SMTPUTF8");
+    std::vector<vmime::shared_ptr<smtp::SMTPCommand>> commands;
+    commands.push_back(smtp::SMTPCommand::MAIL(vmime::mailbox(vmime::emailAddress(envelope.mail_from)), utf8,
+                                               connection->hasExtension("SIZE") ? data.size() + 2 : 0));
     for (const std::string& recipient : envelope.recipients) {
-      to.appendMailbox(vmime::make_shared<vmime::mailbox>(vmime::emailAddress(recipient)));
+      commands.push_back(smtp::SMTPCommand::RCPT(vmime::mailbox(vmime::emailAddress(recipient)), utf8));
     }
-    MessageStream stream(data);
-    transport->send(from, to, stream, data.size(), &listener);
+    commands.push_back(smtp::SMTPCommand::DATA());
+    const vmime::shared_ptr<vmime::net::socket> socket = connection->getSocket();
+    const bool pipelining = connection->hasExtension("PIPELINING");
+    if (pipelining) {
+      std::string group;
+      for (const auto& command : commands) group += command->getText() + "\r\n";
+      socket->send(group);
+    }
+    for (size_t i = 0; i < commands.size(); ++i) {
+      if (!pipelining) socket->send(commands[i]->getText() + "\r\n");
+      const vmime::shared_ptr<smtp::SMTPResponse> response = connection->readResponse();
+      const int code = response->getCode();
+      const bool last = i + 1 == commands.size();
+      if (last ? code != 354 : code != 250 && (i == 0 || code != 251)) {
+        throw smtp::SMTPCommandError(commands[i]->getText(), response->getText(), code, response->getEnhancedCode());
+      }
+    }
+    data_started = true;
+    socket->send(DotStuffed(data));
+    const vmime::shared_ptr<smtp::SMTPResponse> response = connection->readResponse();
+    if (response->getCode() != 250) {
+      throw smtp::SMTPCommandError("DATA", response->getText(), response->getCode(), response->getEnhancedCode());
+    }
     return {};
   } catch (const vmime::exception& e) {
     bool lost = false;
     base::Error error = Convert(e, "send", &lost);
     const bool closing = last_reply.has_value() && last_reply->code == 421;  // "Service not available, closing".
-    return Attempt{error, !listener.started() && (lost || closing)};
+    return Attempt{error, !data_started && (lost || closing)};
   } catch (const std::exception& e) {
     return Attempt{MakeError(ErrorKind::kInternal, server + ": send: " + e.what())};
   }

@@ -136,6 +136,11 @@ class SinkHandler:
     async def auth_OAUTHBEARER(self, server, args):
         return await self.oauth2(server, "OAUTHBEARER", args)
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # aiosmtpd's new-style hook: the hook names the session's host and may add to the reply.
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
         if local.startswith("reject550"):
