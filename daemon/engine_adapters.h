@@ -134,6 +134,10 @@ class StoreOutboxQueue : public engine::OutboxQueue {
   base::Status RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) override {
     return store_.RecordOutcomes(outcomes);
   }
+  base::Result<std::vector<forum::ClaimedMail>> RecordOutcomesAndClaim(
+      const std::vector<forum::OutboxOutcome>& outcomes, int limit, std::chrono::milliseconds lease) override {
+    return store_.RecordOutcomesAndClaim(outcomes, limit, lease);
+  }
   base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) override {
     return store_.LoopPause(address, limits);

@@ -68,6 +68,7 @@ base::Status OutboxWorker::Pass(OutboxPassStats& stats, size_t& claimed) {
   // A connection the server closed while we waited (a restart) is replaced before its first query.
   if (store_ && !store_->CheckConnection().ok()) store_.reset();
   if (!store_) {
+    delivery_.ForgetClaimed();  // claimed on the lost session: free again once it ended
     auto store = forum::Store::Connect(options_.dsn);
     if (!store) return store.error().WithContext("outbox");
     store_ = std::move(store).value();
@@ -89,8 +90,10 @@ base::Result<OutboxPassStats> OutboxWorker::RunOnce() {
       break;
   }
   if (smtp_) smtp_->Disconnect();
+  if (result.ok()) result = ReleaseClaimed();
   if (!result.ok()) {
     store_.reset();
+    delivery_.ForgetClaimed();
     return result.error();
   }
   if (delivery_.connection_error() && stats.sent == 0)
@@ -125,7 +128,10 @@ void OutboxWorker::Run() {
           s.ok() ? "outbox: " + delivery_.connection_error()->message : s.error().message;
       base::LogError(message + "; retrying in about " + engine::DurationText(backoff));
       // Start afresh: a connection that failed may be in any state.
-      if (!s.ok()) store_.reset();
+      if (!s.ok()) {
+        store_.reset();
+        delivery_.ForgetClaimed();
+      }
       smtp_.reset();
       const milliseconds wait = engine::WithJitter(backoff, 0.2);
       Beat(wait);
@@ -140,7 +146,17 @@ void OutboxWorker::Run() {
     Beat(options_.poll_interval);
     if (!Wait(options_.poll_interval)) break;
   }
+  if (auto released = ReleaseClaimed(); !released.ok()) base::LogWarning(released.error().message);
   if (smtp_) smtp_->Disconnect();
+}
+
+base::Status OutboxWorker::ReleaseClaimed() {
+  if (!store_) {
+    delivery_.ForgetClaimed();
+    return {};
+  }
+  StoreOutboxQueue queue(*store_);
+  return delivery_.ReleaseClaimed(queue);
 }
 
 }  // namespace mailforumd

@@ -81,6 +81,8 @@ class OutboxWorker {
  private:
   // Claims and handles one batch; `claimed` is set to the number of rows claimed.
   base::Status Pass(OutboxPassStats& stats, size_t& claimed);
+  // Gives back the batch the last pass claimed ahead (OutboxDelivery::ReleaseClaimed).
+  base::Status ReleaseClaimed();
   // Sleeps up to `d` or until Notify()/Stop(); returns false when stopped.
   bool Wait(std::chrono::milliseconds d);
   // Beats options_.heartbeat, when there is one.

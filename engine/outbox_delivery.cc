@@ -225,35 +225,66 @@ base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std:
   claimed = 0;
   connection_error_.reset();
   outcomes_.clear();
-  auto rows = queue.ClaimDue(options_.batch, options_.lease);
-  if (!rows) return rows.error().WithContext("outbox");
-  claimed = rows->size();
-  const auto claimed_at = clock_.Now();
+  std::vector<forum::ClaimedMail> rows;
+  std::chrono::steady_clock::time_point claimed_at;
+  if (next_) {
+    rows = std::move(*next_);
+    next_.reset();
+    claimed_at = next_claimed_at_;
+  } else {
+    auto due = queue.ClaimDue(options_.batch, options_.lease);
+    if (!due) return due.error().WithContext("outbox");
+    rows = std::move(due).value();
+    claimed_at = clock_.Now();
+  }
+  claimed = rows.size();
   // What needs no server (suppressed, held back, cannot be composed) is decided first; the new messages
   // of the rest are saved in one statement before any is sent.
   std::vector<Ready> ready;
   std::vector<std::pair<int64_t, std::string>> to_save;
-  for (const forum::ClaimedMail& row : *rows) {
+  for (const forum::ClaimedMail& row : rows) {
     if (auto s = Prepare(row, queue, stats, ready, to_save); !s.ok()) return s.error().WithContext("outbox");
   }
   if (auto s = queue.SavePayloads(to_save); !s.ok()) return s.error().WithContext("outbox");
   std::vector<const forum::ClaimedMail*> sent;
+  bool released = false;
   for (size_t i = 0; i < ready.size(); ++i) {
     // Near the end of the lease another worker may claim these rows again:
     // give them back rather than send them twice.
     if (stopped || clock_.Now() - claimed_at > options_.lease * 3 / 4) {
       for (size_t j = i; j < ready.size(); ++j)
         outcomes_.push_back(Outcome::Of(ready[j].row->id, Fate::kReleased));
+      released = true;
       break;
     }
     Send(ready[i], mailer, stats, sent);
   }
   // The batch's fates in one statement and one commit. A death before it
   // leaves the rows pending: sent again with the same bytes after the lease.
-  if (auto s = queue.RecordOutcomes(outcomes_); !s.ok()) return s.error().WithContext("outbox");
+  // A full batch that went well (more may be due) claims the next batch in
+  // that same transaction: one commit per batch.
+  if (claimed == static_cast<size_t>(options_.batch) && !released && !stopped && !connection_error_) {
+    auto next = queue.RecordOutcomesAndClaim(outcomes_, options_.batch, options_.lease);
+    if (!next) return next.error().WithContext("outbox");
+    next_ = std::move(next).value();
+    next_claimed_at_ = clock_.Now();
+  } else if (auto s = queue.RecordOutcomes(outcomes_); !s.ok()) {
+    return s.error().WithContext("outbox");
+  }
   outcomes_.clear();
   for (const forum::ClaimedMail* row : sent) base::LogDebug(Row(*row) + ": sent <" + row->message_id + ">");
   return {};
 }
+
+base::Status OutboxDelivery::ReleaseClaimed(OutboxQueue& queue) {
+  if (!next_) return {};
+  std::vector<forum::OutboxOutcome> released;
+  for (const forum::ClaimedMail& row : *next_) released.push_back(Outcome::Of(row.id, Fate::kReleased));
+  next_.reset();
+  if (auto s = queue.RecordOutcomes(released); !s.ok()) return s.error().WithContext("outbox");
+  return {};
+}
+
+void OutboxDelivery::ForgetClaimed() { next_.reset(); }
 
 }  // namespace engine

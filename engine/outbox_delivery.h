@@ -14,7 +14,8 @@
 // their rows in one statement before any is sent, so every retry sends the
 // same bytes with the same Message-ID) and sent through the one Mailer. The
 // batch's outcomes are recorded at its end in ONE statement and one commit
-// (OutboxQueue::RecordOutcomes), never a commit per mail. A 5xx reply fails the row for good; a transient
+// (OutboxQueue::RecordOutcomes), never a commit per mail; a full batch claims
+// the next one in that same transaction. A 5xx reply fails the row for good; a transient
 // failure (4xx, a lost or refused connection) retries it after RetryDelay() until the row is older than
 // max_age, when it fails. A failure without a reply (the connection broke) reschedules the rest of the batch
 // without trying. Near the end of the lease the rest of the batch is released rather than sent: another
@@ -102,9 +103,21 @@ class OutboxDelivery {
 
   // Claims and handles one batch from `queue` through `mailer`; `claimed` is
   // set to the number of rows claimed. Once `stopped` is set, the rest of the
-  // batch is released. Errors: the queue's (the pass stops there).
+  // batch is released. A full batch handled without a connection failure,
+  // release or stop claims the next batch with its fates, in one transaction
+  // (OutboxQueue::RecordOutcomesAndClaim): the next Pass sends that batch.
+  // Errors: the queue's (the pass stops there).
   base::Status Pass(OutboxQueue& queue, Mailer& mailer, const std::atomic<bool>& stopped,
                     OutboxPassStats& stats, size_t& claimed);
+
+  // Gives the batch claimed ahead by the last Pass, if any, back to `queue`
+  // (due now, the claim not counted as an attempt): for a worker that stops
+  // before the next Pass. Errors: the queue's (the rows then come back when
+  // their claim's owner session ends, or after the lease).
+  base::Status ReleaseClaimed(OutboxQueue& queue);
+  // Forgets the batch claimed ahead without touching the queue: for a worker
+  // whose database connection failed (its session's end frees the claims).
+  void ForgetClaimed();
 
   // The failure of the mailer's connection in the last pass, when it could not be reached or broke.
   const std::optional<base::Error>& connection_error() const { return connection_error_; }
@@ -138,6 +151,9 @@ class OutboxDelivery {
   Clock& clock_;
   std::optional<base::Error> connection_error_;
   std::vector<forum::OutboxOutcome> outcomes_;  // of the current batch, recorded at its end
+  // The next batch, claimed with the last batch's fates, and when.
+  std::optional<std::vector<forum::ClaimedMail>> next_;
+  std::chrono::steady_clock::time_point next_claimed_at_;
   std::atomic<uint64_t> held_by_loop_breaker_{0};
   // Recipient → when its logged pause ends: each pause is logged once.
   std::map<std::string, std::chrono::steady_clock::time_point> pause_logged_;

@@ -83,6 +83,36 @@ TEST_F(OutboxFaultsTest, WithoutFaultsEachRowIsSentOnce) {
   ExpectEachDeliveredWithOneMessageId();
 }
 
+TEST_F(OutboxFaultsTest, AFullBatchRecordsItsFatesAndClaimsTheNextInOneCommit) {
+  for (int i = 6; i <= 12; ++i) outbox_.Queue("user" + std::to_string(i) + "@example.org");
+  OutboxDelivery delivery(options_, clock_);
+  const OutboxPassStats stats = Drain(delivery);
+  EXPECT_EQ(stats.sent, 12);
+  // Batches of 5, 5 and 2: the first two claim the next with their fates, the last records alone.
+  EXPECT_EQ(outbox_.outcome_commits, 3);
+  ExpectEachDeliveredWithOneMessageId();
+}
+
+TEST_F(OutboxFaultsTest, AWorkerThatStopsGivesBackTheBatchItClaimedAhead) {
+  for (int i = 6; i <= 10; ++i) outbox_.Queue("user" + std::to_string(i) + "@example.org");
+  OutboxDelivery delivery(options_, clock_);
+  OutboxPassStats stats;
+  size_t claimed = 0;
+  ASSERT_TRUE(delivery.Pass(outbox_, mailer_, stopped_, stats, claimed).ok());
+  EXPECT_EQ(stats.sent, 5);
+  for (int64_t id = 6; id <= 10; ++id) EXPECT_GT(outbox_.rows.at(id).next_attempt_at, clock_.Now());  // claimed
+  ASSERT_TRUE(delivery.ReleaseClaimed(outbox_).ok());
+  for (int64_t id = 6; id <= 10; ++id) {
+    EXPECT_EQ(outbox_.rows.at(id).status, "pending");
+    EXPECT_LE(outbox_.rows.at(id).next_attempt_at, clock_.Now());  // due again now
+    EXPECT_EQ(outbox_.rows.at(id).mail.attempts, 0);                // the claim did not count as a try
+  }
+  OutboxDelivery other(options_, clock_);
+  Drain(other);
+  EXPECT_EQ(mailer_.accepted.size(), 10u);
+  ExpectEachDeliveredWithOneMessageId();
+}
+
 TEST_F(OutboxFaultsTest, A421InTheMiddleOfABatchRetriesThatRowWithTheSameBytes) {
   OutboxDelivery delivery(options_, clock_);
   mailer_.FailNext(421, /*skip=*/2);  // the third mail: "421 service closing", and the connection closes

@@ -86,6 +86,10 @@ class OutboxQueue {
   // The composed messages of claimed rows (id, bytes): every later try sends them.
   virtual base::Status SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) = 0;
   virtual base::Status RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) = 0;
+  // RecordOutcomes(outcomes) and ClaimDue(limit, lease) in one transaction: one commit for a batch's
+  // fates and the next batch's claims.
+  virtual base::Result<std::vector<forum::ClaimedMail>> RecordOutcomesAndClaim(
+      const std::vector<forum::OutboxOutcome>& outcomes, int limit, std::chrono::milliseconds lease) = 0;
   virtual base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) = 0;
 };

@@ -170,29 +170,7 @@ base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t th
 }
 
 base::Result<std::vector<ClaimedMail>> Store::ClaimDue(int limit, std::chrono::milliseconds lease) {
-  try {
-    pqxx::work tx(impl_->conn);
-    // This session's owner lock: taken on the first claim, and again when the session is not the one that
-    // took it (libpqxx reconnected after a lost connection, whose lock PostgreSQL dropped — and whose
-    // claims any worker may now take). A session advisory lock outlives this transaction.
-    if (impl_->claim_owner == 0 ||
-        !tx.exec_params1("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                         "AND pid = pg_backend_pid() AND objsubid = 2 AND classid = $1 AND objid::bigint = $2)",
-                         kClaimLockClass, impl_->claim_owner)[0]
-             .as<bool>()) {
-      impl_->claim_owner = tx.exec1("SELECT nextval('outbox_claim_owners')")[0].as<int>();
-      tx.exec_params("SELECT pg_advisory_lock($1, $2)", kClaimLockClass, impl_->claim_owner);
-    }
-    std::vector<ClaimedMail> out;
-    for (const pqxx::row& row :
-         tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()), impl_->claim_owner)) {
-      out.push_back(ReadClaimed(row));
-    }
-    tx.commit();
-    return out;
-  } catch (const std::exception& e) {
-    return FromException(e, "claiming due outbox rows");
-  }
+  return RecordOutcomesAndClaim({}, limit, lease);
 }
 
 base::Result<int64_t> Store::PendingOutboxRows() {
@@ -259,6 +237,23 @@ std::string IntArray(const std::vector<T>& values) {
   return out + "}";
 }
 
+// The fates of `outcomes` (kRecordOutcomesSql), inside `tx`; nothing when there are none.
+void RecordIn(pqxx::transaction_base& tx, const std::vector<OutboxOutcome>& outcomes) {
+  if (outcomes.empty()) return;
+  std::vector<int64_t> ids, delays;
+  std::vector<int> codes;
+  std::vector<std::string> fates, errors;
+  for (const OutboxOutcome& o : outcomes) {
+    ids.push_back(o.id);
+    fates.push_back(FateName(o.fate));
+    errors.push_back(o.error);
+    codes.push_back(o.reply_code.value_or(0));
+    delays.push_back(static_cast<int64_t>(o.delay.count()));
+  }
+  tx.exec_params(kRecordOutcomesSql, IntArray(ids), TextArray(fates), TextArray(errors), IntArray(codes),
+                 IntArray(delays));
+}
+
 }  // namespace
 
 base::Status Store::SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) {
@@ -291,24 +286,43 @@ base::Status Store::SavePayloads(const std::vector<std::pair<int64_t, std::strin
 
 base::Status Store::RecordOutcomes(const std::vector<OutboxOutcome>& outcomes) {
   if (outcomes.empty()) return {};
-  std::vector<int64_t> ids, delays;
-  std::vector<int> codes;
-  std::vector<std::string> fates, errors;
-  for (const OutboxOutcome& o : outcomes) {
-    ids.push_back(o.id);
-    fates.push_back(FateName(o.fate));
-    errors.push_back(o.error);
-    codes.push_back(o.reply_code.value_or(0));
-    delays.push_back(static_cast<int64_t>(o.delay.count()));
-  }
   try {
     pqxx::work tx(impl_->conn);
-    tx.exec_params(kRecordOutcomesSql, IntArray(ids), TextArray(fates), TextArray(errors), IntArray(codes),
-                   IntArray(delays));
+    RecordIn(tx, outcomes);
     tx.commit();
     return {};
   } catch (const std::exception& e) {
     return FromException(e, "recording the fates of " + std::to_string(outcomes.size()) + " outbox row(s)");
+  }
+}
+
+base::Result<std::vector<ClaimedMail>> Store::RecordOutcomesAndClaim(const std::vector<OutboxOutcome>& outcomes,
+                                                                     int limit, std::chrono::milliseconds lease) {
+  try {
+    pqxx::work tx(impl_->conn);
+    RecordIn(tx, outcomes);
+    // This session's owner lock: taken on the first claim, and again when the session is not the one that
+    // took it (libpqxx reconnected after a lost connection, whose lock PostgreSQL dropped — and whose
+    // claims any worker may now take). A session advisory lock outlives this transaction.
+    if (impl_->claim_owner == 0 ||
+        !tx.exec_params1("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                         "AND pid = pg_backend_pid() AND objsubid = 2 AND classid = $1 AND objid::bigint = $2)",
+                         kClaimLockClass, impl_->claim_owner)[0]
+             .as<bool>()) {
+      impl_->claim_owner = tx.exec1("SELECT nextval('outbox_claim_owners')")[0].as<int>();
+      tx.exec_params("SELECT pg_advisory_lock($1, $2)", kClaimLockClass, impl_->claim_owner);
+    }
+    std::vector<ClaimedMail> out;
+    for (const pqxx::row& row :
+         tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()), impl_->claim_owner)) {
+      out.push_back(ReadClaimed(row));
+    }
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return FromException(e, outcomes.empty() ? "claiming due outbox rows"
+                                             : "recording the fates of " + std::to_string(outcomes.size()) +
+                                                   " outbox row(s) and claiming due ones");
   }
 }
 

@@ -257,6 +257,12 @@ class Store {
   // as it is. The single-row calls below are this with one outcome.
   base::Status RecordOutcomes(const std::vector<OutboxOutcome>& outcomes);
 
+  // RecordOutcomes(outcomes), then ClaimDue(limit, lease), in ONE
+  // transaction: a batch's fates and the next batch's claims cost one
+  // durable commit.
+  base::Result<std::vector<ClaimedMail>> RecordOutcomesAndClaim(const std::vector<OutboxOutcome>& outcomes,
+                                                                int limit, std::chrono::milliseconds lease);
+
   // Row `id` was accepted by the SMTP server.
   base::Status MarkSent(int64_t id);
 

@@ -39,6 +39,13 @@ base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::ClaimDue(int limit,
   return out;
 }
 
+base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::RecordOutcomesAndClaim(
+    const std::vector<forum::OutboxOutcome>& outcomes, int limit, std::chrono::milliseconds lease) {
+  ++outcome_commits;
+  Apply(outcomes);
+  return ClaimDue(limit, lease);
+}
+
 base::Status FakeOutbox::SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) {
   for (const auto& [id, payload] : payloads) {
     if (Row* row = Pending(id)) row->mail.payload = payload;
@@ -47,8 +54,14 @@ base::Status FakeOutbox::SavePayloads(const std::vector<std::pair<int64_t, std::
 }
 
 base::Status FakeOutbox::RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) {
-  using Fate = forum::OutboxOutcome::Fate;
+  if (outcomes.empty()) return {};  // as forum::Store: no transaction for nothing
   ++outcome_commits;
+  Apply(outcomes);
+  return {};
+}
+
+void FakeOutbox::Apply(const std::vector<forum::OutboxOutcome>& outcomes) {
+  using Fate = forum::OutboxOutcome::Fate;
   for (const forum::OutboxOutcome& o : outcomes) {
     Row* row = Pending(o.id);
     if (row == nullptr) continue;
@@ -75,7 +88,6 @@ base::Status FakeOutbox::RecordOutcomes(const std::vector<forum::OutboxOutcome>&
         break;
     }
   }
-  return {};
 }
 
 base::Result<std::optional<std::chrono::milliseconds>> FakeOutbox::LoopPause(

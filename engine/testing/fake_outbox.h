@@ -44,11 +44,15 @@ class FakeOutbox : public OutboxQueue {
   base::Result<std::vector<forum::ClaimedMail>> ClaimDue(int limit, std::chrono::milliseconds lease) override;
   base::Status SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) override;
   base::Status RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) override;
-  int outcome_commits = 0;  // RecordOutcomes calls (one transaction each)
+  base::Result<std::vector<forum::ClaimedMail>> RecordOutcomesAndClaim(
+      const std::vector<forum::OutboxOutcome>& outcomes, int limit, std::chrono::milliseconds lease) override;
+  int outcome_commits = 0;  // transactions of RecordOutcomes (with outcomes) and RecordOutcomesAndClaim
   base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) override;
 
  private:
+  // The fates of `outcomes`, each only of a row still 'pending'.
+  void Apply(const std::vector<forum::OutboxOutcome>& outcomes);
   // Row `id` when it is still 'pending' (every update's WHERE), else nullptr.
   Row* Pending(int64_t id);
 
