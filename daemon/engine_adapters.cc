@@ -5,8 +5,10 @@
 namespace mailforumd {
 
 base::Result<uint32_t> ImapMailSource::Select(const std::string& folder) {
+  if (selected_ != nullptr && selected_->has_value() && (*selected_)->first == folder) return (*selected_)->second;
   auto selected = imap_.Select(folder);
   if (!selected) return selected.error();
+  if (selected_ != nullptr) *selected_ = std::make_pair(folder, selected->uidvalidity);
   return selected->uidvalidity;
 }
 

@@ -4,7 +4,10 @@
 #ifndef MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 #define MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -16,9 +19,17 @@
 
 namespace mailforumd {
 
+// The mail source on an IMAP session. `selected` (may be null; kept by the
+// caller for as long as the session lives) remembers the folder the session
+// selected and its UIDVALIDITY, so that selecting it again sends nothing:
+// the session stays on that folder (nothing else selects), the server keeps
+// its view current (EXISTS, EXPUNGE), and a server whose folder's UIDs change
+// ends the session, since UIDs must persist within one (RFC 3501 2.3.1.1).
 class ImapMailSource : public engine::MailSource {
  public:
-  explicit ImapMailSource(mail::ImapSession& imap) : imap_(imap) {}
+  using Selected = std::optional<std::pair<std::string, uint32_t>>;
+  explicit ImapMailSource(mail::ImapSession& imap, Selected* selected = nullptr)
+      : imap_(imap), selected_(selected) {}
   base::Result<uint32_t> Select(const std::string& folder) override;
   base::Result<std::vector<uint32_t>> UidsFrom(uint32_t first_uid) override {
     return imap_.UidsFrom(first_uid);
@@ -40,6 +51,7 @@ class ImapMailSource : public engine::MailSource {
 
  private:
   mail::ImapSession& imap_;
+  Selected* selected_;
 };
 
 // The ledger on a MailboxDatabase: each call borrows a pooled connection for

@@ -45,6 +45,7 @@ const std::string& WorkerOwnerId() {
 struct MailboxWorker::Connection {
   bool locked = false;  // this worker took the mailbox's lock (once)
   std::unique_ptr<mail::ImapSession> imap;
+  ImapMailSource::Selected selected;  // what `imap` selected: passes on the same session select once
   engine::MailboxPassMemory memory;  // what the last pass left (engine/mailbox_pass.h)
 };
 
@@ -94,6 +95,7 @@ base::Status MailboxWorker::Connect(Connection& c) {
       return imap.error().WithContext("mailbox " + name);
     }
     c.imap = std::move(imap).value();
+    c.selected.reset();
     if (std::exchange(connected_before_, true)) kImapReconnects.Add({name});
     for (const std::string* folder : {&options_.quarantine_folder, &options_.after_folder}) {
       if (folder->empty()) continue;
@@ -117,7 +119,7 @@ base::Status MailboxWorker::Pass(Connection& c) {
     std::lock_guard<std::mutex> lock(mutex_);
     pass = pass_;  // kept for the whole pass, whatever Update does meanwhile
   }
-  ImapMailSource source(*c.imap);
+  ImapMailSource source(*c.imap, &c.selected);
   // A pooled connection per ledger call, none held across IMAP round trips: 200 mailboxes woken at once
   // share a pool of 4 without waiting for each other's whole passes.
   PooledLedger ledger(*database_, WhileWaiting());

@@ -552,12 +552,12 @@ base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(
 
 base::Result<std::optional<MailboxState>> Store::GetMailboxState(const std::string& mailbox) {
   try {
-    pqxx::work tx(impl_->conn);
+    // One statement: no BEGIN and COMMIT round trips (each pass of a mailbox asks).
+    pqxx::nontransaction tx(impl_->conn);
     auto r = tx.exec_params(
         "SELECT uidvalidity, last_uid, extract(epoch FROM first_contact_at)::bigint FROM mailbox_state "
         "WHERE mailbox = $1",
         mailbox);
-    tx.commit();
     if (r.empty() || r[0][0].is_null()) return std::optional<MailboxState>();
     MailboxState state;
     state.uidvalidity = static_cast<uint32_t>(r[0][0].as<int64_t>());
