@@ -27,8 +27,10 @@ set_target_properties(mf::vmime PROPERTIES
   IMPORTED_LOCATION ${VMIME_LIBRARY}
   INTERFACE_INCLUDE_DIRECTORIES ${VMIME_INCLUDE_DIR})
 
-# libpqxx 6.4 (use only what 7.x also has).
+# libpqxx 6.4 (use only what 7.x also has, except forum/connection.h's connection policy, which avoids a
+# leak of 6.4), and libpq itself, whose event API forum/connection.cc uses for that.
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)

@@ -271,7 +271,7 @@ TEST_F(InboundStoreTest, LockIsKnownLostAfterTheSessionDies) {
                                 "AND l.pid <> pg_backend_pid()) holders");
   ASSERT_TRUE(terminated) << terminated.error().message;
   ASSERT_EQ(*terminated, "1");
-  // Seen without a query once the server's goodbye has arrived (a query meeting it would leak in libpqxx 6.4).
+  // Seen without a query once the server's goodbye has arrived.
   const base::Status check = WaitUntilClosed([&] { return store_->CheckConnection(); });
   ASSERT_FALSE(check.ok()) << "a terminated session still looks open";
   EXPECT_EQ(check.error().kind, base::ErrorKind::kTransient) << check.error().message;

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "forum/connection.h"
 #include "forum/migrations.h"
 #include "forum/store_internal.h"
 
@@ -131,7 +132,7 @@ struct Reader::Impl {
     return error;
   }
 
-  pqxx::connection conn;
+  Connection conn;
   bool needs_setup = true;
   std::vector<std::string> prepared;
   std::vector<int64_t> changes;  // filled by receiver

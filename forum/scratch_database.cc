@@ -1,9 +1,10 @@
 #include "forum/scratch_database.h"
 
-#include <pqxx/pqxx>
-
 #include <atomic>
+#include <pqxx/pqxx>
 #include <random>
+
+#include "forum/connection.h"
 
 namespace forum {
 
@@ -12,7 +13,7 @@ base::Result<std::string> CreateScratchDatabase(const std::string& admin_dsn, co
   std::random_device rd;
   const std::string name = prefix + "_" + std::to_string(rd() % 1000000) + "_" + std::to_string(counter++);
   try {
-    pqxx::connection conn(admin_dsn);
+    Connection conn(admin_dsn);
     pqxx::nontransaction tx(conn);
     tx.exec("CREATE DATABASE " + tx.quote_name(name));
   } catch (const std::exception& e) {
@@ -28,7 +29,7 @@ base::Result<std::string> CreateScratchDatabase(const std::string& admin_dsn, co
 
 base::Result<std::string> QueryScalar(const std::string& dsn, const std::string& sql) {
   try {
-    pqxx::connection conn(dsn);
+    Connection conn(dsn);
     pqxx::nontransaction tx(conn);
     auto result = tx.exec(sql);
     if (result.empty() || result[0][0].is_null()) return std::string();

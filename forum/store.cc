@@ -39,7 +39,7 @@ base::Error FromException(const std::exception& e, const std::string& what) {
   return base::Error{kind, what + ": " + message};
 }
 
-void ThrowIfClosed(pqxx::connection& conn) {
+void ThrowIfClosed(pqxx::connection_base& conn) {
   if (!conn.is_open()) throw pqxx::broken_connection("the database connection is closed");
   // A few rounds: the server's last message may come before the end of the stream.
   for (int round = 0; round < 4; ++round) {

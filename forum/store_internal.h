@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "forum/connection.h"
 #include "forum/store.h"
 #include "forum/subscriptions.h"
 
@@ -28,7 +29,7 @@ std::string WithNetworkTimeouts(const std::string& dsn);
 
 struct Store::Impl {
   explicit Impl(const std::string& dsn) : conn(WithNetworkTimeouts(dsn)) {}
-  pqxx::connection conn;
+  Connection conn;
   // The outbox claim owner this connection holds the advisory lock of (outbox_store.cc); 0: none yet.
   int claim_owner = 0;
 };
@@ -40,12 +41,12 @@ base::Error FromException(const std::exception& e, const std::string& what);
 
 // Throws pqxx::broken_connection when the server has already closed `conn`
 // (ended the session, restarted) as far as its socket tells, without a round
-// trip: it reads what is waiting (notifications go to their receivers). The
-// first query to meet a closed connection makes libpqxx 6.4 leak that
-// query's result (about 2 KB, in connection_base::make_result), so a
+// trip: it reads what is waiting (notifications go to their receivers). A
 // connection that may have sat idle across a break is checked before its
-// first query. A break during the query itself cannot be seen in advance.
-void ThrowIfClosed(pqxx::connection& conn);
+// first query, so that it is replaced before the work starts rather than
+// failing it (and, for the lock methods, so that a lost session lock is
+// noticed at once).
+void ThrowIfClosed(pqxx::connection_base& conn);
 
 // A PostgreSQL array literal of `values` (passed as a parameter, e.g.
 // `$1::text[]`, so only array quoting applies).

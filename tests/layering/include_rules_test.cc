@@ -84,7 +84,8 @@ const std::vector<ThirdParty>& ThirdParties() {
       {"curl/", {"mail/oauth2.cc", "mail/library_init.cc"}},
       {"pqxx",
        {"forum/store", "forum/inbound_store.cc", "forum/admin_store.cc", "forum/outbox_store.cc",
-        "forum/progress_store.cc", "forum/reader.cc", "forum/scratch_database.cc"}},
+        "forum/progress_store.cc", "forum/reader.cc", "forum/scratch_database.cc", "forum/connection"}},
+      {"libpq", {"forum/connection.cc"}},
       {"yaml-cpp/", {"config/"}},
       {"boost/", {"web/http_server.cc"}},
       {"libdeflate", {"web/gzip.cc"}},
@@ -176,6 +177,8 @@ TEST(IncludeRulesTest, TheRulesForbidWhatDesignForbids) {
   EXPECT_EQ(ForbiddenThirdParty("forum/store.cc", "pqxx/pqxx"), "");
   EXPECT_NE(ForbiddenThirdParty("forum/rules.cc", "pqxx/pqxx"), "");
   EXPECT_NE(ForbiddenThirdParty("engine/pipeline.cc", "pqxx/pqxx"), "");
+  EXPECT_EQ(ForbiddenThirdParty("forum/connection.cc", "libpq-events.h"), "");
+  EXPECT_NE(ForbiddenThirdParty("forum/store.cc", "libpq-fe.h"), "");
   EXPECT_NE(ForbiddenThirdParty("web/site.cc", "boost/beast.hpp"), "");
   EXPECT_EQ(ForbiddenThirdParty("mail/composer_test.cc", "vmime/vmime.hpp"), "");
   EXPECT_EQ(ForbiddenThirdParty("daemon/app.cc", "string"), "");
