@@ -5,14 +5,16 @@
 //   posted, each bomb is posted (text truncated) or quarantined with a
 //   reason, and the inbox is empty;
 // - a 300 MB message: only its first MiB is ever fetched; it is quarantined
-//   with those bytes, the daemon's peak RSS stays under 100 MB, and the mail
-//   after it is posted.
+//   with those bytes, the daemon's peak RSS stays under 100 MB (under ASan:
+//   grows by less than 64 MiB over a pass of the empty mailbox; see the
+//   test), and the mail after it is posted.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +129,20 @@ TEST(HostileMailTest, MessageOf300MBIsQuarantinedWithItsFirstMiBInBoundedMemory)
     ASSERT_TRUE(session) << session.error().message;
     ASSERT_TRUE((*session)->Select("INBOX"));
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // An RSS bar measures the allocator, and ASan replaces it: its runtime, shadow memory and redzones add a
+  // base the production allocator has not, and its quarantine holds freed memory (256 MiB by default), so
+  // every buffer the pass ever used would count. Here the daemons run with a small quarantine (8 MiB: a
+  // use after free of recent memory is still caught), and the bar is on what the huge message adds to the
+  // peak RSS of a pass over the empty mailbox: holding the message, or a fair part of it, would add
+  // hundreds of MiB.
+  const char* asan_options = std::getenv("ASAN_OPTIONS");
+  setenv("ASAN_OPTIONS", ((asan_options ? std::string(asan_options) + ":" : "") + "quarantine_size_mb=8").c_str(),
+         1);
+  auto [empty_rc, empty_rss] = RunOnceMeasured(setup.config, setup.dir + "/daemon-empty.log");
+  ASSERT_EQ(empty_rc, 0) << mftest::ReadFile(setup.dir + "/daemon-empty.log");
+  std::printf("ASan: a pass over the empty mailbox: peak RSS %ld MiB\n", empty_rss / 1024);
+#endif
   // The huge message goes straight into the Maildir, written in pieces, so that this test does not hold it either.
   const std::string maildir = std::string(home) + "/" + setup.imap.username + "/Maildir";
   const std::string head = "From: big@example.com\nTo: help@example.com\nSubject: Huge\nMessage-ID: <huge@client>\n"
@@ -152,7 +168,11 @@ TEST(HostileMailTest, MessageOf300MBIsQuarantinedWithItsFirstMiBInBoundedMemory)
   auto [rc, rss] = RunOnceMeasured(setup.config, setup.dir + "/daemon.log");
   std::printf("a %zu MB message: --once exit %d, peak RSS %ld MiB\n", kSize >> 20, rc, rss / 1024);
   ASSERT_EQ(rc, 0) << mftest::ReadFile(setup.dir + "/daemon.log");
+#if defined(__SANITIZE_ADDRESS__)
+  EXPECT_LT(rss - empty_rss, 64L * 1024) << "growth of the peak RSS (KiB) of mailforumd --once under ASan";
+#else
   EXPECT_LT(rss, 100L * 1024) << "peak RSS (KiB) of mailforumd --once";
+#endif
   EXPECT_EQ(setup.Query("SELECT outcome FROM inbound_messages WHERE size > 300000000"), "quarantined");
   EXPECT_EQ(setup.Query("SELECT length(raw) FROM inbound_messages WHERE size > 300000000"),
             std::to_string(1u << 20));
