@@ -2,15 +2,15 @@
 # The Debian package, end to end (issue 11 item 7): builds it with CPack from a built tree, runs lintian
 # (an error fails), installs it with dpkg into a fresh root (dpkg --root; the maintainer scripts run
 # chrootless against that root, so the system user and /etc/mailforum are made there, not here), copies the
-# runtime libraries the binaries need into that root and, chrooted there, runs the installed
-# `mailforumctl check-config` on the installed example: 78 naming the missing secret files first, then 0
-# once the files exist.
+# runtime libraries the binaries need into that root and, chrooted there (with a /proc of its own), runs
+# the installed `mailforumctl check-config` on the installed example: 78 naming the missing secret files
+# first, then 0 once the files exist.
 #
 # usage: packaging/test-deb.sh BUILD_DIR        (needs root for chroot; run by scripts/test as deb_package_test)
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "test-deb: needs root (chroot)"; exit 1; }
-for tool in cpack lintian dpkg dpkg-deb dpkg-shlibdeps systemd-sysusers systemd-tmpfiles; do
+for tool in cpack lintian dpkg dpkg-deb dpkg-shlibdeps systemd-sysusers systemd-tmpfiles unshare; do
   command -v "$tool" > /dev/null || { echo "test-deb: $tool is missing (scripts/setup installs it)"; exit 1; }
 done
 WORK=$(mktemp -d /tmp/mf-deb.XXXXXX)
@@ -72,8 +72,13 @@ cp -L /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/" 2> /dev/null || 
 
 cp "$ROOT/usr/share/doc/mailforum/examples/mailforum.yaml" "$ROOT/etc/mailforum/mailforum.yaml"
 CRED=/run/credentials/mailforumd.service
+# The root gets a /proc of its own, as a system has: the binaries of the asan preset need it (LeakSanitizer
+# reads /proc, and the sanitizers read their options from /proc/self/environ). unshare mounts it in a mount
+# namespace that ends with the command, so nothing stays mounted in $WORK.
+mkdir -p "$ROOT/proc"
+IN_ROOT=("$(command -v unshare)" --mount --pid --fork --mount-proc="$ROOT/proc" "$(command -v chroot)" "$ROOT")
 set +e
-env -i CREDENTIALS_DIRECTORY=$CRED "$(command -v chroot)" "$ROOT" /usr/bin/mailforumctl check-config \
+env -i CREDENTIALS_DIRECTORY=$CRED "${IN_ROOT[@]}" /usr/bin/mailforumctl check-config \
   -c /etc/mailforum/mailforum.yaml > "$WORK/check1.txt" 2>&1
 rc=$?
 set -e
@@ -89,6 +94,6 @@ sed -n 's/^[^#]*_file:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$ROOT/etc/mailforu
       chmod 0640 "$ROOT$secret"
       echo "secret file: $secret"
     done
-env -i CREDENTIALS_DIRECTORY=$CRED "$(command -v chroot)" "$ROOT" /usr/bin/mailforumctl check-config \
+env -i CREDENTIALS_DIRECTORY=$CRED "${IN_ROOT[@]}" /usr/bin/mailforumctl check-config \
   -c /etc/mailforum/mailforum.yaml
 echo "test-deb: passed (the package installs in a fresh root; check-config on its example exits 0)"
