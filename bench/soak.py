@@ -268,24 +268,6 @@ class Soak(Chaos):
                     if reports <= 20:
                         log("sanitizer: " + line.rstrip())
         self.check("sanitizer report lines in the daemon's log", reports, reports == 0)
-        known = self.suppressed_leaks()
-        if known is not None:
-            self.check("known leaks LeakSanitizer suppressed (tests/sanitizers/lsan.supp)", known)
-
-    def suppressed_leaks(self):
-        """LeakSanitizer's "Suppressions used" table at the daemon's last exit, as "count x bytes pattern";
-        None when it printed none."""
-        lines, inside = [], False
-        with open(os.path.join(self.work, "a.log"), errors="replace") as f:
-            for line in f:
-                if line.startswith("Suppressions used:"):
-                    lines, inside = [], True
-                elif inside and line.startswith("---"):
-                    inside = False
-                elif inside and re.match(r"\s+\d+\s+\d+\s+\S", line):
-                    count, size, pattern = line.split(None, 2)
-                    lines.append("%s leaks, %s bytes: %s" % (count, size, pattern.strip()))
-        return "; ".join(lines) if lines else None
 
     def write(self, out, started, wall):
         width = max(len(r[0]) for r in self.rows)
