@@ -306,6 +306,12 @@ class Bench:
         appender.login(user, self.env["MAILFORUM_TEST_IMAP_PASSWORD"])
         appender.select("INBOX")
         idle = IdleWatcher("127.0.0.1", self.imap_port, user, self.env["MAILFORUM_TEST_IMAP_PASSWORD"])
+        # The floor: one durable one-row INSERT + COMMIT from a bare client on the same PostgreSQL, once per
+        # arrival in its random gap (so under the same load as the daemon's commits). No daemon commits faster.
+        fc = psycopg2.connect(db)
+        fc.cursor().execute("CREATE TABLE bench_commit_floor (id bigserial PRIMARY KEY, at timestamptz NOT NULL "
+                            "DEFAULT now(), note text)")
+        fc.commit()
 
         run = time.time_ns()
 
@@ -326,14 +332,19 @@ class Bench:
                 raise RuntimeError("latency: mailforumd exited %d" % daemon.returncode)
             base = count()
             rng = random.Random(self.args.seed)
-            totals, idles, nets = [], [], []
+            totals, idles, nets, floors = [], [], [], []
             for i in range(n):
                 # The daemon marks the previous message \Seen after its commit; once it has, the IDLE client
                 # enters IDLE afresh (as the daemon does after a pass), so neither carries a pending Dovecot
                 # notification timer into the next message.
                 wait_for("\\Seen on UID %d" % last_uid, lambda: seen(appender, last_uid), 10, 0.005)
                 idle.restart()
-                time.sleep(rng.uniform(0.0, 0.3))  # a random gap while the daemon idles
+                gap_end = time.monotonic() + rng.uniform(0.0, 0.3)  # a random gap while the daemon idles
+                f0 = time.monotonic()
+                fc.cursor().execute("INSERT INTO bench_commit_floor (note) VALUES (%s)", ("arrival %d" % i,))
+                fc.commit()
+                floors.append((time.monotonic() - f0) * 1000)
+                time.sleep(max(0.0, gap_end - time.monotonic()))
                 lc.poll()
                 lc.notifies.clear()
                 last_uid = appended_uid(appender.append("INBOX", None, None, message(i)))
@@ -355,10 +366,13 @@ class Bench:
             idle.close()
             appender.logout()
             lc.close()
+            fc.close()
         figure(part, "APPEND -> committed, p50/p95/p99 (ms, %d msgs)" % n, "%.1f / %.1f / %.1f" % (
             pct(totals, 50), pct(totals, 95), pct(totals, 99)))
         figure(part, "baseline: APPEND -> an IDLE client's EXISTS, p50/p95/p99 (ms)", "%.1f / %.1f / %.1f" % (
             pct(idles, 50), pct(idles, 95), pct(idles, 99)))
+        figure(part, "baseline: floor: a bare one-row INSERT+COMMIT, p50/p95/p99 (ms)", "%.1f / %.1f / %.1f" % (
+            pct(floors, 50), pct(floors, 95), pct(floors, 99)))
         figure(part, "net of Dovecot's delay, p50 (ms)", "%.1f" % pct(nets, 50), "<= 8 ms", pct(nets, 50) <= 8)
         figure(part, "net of Dovecot's delay, p99 (ms)", "%.1f" % pct(nets, 99), "<= 20 ms", pct(nets, 99) <= 20)
 
