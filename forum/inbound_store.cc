@@ -35,11 +35,13 @@ pqxx::binarystring Bytes(const std::string& s) { return pqxx::binarystring(s.dat
 void InsertAttachments(pqxx::transaction_base& tx, int64_t post_id, const std::vector<AttachmentDraft>& attachments) {
   int position = 0;
   for (const AttachmentDraft& a : attachments) {
-    tx.exec_params(
+    ExecPrepared(
+        tx, "mf_insert_attachment",
         "INSERT INTO attachments (sha256, size, content) VALUES (decode($1, 'hex'), $2, $3) "
         "ON CONFLICT (sha256) DO NOTHING",
         a.sha256, static_cast<int64_t>(a.content.size()), Bytes(a.content));
-    tx.exec_params(
+    ExecPrepared(
+        tx, "mf_insert_post_attachment",
         "INSERT INTO post_attachments (post_id, attachment_id, position, filename, content_type, content_id) "
         "SELECT $1, id, $2, $3, $4, NULLIF($5, '') FROM attachments WHERE sha256 = decode($6, 'hex')",
         post_id, position++, a.filename, a.content_type, a.content_id, a.sha256);
@@ -60,7 +62,8 @@ struct InsertedPost {
 // author's post, now), and the statement cannot see a row it inserts.
 InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
   const PostDraft& post = *item.post;
-  const pqxx::result inserted = tx.exec_params(
+  const pqxx::result inserted = ExecPrepared(
+      tx, "mf_insert_post",
       "WITH nt AS (INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
       "SELECT id, $10, $11::text[], $2, $3 FROM categories WHERE slug = $12 AND $1::bigint = 0 RETURNING "
       "id), "
@@ -659,7 +662,8 @@ base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::ve
   try {
     // One round trip: the first of the ids, in the order given, that leads to a post.
     pqxx::nontransaction tx(impl_->conn);
-    const pqxx::result r = tx.exec_params(
+    const pqxx::result r = ExecPrepared(
+        tx, "mf_thread_by_message_ids",
         "SELECT p.thread_id FROM unnest($1::text[]) WITH ORDINALITY AS x(message_id, n) "
         "JOIN message_ids m ON m.message_id = x.message_id JOIN posts p ON p.id = m.post_id "
         "ORDER BY x.n, m.post_id LIMIT 1",
@@ -692,7 +696,8 @@ base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<
 base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::string& message_id) {
   try {
     pqxx::nontransaction tx(impl_->conn);
-    auto r = tx.exec_params(
+    auto r = ExecPrepared(
+        tx, "mf_post_by_message_id",
         "SELECT p.id, p.thread_id, lower(p.author_address) FROM message_ids m JOIN posts p ON p.id = m.post_id "
         "WHERE m.message_id = $1 ORDER BY m.post_id LIMIT 1",
         message_id);
@@ -707,11 +712,10 @@ base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::strin
 base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
   try {
     pqxx::nontransaction tx(impl_->conn);
-    return tx
-        .exec_params1(
-            "SELECT count(*) FROM threads WHERE lower(author_address) = lower($1) "
-            "AND created_at > now() - make_interval(secs => $2)",
-            address, seconds)[0]
+    return ExecPrepared(tx, "mf_count_threads_opened",
+                        "SELECT count(*) FROM threads WHERE lower(author_address) = lower($1) "
+                        "AND created_at > now() - make_interval(secs => $2)",
+                        address, seconds)[0][0]
         .as<int64_t>();
   } catch (const std::exception& e) {
     return FromException(e, "counting recent threads");

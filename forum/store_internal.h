@@ -8,6 +8,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -47,6 +48,20 @@ base::Error FromException(const std::exception& e, const std::string& what);
 // failing it (and, for the lock methods, so that a lost session lock is
 // noticed at once).
 void ThrowIfClosed(pqxx::connection_base& conn);
+
+// Runs `sql` with `args` inside `tx` as the prepared statement `name` of
+// its connection (libpqxx 6 registers it at its first use in a session, and
+// again in a new session after a reconnect; preparing it again with the same
+// text changes nothing). For the statements run once or more per message:
+// PostgreSQL parses them once per session and, after a few runs, plans them
+// once (a generic plan) instead of at every call. `name` must stand for
+// this one text. Throws what libpqxx throws.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& name, const std::string& sql,
+                          Args&&... args) {
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 // A PostgreSQL array literal of `values` (passed as a parameter, e.g.
 // `$1::text[]`, so only array quoting applies).
