@@ -179,18 +179,14 @@ std::vector<InboundTrace> WithConsequences(pqxx::transaction_base& tx, const pqx
 }  // namespace
 
 base::Status Store::MakeReadOnly() {
-  try {
-    pqxx::nontransaction tx(impl_->conn);
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "making the connection read-only", [&](Tx& tx) {
     tx.exec("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY");
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "making the connection read-only");
-  }
+  });
 }
 
 base::Result<MessageTrace> Store::TraceMessage(const std::string& message_id) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  const std::string what = "tracing Message-ID <" + message_id + ">";
+  return InTransaction<pqxx::read_transaction>(impl_->conn, what, [&](Tx& tx) {
     MessageTrace trace;
     trace.message_id = message_id;
     trace.inbound = WithConsequences(
@@ -200,14 +196,11 @@ base::Result<MessageTrace> Store::TraceMessage(const std::string& message_id) {
     trace.outbound_post = FindPost(tx, "p.message_id = $1", message_id);
     trace.outbound = FindOutbox(tx, "message_id = $1 ORDER BY id", message_id);
     return trace;
-  } catch (const std::exception& e) {
-    return FromException(e, "tracing Message-ID <" + message_id + ">");
-  }
+  });
 }
 
 base::Result<AddressTrace> Store::TraceAddress(const std::string& address, int limit) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "tracing address " + address, [&](Tx& tx) {
     AddressTrace trace;
     trace.address = tx.exec_params1("SELECT lower($1)", address)[0].as<std::string>();
     trace.inbound =
@@ -221,38 +214,29 @@ base::Result<AddressTrace> Store::TraceAddress(const std::string& address, int l
         FindOutbox(tx, "recipient = $1 ORDER BY created_at DESC, id DESC LIMIT $2", trace.address, limit);
     trace.unsubscriptions = ReadUnsubscriptions(tx, trace.address, limit);
     return trace;
-  } catch (const std::exception& e) {
-    return FromException(e, "tracing address " + address);
-  }
+  });
 }
 
 base::Result<std::vector<OutboxRecord>> Store::ListOutbox(const std::vector<std::string>& statuses,
                                                           int limit) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "listing the outbox", [&](Tx& tx) {
     std::string array = "{";
     for (size_t i = 0; i < statuses.size(); ++i) array += (i ? "," : "") + statuses[i];
     array += "}";
     return FindOutbox(tx,
                       "(cardinality($1::text[]) = 0 OR status = ANY($1::text[])) ORDER BY id DESC LIMIT $2",
                       array, limit);
-  } catch (const std::exception& e) {
-    return FromException(e, "listing the outbox");
-  }
+  });
 }
 
 base::Result<std::vector<SuppressionRecord>> Store::ListSuppressions() {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "listing bounce scores", [&](Tx& tx) {
     return FindSuppressions(tx, "ORDER BY bounce_score DESC, address");
-  } catch (const std::exception& e) {
-    return FromException(e, "listing bounce scores");
-  }
+  });
 }
 
 base::Result<std::vector<InboundRecord>> Store::ListQuarantined() {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "listing the quarantine", [&](Tx& tx) {
     std::vector<InboundRecord> out;
     for (const auto& row :
          tx.exec("SELECT " + InboundColumns() +
@@ -260,14 +244,12 @@ base::Result<std::vector<InboundRecord>> Store::ListQuarantined() {
       out.push_back(ReadInbound(row));
     }
     return out;
-  } catch (const std::exception& e) {
-    return FromException(e, "listing the quarantine");
-  }
+  });
 }
 
 base::Result<std::optional<StoredInbound>> Store::GetInbound(int64_t inbound_id) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  const std::string what = "reading inbound message " + std::to_string(inbound_id);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, what, [&](Tx& tx) {
     auto rows = tx.exec_params("SELECT " + InboundColumns() + ", raw FROM inbound_messages WHERE id = $1",
                                inbound_id);
     if (rows.empty()) return std::optional<StoredInbound>();
@@ -279,53 +261,43 @@ base::Result<std::optional<StoredInbound>> Store::GetInbound(int64_t inbound_id)
       s.raw = bytes.str();
     }
     return std::optional<StoredInbound>(std::move(s));
-  } catch (const std::exception& e) {
-    return FromException(e, "reading inbound message " + std::to_string(inbound_id));
-  }
+  });
 }
 
 base::Result<std::optional<InboundRecord>> Store::FindInboundByMessageKey(const std::string& message_key) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "looking up a message key", [&](Tx& tx) {
     auto rows = tx.exec_params("SELECT " + InboundColumns() +
                                    " FROM inbound_messages WHERE message_key = $1 AND outcome <> 'duplicate'",
                                message_key);
     if (rows.empty()) return std::optional<InboundRecord>();
     return std::optional<InboundRecord>(ReadInbound(rows[0]));
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up a message key");
-  }
+  });
 }
 
 base::Result<std::optional<ThreadSummary>> Store::FindThread(int64_t thread_id) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  const std::string what = "looking up thread " + std::to_string(thread_id);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, what, [&](Tx& tx) {
     auto rows = tx.exec_params(
         "SELECT t.id, c.slug, t.subject, t.status, t.author_address FROM threads t "
         "JOIN categories c ON c.id = t.category_id WHERE t.id = $1",
         thread_id);
     if (rows.empty()) return std::optional<ThreadSummary>();
     return std::optional<ThreadSummary>(ReadThread(rows[0], 0));
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up thread " + std::to_string(thread_id));
-  }
+  });
 }
 
 base::Result<bool> Store::RejectionNoticeSentToday(const std::string& address) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "looking up rejection notices", [&](Tx& tx) {
     return !tx.exec_params("SELECT 1 FROM rejection_notices WHERE address = lower($1) AND day = current_date",
                            address)
                 .empty();
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up rejection notices");
-  }
+  });
 }
 
 base::Result<RecordResult> Store::ReprocessInbound(int64_t inbound_id, const InboundItem& decided,
                                                    const std::string& domain) {
   const std::string what = "reprocessing inbound message " + std::to_string(inbound_id);
-  // A second try sees what a concurrent writer of the same message key committed.
+  // A second try sees what a concurrent writer of the same message key committed (hence not InTransaction).
   for (int attempt = 1;; ++attempt) {
     try {
       pqxx::work tx(impl_->conn);

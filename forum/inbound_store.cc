@@ -535,6 +535,7 @@ std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
 
 base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(
     const std::vector<InboundItem>& items, const std::string& domain) {
+  // Not InTransaction: a second transaction, with savepoints, when an item fails in the first.
   try {
     // Most batches have no failing item: no savepoint round trips for them.
     try {
@@ -554,9 +555,9 @@ base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(
 }
 
 base::Result<std::optional<MailboxState>> Store::GetMailboxState(const std::string& mailbox) {
-  try {
-    // One statement: no BEGIN and COMMIT round trips (each pass of a mailbox asks).
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "reading the state of mailbox " + mailbox;
+  // One statement: no BEGIN and COMMIT round trips (each pass of a mailbox asks).
+  return InTransaction<pqxx::nontransaction>(impl_->conn, what, [&](Tx& tx) {
     auto r = tx.exec_params(
         "SELECT uidvalidity, last_uid, extract(epoch FROM first_contact_at)::bigint FROM mailbox_state "
         "WHERE mailbox = $1",
@@ -567,28 +568,20 @@ base::Result<std::optional<MailboxState>> Store::GetMailboxState(const std::stri
     state.last_uid = static_cast<uint32_t>(r[0][1].as<int64_t>());
     state.first_contact = std::chrono::system_clock::time_point(std::chrono::seconds(r[0][2].as<int64_t>()));
     return std::optional<MailboxState>(state);
-  } catch (const std::exception& e) {
-    return FromException(e, "reading the state of mailbox " + mailbox);
-  }
+  });
 }
 
 base::Status Store::ResetMailbox(const std::string& mailbox, uint32_t uidvalidity) {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "resetting mailbox " + mailbox, [&](Tx& tx) {
     tx.exec_params(
         "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, 0) "
         "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0",
         mailbox, static_cast<int64_t>(uidvalidity));
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "resetting mailbox " + mailbox);
-  }
+  });
 }
 
 base::Status Store::NoteMailboxPass(const std::string& mailbox, const std::string& error) {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "noting the state of mailbox " + mailbox, [&](Tx& tx) {
     // A note of status, noted again at the next pass: losing it with a crash of the database server is
     // harmless, so its commit need not wait for the disk (every pass ends with one).
     tx.exec("SET LOCAL synchronous_commit TO off");
@@ -598,17 +591,13 @@ base::Status Store::NoteMailboxPass(const std::string& mailbox, const std::strin
       tx.exec_params("UPDATE mailbox_state SET last_error = $2, last_error_at = now() WHERE mailbox = $1", mailbox,
                      error);
     }
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "noting the state of mailbox " + mailbox);
-  }
+  });
 }
 
 base::Result<std::vector<PendingPostAction>> Store::PendingPostActions(const std::string& mailbox,
                                                                         uint32_t uidvalidity) {
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "listing pending post-actions of mailbox " + mailbox;
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) {
     std::vector<PendingPostAction> out;
     for (const auto& row : tx.exec_params(
              "SELECT uid, outcome FROM inbound_messages WHERE mailbox = $1 AND uidvalidity = $2 "
@@ -619,11 +608,8 @@ base::Result<std::vector<PendingPostAction>> Store::PendingPostActions(const std
       p.outcome = row[1].as<std::string>() == "quarantined" ? Outcome::kQuarantined : Outcome::kPosted;
       out.push_back(p);
     }
-    tx.commit();
     return out;
-  } catch (const std::exception& e) {
-    return FromException(e, "listing pending post-actions of mailbox " + mailbox);
-  }
+  });
 }
 
 base::Status Store::MarkPostActionsDone(const std::string& mailbox, uint32_t uidvalidity,
@@ -632,8 +618,7 @@ base::Status Store::MarkPostActionsDone(const std::string& mailbox, uint32_t uid
   std::string array = "{";
   for (size_t i = 0; i < uids.size(); ++i) array += (i ? "," : "") + std::to_string(uids[i]);
   array += "}";
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "marking post-actions of mailbox " + mailbox, [&](Tx& tx) {
     // Losing this note with a crash of the database server only repeats post-actions, which is harmless: its
     // commit need not wait for the disk (the batch's one durable commit is RecordBatch's).
     tx.exec("SET LOCAL synchronous_commit TO off");
@@ -641,27 +626,20 @@ base::Status Store::MarkPostActionsDone(const std::string& mailbox, uint32_t uid
         "UPDATE inbound_messages SET post_action_done = true "
         "WHERE mailbox = $1 AND uidvalidity = $2 AND uid = ANY($3::bigint[])",
         mailbox, static_cast<int64_t>(uidvalidity), array);
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "marking post-actions of mailbox " + mailbox);
-  }
+  });
 }
 
 base::Result<bool> Store::ThreadExists(int64_t thread_id) {
-  try {
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "looking up thread " + std::to_string(thread_id);
+  return InTransaction<pqxx::nontransaction>(impl_->conn, what, [&](Tx& tx) {
     return !tx.exec_params("SELECT 1 FROM threads WHERE id = $1", thread_id).empty();
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up thread " + std::to_string(thread_id));
-  }
+  });
 }
 
 base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::vector<std::string>& message_ids) {
   if (message_ids.empty()) return std::optional<int64_t>();
-  try {
-    // One round trip: the first of the ids, in the order given, that leads to a post.
-    pqxx::nontransaction tx(impl_->conn);
+  // One round trip: the first of the ids, in the order given, that leads to a post.
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "matching a thread by Message-ID", [&](Tx& tx) {
     const pqxx::result r = ExecPrepared(
         tx, "mf_thread_by_message_ids",
         "SELECT p.thread_id FROM unnest($1::text[]) WITH ORDINALITY AS x(message_id, n) "
@@ -670,16 +648,13 @@ base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::ve
         TextArray(message_ids));
     if (r.empty()) return std::optional<int64_t>();
     return std::optional<int64_t>(r[0][0].as<int64_t>());
-  } catch (const std::exception& e) {
-    return FromException(e, "matching a thread by Message-ID");
-  }
+  });
 }
 
 base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                        const std::vector<std::string>& message_ids) {
   if (domain.empty() || (!outbox_id && message_ids.empty())) return false;
-  try {
-    pqxx::nontransaction tx(impl_->conn);
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "looking up our mail to " + domain, [&](Tx& tx) {
     // Every mail we send is an outbox row: a post's outbound Message-ID is carried by its answers and
     // notifications, an acknowledgement's and a rejection notice's by the row alone.
     return tx
@@ -688,14 +663,11 @@ base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<
             "AND split_part(recipient, '@', 2) = $3)",
             outbox_id.value_or(0), TextArray(message_ids), domain)[0]
         .as<bool>();
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up our mail to " + domain);
-  }
+  });
 }
 
 base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::string& message_id) {
-  try {
-    pqxx::nontransaction tx(impl_->conn);
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "looking up the post of a Message-ID", [&](Tx& tx) {
     auto r = ExecPrepared(
         tx, "mf_post_by_message_id",
         "SELECT p.id, p.thread_id, lower(p.author_address) FROM message_ids m JOIN posts p ON p.id = m.post_id "
@@ -704,28 +676,22 @@ base::Result<std::optional<PostRef>> Store::FindPostByMessageId(const std::strin
     if (r.empty()) return std::optional<PostRef>();
     return std::optional<PostRef>(
         PostRef{r[0][0].as<int64_t>(), r[0][1].as<int64_t>(), r[0][2].as<std::string>()});
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up the post of a Message-ID");
-  }
+  });
 }
 
 base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address, int64_t seconds) {
-  try {
-    pqxx::nontransaction tx(impl_->conn);
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "counting recent threads", [&](Tx& tx) {
     return ExecPrepared(tx, "mf_count_threads_opened",
                         "SELECT count(*) FROM threads WHERE lower(author_address) = lower($1) "
                         "AND created_at > now() - make_interval(secs => $2)",
                         address, seconds)[0][0]
         .as<int64_t>();
-  } catch (const std::exception& e) {
-    return FromException(e, "counting recent threads");
-  }
+  });
 }
 
 base::Result<bool> Store::HoldsMailboxLock(const std::string& mailbox) {
-  try {
-    ThrowIfClosed(impl_->conn);
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "checking the lock of mailbox " + mailbox;
+  return InTransaction<pqxx::nontransaction, Check::kAliveFirst>(impl_->conn, what, [&](Tx& tx) {
     // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
     return tx
         .exec_params1(
@@ -734,31 +700,23 @@ base::Result<bool> Store::HoldsMailboxLock(const std::string& mailbox) {
             "hashtextextended('mailforum mailbox ' || $1, 0))",
             mailbox)[0]
         .as<bool>();
-  } catch (const std::exception& e) {
-    return FromException(e, "checking the lock of mailbox " + mailbox);
-  }
+  });
 }
 
 base::Result<bool> Store::TryLockMailbox(const std::string& mailbox) {
-  try {
-    ThrowIfClosed(impl_->conn);
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "locking mailbox " + mailbox;
+  return InTransaction<pqxx::nontransaction, Check::kAliveFirst>(impl_->conn, what, [&](Tx& tx) {
     return tx.exec_params1("SELECT pg_try_advisory_lock(hashtextextended('mailforum mailbox ' || $1, 0))", mailbox)[0]
         .as<bool>();
-  } catch (const std::exception& e) {
-    return FromException(e, "locking mailbox " + mailbox);
-  }
+  });
 }
 
 base::Result<bool> Store::UnlockMailbox(const std::string& mailbox) {
-  try {
-    ThrowIfClosed(impl_->conn);
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "unlocking mailbox " + mailbox;
+  return InTransaction<pqxx::nontransaction, Check::kAliveFirst>(impl_->conn, what, [&](Tx& tx) {
     return tx.exec_params1("SELECT pg_advisory_unlock(hashtextextended('mailforum mailbox ' || $1, 0))", mailbox)[0]
         .as<bool>();
-  } catch (const std::exception& e) {
-    return FromException(e, "unlocking mailbox " + mailbox);
-  }
+  });
 }
 
 }  // namespace forum

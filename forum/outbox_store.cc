@@ -145,10 +145,10 @@ void RecordVerpBounce(pqxx::transaction_base& tx, int64_t outbox_id,
 }
 
 base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t thread_id) {
-  try {
-    // Two statements, one round trip each (no BEGIN and COMMIT): a post added between them only adds a
-    // participant, as it would a moment later.
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "reading the people of thread " + std::to_string(thread_id);
+  // Two statements, one round trip each (no BEGIN and COMMIT): a post added between them only adds a
+  // participant, as it would a moment later.
+  return InTransaction<pqxx::nontransaction>(impl_->conn, what, [&](Tx& tx) {
     const pqxx::result thread = tx.exec_params(
         "SELECT c.slug, lower(t.author_address) FROM threads t JOIN categories c ON c.id = t.category_id "
         "WHERE t.id = $1",
@@ -164,9 +164,7 @@ base::Result<std::optional<ThreadAudience>> Store::FindThreadAudience(int64_t th
       audience.participants.push_back(row[0].as<std::string>());
     }
     return std::optional<ThreadAudience>(std::move(audience));
-  } catch (const std::exception& e) {
-    return FromException(e, "reading the people of thread " + std::to_string(thread_id));
-  }
+  });
 }
 
 base::Result<std::vector<ClaimedMail>> Store::ClaimDue(int limit, std::chrono::milliseconds lease) {
@@ -174,12 +172,9 @@ base::Result<std::vector<ClaimedMail>> Store::ClaimDue(int limit, std::chrono::m
 }
 
 base::Result<int64_t> Store::PendingOutboxRows() {
-  try {
-    pqxx::nontransaction tx(impl_->conn);
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "counting pending outbox rows", [&](Tx& tx) {
     return tx.exec1("SELECT count(*) FROM outbox WHERE status = 'pending'")[0].as<int64_t>();
-  } catch (const std::exception& e) {
-    return FromException(e, "counting pending outbox rows");
-  }
+  });
 }
 
 namespace {
@@ -270,36 +265,28 @@ base::Status Store::SavePayloads(const std::vector<std::pair<int64_t, std::strin
       h += kHex[c & 15];
     }
   }
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "saving the messages of " + std::to_string(payloads.size()) + " outbox row(s)";
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) {
     tx.exec_params(
         "UPDATE outbox t SET payload = decode(p.hex, 'hex') FROM unnest($1::bigint[], $2::text[]) AS p(id, "
         "hex) "
         "WHERE t.id = p.id AND t.status = 'pending'",
         IntArray(ids), TextArray(hex));
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "saving the messages of " + std::to_string(payloads.size()) + " outbox row(s)");
-  }
+  });
 }
 
 base::Status Store::RecordOutcomes(const std::vector<OutboxOutcome>& outcomes) {
   if (outcomes.empty()) return {};
-  try {
-    pqxx::work tx(impl_->conn);
-    RecordIn(tx, outcomes);
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "recording the fates of " + std::to_string(outcomes.size()) + " outbox row(s)");
-  }
+  const std::string what = "recording the fates of " + std::to_string(outcomes.size()) + " outbox row(s)";
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) { RecordIn(tx, outcomes); });
 }
 
 base::Result<std::vector<ClaimedMail>> Store::RecordOutcomesAndClaim(const std::vector<OutboxOutcome>& outcomes,
                                                                      int limit, std::chrono::milliseconds lease) {
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = outcomes.empty() ? "claiming due outbox rows"
+                                            : "recording the fates of " + std::to_string(outcomes.size()) +
+                                                  " outbox row(s) and claiming due ones";
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) {
     RecordIn(tx, outcomes);
     // This session's owner lock: taken on the first claim, and again when the session is not the one that
     // took it (libpqxx reconnected after a lost connection, whose lock PostgreSQL dropped — and whose
@@ -317,13 +304,8 @@ base::Result<std::vector<ClaimedMail>> Store::RecordOutcomesAndClaim(const std::
          tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()), impl_->claim_owner)) {
       out.push_back(ReadClaimed(row));
     }
-    tx.commit();
     return out;
-  } catch (const std::exception& e) {
-    return FromException(e, outcomes.empty() ? "claiming due outbox rows"
-                                             : "recording the fates of " + std::to_string(outcomes.size()) +
-                                                   " outbox row(s) and claiming due ones");
-  }
+  });
 }
 
 base::Status Store::SavePayload(int64_t id, const std::string& payload) {
@@ -394,8 +376,8 @@ base::Result<std::optional<std::chrono::milliseconds>> Store::LoopPause(const st
                                                                        const LoopBreakerLimits& limits) {
   const size_t at = address.rfind('@');
   const std::string domain = at == std::string::npos ? std::string() : address.substr(at + 1);
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  const std::string what = "checking the loop breaker of " + address;
+  return InTransaction<pqxx::read_transaction>(impl_->conn, what, [&](Tx& tx) {
     const pqxx::result r =
         tx.exec_params(kLoopPauseSql, address, domain, std::max(limits.address_threshold, 1),
                        std::max(limits.domain_threshold, 1),
@@ -403,25 +385,21 @@ base::Result<std::optional<std::chrono::milliseconds>> Store::LoopPause(const st
                        static_cast<int64_t>(limits.window.count()), static_cast<int64_t>(limits.cooldown.count()));
     if (r.empty()) return std::optional<std::chrono::milliseconds>();
     return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(r[0][0].as<int64_t>()));
-  } catch (const std::exception& e) {
-    return FromException(e, "checking the loop breaker of " + address);
-  }
+  });
 }
 
 base::Result<bool> Store::IsSuppressed(const std::string& address, double threshold) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  const std::string what = "looking up the bounce score of " + address;
+  return InTransaction<pqxx::read_transaction>(impl_->conn, what, [&](Tx& tx) {
     return !tx.exec_params("SELECT 1 FROM suppressions WHERE address = lower($1) AND bounce_score >= $2",
                            address, threshold)
                 .empty();
-  } catch (const std::exception& e) {
-    return FromException(e, "looking up the bounce score of " + address);
-  }
+  });
 }
 
 base::Status Store::RetryOutbox(int64_t id) {
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "requeueing outbox row " + std::to_string(id);
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) -> base::Status {
     const pqxx::result r = tx.exec_params("SELECT status FROM outbox WHERE id = $1 FOR UPDATE", id);
     if (r.empty() || r[0][0].as<std::string>() == "pending") {
       return base::Error{
@@ -432,34 +410,23 @@ base::Status Store::RetryOutbox(int64_t id) {
         "UPDATE outbox SET status = 'pending', next_attempt_at = now(), attempts = 0, requeued_at = now(), "
         "sent_at = NULL, bounced_at = NULL, claim_owner = NULL WHERE id = $1",
         id);
-    tx.commit();
     return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "requeueing outbox row " + std::to_string(id));
-  }
+  });
 }
 
 base::Status Store::MarkBounced(int64_t outbox_id, const std::string& reason, bool hard) {
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "marking outbox row " + std::to_string(outbox_id) + " bounced";
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) {
     const std::string recipient = SetBounced(tx, outbox_id, BounceReason(hard, reason));
     if (!recipient.empty()) RecordBounces(tx, {BounceDraft{recipient, hard, reason}});
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "marking outbox row " + std::to_string(outbox_id) + " bounced");
-  }
+  });
 }
 
 base::Result<bool> Store::ClearSuppression(const std::string& address) {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "clearing the bounce score of " + address, [&](Tx& tx) {
     const pqxx::result r = tx.exec_params("DELETE FROM suppressions WHERE address = lower($1)", address);
-    tx.commit();
     return r.affected_rows() > 0;
-  } catch (const std::exception& e) {
-    return FromException(e, "clearing the bounce score of " + address);
-  }
+  });
 }
 
 }  // namespace forum

@@ -8,20 +8,17 @@ namespace forum {
 
 base::Status Store::NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                                 const std::string& owner) {
-  try {
-    // One simple-query round trip: an explicit transaction whose commit does not wait for the WAL flush
-    // (SET LOCAL), so noting each message costs no disk wait even with synchronous_commit on.
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "noting the message mailbox " + mailbox + " works on";
+  // One simple-query round trip: an explicit transaction whose commit does not wait for the WAL flush
+  // (SET LOCAL), so noting each message costs no disk wait even with synchronous_commit on.
+  return InTransaction<pqxx::nontransaction>(impl_->conn, what, [&](Tx& tx) {
     const std::string validity = std::to_string(uidvalidity);
     tx.exec("BEGIN; SET LOCAL synchronous_commit TO off; UPDATE mailbox_state SET "
             "crashed_uid = CASE WHEN working_uidvalidity IS DISTINCT FROM " + validity +
             " THEN NULL ELSE crashed_uid END, working_uidvalidity = " + validity +
             ", working_uid = " + (uid == 0 ? "NULL" : std::to_string(uid)) + ", working_owner = " + tx.quote(owner) +
             " WHERE mailbox = " + tx.quote(mailbox) + "; COMMIT");
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "noting the message mailbox " + mailbox + " works on");
-  }
+  });
 }
 
 base::Result<std::optional<CrashedWork>> Store::TakeCrashedWork(const std::string& mailbox, uint32_t uidvalidity,
@@ -31,8 +28,8 @@ base::Result<std::optional<CrashedWork>> Store::TakeCrashedWork(const std::strin
                            mailbox, static_cast<int64_t>(uidvalidity), uid)
                 .empty();
   };
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "reading what a crash left in mailbox " + mailbox;
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) {
     const pqxx::result r = tx.exec_params(
         "SELECT working_uid, working_owner IS DISTINCT FROM $3, crashed_uid, crashed_deaths FROM mailbox_state "
         "WHERE mailbox = $1 AND working_uidvalidity = $2 FOR UPDATE",
@@ -59,16 +56,14 @@ base::Result<std::optional<CrashedWork>> Store::TakeCrashedWork(const std::strin
     }
     if (changed) {
       tx.exec_params(
-          "UPDATE mailbox_state SET crashed_uid = $2, crashed_deaths = $3, working_uid = NULL, working_owner = $4 "
+          "UPDATE mailbox_state SET crashed_uid = $2, crashed_deaths = $3, working_uid = NULL, working_owner "
+          "= $4 "
           "WHERE mailbox = $1",
           mailbox, crashed_uid, deaths, owner);
-      tx.commit();
     }
     if (!crashed_uid) return std::optional<CrashedWork>();
     return std::optional<CrashedWork>(CrashedWork{static_cast<uint32_t>(*crashed_uid), deaths});
-  } catch (const std::exception& e) {
-    return FromException(e, "reading what a crash left in mailbox " + mailbox);
-  }
+  });
 }
 
 }  // namespace forum

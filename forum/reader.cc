@@ -132,6 +132,18 @@ struct Reader::Impl {
     return error;
   }
 
+  // Transact for the methods of Reader: the session is set up first when it
+  // needs to be, and an exception becomes Fail(e, what).
+  template <typename Transaction, typename Body>
+  auto Run(const std::string& what, Body&& body) {
+    return Transact<Transaction>(
+        conn,
+        [this] {
+          if (needs_setup) Setup();
+        },
+        std::forward<Body>(body), [this, &what](const std::exception& e) { return Fail(e, what); });
+  }
+
   Connection conn;
   bool needs_setup = true;
   std::vector<std::string> prepared;
@@ -181,38 +193,23 @@ base::Status Reader::CheckConnection() {
 }
 
 base::Status Reader::Ping() {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
-    tx.exec("SELECT 1");
-    return {};
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "pinging the database");
-  }
+  return impl_->Run<pqxx::nontransaction>("pinging the database", [&](Tx& tx) { tx.exec("SELECT 1"); });
 }
 
 base::Result<std::optional<UnsubscribeTarget>> Reader::FindUnsubscribeTarget(int64_t outbox_id) {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::read_transaction tx(impl_->conn);
-    return ReadUnsubscribeTarget(tx, outbox_id);
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "reading outbox row " + std::to_string(outbox_id));
-  }
+  return impl_->Run<pqxx::read_transaction>("reading outbox row " + std::to_string(outbox_id),
+                                            [&](Tx& tx) { return ReadUnsubscribeTarget(tx, outbox_id); });
 }
 
 base::Result<bool> Reader::MayUnsubscribe() {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::read_transaction tx(impl_->conn);
+  return impl_->Run<pqxx::read_transaction>("checking the privilege to unsubscribe", [&](Tx& tx) {
     return tx.exec1("SELECT has_function_privilege('mailforum_unsubscribe(text, text, text)', 'EXECUTE')")[0]
         .as<bool>();
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "checking the privilege to unsubscribe");
-  }
+  });
 }
 
 base::Status Reader::Unsubscribe(const std::string& address, const std::string& scope) {
+  // Not Run: a missing privilege gets its own advice.
   try {
     if (impl_->needs_setup) impl_->Setup();
     // The session is read-only; this one transaction is not (its one write goes through the function).
@@ -261,9 +258,7 @@ std::vector<MailboxReport> ReportMailboxes(const ServiceHealth& health, const st
 }
 
 base::Result<ServiceHealth> Reader::Health(double suppress_score) {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  return impl_->Run<pqxx::nontransaction>("reading the service's health", [&](Tx& tx) {
     // One statement: the mailboxes as rows, the outbox and suppression figures on every row (and on a
     // row of NULL mailbox when there is no mailbox yet).
     const pqxx::result rows = tx.exec_params(
@@ -300,15 +295,11 @@ base::Result<ServiceHealth> Reader::Health(double suppress_score) {
       health.mailboxes.push_back(std::move(m));
     }
     return health;
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "reading the service's health");
-  }
+  });
 }
 
 base::Result<std::vector<CategoryView>> Reader::PublicCategories() {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  return impl_->Run<pqxx::nontransaction>("listing the categories", [&](Tx& tx) {
     const pqxx::result r = tx.exec_prepared(impl_->Prepared(
         "mf_categories",
         "SELECT slug, name, description, thread_count FROM categories WHERE public ORDER BY name, slug"));
@@ -316,15 +307,11 @@ base::Result<std::vector<CategoryView>> Reader::PublicCategories() {
     out.reserve(r.size());
     for (const auto& row : r) out.push_back(ReadCategory(row));
     return out;
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "listing the categories");
-  }
+  });
 }
 
 base::Result<std::optional<CategoryView>> Reader::PublicCategory(const std::string& slug) {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  return impl_->Run<pqxx::nontransaction>("reading a category", [&](Tx& tx) {
     const pqxx::result r = tx.exec_prepared(
         impl_->Prepared(
             "mf_category",
@@ -332,9 +319,7 @@ base::Result<std::optional<CategoryView>> Reader::PublicCategory(const std::stri
         slug);
     if (r.empty()) return std::optional<CategoryView>();
     return std::optional<CategoryView>(ReadCategory(r[0]));
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "reading a category");
-  }
+  });
 }
 
 base::Result<ThreadListPage> Reader::ListThreads(const ThreadQuery& query) {
@@ -369,9 +354,7 @@ base::Result<ThreadListPage> Reader::ListThreads(const ThreadQuery& query) {
   const std::string sql = std::string("SELECT ") + kItemColumns +
                           " FROM threads t JOIN categories c ON c.id = t.category_id WHERE " + where +
                           " ORDER BY t.last_post_at DESC, t.id DESC LIMIT $1::int4";
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  return impl_->Run<pqxx::nontransaction>("listing threads", [&](Tx& tx) {
     const pqxx::result r =
         tx.exec_prepared(impl_->Prepared(name, sql), pqxx::prepare::make_dynamic_params(params));
     ThreadListPage page;
@@ -384,15 +367,11 @@ base::Result<ThreadListPage> Reader::ListThreads(const ThreadQuery& query) {
       page.threads.push_back(ReadItem(row));
     }
     return page;
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "listing threads");
-  }
+  });
 }
 
 base::Result<std::optional<ThreadView>> Reader::GetThread(int64_t id) {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  return impl_->Run<pqxx::nontransaction>("reading thread " + std::to_string(id), [&](Tx& tx) {
     // Three statements, each its own snapshot: the posts are read after the
     // thread, so they are never older than its changed_at says.
     const pqxx::result t = tx.exec_prepared(
@@ -451,15 +430,12 @@ base::Result<std::optional<ThreadView>> Reader::GetThread(int64_t id) {
       }
     }
     return std::optional<ThreadView>(std::move(view));
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "reading thread " + std::to_string(id));
-  }
+  });
 }
 
 base::Result<std::optional<Timestamp>> Reader::ThreadChangedAt(int64_t id) {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what = "reading when thread " + std::to_string(id) + " changed";
+  return impl_->Run<pqxx::nontransaction>(what, [&](Tx& tx) {
     const pqxx::result r = tx.exec_prepared(
         impl_->Prepared(
             "mf_changed_at",
@@ -469,15 +445,13 @@ base::Result<std::optional<Timestamp>> Reader::ThreadChangedAt(int64_t id) {
         id);
     if (r.empty()) return std::optional<Timestamp>();
     return std::optional<Timestamp>(FromMicros(r[0][0].as<int64_t>()));
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "reading when thread " + std::to_string(id) + " changed");
-  }
+  });
 }
 
 base::Result<std::optional<AttachmentContent>> Reader::GetAttachment(int64_t post_id, int position) {
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  const std::string what =
+      "reading attachment " + std::to_string(position) + " of post " + std::to_string(post_id);
+  return impl_->Run<pqxx::nontransaction>(what, [&](Tx& tx) {
     const pqxx::result r = tx.exec_prepared(
         impl_->Prepared("mf_attachment",
                         "SELECT pa.filename, pa.content_type, a.content FROM post_attachments pa "
@@ -489,10 +463,7 @@ base::Result<std::optional<AttachmentContent>> Reader::GetAttachment(int64_t pos
     const pqxx::binarystring bytes(r[0][2]);
     return std::optional<AttachmentContent>(
         AttachmentContent{r[0][0].as<std::string>(), r[0][1].as<std::string>(), bytes.str()});
-  } catch (const std::exception& e) {
-    return impl_->Fail(
-        e, "reading attachment " + std::to_string(position) + " of post " + std::to_string(post_id));
-  }
+  });
 }
 
 base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
@@ -575,9 +546,7 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
       "p.id "
       "LIMIT 1) best "
       "ON true ORDER BY h.rank DESC, h.last_post_at DESC, h.id DESC";
-  try {
-    if (impl_->needs_setup) impl_->Setup();
-    pqxx::nontransaction tx(impl_->conn);
+  return impl_->Run<pqxx::nontransaction>("searching", [&](Tx& tx) {
     const pqxx::row queries = tx.exec_prepared1(
         impl_->Prepared("mf_search_query",
                         "SELECT websearch_to_tsquery(s.cfg, $1)::text, "
@@ -601,9 +570,7 @@ base::Result<SearchResults> Reader::Search(const SearchQuery& query) {
       results.hits.push_back(std::move(hit));
     }
     return results;
-  } catch (const std::exception& e) {
-    return impl_->Fail(e, "searching");
-  }
+  });
 }
 
 base::Status Reader::Listen() {

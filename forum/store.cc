@@ -101,20 +101,17 @@ base::Result<std::unique_ptr<Store>> Store::Connect(const std::string& dsn) {
 }
 
 base::Result<int> Store::SchemaVersion() {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "reading the schema version", [&](Tx& tx) {
     auto exists = tx.exec1("SELECT to_regclass('public.schema_migrations') IS NOT NULL");
     if (!exists[0].as<bool>()) return 0;
     auto row = tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations");
-    tx.commit();
     return row[0].as<int>();
-  } catch (const std::exception& e) {
-    return FromException(e, "reading the schema version");
-  }
+  });
 }
 
 base::Result<std::vector<int>> Store::Migrate() {
   std::vector<int> applied;
+  // Not InTransaction: one transaction per migration, under a lock.
   try {
     for (const Migration& m : Migrations()) {
       pqxx::work tx(impl_->conn);
@@ -161,8 +158,7 @@ base::Status Store::CheckSchema() {
 }
 
 base::Status Store::SyncCategories(const std::vector<Category>& categories) {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "synchronising categories", [&](Tx& tx) {
     for (const Category& c : categories) {
       tx.exec_params(
           "INSERT INTO categories (slug, name, description, public) VALUES ($1, $2, $3, $4) "
@@ -170,31 +166,23 @@ base::Status Store::SyncCategories(const std::vector<Category>& categories) {
           "public = excluded.public",
           c.slug, c.name, c.description, c.is_public);
     }
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "synchronising categories");
-  }
+  });
 }
 
 base::Result<std::vector<Category>> Store::ListCategories() {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "listing categories", [&](Tx& tx) {
     std::vector<Category> out;
     for (const auto& row : tx.exec("SELECT slug, name, description, public FROM categories ORDER BY slug")) {
       out.push_back(Category{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                              row[3].as<bool>()});
     }
-    tx.commit();
     return out;
-  } catch (const std::exception& e) {
-    return FromException(e, "listing categories");
-  }
+  });
 }
 
 base::Status Store::SetSearchLanguage(const std::string& regconfig) {
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "setting the search language to '" + regconfig + "'";
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) -> base::Status {
     pqxx::row configs;
     try {
       configs =
@@ -209,10 +197,7 @@ base::Status Store::SetSearchLanguage(const std::string& regconfig) {
       }
       throw;
     }
-    if (configs[0].as<int64_t>() == configs[1].as<int64_t>()) {
-      tx.commit();
-      return {};
-    }
+    if (configs[0].as<int64_t>() == configs[1].as<int64_t>()) return {};
     // Writers wait until the re-index commits, so that no post is indexed
     // with the old configuration behind its back; readers go on.
     tx.exec("LOCK TABLE threads, posts IN SHARE ROW EXCLUSIVE MODE");
@@ -222,18 +207,14 @@ base::Status Store::SetSearchLanguage(const std::string& regconfig) {
         "UPDATE threads SET search = mailforum_thread_search(id, subject), "
         "subject_search = mailforum_subject_search(subject)");
     tx.exec("SELECT pg_notify('mailforum_changes', '0')");
-    tx.commit();
     return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "setting the search language to '" + regconfig + "'");
-  }
+  });
 }
 
 base::Result<int> Store::FillReplyAddresses(const std::function<std::string(int64_t thread_id)>& address_for,
                                             int limit) {
   if (limit <= 0) return 0;
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "filling in reply addresses", [&](Tx& tx) {
     const pqxx::result missing = tx.exec_params(
         "SELECT id FROM threads WHERE reply_address IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         limit);
@@ -256,11 +237,8 @@ base::Result<int> Store::FillReplyAddresses(const std::function<std::string(int6
         "address) "
         "WHERE t.id = f.id",
         ids + "}", TextArray(addresses));
-    tx.commit();
     return filled;
-  } catch (const std::exception& e) {
-    return FromException(e, "filling in reply addresses");
-  }
+  });
 }
 
 }  // namespace forum

@@ -1,5 +1,6 @@
-// Private to forum/: the state behind forum::Store and the conversion of
-// libpqxx exceptions, shared by the .cc files that implement Store.
+// Private to forum/: the state behind forum::Store, shared by the .cc files
+// that implement Store (the conversion of libpqxx exceptions and the
+// transactions are transaction.h's).
 #ifndef MAILFORUM_FORUM_STORE_INTERNAL_H_
 #define MAILFORUM_FORUM_STORE_INTERNAL_H_
 
@@ -15,6 +16,7 @@
 #include "forum/connection.h"
 #include "forum/store.h"
 #include "forum/subscriptions.h"
+#include "forum/transaction.h"
 
 namespace forum {
 
@@ -34,20 +36,6 @@ struct Store::Impl {
   // The outbox claim owner this connection holds the advisory lock of (outbox_store.cc); 0: none yet.
   int claim_owner = 0;
 };
-
-// Converts an exception thrown by libpqxx into an Error saying what we were
-// doing: kTransient for lost connections, serialization failures, deadlocks
-// and server shutdown; kInternal otherwise.
-base::Error FromException(const std::exception& e, const std::string& what);
-
-// Throws pqxx::broken_connection when the server has already closed `conn`
-// (ended the session, restarted) as far as its socket tells, without a round
-// trip: it reads what is waiting (notifications go to their receivers). A
-// connection that may have sat idle across a break is checked before its
-// first query, so that it is replaced before the work starts rather than
-// failing it (and, for the lock methods, so that a lost session lock is
-// noticed at once).
-void ThrowIfClosed(pqxx::connection_base& conn);
 
 // Runs `sql` with `args` inside `tx` as the prepared statement `name` of
 // its connection (libpqxx 6 registers it at its first use in a session, and

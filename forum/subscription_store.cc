@@ -40,14 +40,10 @@ std::optional<UnsubscribeTarget> ReadUnsubscribeTarget(pqxx::transaction_base& t
 
 base::Status Store::Unsubscribe(const std::string& address, const std::string& scope,
                                 UnsubscribeSource source) {
-  try {
-    pqxx::work tx(impl_->conn);
+  const std::string what = "unsubscribing " + address + " from " + DescribeScope(scope);
+  return InTransaction<pqxx::work>(impl_->conn, what, [&](Tx& tx) {
     ApplySubscriptionChange(tx, {SubscriptionChange::Action::kUnsubscribe, address, scope, source});
-    tx.commit();
-    return {};
-  } catch (const std::exception& e) {
-    return FromException(e, "unsubscribing " + address + " from " + DescribeScope(scope));
-  }
+  });
 }
 
 std::vector<Unsubscription> ReadUnsubscriptions(pqxx::transaction_base& tx, const std::string& address,
@@ -64,32 +60,22 @@ std::vector<Unsubscription> ReadUnsubscriptions(pqxx::transaction_base& tx, cons
 }
 
 base::Result<std::vector<Unsubscription>> Store::ListUnsubscriptions(const std::string& address, int limit) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, "listing unsubscriptions", [&](Tx& tx) {
     return ReadUnsubscriptions(tx, address, limit);
-  } catch (const std::exception& e) {
-    return FromException(e, "listing unsubscriptions");
-  }
+  });
 }
 
 base::Result<int64_t> Store::ClearUnsubscriptions(const std::string& address) {
-  try {
-    pqxx::work tx(impl_->conn);
+  return InTransaction<pqxx::work>(impl_->conn, "clearing the unsubscriptions of " + address, [&](Tx& tx) {
     const pqxx::result r = tx.exec_params("DELETE FROM unsubscriptions WHERE address = lower($1)", address);
-    tx.commit();
     return static_cast<int64_t>(r.affected_rows());
-  } catch (const std::exception& e) {
-    return FromException(e, "clearing the unsubscriptions of " + address);
-  }
+  });
 }
 
 base::Result<std::optional<UnsubscribeTarget>> Store::FindUnsubscribeTarget(int64_t outbox_id) {
-  try {
-    pqxx::read_transaction tx(impl_->conn);
-    return ReadUnsubscribeTarget(tx, outbox_id);
-  } catch (const std::exception& e) {
-    return FromException(e, "reading outbox row " + std::to_string(outbox_id));
-  }
+  const std::string what = "reading outbox row " + std::to_string(outbox_id);
+  return InTransaction<pqxx::read_transaction>(impl_->conn, what,
+                                               [&](Tx& tx) { return ReadUnsubscribeTarget(tx, outbox_id); });
 }
 
 }  // namespace forum
