@@ -250,7 +250,7 @@ std::string RouteText(const RouteReport& r) {
   out += Field("subject", Quoted(item.subject));
   out += Field("size", std::to_string(item.size) + " bytes");
   out += Field("classification",
-               item.classification +
+               std::string(forum::Name(item.classification)) +
                    (r.classification_why.empty() ? "" : " (" + Printable(r.classification_why) + ")"));
   if (r.rules_consulted) {
     out += Field("DMARC", r.dmarc + " (trusted Authentication-Results only)");
@@ -333,13 +333,14 @@ std::string RouteJson(const RouteReport& r) {
                      {"queued", s.skipped.empty()},
                      {"skipped", NullIfEmpty(s.skipped)}});
   }
+  const std::string_view classification = forum::Name(item.classification);
   return Dump({{"mailbox", r.mailbox},
                {"message_id", NullIfEmpty(item.message_id)},
                {"message_key", item.message_key},
                {"from", item.from_address},
                {"subject", item.subject},
                {"size", item.size},
-               {"classification", {{"kind", item.classification}, {"why", r.classification_why}}},
+               {"classification", {{"kind", classification}, {"why", r.classification_why}}},
                {"rules_consulted", r.rules_consulted},
                {"dmarc", r.rules_consulted ? json(r.dmarc) : json(nullptr)},
                {"rules", rules},

@@ -23,7 +23,7 @@ RouteReport NewThreadReport() {
   r.item.from_address = "alice@example.com";
   r.item.subject = "VPN down";
   r.item.size = 120;
-  r.item.classification = "normal";
+  r.item.classification = forum::Classification::kNormal;
   r.item.outcome = forum::Outcome::kPosted;
   r.item.rule = "it";
   r.item.reason = "new thread";
@@ -111,7 +111,7 @@ TEST(RouteTextTest, DuplicateAndSkippedMailAreExplained) {
 TEST(RouteTextTest, MachineMailSaysTheRulesWereNotConsulted) {
   RouteReport r;
   r.mailbox = "help";
-  r.item.classification = "auto_reply";
+  r.item.classification = forum::Classification::kAutoReply;
   r.item.outcome = forum::Outcome::kMachine;
   r.item.reason = "Auto-Submitted: auto-replied";
   r.classification_why = "Auto-Submitted: auto-replied";

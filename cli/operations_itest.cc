@@ -61,7 +61,7 @@ forum::InboundItem Item(uint32_t uid, const std::string& message_id, const std::
   item.message_key = message_id + " " + from;
   item.subject = subject;
   item.size = 500;
-  item.classification = "normal";
+  item.classification = forum::Classification::kNormal;
   item.outcome = outcome;
   return item;
 }
@@ -132,7 +132,7 @@ class OperationsTest : public ::testing::Test {
 
     forum::InboundItem bounce =
         Item(6, "b1@mx.example", "mailer-daemon@mx.example", "Undelivered Mail", forum::Outcome::kMachine);
-    bounce.classification = "bounce";
+    bounce.classification = forum::Classification::kBounce;
     bounce.reason = "delivery status notification";
     bounce.bounces = {{"alice@example.com", false, "mailboxfull"}};
     // Sent to the return path of the acknowledgement: only such a bounce scores (issue 8 item 4).

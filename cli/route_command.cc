@@ -21,7 +21,7 @@ namespace {
 // The rules Decide tried, with forum::ExplainMatch's reasons, up to the first that matched.
 void ExplainRules(const engine::PipelineConfig& pipeline, const mail::Message& m, RouteReport& report) {
   report.dmarc = std::string(mail::DmarcVerdictName(mail::TrustedDmarc(m, pipeline.trusted_authserv_ids)));
-  const forum::RuleFacts facts{m, report.item.classification, report.dmarc};
+  const forum::RuleFacts facts{m, forum::Name(report.item.classification), report.dmarc};
   for (const forum::Rule& rule : pipeline.rules) {
     const bool matched = !rule.match || forum::Matches(*rule.match, facts);
     report.rules.push_back({rule.name, rule.line, std::string(forum::RuleActionName(rule.action)), matched,

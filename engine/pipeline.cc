@@ -229,6 +229,23 @@ void Queue(forum::InboundItem& item, const PipelineConfig& config, const char* k
   item.outbox.push_back({kind, lower});
 }
 
+// The forum's record of what the classifier found (the same five kinds).
+forum::Classification ClassificationOf(mail::MessageKind kind) {
+  switch (kind) {
+    case mail::MessageKind::kNormal:
+      return forum::Classification::kNormal;
+    case mail::MessageKind::kAutoReply:
+      return forum::Classification::kAutoReply;
+    case mail::MessageKind::kBounce:
+      return forum::Classification::kBounce;
+    case mail::MessageKind::kFeedback:
+      return forum::Classification::kFeedback;
+    case mail::MessageKind::kDeliveryNotice:
+      return forum::Classification::kDeliveryNotice;
+  }
+  return forum::Classification::kNormal;
+}
+
 // Queues a notice of `kind` ("acknowledgement" or "rejection") to the
 // sender, with the per-address interval `min_interval` and the hourly caps.
 // Anyone can write any From: a notice to a sender without a trusted DMARC
@@ -380,7 +397,7 @@ forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessa
   item.size = fetched.size != 0 ? fetched.size : fetched.raw.size();
   // Poison has no trustworthy Message-ID: the raw bytes are its identity.
   item.message_key = MessageKey("", "", fetched.raw);
-  item.classification = "normal";
+  item.classification = forum::Classification::kNormal;
   item.outcome = forum::Outcome::kQuarantined;
   item.reason = reason;
   item.raw = fetched.raw;
@@ -420,7 +437,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   item.message_key = MessageKey(m.message_id, item.from_address, fetched.raw);
 
   const mail::Classification kind = mail::Classify(m);
-  item.classification = std::string(mail::MessageKindName(kind.kind));
+  item.classification = ClassificationOf(kind.kind);
   // A message to a signed unsubscribe address is an unsubscription and
   // nothing else, whatever it says (a mail client's "Unsubscribe" sends
   // one; Apple Mail marks it as automatic). Bounces go to the return path.
@@ -465,7 +482,8 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   // From address is its owner's (thread commands, PostDraft::author_verified).
   const mail::DmarcEvidence proof = mail::ReadTrustedDmarc(m, config.trusted_authserv_ids);
   const std::string dmarc(mail::DmarcVerdictName(proof.verdict));
-  const forum::Rule* rule = forum::FirstMatch(config.rules, forum::RuleFacts{m, item.classification, dmarc});
+  const forum::Rule* rule =
+      forum::FirstMatch(config.rules, forum::RuleFacts{m, forum::Name(item.classification), dmarc});
   if (rule == nullptr) {
     item.outcome = forum::Outcome::kIgnored;
     item.reason = "no rule matched";

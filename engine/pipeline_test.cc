@@ -458,7 +458,7 @@ TEST_F(PipelineTest, ABounceToOurReturnPathNamesItsOutboxRow) {
   const std::string verp = mail::VerpAddress(kBounceTemplate, 4242, kKey);
   const auto item = MustDecide(Dsn(verp, "gone@example.org", "5.1.1"), forum_);
   EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
-  EXPECT_EQ(item.classification, "bounce");
+  EXPECT_EQ(item.classification, forum::Classification::kBounce);
   EXPECT_EQ(item.bounced_outbox_id, 4242);
   ASSERT_EQ(item.bounces.size(), 1u);
   EXPECT_EQ(item.bounces[0].address, "gone@example.org");
@@ -494,7 +494,7 @@ TEST_F(PipelineTest, AnAutoReplyToANotificationMakesNoPostAndNoMail) {
                          "Auto-Submitted: auto-replied\r\nIn-Reply-To: <post.1.abcd@example.com>\r\n"),
                  forum_);
   EXPECT_EQ(item.outcome, forum::Outcome::kMachine);
-  EXPECT_EQ(item.classification, "auto_reply");
+  EXPECT_EQ(item.classification, forum::Classification::kAutoReply);
   EXPECT_FALSE(item.post.has_value());
   EXPECT_TRUE(item.outbox.empty());
   EXPECT_FALSE(item.bounced_outbox_id.has_value());
@@ -506,7 +506,7 @@ TEST_F(PipelineTest, ForgedBouncesToOurAddressChangeNoScoreAndSayWhatTheyClaimed
   for (const std::string to : {"help@example.com", "help+notatoken@example.com", "bounces+17@example.com"}) {
     const auto item = MustDecide(Dsn(to, "IT-Team@example.com", "5.1.1"), forum_);
     EXPECT_EQ(item.outcome, forum::Outcome::kMachine) << to;
-    EXPECT_EQ(item.classification, "bounce") << to;
+    EXPECT_EQ(item.classification, forum::Classification::kBounce) << to;
     EXPECT_FALSE(item.bounced_outbox_id.has_value()) << to;
     EXPECT_TRUE(item.bounces.empty()) << to;
     EXPECT_NE(item.reason.find("bounce not addressed to a return path of ours: no score changed"),

@@ -57,7 +57,7 @@ void ReportDecided(const std::string& mailbox, const forum::InboundItem& item,
                                     post,
                                     {"outcome", outcome_name},
                                     {"rule", item.rule},
-                                    {"classification", item.classification},
+                                    {"classification", forum::Name(item.classification)},
                                     {"duration_ms", ms}});
 }
 

@@ -25,7 +25,7 @@ class AdminStoreTest : public ScratchStoreTest {
     item.message_id = message_id;
     item.from_address = "alice@example.com";
     item.message_key = message_id + " alice@example.com";
-    item.classification = "normal";
+    item.classification = Classification::kNormal;
     item.outcome = outcome;
     item.reason = outcome == Outcome::kQuarantined ? "rule hold" : "new thread";
     item.raw = "Subject: x\r\n\r\nbody\r\n";

@@ -28,6 +28,16 @@ enum class Outcome {
 };
 std::string_view OutcomeName(Outcome outcome);
 
+// What kind of mail an inbound message is (mail/classifier.h decides;
+// inbound_messages.classification holds Name's text).
+enum class Classification { kNormal, kAutoReply, kBounce, kFeedback, kDeliveryNotice };
+
+// "normal", "auto_reply", "bounce", "feedback" or "delivery_notice".
+std::string_view Name(Classification classification);
+
+// The Classification `name` (Name's text) stands for; nullopt for any other text.
+std::optional<Classification> ParseClassification(std::string_view name);
+
 // A file attached to a post.
 struct AttachmentDraft {
   std::string filename;
@@ -116,7 +126,7 @@ struct InboundItem {
   std::string from_address;
   std::string subject;
   uint64_t size = 0;
-  std::string classification;  // "normal", "auto_reply", "bounce", "feedback", "delivery_notice"
+  Classification classification = Classification::kNormal;
   Outcome outcome = Outcome::kIgnored;
   std::string rule;            // the rule that decided ("" when none)
   std::string reason;          // why, for people (trace, quarantine list)

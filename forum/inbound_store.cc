@@ -232,7 +232,7 @@ int64_t WriteInboundRow(pqxx::transaction_base& tx, const InboundItem& item, con
     return tx
         .exec_params1(sql, item.mailbox, static_cast<int64_t>(item.uidvalidity),
                       static_cast<int64_t>(item.uid), item.message_key, item.message_id, item.from_address,
-                      item.subject, static_cast<int64_t>(item.size), item.classification,
+                      item.subject, static_cast<int64_t>(item.size), std::string(Name(item.classification)),
                       std::string(OutcomeName(result.outcome)), item.rule, item.reason,
                       result.post_id.value_or(0), keep_raw, Bytes(keep_raw ? item.raw : std::string()),
                       item.tied_to_ours, id...)[0]
@@ -250,9 +250,10 @@ constexpr size_t kInboundRowValues = 14;
 void DeferInboundRow(InboundRows& rows, const InboundItem& item, const RecordResult& result) {
   for (std::string value :
        {item.mailbox, std::to_string(item.uidvalidity), std::to_string(item.uid), item.message_key,
-        item.message_id, item.from_address, item.subject, std::to_string(item.size), item.classification,
-        std::string(OutcomeName(result.outcome)), item.rule, item.reason,
-        std::to_string(result.post_id.value_or(0)), std::string(item.tied_to_ours ? "t" : "f")}) {
+        item.message_id, item.from_address, item.subject, std::to_string(item.size),
+        std::string(Name(item.classification)), std::string(OutcomeName(result.outcome)), item.rule,
+        item.reason, std::to_string(result.post_id.value_or(0)),
+        std::string(item.tied_to_ours ? "t" : "f")}) {
     rows.values.push_back(std::move(value));
   }
   ++rows.count;

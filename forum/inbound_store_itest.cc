@@ -27,7 +27,7 @@ class InboundStoreTest : public ScratchStoreTest {
     item.message_key = message_id + " alice@example.com";
     item.subject = "VPN drops";
     item.size = 100;
-    item.classification = "normal";
+    item.classification = Classification::kNormal;
     item.outcome = Outcome::kPosted;
     item.rule = "rest";
     PostDraft post;
@@ -178,7 +178,7 @@ TEST_F(InboundStoreTest, RejectionNoticeOncePerAddressPerDayAndBounceScores) {
 
   InboundItem bounce = Question(4, "b1@mta");
   bounce.outcome = Outcome::kMachine;
-  bounce.classification = "bounce";
+  bounce.classification = Classification::kBounce;
   bounce.post.reset();
   bounce.outbox.clear();
   bounce.bounces = {{"gone@example.com", true, "userunknown"}, {"full@example.com", false, "mailboxfull"}};
@@ -198,7 +198,7 @@ TEST_F(InboundStoreTest, OnlyABounceToOneOfOurRowsScoresAndOnlyItsRecipient) {
     forged.from_address = "mailer-daemon@mta.example";
     forged.message_key = forged.message_id + " mailer-daemon@mta.example";
     forged.outcome = Outcome::kMachine;
-    forged.classification = "bounce";
+    forged.classification = Classification::kBounce;
     forged.post.reset();
     forged.outbox.clear();
     forged.bounces = {{"it-team@example.com", true, "userunknown"},
@@ -212,7 +212,7 @@ TEST_F(InboundStoreTest, OnlyABounceToOneOfOurRowsScoresAndOnlyItsRecipient) {
   InboundItem dsn = Question(5, "dsn5@mta");
   dsn.message_key = "dsn5@mta mailer-daemon@mta.example";
   dsn.outcome = Outcome::kMachine;
-  dsn.classification = "bounce";
+  dsn.classification = Classification::kBounce;
   dsn.post.reset();
   dsn.outbox.clear();
   // It lists the help team too, and the acknowledgement's recipient in capitals.

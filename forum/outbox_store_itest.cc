@@ -260,7 +260,7 @@ TEST_F(OutboxStoreTest, BouncesMarkTheRowAndRaiseTheScoreUntilSuppressed) {
   dsn.uidvalidity = 1;
   dsn.uid = 3;
   dsn.message_key = "dsn@mx alice";
-  dsn.classification = "bounce";
+  dsn.classification = Classification::kBounce;
   dsn.outcome = Outcome::kMachine;
   dsn.bounced_outbox_id = rows[0].id;
   auto recorded = store_->RecordBatch({dsn}, kFixtureDomain);
@@ -318,7 +318,7 @@ TEST_F(OutboxStoreTest, OnlyMachineMailTiedToOursTripsTheLoopBreaker) {
       item.from_address = "person" + std::to_string(i % 3) + "@corp.example";
       item.message_id = "ooo" + std::to_string(first_uid + i) + "@corp.example";
       item.message_key = item.message_id + " " + item.from_address;
-      item.classification = "auto_reply";
+      item.classification = Classification::kAutoReply;
       item.outcome = Outcome::kMachine;
       item.tied_to_ours = tied;
       items.push_back(item);

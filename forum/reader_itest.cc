@@ -52,7 +52,7 @@ class ReaderTest : public ScratchStoreTest {
     item.from_address = author;
     item.message_key = item.message_id + " " + author;
     item.subject = subject;
-    item.classification = "normal";
+    item.classification = Classification::kNormal;
     item.outcome = Outcome::kPosted;
     PostDraft post;
     if (thread != 0) post.thread_id = thread;
@@ -252,7 +252,7 @@ TEST_F(ReaderTest, KeysetPagingReturnsEveryThreadOnce) {
     item.message_id = "batch" + std::to_string(i) + "@client";
     item.from_address = "dave@example.com";
     item.message_key = item.message_id + " dave";
-    item.classification = "normal";
+    item.classification = Classification::kNormal;
     item.outcome = Outcome::kPosted;
     PostDraft post;
     post.category = i % 3 == 0 ? "it" : "general";

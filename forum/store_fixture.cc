@@ -41,7 +41,7 @@ RecordResult ScratchStoreTest::Record(uint32_t uid, const std::string& from, std
   item.message_key = item.message_id + " " + from;
   item.from_address = from;
   item.subject = "VPN drops";
-  item.classification = "normal";
+  item.classification = Classification::kNormal;
   item.outcome = options.outcome;
   item.reason = options.outcome == Outcome::kRejected ? "Only staff may write here." : "";
   if (options.outcome == Outcome::kPosted) {

@@ -103,7 +103,7 @@ class SiteTest : public forum::ScratchStoreTest {
     item.from_address = "alice" + std::to_string(uid_) + "@example.com";
     item.message_key = item.message_id + " " + item.from_address;
     item.subject = subject;
-    item.classification = "normal";
+    item.classification = forum::Classification::kNormal;
     item.outcome = forum::Outcome::kPosted;
     forum::PostDraft post;
     if (thread != 0) post.thread_id = thread;
