@@ -104,7 +104,8 @@ class OperationsTest : public ::testing::Test {
     post.author_address = "alice@example.com";
     post.body = "My VPN drops every hour.";
     question.post = post;
-    question.outbox = {{"acknowledgement", "alice@example.com"}, {"notification", "it-team@example.com"}};
+    question.outbox = {{forum::OutboxKind::kAcknowledgement, "alice@example.com"},
+                       {forum::OutboxKind::kNotification, "it-team@example.com"}};
     thread_id_ = *Record(**store, question).thread_id;
 
     forum::InboundItem answer =
@@ -127,7 +128,7 @@ class OperationsTest : public ::testing::Test {
         Item(5, "r1@outside.example", "mallory@outside.example", "Buy now", forum::Outcome::kRejected);
     rejected.rule = "outsiders";
     rejected.reason = "This address only accepts mail from example.com.";
-    rejected.outbox = {{"rejection", "mallory@outside.example"}};
+    rejected.outbox = {{forum::OutboxKind::kRejection, "mallory@outside.example"}};
     Record(**store, rejected);
 
     forum::InboundItem bounce =

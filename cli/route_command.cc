@@ -59,10 +59,10 @@ void ExplainSends(RecordingLookup& lookup, RouteReport& report) {
     if (!lookup.Failed(prior)) report.duplicate_of = *prior;
   }
   for (const forum::OutboxDraft& out : report.item.outbox) {
-    RouteReport::Send send{out.kind, out.recipient, ""};
+    RouteReport::Send send{std::string(forum::Name(out.kind)), out.recipient, ""};
     if (report.duplicate_of) {
       send.skipped = "a duplicate queues nothing";
-    } else if (out.kind == "rejection" && lookup.store() != nullptr) {
+    } else if (out.kind == forum::OutboxKind::kRejection && lookup.store() != nullptr) {
       auto sent = lookup.store()->RejectionNoticeSentToday(out.recipient);
       if (!lookup.Failed(sent) && *sent)
         send.skipped = "a rejection notice already went to this address today";

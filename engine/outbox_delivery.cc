@@ -17,21 +17,29 @@ using std::chrono::milliseconds;
 using Outcome = forum::OutboxOutcome;
 using Fate = forum::OutboxOutcome::Fate;
 
-mail::OutboundKind KindOf(const std::string& kind) {
-  if (kind == "notification") return mail::OutboundKind::kNotification;
-  if (kind == "acknowledgement") return mail::OutboundKind::kAcknowledgement;
-  if (kind == "rejection") return mail::OutboundKind::kRejection;
+mail::OutboundKind KindOf(forum::OutboxKind kind) {
+  switch (kind) {
+    case forum::OutboxKind::kAnswer:
+      return mail::OutboundKind::kAnswer;
+    case forum::OutboxKind::kNotification:
+      return mail::OutboundKind::kNotification;
+    case forum::OutboxKind::kAcknowledgement:
+      return mail::OutboundKind::kAcknowledgement;
+    case forum::OutboxKind::kRejection:
+      return mail::OutboundKind::kRejection;
+  }
   return mail::OutboundKind::kAnswer;
 }
 
 std::string Row(const forum::ClaimedMail& row) {
-  return "outbox row " + std::to_string(row.id) + " (" + row.kind + " to " + row.recipient + ")";
+  return "outbox row " + std::to_string(row.id) + " (" + std::string(forum::Name(row.kind)) + " to " +
+         row.recipient + ")";
 }
 
 // List-Unsubscribe of `row`: its signed one-click and mailto links, or ""
 // for mail that has none (rejections, mail to a mailing list).
 std::string UnsubscribeUris(const forum::ClaimedMail& row, const DeliveryOptions& options) {
-  const std::string scope = forum::ScopeOfMail(row.kind, row.thread_id, row.category);
+  const std::string scope = forum::ScopeOfMail(forum::Name(row.kind), row.thread_id, row.category);
   if (scope.empty() || row.id < 0 || static_cast<uint64_t>(row.id) > mail::kMaxUnsubscribeRowId ||
       options.reply_key.empty() ||
       std::find(options.list_addresses.begin(), options.list_addresses.end(), row.recipient) !=
@@ -122,7 +130,7 @@ base::Status OutboxDelivery::HoldIfLooping(const forum::ClaimedMail& row, Outbox
                                            OutboxPassStats& stats, bool& held) {
   held = false;
   // Answers carry what people wrote: never held back.
-  if (row.kind == "answer") return {};
+  if (row.kind == forum::OutboxKind::kAnswer) return {};
   auto pause = queue.LoopPause(row.recipient, options_.loop_breaker);
   if (!pause) return pause.error();
   if (!pause->has_value()) return {};

@@ -36,7 +36,7 @@ DeliveryOptions Options() {
 forum::ClaimedMail Answer(const std::string& recipient) {
   forum::ClaimedMail row;
   row.id = 31;
-  row.kind = "answer";
+  row.kind = forum::OutboxKind::kAnswer;
   row.recipient = recipient;
   row.message_id = "post.12.abcd@example.com";
   row.attempts = 1;
@@ -91,7 +91,7 @@ TEST(ComposeMailTest, OthersGetItUnderTheFirstPostTheyReceived) {
 
 TEST(ComposeMailTest, ANewThreadNotificationStartsAThreadWithTheQuestionsSubject) {
   forum::ClaimedMail row = Answer("it-team@example.com");
-  row.kind = "notification";
+  row.kind = forum::OutboxKind::kNotification;
   row.post_opens_thread = true;
   row.message_id = row.root_message_id;
   const mail::OutboundMail mail = ComposeMail(row, Options());
@@ -127,11 +127,11 @@ TEST(ComposeMailTest, EachMailCarriesItsRecipientsSignedUnsubscribeLinksForWhatI
 
   // A watcher's notification: the category. An acknowledgement: acknowledgements.
   forum::ClaimedMail note = Answer("it-team@example.com");
-  note.kind = "notification";
+  note.kind = forum::OutboxKind::kNotification;
   EXPECT_TRUE(mail::VerifyUnsubscribeToken(TokenOf(ComposeMail(note, Options()).unsubscribe_url),
                                            "it-team@example.com", "category:it", kKey));
   forum::ClaimedMail ack = Answer("alice@example.org");
-  ack.kind = "acknowledgement";
+  ack.kind = forum::OutboxKind::kAcknowledgement;
   EXPECT_TRUE(mail::VerifyUnsubscribeToken(TokenOf(ComposeMail(ack, Options()).unsubscribe_url),
                                            "alice@example.org", "acknowledgements", kKey));
 
@@ -151,7 +151,7 @@ TEST(ComposeMailTest, EachMailCarriesItsRecipientsSignedUnsubscribeLinksForWhatI
 
 TEST(ComposeMailTest, AnAcknowledgementAnswersTheQuestion) {
   forum::ClaimedMail row = Answer("alice@example.org");
-  row.kind = "acknowledgement";
+  row.kind = forum::OutboxKind::kAcknowledgement;
   row.post_opens_thread = true;
   row.message_id = "ack.5.efgh@example.com";
   const mail::OutboundMail mail = ComposeMail(row, Options());
@@ -164,7 +164,7 @@ TEST(ComposeMailTest, AnAcknowledgementAnswersTheQuestion) {
 TEST(ComposeMailTest, ARejectionSaysOnlyTheReasonMeantForTheSender) {
   forum::ClaimedMail row;
   row.id = 9;
-  row.kind = "rejection";
+  row.kind = forum::OutboxKind::kRejection;
   row.recipient = "mallory@outside.example";
   row.message_id = "reject.3.ijkl@example.com";
   row.rejection_reason = "Only staff may write here.";

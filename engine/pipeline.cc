@@ -219,7 +219,7 @@ base::Result<bool> TiedToOurs(const mail::Message& m, const std::string& from, c
 
 // Queues `kind` mail to `address` for `item`'s post, unless it goes to the
 // post's author, to one of our own addresses, or is queued already.
-void Queue(forum::InboundItem& item, const PipelineConfig& config, const char* kind,
+void Queue(forum::InboundItem& item, const PipelineConfig& config, forum::OutboxKind kind,
            const std::string& address) {
   const std::string lower = base::AsciiLower(address);
   if (lower.empty() || lower == base::AsciiLower(item.from_address) || IsOwnAddress(config, lower)) return;
@@ -252,11 +252,13 @@ forum::Classification ClassificationOf(mail::MessageKind kind) {
 // pass may reach someone who never wrote (backscatter), so none is queued
 // unless the mailbox notifies unverified senders; the reason says so.
 void QueueNotice(forum::InboundItem& item, const PipelineConfig& config, const mail::DmarcEvidence& proof,
-                 const char* kind, std::chrono::seconds min_interval = std::chrono::seconds(0)) {
+                 forum::OutboxKind kind, std::chrono::seconds min_interval = std::chrono::seconds(0)) {
   if (item.from_address.empty()) return;
   if (proof.verdict != mail::DmarcVerdict::kPass && !config.notify_unverified_senders) {
-    item.reason += std::string("; no ") + kind + " sent: the sender is not verified (dmarc=" +
-                   std::string(mail::DmarcVerdictName(proof.verdict)) + ")";
+    item.reason +=
+        std::string("; no ") + std::string(forum::Name(kind)) +
+        " sent: the sender is not verified (dmarc=" + std::string(mail::DmarcVerdictName(proof.verdict)) +
+        ")";
     return;
   }
   forum::OutboxDraft notice{kind, item.from_address, min_interval};
@@ -269,10 +271,11 @@ void QueueNotice(forum::InboundItem& item, const PipelineConfig& config, const m
 // participants, notifications to the category's other watchers.
 void QueueAnswers(forum::InboundItem& item, const PipelineConfig& config,
                   const forum::ThreadAudience& audience) {
-  Queue(item, config, "answer", audience.author_address);
-  for (const std::string& participant : audience.participants) Queue(item, config, "answer", participant);
+  Queue(item, config, forum::OutboxKind::kAnswer, audience.author_address);
+  for (const std::string& participant : audience.participants)
+    Queue(item, config, forum::OutboxKind::kAnswer, participant);
   if (const auto* watchers = WatchersOf(config, audience.category)) {
-    for (const std::string& w : *watchers) Queue(item, config, "notification", w);
+    for (const std::string& w : *watchers) Queue(item, config, forum::OutboxKind::kNotification, w);
   }
 }
 
@@ -503,7 +506,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     case forum::RuleAction::kReject:
       item.outcome = forum::Outcome::kRejected;
       item.reason = rule->reason.empty() ? "rule " + rule->name : rule->reason;
-      QueueNotice(item, config, proof, "rejection");
+      QueueNotice(item, config, proof, forum::OutboxKind::kRejection);
       return item;
     case forum::RuleAction::kThread:
       break;
@@ -566,7 +569,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
       item.outcome = forum::Outcome::kRejected;
       item.reason = "over new_threads_per_sender_per_hour (" +
                     std::to_string(config.new_threads_per_sender_per_hour) + ")";
-      QueueNotice(item, config, proof, "rejection");
+      QueueNotice(item, config, proof, forum::OutboxKind::kRejection);
       return item;
     }
     post.category = rule->category;
@@ -574,10 +577,10 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     post.subject = m.subject.empty() ? "(no subject)" : m.subject;
     item.reason = note.empty() ? "new thread" : note + "; new thread";
     if (config.acknowledge) {
-      QueueNotice(item, config, proof, "acknowledgement", config.acknowledgement_interval);
+      QueueNotice(item, config, proof, forum::OutboxKind::kAcknowledgement, config.acknowledgement_interval);
     }
     if (const auto* watchers = WatchersOf(config, post.category)) {
-      for (const std::string& w : *watchers) Queue(item, config, "notification", w);
+      for (const std::string& w : *watchers) Queue(item, config, forum::OutboxKind::kNotification, w);
     }
   }
   item.outcome = forum::Outcome::kPosted;

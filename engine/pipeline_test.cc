@@ -97,7 +97,7 @@ std::string Message(const std::string& from, const std::string& to, const std::s
 // "kind recipient" of each queued mail, in order.
 std::vector<std::string> Sends(const forum::InboundItem& item) {
   std::vector<std::string> out;
-  for (const auto& o : item.outbox) out.push_back(o.kind + " " + o.recipient);
+  for (const auto& o : item.outbox) out.push_back(std::string(forum::Name(o.kind)) + " " + o.recipient);
   return out;
 }
 
@@ -199,7 +199,7 @@ TEST_F(PipelineTest, NewThreadsAcknowledgementCarriesTheRateLimit) {
       MustDecide(Message("alice@example.org", "help@example.com", "VPN down", "q2@alice.example", "Down."),
                  forum_, config);
   ASSERT_FALSE(item.outbox.empty());
-  EXPECT_EQ(item.outbox[0].kind, "acknowledgement");
+  EXPECT_EQ(item.outbox[0].kind, forum::OutboxKind::kAcknowledgement);
   EXPECT_EQ(item.outbox[0].min_interval, std::chrono::minutes(30));
   EXPECT_EQ(item.outbox[1].min_interval, std::chrono::seconds(0));  // notifications are not limited here
 }
@@ -607,7 +607,7 @@ TEST_F(PipelineTest, NoRejectionOrAcknowledgementGoesToAnUnverifiedSender) {
       forum_, strict);
   ASSERT_EQ(item.outcome, forum::Outcome::kPosted);
   ASSERT_FALSE(item.outbox.empty());
-  EXPECT_EQ(item.outbox[0].kind, "acknowledgement");
+  EXPECT_EQ(item.outbox[0].kind, forum::OutboxKind::kAcknowledgement);
   EXPECT_EQ(item.outbox[0].max_per_domain_per_hour, 20);
   EXPECT_EQ(item.outbox[0].max_per_hour, 200);
   // A mailbox that notifies unverified senders rejects with a notice.

@@ -36,7 +36,7 @@ class AdminStoreTest : public ScratchStoreTest {
       post.author_address = item.from_address;
       post.body = "The printer is out of toner.";
       item.post = post;
-      item.outbox = {{"acknowledgement", item.from_address}};
+      item.outbox = {{OutboxKind::kAcknowledgement, item.from_address}};
     }
     return item;
   }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "forum/outbox.h"
 #include "forum/subscriptions.h"
 
 namespace forum {
@@ -72,7 +73,7 @@ struct PostDraft {
 
 // An outbound mail to queue in the same transaction (sent by the outbox worker).
 struct OutboxDraft {
-  std::string kind;       // "answer", "notification", "acknowledgement" or "rejection"
+  OutboxKind kind = OutboxKind::kAnswer;
   std::string recipient;  // one address
   // Acknowledgements only: none is queued when one to the same recipient was
   // queued less than this long ago (0: no limit). Rejections are limited to

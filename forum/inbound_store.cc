@@ -105,12 +105,12 @@ std::string NoticeCapReached(pqxx::transaction_base& tx, const OutboxDraft& out,
   const int64_t to_domain = counts[0].as<int64_t>();
   const int64_t overall = counts[1].as<int64_t>();
   if (out.max_per_domain_per_hour > 0 && to_domain >= out.max_per_domain_per_hour) {
-    return "no " + out.kind + " queued: " + std::to_string(to_domain) +
+    return "no " + std::string(Name(out.kind)) + " queued: " + std::to_string(to_domain) +
            " acknowledgements and rejection notices went to " + domain +
            " in the last hour (auto_replies_per_domain_per_hour)";
   }
   if (out.max_per_hour > 0 && overall >= out.max_per_hour) {
-    return "no " + out.kind + " queued: " + std::to_string(overall) +
+    return "no " + std::string(Name(out.kind)) + " queued: " + std::to_string(overall) +
            " acknowledgements and rejection notices went out in the last hour (auto_replies_per_hour)";
   }
   return "";
@@ -122,14 +122,14 @@ std::string QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, con
   std::string held;
   for (const OutboxDraft& out : item.outbox) {
     const std::string recipient = base::AsciiLower(out.recipient);
-    if (out.kind == "acknowledgement" || out.kind == "rejection") {
+    if (out.kind == OutboxKind::kAcknowledgement || out.kind == OutboxKind::kRejection) {
       // Before the rejection's daily claim below, so that a capped notice does not use it up.
       if (std::string why = NoticeCapReached(tx, out, recipient); !why.empty()) {
         held += "; " + why;
         continue;
       }
     }
-    if (out.kind == "rejection") {
+    if (out.kind == OutboxKind::kRejection) {
       // At most one rejection notice per address per day.
       auto claimed = tx.exec_params(
           "INSERT INTO rejection_notices (address, day) VALUES ($1, current_date) ON CONFLICT DO NOTHING "
@@ -137,7 +137,7 @@ std::string QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, con
           recipient);
       if (claimed.empty()) continue;
     }
-    if (out.kind == "acknowledgement" && out.min_interval.count() > 0) {
+    if (out.kind == OutboxKind::kAcknowledgement && out.min_interval.count() > 0) {
       // Serialises daemons acknowledging the same address until commit.
       tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended('mailforum acknowledgement ' || $1, 0))",
                      recipient);
@@ -149,16 +149,16 @@ std::string QueueOutbox(pqxx::transaction_base& tx, const InboundItem& item, con
     }
     // Mail about a post carries the post's own Message-ID; other mail gets one of its own.
     std::string message_id;
-    if (result.post_id && (out.kind == "answer" || out.kind == "notification")) {
+    if (result.post_id && (out.kind == OutboxKind::kAnswer || out.kind == OutboxKind::kNotification)) {
       message_id = post_message_id;
     } else {
-      message_id = OurMessageId(out.kind == "rejection" ? "reject" : "ack", inbound_id, domain);
+      message_id = OurMessageId(out.kind == OutboxKind::kRejection ? "reject" : "ack", inbound_id, domain);
     }
     tx.exec_params(
         "INSERT INTO outbox (kind, thread_id, post_id, recipient, message_id) "
         "VALUES ($1, NULLIF($2, 0), NULLIF($3, 0), $4, $5) ON CONFLICT (message_id, recipient) DO NOTHING",
-        out.kind, result.thread_id ? *result.thread_id : 0, result.post_id ? *result.post_id : 0, recipient,
-        message_id);
+        std::string(Name(out.kind)), result.thread_id ? *result.thread_id : 0,
+        result.post_id ? *result.post_id : 0, recipient, message_id);
   }
   return held;
 }

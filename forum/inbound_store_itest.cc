@@ -38,7 +38,8 @@ class InboundStoreTest : public ScratchStoreTest {
     post.author_name = "Alice";
     post.body = "My VPN drops.";
     item.post = post;
-    item.outbox = {{"acknowledgement", "alice@example.com"}, {"notification", "it-team@example.com"}};
+    item.outbox = {{OutboxKind::kAcknowledgement, "alice@example.com"},
+                   {OutboxKind::kNotification, "it-team@example.com"}};
     return item;
   }
   RecordResult RecordOk(const InboundItem& item) {
@@ -171,7 +172,7 @@ TEST_F(InboundStoreTest, RejectionNoticeOncePerAddressPerDayAndBounceScores) {
     InboundItem r = Question(uid, "r" + std::to_string(uid) + "@client");
     r.outcome = Outcome::kRejected;
     r.post.reset();
-    r.outbox = {{"rejection", "Mallory@Example.com"}};
+    r.outbox = {{OutboxKind::kRejection, "Mallory@Example.com"}};
     RecordOk(r);
   }
   EXPECT_EQ(Scalar("SELECT count(*) FROM outbox WHERE kind = 'rejection'"), "1");
@@ -315,7 +316,7 @@ TEST_F(InboundStoreTest, TwoDaemonsRecordingTheSameMessageMakeOnePost) {
 TEST_F(InboundStoreTest, MailedDomainKnowsWhichOfOurMailWentWhere) {
   RecordOk(Question(1, "q1@client"));  // an acknowledgement to example.com, a notification to example.com
   InboundItem other = Question(2, "q2@client");
-  other.outbox = {{"notification", "watcher@other.example"}};
+  other.outbox = {{OutboxKind::kNotification, "watcher@other.example"}};
   RecordOk(other);
   const std::string post_id = Scalar("SELECT message_id FROM posts ORDER BY id LIMIT 1");
   const std::string ack_id = Scalar("SELECT message_id FROM outbox WHERE kind = 'acknowledgement'");
@@ -365,7 +366,7 @@ TEST_F(InboundStoreTest, NoticesAreCappedPerDomainAndOverallPerHour) {
       item.post->author_address = to;
     }
     item.reason = "decided";
-    OutboxDraft draft{kind, to};
+    OutboxDraft draft{*ParseOutboxKind(kind), to};
     draft.max_per_domain_per_hour = per_domain;
     draft.max_per_hour = overall;
     item.outbox = {draft};

@@ -1,4 +1,4 @@
-// The names of forum/inbound.h's enums: what the database and the logs hold.
+// The names of forum/inbound.h's and forum/outbox.h's enums: what the database and the logs hold.
 #include "forum/inbound.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +19,20 @@ TEST(ClassificationTest, ParseRefusesAnUnknownName) {
   EXPECT_EQ(ParseClassification("spam"), std::nullopt);
   EXPECT_EQ(ParseClassification(""), std::nullopt);
   EXPECT_EQ(ParseClassification("Bounce"), std::nullopt);
+}
+
+TEST(OutboxKindTest, NameAndParseRoundTripForEveryValue) {
+  for (OutboxKind k : {OutboxKind::kAnswer, OutboxKind::kNotification, OutboxKind::kAcknowledgement,
+                       OutboxKind::kRejection}) {
+    EXPECT_EQ(ParseOutboxKind(Name(k)), k) << Name(k);
+  }
+  EXPECT_EQ(Name(OutboxKind::kAcknowledgement), "acknowledgement");
+}
+
+TEST(OutboxKindTest, ParseRefusesAnUnknownName) {
+  EXPECT_EQ(ParseOutboxKind("reply"), std::nullopt);
+  EXPECT_EQ(ParseOutboxKind(""), std::nullopt);
+  EXPECT_EQ(ParseOutboxKind("Answer"), std::nullopt);
 }
 
 }  // namespace

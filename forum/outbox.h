@@ -11,10 +11,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace forum {
+
+// What an outbox row is (outbox.kind holds Name's text).
+enum class OutboxKind { kAnswer, kNotification, kAcknowledgement, kRejection };
+
+// "answer", "notification", "acknowledgement" or "rejection".
+std::string_view Name(OutboxKind kind);
+
+// The OutboxKind `name` (Name's text) stands for; nullopt for any other text.
+std::optional<OutboxKind> ParseOutboxKind(std::string_view name);
 
 // The people of an existing thread: whom a new post in it is mailed to.
 struct ThreadAudience {
@@ -50,7 +60,7 @@ struct LoopBreakerLimits {
 // needed to compose its mail the same way on every attempt.
 struct ClaimedMail {
   int64_t id = 0;
-  std::string kind;        // "answer", "notification", "acknowledgement" or "rejection"
+  OutboxKind kind = OutboxKind::kAnswer;
   std::string recipient;   // lower-case
   std::string message_id;  // stable across retries, without angle brackets
   // The composed message saved by an earlier attempt (Store::SavePayload):

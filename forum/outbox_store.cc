@@ -1,6 +1,8 @@
 // Store: the outbox side (claiming, marking, requeueing, bounces; forum/outbox.h).
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -77,7 +79,11 @@ ORDER BY o.next_attempt_at, o.id
 ClaimedMail ReadClaimed(const pqxx::row& row) {
   ClaimedMail m;
   m.id = row[0].as<int64_t>();
-  m.kind = row[1].as<std::string>();
+  const std::string kind = row[1].as<std::string>();
+  const std::optional<OutboxKind> parsed = ParseOutboxKind(kind);
+  if (!parsed)
+    throw std::invalid_argument("outbox row " + row[0].as<std::string>() + " has an unknown kind: " + kind);
+  m.kind = *parsed;
   m.recipient = row[2].as<std::string>();
   m.message_id = row[3].as<std::string>();
   if (!row[4].is_null()) m.payload = pqxx::binarystring(row[4]).str();

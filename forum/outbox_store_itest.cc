@@ -45,18 +45,19 @@ class OutboxStoreTest : public ScratchStoreTest {
 };
 
 TEST_F(OutboxStoreTest, AClaimCarriesWhatComposingNeeds) {
-  const RecordResult question =
-      Record(1, "Alice@Example.com", std::nullopt,
-             {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
-  Record(2, "bob@example.com", question.thread_id, {{"answer", "alice@example.com"}});
+  const RecordResult question = Record(
+      1, "Alice@Example.com", std::nullopt,
+      {{OutboxKind::kAcknowledgement, "alice@example.com"}, {OutboxKind::kNotification, "it@example.com"}});
+  Record(2, "bob@example.com", question.thread_id, {{OutboxKind::kAnswer, "alice@example.com"}});
   RecordOptions rejected;
   rejected.outcome = Outcome::kRejected;
-  Record(3, "mallory@outside.example", std::nullopt, {{"rejection", "mallory@outside.example"}}, rejected);
+  Record(3, "mallory@outside.example", std::nullopt, {{OutboxKind::kRejection, "mallory@outside.example"}},
+         rejected);
 
   const auto rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 4u);
   std::map<std::string, ClaimedMail> by_kind;
-  for (const auto& r : rows) by_kind[r.kind] = r;
+  for (const auto& r : rows) by_kind[std::string(Name(r.kind))] = r;
   const ClaimedMail& notification = by_kind["notification"];
   EXPECT_EQ(notification.thread_id, question.thread_id);
   EXPECT_EQ(notification.category, "it");
@@ -88,7 +89,8 @@ TEST_F(OutboxStoreTest, AClaimCarriesWhatComposingNeeds) {
 
 TEST_F(OutboxStoreTest, TwoConnectionsNeverClaimTheSameRow) {
   std::vector<OutboxDraft> many;
-  for (int i = 0; i < 200; ++i) many.push_back({"notification", "w" + std::to_string(i) + "@example.com"});
+  for (int i = 0; i < 200; ++i)
+    many.push_back({OutboxKind::kNotification, "w" + std::to_string(i) + "@example.com"});
   Record(1, "alice@example.com", std::nullopt, many);
   auto other = Open();
   ASSERT_TRUE(other);
@@ -112,7 +114,7 @@ TEST_F(OutboxStoreTest, TwoConnectionsNeverClaimTheSameRow) {
 }
 
 TEST_F(OutboxStoreTest, LeasesExpireReleasesAndRetriesReschedule) {
-  Record(1, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  Record(1, "alice@example.com", std::nullopt, {{OutboxKind::kAcknowledgement, "alice@example.com"}});
   auto rows = Claim(*store_, 10, milliseconds(300));
   ASSERT_EQ(rows.size(), 1u);
   const int64_t id = rows[0].id;
@@ -148,7 +150,8 @@ TEST_F(OutboxStoreTest, LeasesExpireReleasesAndRetriesReschedule) {
 // Issue 13 item 3: a claim lasts its lease only while its owner's session lives.
 TEST_F(OutboxStoreTest, TheClaimsOfAClosedSessionAreFreeAtOnceALiveOwnersAreNot) {
   std::vector<OutboxDraft> five;
-  for (int i = 0; i < 5; ++i) five.push_back({"notification", "w" + std::to_string(i) + "@example.com"});
+  for (int i = 0; i < 5; ++i)
+    five.push_back({OutboxKind::kNotification, "w" + std::to_string(i) + "@example.com"});
   Record(1, "alice@example.com", std::nullopt, five);
   auto a = Open();
   ASSERT_TRUE(a);
@@ -168,8 +171,9 @@ TEST_F(OutboxStoreTest, TheClaimsOfAClosedSessionAreFreeAtOnceALiveOwnersAreNot)
 }
 
 TEST_F(OutboxStoreTest, ATerminatedOwnersClaimsAreTakenAndItComesBackAsANewOwner) {
-  Record(1, "alice@example.com", std::nullopt,
-         {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
+  Record(
+      1, "alice@example.com", std::nullopt,
+      {{OutboxKind::kAcknowledgement, "alice@example.com"}, {OutboxKind::kNotification, "it@example.com"}});
   auto a = Open();
   ASSERT_TRUE(a);
   ASSERT_EQ(Claim(*a, 1, std::chrono::hours(1)).size(), 1u);
@@ -203,13 +207,14 @@ TEST_F(OutboxStoreTest, ATerminatedOwnersClaimsAreTakenAndItComesBackAsANewOwner
   ASSERT_TRUE(c);
   rows = ClaimWhenDue(*c, 10);  // B's other row, whose owner is gone
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].kind, "notification");
+  EXPECT_EQ(rows[0].kind, OutboxKind::kNotification);
   EXPECT_TRUE(Claim(*c, 10).empty());
 }
 
 TEST_F(OutboxStoreTest, FailedRowsAreListedAndRequeued) {
-  Record(1, "alice@example.com", std::nullopt,
-         {{"acknowledgement", "alice@example.com"}, {"notification", "it@example.com"}});
+  Record(
+      1, "alice@example.com", std::nullopt,
+      {{OutboxKind::kAcknowledgement, "alice@example.com"}, {OutboxKind::kNotification, "it@example.com"}});
   auto rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 2u);
   ASSERT_TRUE(store_->MarkFailed(rows[0].id, "550 no such user", 550).ok());
@@ -238,7 +243,7 @@ TEST_F(OutboxStoreTest, FailedRowsAreListedAndRequeued) {
 }
 
 TEST_F(OutboxStoreTest, BouncesMarkTheRowAndRaiseTheScoreUntilSuppressed) {
-  Record(1, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  Record(1, "alice@example.com", std::nullopt, {{OutboxKind::kAcknowledgement, "alice@example.com"}});
   auto rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 1u);
   ASSERT_TRUE(store_->MarkSent(rows[0].id).ok());
@@ -251,7 +256,7 @@ TEST_F(OutboxStoreTest, BouncesMarkTheRowAndRaiseTheScoreUntilSuppressed) {
   EXPECT_EQ(Scalar("SELECT bounce_score FROM suppressions"), "1");
 
   // A bounce to a row's VERP address that names nobody counts softly for the row's recipient.
-  Record(2, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  Record(2, "alice@example.com", std::nullopt, {{OutboxKind::kAcknowledgement, "alice@example.com"}});
   rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 1u);
   ASSERT_TRUE(store_->MarkSent(rows[0].id).ok());
@@ -271,7 +276,7 @@ TEST_F(OutboxStoreTest, BouncesMarkTheRowAndRaiseTheScoreUntilSuppressed) {
   auto suppressed = store_->IsSuppressed("ALICE@example.com", 1.25);
   ASSERT_TRUE(suppressed);
   EXPECT_TRUE(*suppressed);
-  Record(4, "alice@example.com", std::nullopt, {{"acknowledgement", "alice@example.com"}});
+  Record(4, "alice@example.com", std::nullopt, {{OutboxKind::kAcknowledgement, "alice@example.com"}});
   rows = Claim(*store_, 10);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].bounce_score, 1.25);

@@ -29,7 +29,8 @@ class SubscriptionStoreTest : public ScratchStoreTest {
     std::map<std::string, std::string> out;
     if (!rows) return out;
     for (const ClaimedMail& r : *rows) {
-      out[r.kind + " " + r.recipient + " " + std::to_string(r.thread_id.value_or(0))] = r.unsubscribed_scope;
+      out[std::string(Name(r.kind)) + " " + r.recipient + " " + std::to_string(r.thread_id.value_or(0))] =
+          r.unsubscribed_scope;
     }
     return out;
   }
@@ -45,12 +46,12 @@ TEST_F(SubscriptionStoreTest, AClaimFindsTheUnsubscriptionThatCoversARow) {
                     t3 = std::to_string(*leave.thread_id);
   // Queued first, unsubscribed after: the claim still sees it (the re-check at send time).
   Record(4, "bob@example.com", vpn.thread_id,
-         {{"answer", "alice@example.com"}, {"notification", "w@example.com"}});
+         {{OutboxKind::kAnswer, "alice@example.com"}, {OutboxKind::kNotification, "w@example.com"}});
   Record(5, "bob@example.com", laptop.thread_id,
-         {{"answer", "alice@example.com"}, {"notification", "w@example.com"}});
+         {{OutboxKind::kAnswer, "alice@example.com"}, {OutboxKind::kNotification, "w@example.com"}});
   Record(6, "dan@example.com", leave.thread_id,
-         {{"notification", "w@example.com"}, {"answer", "carol@example.com"}});
-  Record(7, "erin@example.com", std::nullopt, {{"acknowledgement", "erin@example.com"}});
+         {{OutboxKind::kNotification, "w@example.com"}, {OutboxKind::kAnswer, "carol@example.com"}});
+  Record(7, "erin@example.com", std::nullopt, {{OutboxKind::kAcknowledgement, "erin@example.com"}});
   ASSERT_TRUE(
       store_->Unsubscribe("Alice@Example.com", ThreadScope(*vpn.thread_id), UnsubscribeSource::kOneClick)
           .ok());
@@ -120,8 +121,9 @@ TEST_F(SubscriptionStoreTest, AProvenReplyResubscribesAndAnUnsubscribedMessageIs
 }
 
 TEST_F(SubscriptionStoreTest, TheRowATokenNamesAndMarkingItUnsubscribed) {
-  const RecordResult vpn = Record(1, "alice@example.com", std::nullopt, {{"notification", "w@example.com"}});
-  Record(2, "bob@example.com", vpn.thread_id, {{"answer", "alice@example.com"}});
+  const RecordResult vpn =
+      Record(1, "alice@example.com", std::nullopt, {{OutboxKind::kNotification, "w@example.com"}});
+  Record(2, "bob@example.com", vpn.thread_id, {{OutboxKind::kAnswer, "alice@example.com"}});
   const int64_t answer_id = std::stoll(Scalar("SELECT id FROM outbox WHERE kind = 'answer'"));
   const int64_t note_id = std::stoll(Scalar("SELECT id FROM outbox WHERE kind = 'notification'"));
   auto answer = store_->FindUnsubscribeTarget(answer_id);

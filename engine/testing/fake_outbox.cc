@@ -8,7 +8,7 @@ int64_t FakeOutbox::Queue(const std::string& recipient) {
   const int64_t id = next_id_++;
   Row& row = rows[id];
   row.mail.id = id;
-  row.mail.kind = "answer";
+  row.mail.kind = forum::OutboxKind::kAnswer;
   row.mail.recipient = recipient;
   row.mail.message_id = "post." + std::to_string(id) + ".stable@example.com";
   row.mail.queued_at = std::chrono::system_clock::now();
