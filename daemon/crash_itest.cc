@@ -2,8 +2,10 @@
 // real Dovecot and PostgreSQL:
 // - killed with SIGKILL at random moments during a 3,000-message ingest, each
 //   time after the run has committed progress (so every kill lands in the
-//   middle of the work, however slow or fast the machine), and restarted:
-//   every message is posted exactly once and nothing is left in the inbox;
+//   middle of the work, however slow or fast the machine; the inbox is topped
+//   up whenever little mail is left, so a fast ingest cannot outrun the
+//   kills), and restarted: every message is posted exactly once and nothing
+//   is left in the inbox;
 // - a message during which the daemon dies twice (it hangs on it, as on a
 //   CPU bomb, and is killed, as systemd's watchdog would) is quarantined
 //   unparsed on the next start, and the mail around it is posted.
@@ -30,26 +32,34 @@ std::string Question(int i, const std::string& extra_header = "") {
 }
 
 TEST(CrashTest, KilledAfterProgressDuringIngestPostsEveryMessageExactlyOnce) {
-  constexpr int kMessages = 3000;
+  constexpr int kBatch = 3000;      // messages appended at the start and at each top-up
+  constexpr int kLowWater = 1000;   // top up when fewer than this many are still waiting
   constexpr int kKills = 20;
   mftest::DaemonSetup setup;
   ASSERT_TRUE(setup.Make("crash"));
-  {
+  int total = 0;
+  auto top_up = [&] {
     auto session = mail::ImapSession::Connect(setup.imap);
     ASSERT_TRUE(session) << session.error().message;
-    for (int i = 0; i < kMessages; ++i) ASSERT_TRUE((*session)->Append("INBOX", Question(i))) << i;
-  }
+    for (int i = 0; i < kBatch; ++i, ++total) ASSERT_TRUE((*session)->Append("INBOX", Question(total))) << total;
+  };
+  ASSERT_NO_FATAL_FAILURE(top_up());
 
   // Each run: start the daemon, wait until this run has committed a batch (its "N message(s), ..." line is
   // in the log: an event, however slow the machine), then kill it with SIGKILL 0–150 ms later, in the middle
-  // of the next batch's fetch, decisions or commit.
+  // of the next batch's fetch, decisions or commit. Whenever little mail is left, more is appended, so the
+  // kills land mid-ingest however fast the machine ingests.
   std::random_device rd;
   std::mt19937 rng(rd());
   std::uniform_int_distribution<int> ms(0, 150);
   const std::string log = ShellQuote(setup.dir + "/daemon.log");
   const std::string committed = "grep -c ' message(s), ' " + log + " 2>/dev/null || true";
-  int kills = 0, kills_after_progress = 0, posted = 0;
+  int kills = 0, kills_after_progress = 0, posted = 0, top_ups = 0;
   while (kills_after_progress < kKills && kills < 100) {
+    if (total - posted < kLowWater) {
+      ASSERT_NO_FATAL_FAILURE(top_up());
+      ++top_ups;
+    }
     auto r = RunCommand("before=$(" + committed + "); " + std::string(MAILFORUMD_PATH) + " -c " +
                         ShellQuote(setup.config) + " >>" + log +
                         " 2>&1 </dev/null & pid=$!; "
@@ -59,28 +69,28 @@ TEST(CrashTest, KilledAfterProgressDuringIngestPostsEveryMessageExactlyOnce) {
     ASSERT_NE(r.output.find("rc=137"), std::string::npos) << "the daemon was not running when killed: " << r.output;
     ++kills;
     const int now = std::stoi(setup.Query("SELECT count(*) FROM posts"));
-    if (now > posted && now < kMessages) ++kills_after_progress;  // it had committed, and mail was still waiting
+    if (now > posted && now < total) ++kills_after_progress;  // it had committed, and mail was still waiting
     posted = now;
-    if (posted == kMessages) break;
   }
   const std::string tried_again = setup.Query("SELECT count(*) FROM inbound_messages WHERE outcome = 'quarantined'");
-  std::printf("%d kills, %d of them mid-ingest after this run's first commit; %d of %d posted before the final pass\n",
-              kills, kills_after_progress, posted, kMessages);
-  EXPECT_GE(kills_after_progress, kKills) << "the ingest finished before twenty kills landed in it";
+  std::printf("%d kills, %d of them mid-ingest after this run's first commit; %d of %d posted before the final "
+              "pass (%d top-up(s) of %d)\n",
+              kills, kills_after_progress, posted, total, top_ups, kBatch);
+  EXPECT_GE(kills_after_progress, kKills) << "fewer than twenty kills landed mid-ingest in 100 tries";
 
   // Let it finish: one clean pass.
   auto finish = RunCommand(std::string(MAILFORUMD_PATH) + " --once -c " + ShellQuote(setup.config));
   ASSERT_EQ(finish.exit_code, 0) << finish.output;
 
-  EXPECT_EQ(setup.Query("SELECT count(*) FROM posts"), std::to_string(kMessages));
+  EXPECT_EQ(setup.Query("SELECT count(*) FROM posts"), std::to_string(total));
   EXPECT_EQ(setup.Query("SELECT count(DISTINCT message_key) FROM inbound_messages WHERE outcome = 'posted'"),
-            std::to_string(kMessages));
+            std::to_string(total));
   // Random kills never land twice in the same message: the crash-loop breaker quarantined nothing.
   EXPECT_EQ(tried_again, "0");
   EXPECT_EQ(setup.Query("SELECT count(*) FROM inbound_messages WHERE NOT post_action_done"), "0");
   EXPECT_EQ(setup.Count("INBOX"), 0u) << "messages left unprocessed in the inbox";
   // A kill between the server-side MOVE and its bookkeeping can only repeat a move, never copy.
-  EXPECT_EQ(setup.Count("Processed"), static_cast<uint32_t>(kMessages));
+  EXPECT_EQ(setup.Count("Processed"), static_cast<uint32_t>(total));
 }
 
 TEST(CrashTest, MessageDuringWhichTheDaemonDiedTwiceIsQuarantinedUnparsed) {
