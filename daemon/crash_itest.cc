@@ -1,6 +1,6 @@
 // Guarantees 1–3 of DESIGN.md §2 under crashes, with the real mailforumd on
 // real Dovecot and PostgreSQL:
-// - killed with SIGKILL at random moments during a 3,000-message ingest, each
+// - killed with SIGKILL at random moments during an ingest of 3,000 messages or more, each
 //   time after the run has committed progress (so every kill lands in the
 //   middle of the work, however slow or fast the machine; the inbox is topped
 //   up whenever little mail is left, so a fast ingest cannot outrun the

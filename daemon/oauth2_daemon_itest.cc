@@ -83,8 +83,8 @@ TEST(OAuth2DaemonTest, IngestsSurvivesTokenExpiryAndARevokedGrantFailsOnlyThatMa
   const std::string token_user = setup.imap.username + "tok";
   // The user's consent, once: a refresh token whose access tokens live 60 s. Not less: Dovecot delays a
   // login from an address that failed recently (its auth penalty, up to 15 s, and other tests fail logins
-  // from 127.0.0.1), and asks the endpoint about the token only after that delay; a token of 2 s was dead
-  // by then, every time (CI, session 11). The test ends tokens itself, with /control/expire.
+  // from 127.0.0.1), and asks the endpoint about the token only after that delay; a token of 2 s could be
+  // dead by then (it was, in a CI run of session 11). The test ends tokens itself, with /control/expire.
   const std::string refresh_token =
       Control(url, "/control/grant", "user=" + token_user + "&lifetime=60").value("refresh_token", "");
   ASSERT_FALSE(refresh_token.empty());
