@@ -17,25 +17,56 @@ base::Result<bool> MailboxDatabase::TryLock(const std::string& mailbox) {
   if (!lock_store_) {
     auto store = forum::Store::Connect(dsn_);
     if (!store) return store.error().WithContext("mailbox locks");
+    auto session = (*store)->SessionId();
+    if (!session) return session.error().WithContext("mailbox locks");
     lock_store_ = std::move(store).value();
+    lock_session_ = *session;
   }
   auto locked = lock_store_->TryLockMailbox(mailbox);
   // A failed connection may be in any state: open a new one next time (its locks are gone).
-  if (!locked) lock_store_.reset();
+  if (!locked) {
+    DropLocks();
+    return locked;
+  }
+  // Taken in a session libpqxx silently renewed, it is dropped at the next check with the others.
+  if (*locked) ++takings_[mailbox];
   return locked;
 }
 
 void MailboxDatabase::Unlock(const std::string& mailbox) {
   std::lock_guard<std::mutex> lock(lock_mu_);
-  if (lock_store_ && !lock_store_->UnlockMailbox(mailbox)) lock_store_.reset();
+  if (!lock_store_) return;
+  if (!lock_store_->UnlockMailbox(mailbox)) {
+    DropLocks();
+    return;
+  }
+  if (auto it = takings_.find(mailbox); it != takings_.end() && --it->second <= 0) takings_.erase(it);
 }
 
 base::Result<bool> MailboxDatabase::Holds(const std::string& mailbox) {
+  const auto asked = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(lock_mu_);
   if (!lock_store_) return false;
-  auto held = lock_store_->HoldsMailboxLock(mailbox);
-  if (!held) lock_store_.reset();
-  return held;
+  if (checked_at_ <= asked) {
+    const auto check_start = std::chrono::steady_clock::now();
+    auto session = lock_store_->SessionId();
+    if (!session) {
+      DropLocks();
+      return session.error();
+    }
+    if (*session != lock_session_) {
+      DropLocks();  // a new session holds none of the locks (and those it took are given back)
+      return false;
+    }
+    checked_at_ = check_start;
+  }
+  return takings_.count(mailbox) > 0;
+}
+
+void MailboxDatabase::DropLocks() {
+  lock_store_.reset();
+  takings_.clear();
+  checked_at_ = {};
 }
 
 base::Result<MailboxDatabase::Lease> MailboxDatabase::Acquire(const std::function<void()>& waiting) {

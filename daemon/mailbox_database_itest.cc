@@ -4,6 +4,7 @@
 // size of connections, reusing them.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iterator>
 #include <set>
@@ -56,6 +57,37 @@ TEST_F(MailboxDatabaseTest, TwoHundredMailboxLocksHoldOneConnection) {
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(*other);  // given back, taken over
   EXPECT_TRUE(*b.Holds("box7"));
+}
+
+TEST_F(MailboxDatabaseTest, LocksAreKnownLostWhenTheLockSessionEndsAndCanBeTakenAgain) {
+  MailboxDatabase a(dsn_, 2);
+  ASSERT_TRUE(*a.TryLock("lost1"));
+  ASSERT_TRUE(*a.TryLock("lost2"));
+  ASSERT_TRUE(*a.TryLock("lost2"));  // taken twice: given back by two Unlocks
+  EXPECT_TRUE(*a.Holds("lost1"));
+  a.Unlock("lost2");
+  EXPECT_TRUE(*a.Holds("lost2"));
+  a.Unlock("lost2");
+  EXPECT_FALSE(*a.Holds("lost2"));
+  EXPECT_FALSE(*a.Holds("lost3"));  // never taken
+  // The server ends the lock session (a restart, an admin): no lock may be claimed from memory after that.
+  const std::string holder = Scalar(
+      "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND "
+      "((classid::bigint << 32) | objid::bigint) = hashtextextended('mailforum mailbox lost1', 0)");
+  ASSERT_EQ(Scalar("SELECT pg_terminate_backend(" + holder + ")"), "t");
+  // Its server process exits a moment after the signal.
+  ASSERT_TRUE(WaitForScalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + holder, "0",
+                            std::chrono::seconds(30)));
+  for (int i = 0; i < 3; ++i) {
+    auto held = a.Holds("lost1");
+    EXPECT_FALSE(held && *held) << "attempt " << i;
+  }
+  // Locked again on a new session, which the next check confirms.
+  auto again = a.TryLock("lost1");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_TRUE(*again);
+  EXPECT_TRUE(*a.Holds("lost1"));
+  EXPECT_FALSE(*a.Holds("lost2"));
 }
 
 TEST_F(MailboxDatabaseTest, ThePoolLendsAtMostItsSizeAndReusesConnections) {

@@ -690,18 +690,10 @@ base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address,
   });
 }
 
-base::Result<bool> Store::HoldsMailboxLock(const std::string& mailbox) {
-  const std::string what = "checking the lock of mailbox " + mailbox;
-  return InTransaction<pqxx::nontransaction, Check::kAliveFirst>(impl_->conn, what, [&](Tx& tx) {
-    // A bigint advisory key is stored as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
-    return tx
-        .exec_params1(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-            "AND granted AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = "
-            "hashtextextended('mailforum mailbox ' || $1, 0))",
-            mailbox)[0]
-        .as<bool>();
-  });
+base::Result<int> Store::SessionId() {
+  return InTransaction<pqxx::nontransaction, Check::kAliveFirst>(
+      impl_->conn, "asking the database session's id",
+      [&](Tx& tx) { return tx.exec1("SELECT pg_backend_pid()")[0].as<int>(); });
 }
 
 base::Result<bool> Store::TryLockMailbox(const std::string& mailbox) {

@@ -154,10 +154,11 @@ class Store {
   // taking); false when this connection did not hold it.
   base::Result<bool> UnlockMailbox(const std::string& mailbox);
 
-  // Whether this connection still holds the lock of `mailbox`. libpqxx 6
-  // silently opens a new session after a lost connection, and a new session
-  // holds no lock: a worker checks this before each pass.
-  base::Result<bool> HoldsMailboxLock(const std::string& mailbox);
+  // The server process of this connection's session (pg_backend_pid), in
+  // one cheap round trip. libpqxx 6 silently opens a new session after a
+  // lost connection, and a new session holds no lock: a changed id means
+  // the locks taken before are gone (daemon/mailbox_database.h checks it).
+  base::Result<int> SessionId();
 
   // --- the crash-loop breaker (progress_store.cc) ---
 
