@@ -58,12 +58,14 @@ class ImapMailSource : public engine::MailSource {
 // itself alone (a connection whose call failed is discarded), so a pass holds
 // none while it talks IMAP, decides or waits; the mailbox locks are answered
 // by the lock connection. Every call is one transaction or none, so which
-// connection serves it does not matter.
+// connection serves it does not matter. With `reply_address_for`, RecordBatch
+// inserts each new thread with its public reply address (forum::Store::RecordBatch).
 class PooledLedger : public engine::InboundLedger {
  public:
   // `waiting` (may be empty) is called about every second while a call waits for a free connection.
-  PooledLedger(MailboxDatabase& database, std::function<void()> waiting)
-      : database_(database), waiting_(std::move(waiting)) {}
+  PooledLedger(MailboxDatabase& database, std::function<void()> waiting,
+               std::function<std::string(int64_t thread_id)> reply_address_for = {})
+      : database_(database), waiting_(std::move(waiting)), reply_address_for_(std::move(reply_address_for)) {}
   base::Result<bool> ThreadExists(int64_t id) override { return With([&](forum::Store& s) { return s.ThreadExists(id); }); }
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
     return With([&](forum::Store& s) { return s.FindThreadByMessageIds(ids); });
@@ -103,7 +105,7 @@ class PooledLedger : public engine::InboundLedger {
   }
   base::Result<std::vector<base::Result<forum::RecordResult>>> RecordBatch(
       const std::vector<forum::InboundItem>& items, const std::string& domain) override {
-    return With([&](forum::Store& s) { return s.RecordBatch(items, domain); });
+    return With([&](forum::Store& s) { return s.RecordBatch(items, domain, reply_address_for_); });
   }
   base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                            const std::string& owner) override {
@@ -131,6 +133,7 @@ class PooledLedger : public engine::InboundLedger {
 
   MailboxDatabase& database_;
   std::function<void()> waiting_;
+  std::function<std::string(int64_t thread_id)> reply_address_for_;
 };
 
 class StoreOutboxQueue : public engine::OutboxQueue {

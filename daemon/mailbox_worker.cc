@@ -122,7 +122,7 @@ base::Status MailboxWorker::Pass(Connection& c) {
   ImapMailSource source(*c.imap, &c.selected);
   // A pooled connection per ledger call, none held across IMAP round trips: 200 mailboxes woken at once
   // share a pool of 4 without waiting for each other's whole passes.
-  PooledLedger ledger(*database_, WhileWaiting());
+  PooledLedger ledger(*database_, WhileWaiting(), pass->reply_address_for);
   base::Status result = engine::RunMailboxPass(*pass, source, ledger, WorkerOwnerId(), stopped_, &c.memory);
   if (result.ok()) NotePass("");
   return result;

@@ -1,5 +1,6 @@
 // Store: the ingestion side (RecordBatch and the mailbox bookkeeping).
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -58,20 +59,35 @@ struct InsertedPost {
 // (when new), the post's id (its Message-ID, OurMessageIdPrefix("post", id) +
 // random@domain, is made from it), the post, the Message-IDs that lead to it,
 // and the thread's activity, which a post by someone other than its author
-// answers. A new thread is already as the activity would leave it (its
-// author's post, now), and the statement cannot see a row it inserts.
-InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain) {
+// answers. The post's search vector is made once, for the post and its
+// thread. A new thread is inserted whole (schema revision 14): its id and
+// reply address from `new_threads` when given, its first post counted and its
+// words in its search vector, as the activity would leave it (its author's
+// post, now); the statement cannot see a row it inserts.
+InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
+                        NewThreads* new_threads) {
   const PostDraft& post = *item.post;
+  int64_t new_thread_id = 0;  // 0: the sequence's next
+  std::string reply_address;
+  if (!post.thread_id && new_threads != nullptr && new_threads->next < new_threads->ids.size()) {
+    new_thread_id = new_threads->ids[new_threads->next++];
+    if (new_threads->address_for) reply_address = new_threads->address_for(new_thread_id);
+  }
   const pqxx::result inserted = ExecPrepared(
       tx, "mf_insert_post",
-      "WITH nt AS (INSERT INTO threads (category_id, subject, tags, author_address, author_name) "
-      "SELECT id, $10, $11::text[], $2, $3 FROM categories WHERE slug = $12 AND $1::bigint = 0 RETURNING "
-      "id), "
+      "WITH v AS (SELECT mailforum_post_search($4::text) AS search), "
+      "nt AS (INSERT INTO threads (id, category_id, subject, tags, author_address, author_name, post_count, "
+      "search, reply_address) "
+      "SELECT coalesce(NULLIF($13::bigint, 0), nextval('threads_id_seq')), c.id, $10, $11::text[], $2, $3, "
+      "1, "
+      "setweight(mailforum_subject_search($10), 'A') || setweight(v.search, 'B'), NULLIF($14::text, '') "
+      "FROM categories c, v WHERE c.slug = $12 AND $1::bigint = 0 RETURNING id), "
       "th AS (SELECT id FROM nt UNION ALL SELECT $1::bigint WHERE $1::bigint <> 0), "
       "n AS (SELECT nextval('posts_id_seq') AS id, th.id AS thread_id FROM th), "
       "p AS (INSERT INTO posts (id, thread_id, author_address, author_name, body, elided, message_id, "
-      "author_verified) SELECT id, thread_id, $2, $3, $4, $5, $6 || id || '.' || $7, $8 FROM n "
-      "RETURNING id, thread_id, message_id), "
+      "author_verified, search) SELECT n.id, n.thread_id, $2, $3, $4, $5, $6 || n.id || '.' || $7, $8, "
+      "v.search "
+      "FROM n, v RETURNING id, thread_id, message_id), "
       "o AS (INSERT INTO message_ids (message_id, post_id, direction) SELECT message_id, id, 'outbound' FROM "
       "p), "
       "i AS (INSERT INTO message_ids (message_id, post_id, direction) SELECT $9, id, 'inbound' FROM p "
@@ -82,7 +98,7 @@ InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, con
       "SELECT id, thread_id, message_id FROM p",
       post.thread_id.value_or(0), post.author_address, post.author_name, post.body, post.elided,
       std::string("post."), RandomTag() + "@" + domain, post.author_verified, item.message_id, post.subject,
-      TextArray(post.tags), post.category);
+      TextArray(post.tags), post.category, new_thread_id, reply_address);
   if (inserted.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
   const int64_t post_id = inserted[0][0].as<int64_t>();
   InsertAttachments(tx, post_id, post.attachments);
@@ -296,7 +312,8 @@ void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows) {
 }
 
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
-                           int64_t existing_id, std::optional<bool> key_taken, InboundRows* deferred) {
+                           int64_t existing_id, std::optional<bool> key_taken, InboundRows* deferred,
+                           NewThreads* new_threads) {
   RecordResult result;
   int64_t inbound_id = 0;  // of a row written now
   // The message key decides duplicates across mailboxes, rescans and daemons.
@@ -304,7 +321,7 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
   result.outcome = duplicate ? Outcome::kDuplicate : item.outcome;
   std::string post_message_id;
   if (result.outcome == Outcome::kPosted) {
-    InsertedPost post = InsertPost(tx, item, domain);
+    InsertedPost post = InsertPost(tx, item, domain, new_threads);
     result.thread_id = post.thread_id;
     result.post_id = post.post_id;
     post_message_id = std::move(post.message_id);
@@ -434,7 +451,8 @@ InboundItem Resolved(pqxx::transaction_base& tx, const InboundItem& item, const 
 
 // Records item number `index` of the batch inside `tx`.
 RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem>& items, size_t index,
-                       const std::string& domain, BatchState& batch, InboundRows* deferred = nullptr) {
+                       const std::string& domain, BatchState& batch, NewThreads& new_threads,
+                       InboundRows* deferred = nullptr) {
   const InboundItem& item = items[index];
   RecordResult result;
   if (batch.Recorded(item)) {
@@ -443,8 +461,9 @@ RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem
     return result;
   }
   result = HasPlaceholder(item)
-               ? RecordDecided(tx, Resolved(tx, item, batch), domain, 0, batch.KeyTaken(item), deferred)
-               : RecordDecided(tx, item, domain, 0, batch.KeyTaken(item), deferred);
+               ? RecordDecided(tx, Resolved(tx, item, batch), domain, 0, batch.KeyTaken(item), deferred,
+                               &new_threads)
+               : RecordDecided(tx, item, domain, 0, batch.KeyTaken(item), deferred, &new_threads);
   batch.Wrote(index, result);
   return result;
 }
@@ -452,6 +471,26 @@ RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem
 }  // namespace
 
 namespace {
+
+// Ids for the threads `items` may open (posts without a thread), taken from
+// the sequence in one round trip, when there is a reply address to give them
+// at insert; none otherwise (an id not used leaves a gap, as a rollback does).
+NewThreads TakeThreadIds(pqxx::transaction_base& tx, const std::vector<InboundItem>& items,
+                         const std::function<std::string(int64_t thread_id)>& reply_address_for) {
+  NewThreads out;
+  if (!reply_address_for) return out;
+  out.address_for = reply_address_for;
+  const auto opening = std::count_if(items.begin(), items.end(), [](const InboundItem& item) {
+    return item.outcome == Outcome::kPosted && item.post && !item.post->thread_id;
+  });
+  if (opening == 0) return out;
+  for (const auto& row : ExecPrepared(tx, "mf_take_thread_ids",
+                                      "SELECT nextval('threads_id_seq') FROM generate_series(1, $1::int)",
+                                      static_cast<int>(opening))) {
+    out.ids.push_back(row[0].as<int64_t>());
+  }
+  return out;
+}
 
 // Thrown by the fast path of RecordBatch when an item fails by itself: the
 // batch is written again with a savepoint per item.
@@ -463,12 +502,13 @@ struct ItemFailed {};
 // throws ItemFailed (the caller rolls back and writes again with savepoints),
 // and the inbound rows that nothing else needs are written together at the
 // end, in one statement.
-std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
-                                                   const std::vector<InboundItem>& items,
-                                                   const std::string& domain, bool savepoints) {
+std::vector<base::Result<RecordResult>> WriteBatch(
+    pqxx::dbtransaction& tx, const std::vector<InboundItem>& items, const std::string& domain,
+    const std::function<std::string(int64_t thread_id)>& reply_address_for, bool savepoints) {
   std::vector<base::Result<RecordResult>> results;
   results.reserve(items.size());
   BatchState batch(tx, items);
+  NewThreads new_threads = TakeThreadIds(tx, items, reply_address_for);
   // The cursor may pass only UIDs that are recorded: stop at the first failure.
   std::map<std::string, std::pair<uint32_t, uint32_t>> cursor;  // mailbox -> (uidvalidity, uid)
   std::set<std::string> blocked;
@@ -478,11 +518,11 @@ std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
     try {
       RecordResult r;
       if (!savepoints) {
-        r = RecordOne(tx, items, i, domain, batch, &deferred);
+        r = RecordOne(tx, items, i, domain, batch, new_threads, &deferred);
       } else {
         try {
           pqxx::subtransaction sub(tx, "item");
-          r = RecordOne(sub, items, i, domain, batch);
+          r = RecordOne(sub, items, i, domain, batch, new_threads);
           sub.commit();
         } catch (const pqxx::unique_violation&) {
           // Another daemon committed the same message key (or UID) first; now it is visible.
@@ -494,8 +534,10 @@ std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
             r.already_recorded = true;
             r.outcome = item.outcome;
           } else {
-            r = HasPlaceholder(item) ? RecordDecided(sub, Resolved(sub, item, batch), domain, 0)
-                                     : RecordDecided(sub, item, domain, 0);
+            r = HasPlaceholder(item)
+                    ? RecordDecided(sub, Resolved(sub, item, batch), domain, 0, std::nullopt, nullptr,
+                                    &new_threads)
+                    : RecordDecided(sub, item, domain, 0, std::nullopt, nullptr, &new_threads);
             batch.Wrote(i, r);
           }
           sub.commit();
@@ -535,19 +577,20 @@ std::vector<base::Result<RecordResult>> WriteBatch(pqxx::dbtransaction& tx,
 }  // namespace
 
 base::Result<std::vector<base::Result<RecordResult>>> Store::RecordBatch(
-    const std::vector<InboundItem>& items, const std::string& domain) {
+    const std::vector<InboundItem>& items, const std::string& domain,
+    const std::function<std::string(int64_t thread_id)>& reply_address_for) {
   // Not InTransaction: a second transaction, with savepoints, when an item fails in the first.
   try {
     // Most batches have no failing item: no savepoint round trips for them.
     try {
       pqxx::work tx(impl_->conn);
-      auto results = WriteBatch(tx, items, domain, false);
+      auto results = WriteBatch(tx, items, domain, reply_address_for, false);
       tx.commit();
       return results;
     } catch (const ItemFailed&) {
     }
     pqxx::work tx(impl_->conn);
-    auto results = WriteBatch(tx, items, domain, true);
+    auto results = WriteBatch(tx, items, domain, reply_address_for, true);
     tx.commit();
     return results;
   } catch (const std::exception& e) {

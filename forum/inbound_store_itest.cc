@@ -84,6 +84,53 @@ TEST_F(InboundStoreTest, NewThreadThenAnswerFoundByMessageId) {
   EXPECT_EQ(Scalar("SELECT last_uid FROM mailbox_state WHERE mailbox = 'help'"), "2");
 }
 
+TEST_F(InboundStoreTest, ANewThreadIsInsertedWholeWithItsReplyAddressAndFirstPost) {
+  // A question, its answer in the same batch (placeholder -1: the thread item 0 opens), another question.
+  InboundItem answer = Question(2, "a1@client");
+  answer.from_address = answer.post->author_address = "bob@example.com";
+  answer.message_key = "a1@client bob@example.com";
+  answer.post->thread_id = -1;
+  answer.post->body = "Restart the router.";
+  InboundItem other = Question(3, "q3@client");
+  other.post->subject = "Printer";
+  other.post->body = "The printer jams.";
+  auto batch = store_->RecordBatch({Question(1, "q1@client"), answer, other}, kDomain, [](int64_t id) {
+    return "help+t" + std::to_string(id) + "@help.example";
+  });
+  ASSERT_TRUE(batch) << batch.error().message;
+  ASSERT_TRUE((*batch)[0] && (*batch)[1] && (*batch)[2]);
+  const std::string first = std::to_string(*(*batch)[0]->thread_id);
+  const std::string second = std::to_string(*(*batch)[2]->thread_id);
+  EXPECT_EQ((*batch)[1]->thread_id, (*batch)[0]->thread_id);
+  EXPECT_EQ(Scalar("SELECT reply_address FROM threads WHERE id = " + first),
+            "help+t" + first + "@help.example");
+  EXPECT_EQ(Scalar("SELECT reply_address FROM threads WHERE id = " + second),
+            "help+t" + second + "@help.example");
+  EXPECT_EQ(Scalar("SELECT post_count FROM threads WHERE id = " + first), "2");
+  EXPECT_EQ(Scalar("SELECT post_count FROM threads WHERE id = " + second), "1");
+  // The vectors are those the triggers make when a thread or post is rebuilt (the answer's words appended).
+  EXPECT_EQ(Scalar("SELECT bool_and(search = mailforum_post_search(body)) FROM posts"), "t");
+  EXPECT_EQ(Scalar("SELECT search = mailforum_thread_search(id, subject) FROM threads WHERE id = " + second),
+            "t");
+  EXPECT_EQ(Scalar("SELECT array(SELECT unnest(tsvector_to_array(search)) ORDER BY 1) = "
+                   "array(SELECT unnest(tsvector_to_array(mailforum_thread_search(id, subject))) ORDER BY 1) "
+                   "FROM threads WHERE id = " +
+                   first),
+            "t");
+  EXPECT_EQ(Scalar("SELECT search @@ 'router'::tsquery FROM threads WHERE id = " + first), "t");
+  EXPECT_EQ(
+      Scalar("SELECT subject_search = mailforum_subject_search(subject) FROM threads WHERE id = " + second),
+      "t");
+  EXPECT_EQ(Scalar("SELECT thread_count FROM categories WHERE slug = 'general'"), "2");
+  // Without an address function the thread waits for FillReplyAddresses, and is otherwise the same.
+  RecordResult plain = RecordOk(Question(4, "q4@client"));
+  const std::string third = std::to_string(*plain.thread_id);
+  EXPECT_EQ(Scalar("SELECT reply_address IS NULL AND post_count = 1 AND search = mailforum_thread_search(id, "
+                   "subject) FROM threads WHERE id = " +
+                   third),
+            "t");
+}
+
 TEST_F(InboundStoreTest, SameUidTwiceChangesNothingSameKeyElsewhereIsDuplicate) {
   RecordOk(Question(1, "q1@client"));
   RecordResult again = RecordOk(Question(1, "q1@client"));

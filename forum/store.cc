@@ -214,6 +214,16 @@ base::Status Store::SetSearchLanguage(const std::string& regconfig) {
 base::Result<int> Store::FillReplyAddresses(const std::function<std::string(int64_t thread_id)>& address_for,
                                             int limit) {
   if (limit <= 0) return 0;
+  // Threads are inserted with their address (RecordBatch): most calls find none, in one round trip.
+  auto any = InTransaction<pqxx::nontransaction>(impl_->conn, "looking for threads without a reply address",
+                                                 [&](Tx& tx) {
+                                                   return !ExecPrepared(tx, "mf_reply_address_missing",
+                                                                        "SELECT 1 FROM threads WHERE "
+                                                                        "reply_address IS NULL LIMIT 1")
+                                                               .empty();
+                                                 });
+  if (!any) return any.error();
+  if (!*any) return 0;
   return InTransaction<pqxx::work>(impl_->conn, "filling in reply addresses", [&](Tx& tx) {
     const pqxx::result missing = tx.exec_params(
         "SELECT id FROM threads WHERE reply_address IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",

@@ -97,8 +97,14 @@ class Store {
   // the others commit, and the cursor advances only up to the last UID
   // before the first failed item. A transient error (connection lost,
   // serialization) fails the whole call and commits nothing.
-  base::Result<std::vector<base::Result<RecordResult>>> RecordBatch(const std::vector<InboundItem>& items,
-                                                                   const std::string& domain);
+  //
+  // With `reply_address_for`, each new thread is inserted with the public
+  // reply address it returns for the thread's id (the ids are taken ahead,
+  // one round trip for the batch): the row is written once. Without, the
+  // thread waits for FillReplyAddresses. It must not throw.
+  base::Result<std::vector<base::Result<RecordResult>>> RecordBatch(
+      const std::vector<InboundItem>& items, const std::string& domain,
+      const std::function<std::string(int64_t thread_id)>& reply_address_for = {});
 
   // The state of `mailbox`, or nullopt before the first contact.
   base::Result<std::optional<MailboxState>> GetMailboxState(const std::string& mailbox);

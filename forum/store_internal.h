@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -74,13 +75,24 @@ std::string OurMessageIdPrefix(const std::string& what, int64_t id);
 // With `deferred`, a new inbound row that nothing else of the item needs
 // (no outbox rows, nothing quarantined) is added to `deferred` instead of
 // written: the caller writes them all with WriteInboundRows before commit.
+//
+// With `new_threads`, a thread the item opens takes its next id and is
+// inserted with its public reply address (see NewThreads); without, it
+// gets the sequence's next id and no address (FillReplyAddresses fills it).
 struct InboundRows {
   std::vector<std::string> values;  // 14 per row, in WriteInboundRows' column order
   size_t count = 0;
 };
+// Thread ids taken from the sequence ahead (one round trip for a batch),
+// so that a new thread's row is inserted whole, reply address included.
+struct NewThreads {
+  std::vector<int64_t> ids;  // not yet used, in order
+  size_t next = 0;
+  std::function<std::string(int64_t thread_id)> address_for;
+};
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
                            int64_t existing_id, std::optional<bool> key_taken = std::nullopt,
-                           InboundRows* deferred = nullptr);
+                           InboundRows* deferred = nullptr, NewThreads* new_threads = nullptr);
 
 // Writes `rows` (see RecordDecided) in one statement. Throws what libpqxx throws.
 void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows);
