@@ -110,6 +110,23 @@ def tree_cpu(root):
     return proc_cpu(root, children=True) + sum(proc_cpu(c) for c in children_of(root))
 
 
+def client_backends_ended(root, before):
+    """Whether every client session of server `root` that is not in `before` (pids) has ended and been reaped:
+    a backend's CPU time reaches its server's reaped-children total only then (an exited backend that is
+    not yet reaped, a zombie, shows none)."""
+    for c in children_of(root):
+        try:
+            with open("/proc/%d/stat" % c) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open("/proc/%d/cmdline" % c, "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if state == "Z" or (c not in before and b"127.0.0.1(" in cmdline):
+            return False
+    return True
+
+
 def status_of(pid):
     st = {}
     with open("/proc/%d/status" % pid) as f:
@@ -222,6 +239,7 @@ class Bench:
     def once(self, cfg, logname):
         """Runs mailforumd --once; its exit status, wall seconds, rusage and PostgreSQL's CPU seconds meanwhile."""
         pg0 = tree_cpu(self.pg_pid)
+        before = set(children_of(self.pg_pid))
         self.commands.append("mailforumd -c %s --once" % cfg)
         with open(os.path.join(self.work, logname), "w") as out:
             t = time.monotonic()
@@ -229,6 +247,9 @@ class Bench:
                                  stderr=out)
             _, status, ru = os.wait4(p.pid, 0)
             wall = time.monotonic() - t
+        # The daemon's sessions end as it exits: their CPU time is counted once PostgreSQL has reaped them.
+        wait_for("the daemon's PostgreSQL sessions to end", lambda: client_backends_ended(self.pg_pid, before), 60,
+                 0.005)
         return os.waitstatus_to_exitcode(status), wall, ru, tree_cpu(self.pg_pid) - pg0
 
     def maildir_of(self, user):
