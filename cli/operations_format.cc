@@ -73,9 +73,9 @@ json PostJson(const std::optional<forum::PostRecord>& p) {
 }
 
 std::string OutboxText(const forum::OutboxRecord& o, const std::string& indent) {
-  std::string line = indent + "#" + std::to_string(o.id) + " " + o.kind + " to " + Printable(o.recipient) +
-                     " " + Angled(o.message_id) + ": " + o.status + ", " + std::to_string(o.attempts) +
-                     (o.attempts == 1 ? " attempt" : " attempts");
+  std::string line = indent + "#" + std::to_string(o.id) + " " + std::string(forum::Name(o.kind)) + " to " +
+                     Printable(o.recipient) + " " + Angled(o.message_id) + ": " + o.status + ", " +
+                     std::to_string(o.attempts) + (o.attempts == 1 ? " attempt" : " attempts");
   if (o.sent_at) {
     line += ", sent " + TextTime(*o.sent_at);
   } else if (o.status == "pending") {
@@ -94,7 +94,7 @@ json OutboxJson(const std::vector<forum::OutboxRecord>& rows) {
   json out = json::array();
   for (const auto& o : rows) {
     out.push_back({{"id", o.id},
-                   {"kind", o.kind},
+                   {"kind", forum::Name(o.kind)},
                    {"recipient", o.recipient},
                    {"message_id", o.message_id},
                    {"status", o.status},
@@ -144,7 +144,7 @@ json InboundJson(const forum::InboundRecord& r) {
           {"from", r.from_address},
           {"subject", r.subject},
           {"size", r.size},
-          {"classification", r.classification},
+          {"classification", forum::Name(r.classification)},
           {"outcome", Outcome(r.outcome)},
           {"rule", NullIfEmpty(r.rule)},
           {"reason", r.reason},
@@ -162,7 +162,7 @@ std::string InboundTraceText(const forum::InboundTrace& t) {
   out += Field("from", Printable(r.from_address), in);
   out += Field("subject", Quoted(r.subject), in);
   out += Field("size", std::to_string(r.size) + " bytes", in);
-  out += Field("classification", r.classification, in);
+  out += Field("classification", std::string(forum::Name(r.classification)), in);
   out += Field("outcome", Outcome(r.outcome), in);
   out += Field("rule", r.rule.empty() ? "(none)" : Printable(r.rule), in);
   out += Field("reason", Printable(r.reason), in);

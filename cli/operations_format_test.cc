@@ -146,7 +146,7 @@ forum::InboundRecord Inbound(int64_t id) {
   r.from_address = "carol@example.com";
   r.subject = "Laptop";
   r.size = 321;
-  r.classification = "normal";
+  r.classification = forum::Classification::kNormal;
   r.outcome = forum::Outcome::kQuarantined;
   r.rule = "spoofed";
   r.reason = "rule spoofed";
@@ -162,6 +162,7 @@ TEST(TraceTextTest, MessageTraceShowsInboundPostAndOutbox) {
   in.inbound.outcome = forum::Outcome::kPosted;
   in.inbound.post_id = 8;
   in.inbound.post_action_done = true;
+  in.inbound.classification = forum::Classification::kDeliveryNotice;
   forum::PostRecord post;
   post.id = 8;
   post.message_id = "post.8.abc@example.com";
@@ -169,7 +170,7 @@ TEST(TraceTextTest, MessageTraceShowsInboundPostAndOutbox) {
   in.post = post;
   forum::OutboxRecord o;
   o.id = 11;
-  o.kind = "notification";
+  o.kind = forum::OutboxKind::kNotification;
   o.recipient = "it@example.com";
   o.message_id = post.message_id;
   o.status = "failed";
@@ -182,6 +183,7 @@ TEST(TraceTextTest, MessageTraceShowsInboundPostAndOutbox) {
   EXPECT_TRUE(
       Contains(text, "inbound #5: mailbox help, UIDVALIDITY 7, UID 3, received 1970-01-02 00:00:00Z\n"))
       << text;
+  EXPECT_TRUE(Contains(text, "  classification:  delivery_notice\n")) << text;
   EXPECT_TRUE(Contains(text, "  post-action:     done\n")) << text;
   EXPECT_TRUE(
       Contains(text, "  post:            post #8 <post.8.abc@example.com> in thread #2 [it] \"Laptop\""))
@@ -193,6 +195,8 @@ TEST(TraceTextTest, MessageTraceShowsInboundPostAndOutbox) {
   const json j = json::parse(TraceJson(t));
   EXPECT_EQ(j["inbound"][0]["post"]["thread"]["category"], "it");
   EXPECT_EQ(j["inbound"][0]["outbox"][0]["last_reply_code"], 550);
+  EXPECT_EQ(j["inbound"][0]["outbox"][0]["kind"], "notification");
+  EXPECT_EQ(j["inbound"][0]["classification"], "delivery_notice");
   EXPECT_EQ(j["inbound"][0]["received_at"], "1970-01-02T00:00:00Z");
 }
 

@@ -39,7 +39,7 @@ std::string Row(const forum::ClaimedMail& row) {
 // List-Unsubscribe of `row`: its signed one-click and mailto links, or ""
 // for mail that has none (rejections, mail to a mailing list).
 std::string UnsubscribeUris(const forum::ClaimedMail& row, const DeliveryOptions& options) {
-  const std::string scope = forum::ScopeOfMail(forum::Name(row.kind), row.thread_id, row.category);
+  const std::string scope = forum::ScopeOfMail(row.kind, row.thread_id, row.category);
   if (scope.empty() || row.id < 0 || static_cast<uint64_t>(row.id) > mail::kMaxUnsubscribeRowId ||
       options.reply_key.empty() ||
       std::find(options.list_addresses.begin(), options.list_addresses.end(), row.recipient) !=

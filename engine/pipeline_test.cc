@@ -311,7 +311,7 @@ std::string UnsubscribeMail(const std::string& token, const std::string& from = 
 }
 
 TEST_F(PipelineTest, AMessageToTheUnsubscribeAddressUnsubscribesItsRecipientAndIsNeverPosted) {
-  forum_.outbox[5] = {5, "answer", "alice@example.org", 7, "it"};
+  forum_.outbox[5] = {5, forum::OutboxKind::kAnswer, "alice@example.org", 7, "it"};
   const std::string token = mail::MakeUnsubscribeToken(5, "alice@example.org", "thread:7", kKey);
   // Even from another address (a forwarding mailbox): the token is the authority.
   for (const char* from : {"Alice <alice@example.org>", "alice@home.example"}) {
@@ -335,8 +335,8 @@ TEST_F(PipelineTest, AMessageToTheUnsubscribeAddressUnsubscribesItsRecipientAndI
 }
 
 TEST_F(PipelineTest, AForgedUnsubscribeTokenChangesNothingAndIsNeverPosted) {
-  forum_.outbox[5] = {5, "answer", "alice@example.org", 7, "it"};
-  forum_.outbox[6] = {6, "notification", "oncall@example.com", 7, "it"};
+  forum_.outbox[5] = {5, forum::OutboxKind::kAnswer, "alice@example.org", 7, "it"};
+  forum_.outbox[6] = {6, forum::OutboxKind::kNotification, "oncall@example.com", 7, "it"};
   std::string forged = mail::MakeUnsubscribeToken(5, "alice@example.org", "thread:7", kKey);
   forged[20] = forged[20] == 'a' ? 'b' : 'a';
   const std::vector<std::string> tokens = {
@@ -359,7 +359,7 @@ TEST_F(PipelineTest, AForgedUnsubscribeTokenChangesNothingAndIsNeverPosted) {
 // A mailing list's mail carries no unsubscribe link; a token naming it anyway (signed while the address was a
 // plain watcher) unsubscribes nobody: one member never unsubscribes the whole list.
 TEST_F(PipelineTest, AnUnsubscribeTokenNamingMailToAMailingListChangesNothing) {
-  forum_.outbox[6] = {6, "notification", "it-list@example.com", 7, "it"};
+  forum_.outbox[6] = {6, forum::OutboxKind::kNotification, "it-list@example.com", 7, "it"};
   PipelineConfig config = Config();
   config.list_addresses = {"it-list@example.com"};
   const auto item =

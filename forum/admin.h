@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "forum/inbound.h"
+#include "forum/outbox.h"
 #include "forum/subscriptions.h"
 
 namespace forum {
@@ -30,7 +31,7 @@ struct InboundRecord {
   std::string from_address;
   std::string subject;
   uint64_t size = 0;
-  std::string classification;  // "normal", "auto_reply", "bounce", "feedback", "delivery_notice"
+  Classification classification = Classification::kNormal;
   Outcome outcome = Outcome::kIgnored;
   std::string rule;    // "" when no rule decided
   std::string reason;  // why, for people
@@ -60,7 +61,7 @@ struct PostRecord {
 // One outbox row (an outbound mail and its fate).
 struct OutboxRecord {
   int64_t id = 0;
-  std::string kind;  // "answer", "notification", "acknowledgement" or "rejection"
+  OutboxKind kind = OutboxKind::kAnswer;
   std::optional<int64_t> thread_id;
   std::optional<int64_t> post_id;
   std::string recipient;

@@ -1,5 +1,7 @@
 // Store: the operations side (trace, quarantine, dry runs; forum/admin.h).
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,20 @@ Outcome OutcomeFromName(const std::string& name) {
 
 // --- inbound_messages ---
 
+// The Classification of inbound message `inbound_id`, whose classification
+// column is `classification`. Throws std::invalid_argument (the transaction's
+// kInternal error) for a text ParseClassification does not know: the column
+// has no CHECK, and this build writes only Name's texts.
+Classification ClassificationOf(const pqxx::field& classification, int64_t inbound_id) {
+  const std::string text = classification.as<std::string>();
+  const std::optional<Classification> parsed = ParseClassification(text);
+  if (!parsed) {
+    throw std::invalid_argument("inbound message " + std::to_string(inbound_id) +
+                                " has an unknown classification: '" + text + "'");
+  }
+  return *parsed;
+}
+
 const std::string& InboundColumns() {
   static const std::string kColumns =
       "id, mailbox, uidvalidity, uid, message_key, coalesce(message_id, ''), from_address, subject, size, "
@@ -58,7 +74,7 @@ InboundRecord ReadInbound(const pqxx::row& row) {
   r.from_address = row[6].as<std::string>();
   r.subject = row[7].as<std::string>();
   r.size = static_cast<uint64_t>(row[8].as<int64_t>());
-  r.classification = row[9].as<std::string>();
+  r.classification = ClassificationOf(row[9], r.id);
   r.outcome = OutcomeFromName(row[10].as<std::string>());
   r.rule = row[11].as<std::string>();
   r.reason = row[12].as<std::string>();
@@ -118,7 +134,7 @@ std::vector<OutboxRecord> FindOutbox(pqxx::transaction_base& tx, const std::stri
   for (const pqxx::row& row : rows) {
     OutboxRecord o;
     o.id = row[0].as<int64_t>();
-    o.kind = row[1].as<std::string>();
+    o.kind = OutboxKindOf(row[1], o.id);
     o.thread_id = OptionalId(row[2]);
     o.post_id = OptionalId(row[3]);
     o.recipient = row[4].as<std::string>();

@@ -104,7 +104,7 @@ TEST_F(AdminStoreTest, TracesFindInboundPostsAndOutboundIds) {
   EXPECT_EQ(trace->inbound[0].post->thread.id, q.thread_id);
   EXPECT_EQ(trace->inbound[0].post->thread.category, "general");
   ASSERT_EQ(trace->inbound[0].outbox.size(), 1u);
-  EXPECT_EQ(trace->inbound[0].outbox[0].kind, "acknowledgement");
+  EXPECT_EQ(trace->inbound[0].outbox[0].kind, OutboxKind::kAcknowledgement);
 
   const std::string ours = trace->inbound[0].post->message_id;
   auto outbound = store_->TraceMessage(ours);
@@ -119,6 +119,34 @@ TEST_F(AdminStoreTest, TracesFindInboundPostsAndOutboundIds) {
   EXPECT_EQ(address->inbound.size(), 1u);
   EXPECT_EQ(address->outbox.size(), 1u);
   EXPECT_FALSE(address->suppression);
+}
+
+// The columns hold text; a text this build does not know is an error that names the row, not a default.
+TEST_F(AdminStoreTest, AnUnknownClassificationOrKindIsAnErrorNamingTheRow) {
+  Record(Message(1, "q@x", Outcome::kPosted));
+  const std::string inbound = std::to_string(InboundId(1));
+  Scalar("UPDATE inbound_messages SET classification = 'spam' RETURNING id");
+  auto trace = store_->TraceMessage("q@x");
+  ASSERT_FALSE(trace);
+  EXPECT_EQ(trace.error().kind, base::ErrorKind::kInternal);
+  EXPECT_NE(
+      trace.error().message.find("inbound message " + inbound + " has an unknown classification: 'spam'"),
+      std::string::npos)
+      << trace.error().message;
+
+  // A kind the schema's CHECK allows none of, as a newer schema might.
+  Scalar("ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check");
+  const std::string outbox = Scalar("UPDATE outbox SET kind = 'reply' RETURNING id");
+  auto listed = store_->ListOutbox({}, 10);
+  ASSERT_FALSE(listed);
+  EXPECT_EQ(listed.error().kind, base::ErrorKind::kInternal);
+  EXPECT_NE(listed.error().message.find("outbox row " + outbox + " has an unknown kind: 'reply'"),
+            std::string::npos)
+      << listed.error().message;
+  auto target = store_->FindUnsubscribeTarget(std::stoll(outbox));
+  ASSERT_FALSE(target);
+  EXPECT_NE(target.error().message.find("unknown kind: 'reply'"), std::string::npos)
+      << target.error().message;
 }
 
 TEST_F(AdminStoreTest, ReadOnlySessionRefusesWrites) {

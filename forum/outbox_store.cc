@@ -12,6 +12,17 @@
 #include "forum/store_internal.h"
 
 namespace forum {
+
+OutboxKind OutboxKindOf(const pqxx::field& kind, int64_t outbox_id) {
+  const std::string text = kind.as<std::string>();
+  const std::optional<OutboxKind> parsed = ParseOutboxKind(text);
+  if (!parsed) {
+    throw std::invalid_argument("outbox row " + std::to_string(outbox_id) + " has an unknown kind: '" + text +
+                                "'");
+  }
+  return *parsed;
+}
+
 namespace {
 
 using Clock = std::chrono::system_clock;
@@ -79,11 +90,7 @@ ORDER BY o.next_attempt_at, o.id
 ClaimedMail ReadClaimed(const pqxx::row& row) {
   ClaimedMail m;
   m.id = row[0].as<int64_t>();
-  const std::string kind = row[1].as<std::string>();
-  const std::optional<OutboxKind> parsed = ParseOutboxKind(kind);
-  if (!parsed)
-    throw std::invalid_argument("outbox row " + row[0].as<std::string>() + " has an unknown kind: " + kind);
-  m.kind = *parsed;
+  m.kind = OutboxKindOf(row[1], m.id);
   m.recipient = row[2].as<std::string>();
   m.message_id = row[3].as<std::string>();
   if (!row[4].is_null()) m.payload = pqxx::binarystring(row[4]).str();

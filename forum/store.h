@@ -186,6 +186,8 @@ class Store {
                                                            const std::string& owner);
 
   // --- operations (see forum/admin.h): trace, quarantine, dry runs ---
+  // A row whose classification or outbox kind this build does not know is a
+  // kInternal error that names the row.
 
   // Makes every later transaction of this Store read-only (PostgreSQL
   // enforces it), so a dry run provably changes nothing. Cannot be undone.

@@ -101,7 +101,12 @@ void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows);
 // the suppressions row). Throws what libpqxx throws.
 void RecordBounces(pqxx::transaction_base& tx, const std::vector<BounceDraft>& bounces);
 
-// --- the outbox (outbox_store.cc), shared with inbound_store.cc ---
+// --- the outbox (outbox_store.cc), shared with inbound_, admin_ and subscription_store.cc ---
+
+// The OutboxKind of outbox row `outbox_id`, whose kind column is `kind`.
+// Throws std::invalid_argument (the transaction's kInternal error) for a text
+// ParseOutboxKind does not know (the column's CHECK allows none).
+OutboxKind OutboxKindOf(const pqxx::field& kind, int64_t outbox_id);
 
 // Marks outbox row `outbox_id` bounced inside `tx` for a bounce sent to its
 // VERP return path, whose failed recipients are `reported`, and scores the
@@ -124,7 +129,7 @@ std::vector<Unsubscription> ReadUnsubscriptions(pqxx::transaction_base& tx, cons
                                                 int limit);
 
 // The outbox row an unsubscribe token names, read inside `tx`, or nullopt.
-// Throws what libpqxx throws.
+// Throws what libpqxx throws, and what OutboxKindOf throws.
 std::optional<UnsubscribeTarget> ReadUnsubscribeTarget(pqxx::transaction_base& tx, int64_t outbox_id);
 
 }  // namespace forum

@@ -31,7 +31,7 @@ std::optional<UnsubscribeTarget> ReadUnsubscribeTarget(pqxx::transaction_base& t
   if (r.empty()) return std::nullopt;
   UnsubscribeTarget target;
   target.outbox_id = outbox_id;
-  target.kind = r[0][0].as<std::string>();
+  target.kind = OutboxKindOf(r[0][0], outbox_id);
   target.recipient = r[0][1].as<std::string>();
   if (!r[0][2].is_null()) target.thread_id = r[0][2].as<int64_t>();
   target.category = r[0][3].as<std::string>();

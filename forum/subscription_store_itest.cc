@@ -128,10 +128,12 @@ TEST_F(SubscriptionStoreTest, TheRowATokenNamesAndMarkingItUnsubscribed) {
   const int64_t note_id = std::stoll(Scalar("SELECT id FROM outbox WHERE kind = 'notification'"));
   auto answer = store_->FindUnsubscribeTarget(answer_id);
   ASSERT_TRUE(answer && answer->has_value());
+  EXPECT_EQ((*answer)->kind, OutboxKind::kAnswer);
   EXPECT_EQ((*answer)->recipient, "alice@example.com");
   EXPECT_EQ((*answer)->scope(), ThreadScope(*vpn.thread_id));
   auto note = store_->FindUnsubscribeTarget(note_id);
   ASSERT_TRUE(note && note->has_value());
+  EXPECT_EQ((*note)->kind, OutboxKind::kNotification);
   EXPECT_EQ((*note)->scope(), "category:it");
   auto none = store_->FindUnsubscribeTarget(note_id + 1000);
   ASSERT_TRUE(none);

@@ -20,10 +20,17 @@ std::string ThreadScope(int64_t thread_id) { return "thread:" + std::to_string(t
 
 std::string CategoryScope(std::string_view slug) { return "category:" + std::string(slug); }
 
-std::string ScopeOfMail(std::string_view kind, std::optional<int64_t> thread_id, std::string_view category) {
-  if (kind == "answer" && thread_id) return ThreadScope(*thread_id);
-  if (kind == "notification" && !category.empty()) return CategoryScope(category);
-  if (kind == "acknowledgement") return std::string(kAcknowledgementsScope);
+std::string ScopeOfMail(OutboxKind kind, std::optional<int64_t> thread_id, std::string_view category) {
+  switch (kind) {
+    case OutboxKind::kAnswer:
+      return thread_id ? ThreadScope(*thread_id) : "";
+    case OutboxKind::kNotification:
+      return category.empty() ? "" : CategoryScope(category);
+    case OutboxKind::kAcknowledgement:
+      return std::string(kAcknowledgementsScope);
+    case OutboxKind::kRejection:
+      return "";
+  }
   return "";
 }
 

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "forum/outbox.h"
+
 namespace forum {
 
 // Where an unsubscription came from (unsubscriptions.source).
@@ -36,11 +38,10 @@ std::string ThreadScope(int64_t thread_id);
 // "category:<slug>".
 std::string CategoryScope(std::string_view slug);
 
-// What the unsubscribe link of an outbox mail of `kind` ("answer",
-// "notification", "acknowledgement", "rejection") about `thread_id` in
+// What the unsubscribe link of an outbox mail of `kind` about `thread_id` in
 // `category` stops (see the header comment); "" when such a mail has none
 // (rejections, and mail without the thread or category it needs).
-std::string ScopeOfMail(std::string_view kind, std::optional<int64_t> thread_id, std::string_view category);
+std::string ScopeOfMail(OutboxKind kind, std::optional<int64_t> thread_id, std::string_view category);
 
 // The scope in words: "thread 12", "category it", "acknowledgements" (the scope itself when unknown).
 std::string DescribeScope(std::string_view scope);
@@ -69,7 +70,7 @@ struct SubscriptionChange {
 // who it went to and what it was about, which the token's signature covers.
 struct UnsubscribeTarget {
   int64_t outbox_id = 0;
-  std::string kind;
+  OutboxKind kind = OutboxKind::kAnswer;
   std::string recipient;  // lower-case
   std::optional<int64_t> thread_id;
   std::string category;  // slug of the thread's category; "" without a thread
