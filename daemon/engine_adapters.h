@@ -25,6 +25,7 @@ namespace mailforumd {
 // the session stays on that folder (nothing else selects), the server keeps
 // its view current (EXISTS, EXPUNGE), and a server whose folder's UIDs change
 // ends the session, since UIDs must persist within one (RFC 3501 2.3.1.1).
+// A pass calls it from two threads, one at a time (engine/mailbox_pass.h).
 class ImapMailSource : public engine::MailSource {
  public:
   using Selected = std::optional<std::pair<std::string, uint32_t>>;

@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -145,6 +147,126 @@ struct Decided {
   std::vector<FetchedMessage> raws;
 };
 
+// A recorded batch: what is left to do, without its messages.
+struct RecordedBatch {
+  size_t messages = 0;  // 0: nothing was fetched (all gone meanwhile), nothing to do
+  size_t posted = 0;
+  PostActions actions;
+};
+
+// One fetched batch (ascending UIDs), or the end of the new mail.
+struct FetchedBatch {
+  bool end = false;  // nothing was left to fetch
+  std::vector<mail::ImapMessage> messages;
+  uint64_t bytes = 0;                            // of `messages`' raw bytes
+  std::chrono::steady_clock::duration took{};    // the fetch's own time
+  std::chrono::steady_clock::duration waited{};  // how long the pass stood still for it
+  std::chrono::steady_clock::time_point done;    // when it was over
+};
+
+// The new messages `uids` as batches, size first: the sizes of up to
+// kInfoChunk messages at a time, then batches bounded by batch_size and
+// max_batch_bytes (one larger message goes alone), whole messages and the
+// first quarantine_keep_bytes of those over max_message_size. Uses the
+// source only, and FETCH is BODY.PEEK: it flags nothing, so a batch fetched
+// and then dropped needs nothing undone. Thread-safety: one thread at a time.
+class BatchFetcher {
+ public:
+  BatchFetcher(const MailboxPassOptions& options, MailSource& source, const std::vector<uint32_t>& uids)
+      : o_(options), source_(source), uids_(uids) {}
+
+  // The next batch; `end` once every message has been fetched. Errors: the source's.
+  base::Result<FetchedBatch> Next() {
+    const auto start = std::chrono::steady_clock::now();
+    FetchedBatch batch;
+    while (next_info_ == infos_.size()) {
+      if (next_uid_ == uids_.size()) {
+        batch.end = true;
+        return batch;
+      }
+      const auto first = uids_.begin() + static_cast<std::ptrdiff_t>(next_uid_);
+      const size_t n = std::min(kInfoChunk, uids_.size() - next_uid_);
+      auto infos = source_.FetchInfo(std::vector<uint32_t>(first, first + static_cast<std::ptrdiff_t>(n)));
+      if (!infos) return infos.error();
+      next_uid_ += n;
+      infos_ = std::move(infos).value();
+      next_info_ = 0;
+    }
+    std::vector<uint32_t> whole, first_bytes_only;
+    uint64_t cost_sum = 0;
+    for (; next_info_ < infos_.size() && whole.size() + first_bytes_only.size() < o_.batch_size;
+         ++next_info_) {
+      const mail::ImapMessageInfo& info = infos_[next_info_];
+      const bool oversized = info.size > o_.pipeline.max_message_size;
+      const uint64_t cost = oversized ? std::min<uint64_t>(info.size, o_.quarantine_keep_bytes) : info.size;
+      if (!(whole.empty() && first_bytes_only.empty()) && cost_sum + cost > o_.max_batch_bytes) break;
+      (oversized ? first_bytes_only : whole).push_back(info.uid);
+      cost_sum += cost;
+    }
+    auto fetched = source_.FetchBatch(whole, 0);
+    if (!fetched) return fetched.error();
+    batch.messages = std::move(fetched).value();
+    if (!first_bytes_only.empty()) {
+      auto partial = source_.FetchBatch(
+          first_bytes_only, static_cast<uint32_t>(std::min<uint64_t>(o_.quarantine_keep_bytes, UINT32_MAX)));
+      if (!partial) return partial.error();
+      for (auto& m : *partial) batch.messages.push_back(std::move(m));
+    }
+    std::sort(batch.messages.begin(), batch.messages.end(),
+              [](const auto& a, const auto& b) { return a.uid < b.uid; });
+    for (const auto& m : batch.messages) batch.bytes += m.raw.size();
+    batch.done = std::chrono::steady_clock::now();
+    batch.took = batch.done - start;
+    return batch;
+  }
+
+ private:
+  const MailboxPassOptions& o_;
+  MailSource& source_;
+  const std::vector<uint32_t>& uids_;
+  size_t next_uid_ = 0;  // of uids_: the first whose size is not asked yet
+  std::vector<mail::ImapMessageInfo> infos_;
+  size_t next_info_ = 0;  // of infos_: the first not fetched yet
+};
+
+// The next batch of a BatchFetcher, fetched on a thread of its own from
+// construction on, while the pass's thread decides and records the batch
+// before. The pass must not use the MailSource until Take() has returned;
+// the destructor joins the thread, so no fetch outlives its Prefetcher,
+// whatever ends the pass. When no thread can be started, Take() fetches on
+// the caller's thread, as a pass without prefetch would.
+class Prefetcher {
+ public:
+  explicit Prefetcher(BatchFetcher& fetcher) : fetcher_(fetcher) {
+    try {
+      thread_ = std::thread([this] { result_.emplace(fetcher_.Next()); });
+    } catch (const std::system_error& e) {
+      base::LogWarning(std::string("cannot start a thread to prefetch mail; fetching in turn: ") + e.what());
+    }
+  }
+  ~Prefetcher() { Join(); }
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  // Waits for the fetch: its batch (`waited` says how long) or its error. Once.
+  base::Result<FetchedBatch> Take() {
+    const auto start = std::chrono::steady_clock::now();
+    Join();
+    if (!result_) result_.emplace(fetcher_.Next());
+    if (*result_) (*result_)->waited = std::chrono::steady_clock::now() - start;
+    return std::move(*result_);
+  }
+
+ private:
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  BatchFetcher& fetcher_;
+  std::optional<base::Result<FetchedBatch>> result_;  // written by thread_, read after it is joined
+  std::thread thread_;                                // last: it starts once the members it uses exist
+};
+
 class Pass {
  public:
   Pass(const MailboxPassOptions& options, MailSource& source, InboundLedger& ledger, const std::string& owner,
@@ -265,54 +387,31 @@ class Pass {
     return {};
   }
 
-  // Size first: the sizes of up to kInfoChunk messages, then batches bounded by count and bytes.
+  // Batch N is decided and recorded while batch N+1 is fetched (Prefetcher); N's post-actions wait for that
+  // fetch, since they use the same connection, and the fetch of N+2 starts after them. A stop between
+  // batches drops the batch fetched meanwhile.
   base::Status FetchAndIngest(const std::vector<uint32_t>& uids) {
-    for (size_t start = 0; start < uids.size() && !stopped_; start += kInfoChunk) {
-      const std::vector<uint32_t> chunk(
-          uids.begin() + static_cast<std::ptrdiff_t>(start),
-          uids.begin() + static_cast<std::ptrdiff_t>(std::min(uids.size(), start + kInfoChunk)));
-      auto infos = source_.FetchInfo(chunk);
-      if (!infos) return infos.error();
-      for (size_t i = 0; i < infos->size() && !stopped_;) {
-        timings_ = {};
-        const auto fetch_start = std::chrono::steady_clock::now();
-        auto fetched = FetchNextBatch(*infos, i);
-        timings_.fetch = std::chrono::steady_clock::now() - fetch_start;
-        if (!fetched) return fetched.error();
-        if (auto s = IngestBatch(*fetched); !s.ok()) return s;
-      }
+    if (stopped_) return {};
+    BatchFetcher fetcher(o_, source_, uids);
+    auto batch = fetcher.Next();  // the first: nothing to overlap
+    if (batch) batch->waited = batch->took;
+    for (;;) {
+      if (!batch) return batch.error();
+      if (batch->end || stopped_) return {};
+      timings_ = {};
+      timings_.fetch = batch->took;
+      timings_.waited = batch->waited;
+      fetched_at_ = batch->done;
+      CountFetched(name_, batch->messages.size(), batch->bytes);
+      Prefetcher next(fetcher);
+      auto recorded = DecideAndRecord(batch->messages);
+      batch = next.Take();
+      if (!recorded) return recorded.error();
+      // The connection is this thread's again. The post-actions are done even when that fetch failed: its
+      // error still ends the pass (at the top of the loop), and post-actions that fail with it stay owed.
+      auto done = FinishBatch(*recorded);
+      if (!done.ok() && batch) return done;
     }
-    return {};
-  }
-
-  // The next batch from infos[i...] (advancing i): whole messages, and the
-  // first bytes of those over max_message_size; in ascending UID order.
-  base::Result<std::vector<mail::ImapMessage>> FetchNextBatch(const std::vector<mail::ImapMessageInfo>& infos,
-                                                              size_t& i) {
-    std::vector<uint32_t> whole, first_bytes_only;
-    uint64_t bytes = 0;
-    for (; i < infos.size() && whole.size() + first_bytes_only.size() < o_.batch_size; ++i) {
-      const bool oversized = infos[i].size > o_.pipeline.max_message_size;
-      const uint64_t cost =
-          oversized ? std::min<uint64_t>(infos[i].size, o_.quarantine_keep_bytes) : infos[i].size;
-      if (!(whole.empty() && first_bytes_only.empty()) && bytes + cost > o_.max_batch_bytes) break;
-      (oversized ? first_bytes_only : whole).push_back(infos[i].uid);
-      bytes += cost;
-    }
-    auto fetched = source_.FetchBatch(whole, 0);
-    if (!fetched) return fetched.error();
-    if (!first_bytes_only.empty()) {
-      auto partial = source_.FetchBatch(
-          first_bytes_only, static_cast<uint32_t>(std::min<uint64_t>(o_.quarantine_keep_bytes, UINT32_MAX)));
-      if (!partial) return partial.error();
-      for (auto& m : *partial) fetched->push_back(std::move(m));
-    }
-    std::sort(fetched->begin(), fetched->end(), [](const auto& a, const auto& b) { return a.uid < b.uid; });
-    fetched_at_ = std::chrono::steady_clock::now();
-    uint64_t fetched_bytes = 0;
-    for (const auto& m : *fetched) fetched_bytes += m.raw.size();
-    CountFetched(name_, fetched->size(), fetched_bytes);
-    return fetched;
   }
 
   // Admission: what is decided without parsing (too old, too large, a crash
@@ -339,9 +438,10 @@ class Pass {
   }
 
   // Decides the messages of one fetched batch (ascending UIDs) and records
-  // them in one transaction; a reply to a message of the same batch is
-  // resolved in memory (BatchLookup), so nothing is recorded in pieces.
-  base::Status IngestBatch(std::vector<mail::ImapMessage>& fetched) {
+  // them in one transaction, quarantining what the ledger refused; a reply to
+  // a message of the same batch is resolved in memory (BatchLookup), so
+  // nothing is recorded in pieces. Touches the ledger only, never the source.
+  base::Result<RecordedBatch> DecideAndRecord(std::vector<mail::ImapMessage>& fetched) {
     timings_.decide_start = std::chrono::steady_clock::now();
     Decided batch;
     lookup_.ClearPending();
@@ -359,15 +459,15 @@ class Pass {
       }
       batch.raws.push_back(std::move(f));
     }
-    auto s = Record(batch);
+    auto recorded = Record(batch);
     lookup_.ClearPending();
-    return s;
+    return recorded;
   }
 
-  // Records `batch` in one transaction, quarantines what the ledger refused,
-  // then does the post-actions.
-  base::Status Record(const Decided& batch) {
-    if (batch.items.empty()) return {};
+  // Records `batch` in one transaction and quarantines what the ledger refused; what is left to do.
+  base::Result<RecordedBatch> Record(const Decided& batch) {
+    RecordedBatch out;
+    if (batch.items.empty()) return out;
     // Deciding is over: a death from here on is not the fault of the last message decided.
     if (auto s = ledger_.NoteWorking(name_, uidvalidity_, 0, owner_); !s.ok()) return s.error();
     const auto record_start = std::chrono::steady_clock::now();
@@ -385,26 +485,33 @@ class Pass {
     for (size_t i = 0; i < batch.items.size(); ++i) {
       ReportDecided(name_, batch.items[i], (*recorded)[i], fetch_to_commit);
     }
-    PostActions actions;
-    size_t posted = 0;
+    out.messages = batch.items.size();
     for (const auto& item : batch.items) {
       if (refused->count(item.uid) > 0 || item.outcome == forum::Outcome::kQuarantined) {
-        actions.quarantined.push_back(item.uid);
+        out.actions.quarantined.push_back(item.uid);
       } else if (item.outcome == forum::Outcome::kTooOld) {
-        actions.untouched.push_back(item.uid);
+        out.actions.untouched.push_back(item.uid);
       } else {
-        actions.normal.push_back(item.uid);
-        if (item.outcome == forum::Outcome::kPosted) ++posted;
+        out.actions.normal.push_back(item.uid);
+        if (item.outcome == forum::Outcome::kPosted) ++out.posted;
       }
     }
-    if (posted > 0) FillReplyAddresses();
+    if (out.posted > 0) FillReplyAddresses();
+    return out;
+  }
+
+  // The post-actions of a recorded batch, and its log line.
+  base::Status FinishBatch(const RecordedBatch& batch) {
+    if (batch.messages == 0) return {};
     const auto after_start = std::chrono::steady_clock::now();
-    if (auto s = ApplyPostActions(actions); !s.ok()) return s.error();
+    if (auto s = ApplyPostActions(batch.actions); !s.ok()) return s.error();
     const auto after = std::chrono::steady_clock::now() - after_start;
-    // Tests and operators wait for "N message(s), ": the timings go last.
-    base::LogInfo("mailbox " + name_ + ": " + std::to_string(batch.items.size()) + " message(s), " +
-                  std::to_string(posted) + " posted, " + std::to_string(actions.quarantined.size()) +
-                  " quarantined (fetch " + Ms(timings_.fetch) + ", decide " + Ms(timings_.decide) +
+    // Tests and operators wait for "N message(s), ": the timings go last. The fetch overlapped the
+    // batch before; "waited" is how long the pass stood still for it.
+    base::LogInfo("mailbox " + name_ + ": " + std::to_string(batch.messages) + " message(s), " +
+                  std::to_string(batch.posted) + " posted, " +
+                  std::to_string(batch.actions.quarantined.size()) + " quarantined (fetch " +
+                  Ms(timings_.fetch) + ", waited " + Ms(timings_.waited) + ", decide " + Ms(timings_.decide) +
                   ", record " + Ms(timings_.record) + ", post-actions " + Ms(after) + ")");
     return {};
   }
@@ -452,7 +559,7 @@ class Pass {
   std::optional<forum::CrashedWork> crash_;
   // Where the time of the current batch went (its log line says).
   struct {
-    std::chrono::steady_clock::duration fetch{}, decide{}, record{};
+    std::chrono::steady_clock::duration fetch{}, waited{}, decide{}, record{};
     std::chrono::steady_clock::time_point decide_start;
   } timings_;
   std::chrono::steady_clock::time_point fetched_at_ = std::chrono::steady_clock::now();  // of the last batch

@@ -1,5 +1,6 @@
 // One pass over an IMAP mailbox into the forum, exactly once (DESIGN.md
-// §1–§2), written against the ports (engine/ports.h): no threads, no sockets.
+// §1–§2), written against the ports (engine/ports.h): no sockets, and one
+// thread of its own (the prefetch, below).
 //
 // A pass: check that this process still holds the mailbox's lock, SELECT,
 // handle a new UIDVALIDITY by rescanning (deduplicated by message key),
@@ -18,12 +19,26 @@
 // max_message_size only the first quarantine_keep_bytes are fetched, and it
 // is quarantined.
 //
+// Prefetch: while batch N is decided and recorded (ledger work on the
+// caller's thread), batch N+1 is fetched on a second thread. The source is
+// used by one thread at a time: N's post-actions wait for that fetch, and
+// the fetch of N+2 starts after them. So at most two batches are in memory.
+// A failed prefetch ends the pass with its error, as a fetch after N's
+// post-actions would (they are still tried; if they fail too, they are
+// owed); a batch fetched but never decided (a stop, an error) is dropped,
+// with nothing to undo: FETCH is BODY.PEEK and flags nothing.
+//
 // Crash-loop breaker: before a message is decided, its UID is noted in the
 // ledger (NoteWorking). When a pass finds the note of another process on a
 // message that was never recorded, that process died while deciding it;
 // after two such deaths the message is quarantined unparsed.
 //
-// Thread-safety: one pass on one thread; `stopped` may be set from any thread.
+// Thread-safety: one pass on one thread, which alone uses the ledger. The
+// pass also calls the source from its prefetch thread, never while the
+// caller's thread does (each handover is a thread start or join), so a
+// MailSource need not be thread-safe, only usable from one thread at a time.
+// The pass joins its thread before it returns. `stopped` may be set from any
+// thread.
 #ifndef MAILFORUM_ENGINE_MAILBOX_PASS_H_
 #define MAILFORUM_ENGINE_MAILBOX_PASS_H_
 

@@ -8,8 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine/testing/fakes.h"
 
@@ -53,6 +57,7 @@ class MailboxPassTest : public ::testing::Test {
 
   // One pass on a fresh connection (as after a crash or a reconnect); `arm` arms its faults.
   // With `memory`, as the same worker's passes (one owner).
+  // Every pass: the source (one connection) never serves two calls at once, and none is left running.
   base::Status Pass(const std::function<void(FakeMailSource&)>& arm = {},
                     MailboxPassMemory* memory = nullptr) {
     FakeMailSource source(box_);
@@ -61,6 +66,8 @@ class MailboxPassTest : public ::testing::Test {
         RunMailboxPass(options_, source, ledger_, memory ? "worker" : "owner-" + std::to_string(++passes_),
                        stopped_, memory);
     last_fetches_ = source.calls(SourceOp::kFetchBatch);
+    EXPECT_EQ(source.overlapping_calls(), 0);
+    EXPECT_FALSE(source.in_call());
     return s;
   }
 
@@ -140,17 +147,44 @@ TEST_F(MailboxPassTest, CommitWhoseReplyIsLostIsNotRecordedTwice) {
   ExpectEachPostedOnceAndSeen(5);
 }
 
-TEST_F(MailboxPassTest, ConnectionDroppedMidFetchLosesNothing) {
-  // The second batch's FETCH dies on the wire: the first batch is committed and flagged, the rest waits.
+TEST_F(MailboxPassTest, ConnectionDroppedMidPrefetchEndsThePassWithThatErrorAndLosesNothing) {
+  // The second batch's FETCH, on the prefetch thread while the first batch is decided, dies on the wire.
   base::Status s = Pass([](FakeMailSource& source) {
     source.FailNext(SourceOp::kFetchBatch, Transient("connection reset mid-FETCH"), /*skip=*/1);
   });
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().kind, base::ErrorKind::kTransient);
+  EXPECT_EQ(s.error().message, "connection reset mid-FETCH");
+  // The first batch is committed and nothing after it; its \Seen needed the dead connection: owed.
+  EXPECT_EQ(ledger_.commits, 1);
   EXPECT_EQ(ledger_.posts, 2);
-  EXPECT_EQ(box_.SeenIn("INBOX").size(), 2u);
+  EXPECT_EQ(ledger_.rows.size(), 2u);
+  EXPECT_TRUE(box_.SeenIn("INBOX").empty());
+  auto owed = ledger_.PendingPostActions("help", box_.uidvalidity);
+  ASSERT_TRUE(owed);
+  EXPECT_EQ(owed->size(), 2u);
   ASSERT_TRUE(Pass().ok());
   ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, APrefetchErrorOnALiveConnectionStillFlagsTheBatchRecordedMeanwhile) {
+  // The sizes of the second chunk fail with a NO: the connection lives, so the batch recorded while they
+  // were asked for is flagged, and the pass ends with the error, as a sequential pass would.
+  options_.batch_size = 1000;  // batches and size chunks alike: the first 1,000 messages, then the rest
+  options_.pipeline.new_threads_per_sender_per_hour = 2000;
+  for (int i = 6; i <= 1001; ++i) box_.Add(Mail("q" + std::to_string(i)));
+  FakeMailSource source(box_);
+  source.FailNext(SourceOp::kFetchInfo, base::Error{base::ErrorKind::kPermanent, "NO sizes"}, /*skip=*/1,
+                  FakeMailSource::Connection::kKept);
+  base::Status s = RunMailboxPass(options_, source, ledger_, "owner", stopped_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message, "NO sizes");
+  EXPECT_EQ(source.overlapping_calls(), 0);
+  EXPECT_EQ(ledger_.commits, 1);
+  EXPECT_EQ(ledger_.rows.size(), 1000u);
+  EXPECT_EQ(box_.SeenIn("INBOX").size(), 1000u);
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(1001);
 }
 
 TEST_F(MailboxPassTest, SerializationFailureAtCommitFlagsNothingAndRetries) {
@@ -194,6 +228,53 @@ TEST_F(MailboxPassTest, NewUidValidityRescansAndRecognisesEveryMessage) {
   for (const auto& [key, row] : ledger_.rows) duplicates += row.outcome == forum::Outcome::kDuplicate;
   EXPECT_EQ(duplicates, 5);
   EXPECT_EQ(box_.SeenIn("INBOX").size(), 5u);
+}
+
+TEST_F(MailboxPassTest, AStopDuringABatchJoinsThePrefetchAndDropsWhatItFetched) {
+  int records = 0;
+  ledger_.on_record = [&](const auto&) {
+    if (++records == 1) stopped_ = true;  // while the first batch is recorded
+  };
+  ASSERT_TRUE(Pass().ok());
+  // The first batch is recorded and flagged; the second was fetched meanwhile (PEEK: unflagged) and dropped.
+  EXPECT_EQ(ledger_.commits, 1);
+  EXPECT_EQ(ledger_.rows.size(), 2u);
+  EXPECT_EQ(last_fetches_, 2);
+  EXPECT_EQ(box_.SeenIn("INBOX"), (std::vector<uint32_t>{1, 2}));
+  stopped_ = false;
+  ledger_.on_record = {};
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+}
+
+TEST_F(MailboxPassTest, TheNextBatchIsFetchedWhileOneIsRecordedAndFlaggedOnlyAfter) {
+  // Batches [1 2] [3 4] [5]. The commit of each batch but the last waits until the next batch's FETCH has
+  // begun, which only a fetch on another thread can do; \Seen must find its UIDs recorded. Pass() checks
+  // that no two calls of the source overlapped.
+  std::mutex mutex;
+  std::condition_variable fetch_began;
+  int fetches = 0;  // guarded by mutex
+  int records = 0;
+  auto arm = [&](FakeMailSource& source) {
+    source.on_call = [&](SourceOp op, const std::vector<uint32_t>& uids) {
+      if (op == SourceOp::kFetchBatch) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++fetches;
+        fetch_began.notify_all();
+      } else if (op == SourceOp::kMarkSeen) {
+        for (uint32_t uid : uids) EXPECT_EQ(ledger_.rows.count({"help", box_.uidvalidity, uid}), 1u) << uid;
+      }
+    };
+  };
+  ledger_.on_record = [&](const auto&) {
+    if (++records == 3) return;
+    std::unique_lock<std::mutex> lock(mutex);
+    EXPECT_TRUE(fetch_began.wait_for(lock, std::chrono::seconds(30), [&] { return fetches > records; }))
+        << "batch " << records + 1 << " was not fetched while batch " << records << " was recorded";
+  };
+  ASSERT_TRUE(Pass(arm).ok());
+  ExpectEachPostedOnceAndSeen(5);
+  EXPECT_EQ(ledger_.commits, 3);
 }
 
 TEST_F(MailboxPassTest, AStopBetweenBatchesEndsThePassCleanly) {

@@ -19,8 +19,10 @@
 // parsed the session is dead: every later call fails with kTransient and the
 // caller connects a new session.
 //
-// Thread-safety: a session belongs to one thread. The only exception is
-// Interrupt(), which any thread may call while the owner waits in Idle().
+// Thread-safety: a session is used by one thread at a time (the mailbox
+// pass hands it to its prefetch thread and back by thread start and join).
+// The only exception is Interrupt(), which any thread may call while the
+// owner waits in Idle().
 // Several sessions may run on several threads at once. The process must have
 // called mail::InitializeMailLibraries() (SIGPIPE ignored) first.
 #ifndef MAILFORUM_MAIL_IMAP_SESSION_H_

@@ -25,24 +25,32 @@ std::vector<uint32_t> FakeMailbox::SeenIn(const std::string& folder) const {
   return out;
 }
 
+FakeMailSource::InCall::InCall(FakeMailSource& source, SourceOp op, const std::vector<uint32_t>& uids)
+    : source_(source) {
+  if (source_.in_call_.exchange(true)) ++source_.overlaps_;
+  if (source_.on_call) source_.on_call(op, uids);
+}
+
 std::optional<base::Error> FakeMailSource::Check(SourceOp op) {
   ++calls_[op];
   if (dead_) return Dead();
   if (!fault_ || fault_->op != op) return std::nullopt;
   if (fault_->skip-- > 0) return std::nullopt;
   base::Error error = std::move(fault_->error);
+  dead_ = fault_->connection == Connection::kDropped;
   fault_.reset();
-  dead_ = true;
   return error;
 }
 
 base::Result<uint32_t> FakeMailSource::Select(const std::string& folder) {
+  InCall call(*this, SourceOp::kSelect);
   if (auto e = Check(SourceOp::kSelect)) return *e;
   folder_ = folder;
   return box_.uidvalidity;
 }
 
 base::Result<std::vector<uint32_t>> FakeMailSource::UidsFrom(uint32_t first_uid) {
+  InCall call(*this, SourceOp::kUidsFrom);
   if (auto e = Check(SourceOp::kUidsFrom)) return *e;
   std::vector<uint32_t> out;
   for (uint32_t uid : box_.In(folder_)) {
@@ -53,6 +61,7 @@ base::Result<std::vector<uint32_t>> FakeMailSource::UidsFrom(uint32_t first_uid)
 
 base::Result<std::vector<mail::ImapMessageInfo>> FakeMailSource::FetchInfo(
     const std::vector<uint32_t>& uids) {
+  InCall call(*this, SourceOp::kFetchInfo, uids);
   if (auto e = Check(SourceOp::kFetchInfo)) return *e;
   std::vector<mail::ImapMessageInfo> out;
   for (uint32_t uid : uids) {
@@ -65,6 +74,7 @@ base::Result<std::vector<mail::ImapMessageInfo>> FakeMailSource::FetchInfo(
 
 base::Result<std::vector<mail::ImapMessage>> FakeMailSource::FetchBatch(const std::vector<uint32_t>& uids,
                                                                         uint32_t max_bytes) {
+  InCall call(*this, SourceOp::kFetchBatch, uids);
   if (auto e = Check(SourceOp::kFetchBatch)) return *e;
   std::vector<mail::ImapMessage> out;
   for (uint32_t uid : uids) {
@@ -78,18 +88,21 @@ base::Result<std::vector<mail::ImapMessage>> FakeMailSource::FetchBatch(const st
 }
 
 base::Status FakeMailSource::MarkSeen(const std::vector<uint32_t>& uids) {
+  InCall call(*this, SourceOp::kMarkSeen, uids);
   if (auto e = Check(SourceOp::kMarkSeen)) return *e;
   for (uint32_t uid : uids) box_.messages[uid].seen = true;
   return {};
 }
 
 base::Status FakeMailSource::Move(const std::vector<uint32_t>& uids, const std::string& folder) {
+  InCall call(*this, SourceOp::kMove, uids);
   if (auto e = Check(SourceOp::kMove)) return *e;
   for (uint32_t uid : uids) box_.messages[uid].folder = folder;
   return {};
 }
 
 base::Status FakeMailSource::Delete(const std::vector<uint32_t>& uids) {
+  InCall call(*this, SourceOp::kDelete, uids);
   if (auto e = Check(SourceOp::kDelete)) return *e;
   for (uint32_t uid : uids) box_.messages.erase(uid);
   return {};
@@ -218,6 +231,7 @@ std::vector<base::Result<forum::RecordResult>> FakeLedger::Write(
 
 base::Result<std::vector<base::Result<forum::RecordResult>>> FakeLedger::RecordBatch(
     const std::vector<forum::InboundItem>& items, const std::string&) {
+  if (on_record) on_record(items);
   if (auto f = Check(LedgerOp::kRecordBatch)) {
     if (f->commit == Commit::kLostReply) Write(items);
     return f->error;

@@ -10,11 +10,17 @@
 // (mailbox, uidvalidity, uid) and by message key as forum::Store does, and
 // advances the mailbox's cursor.
 //
-// Thread-safety: none; one test thread.
+// Thread-safety: one thread at a time. A mailbox pass calls its source from
+// its prefetch thread too (engine/mailbox_pass.h), handing it over by thread
+// start and join; FakeMailSource counts calls that overlap all the same
+// (overlapping_calls()), since a connection cannot serve two at once. Its
+// hook runs on the calling thread.
 #ifndef MAILFORUM_ENGINE_TESTING_FAKES_H_
 #define MAILFORUM_ENGINE_TESTING_FAKES_H_
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -53,12 +59,23 @@ class FakeMailSource : public MailSource {
  public:
   explicit FakeMailSource(FakeMailbox& box) : box_(box) {}
 
-  // The (skip + 1)-th next call of `op` fails with `error`, and the
-  // connection is dead from then on (a FETCH that fails so is a connection
-  // dropped mid-FETCH: what had come is lost with the call's error).
-  void FailNext(SourceOp op, base::Error error, int skip = 0) { fault_ = Fault{op, std::move(error), skip}; }
+  // What a fault leaves of the connection.
+  enum class Connection {
+    kDropped,  // dead from then on (a FETCH that fails so is a connection dropped mid-FETCH: what had
+               // come is lost with the call's error)
+    kKept,     // the server said NO: later calls work
+  };
+  // The (skip + 1)-th next call of `op` fails with `error`.
+  void FailNext(SourceOp op, base::Error error, int skip = 0, Connection connection = Connection::kDropped) {
+    fault_ = Fault{op, std::move(error), skip, connection};
+  }
   bool dead() const { return dead_; }
   int calls(SourceOp op) const { return calls_.count(op) ? calls_.at(op) : 0; }
+  // Calls that began while another was in progress, and whether one is.
+  int overlapping_calls() const { return overlaps_; }
+  bool in_call() const { return in_call_; }
+  // Called at the start of each call with its UIDs (none for Select and UidsFrom), on the calling thread.
+  std::function<void(SourceOp, const std::vector<uint32_t>& uids)> on_call;
 
   base::Result<uint32_t> Select(const std::string& folder) override;
   base::Result<std::vector<uint32_t>> UidsFrom(uint32_t first_uid) override;
@@ -74,6 +91,18 @@ class FakeMailSource : public MailSource {
     SourceOp op;
     base::Error error;
     int skip;
+    Connection connection;
+  };
+  // One call in progress, from construction to destruction (counted in calls_ and overlaps_).
+  class InCall {
+   public:
+    InCall(FakeMailSource& source, SourceOp op, const std::vector<uint32_t>& uids = {});
+    ~InCall() { source_.in_call_ = false; }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+   private:
+    FakeMailSource& source_;
   };
   // The error of this call of `op`, if it fails.
   std::optional<base::Error> Check(SourceOp op);
@@ -83,6 +112,8 @@ class FakeMailSource : public MailSource {
   std::optional<Fault> fault_;
   bool dead_ = false;
   std::map<SourceOp, int> calls_;
+  std::atomic<bool> in_call_{false};
+  std::atomic<int> overlaps_{0};
 };
 
 enum class LedgerOp { kRecordBatch, kMarkPostActionsDone, kNoteWorking, kLookup };
@@ -108,6 +139,8 @@ class FakeLedger : public InboundLedger {
     bool post_action_done = false;
   };
   std::map<std::tuple<std::string, uint32_t, uint32_t>, Row> rows;
+  // Called by RecordBatch before it writes (or fails), e.g. to hold a commit until something happened.
+  std::function<void(const std::vector<forum::InboundItem>& items)> on_record;
   int posts = 0;    // posts made (at most one per message key)
   int commits = 0;  // RecordBatch transactions that committed
   int owed_reads = 0;  // calls of PendingPostActions and TakeCrashedWork
