@@ -41,13 +41,16 @@ std::string LowerTrimmed(std::string_view s) { return internal::AsciiLower(inter
 std::string ToLf(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r') {
-      if (i + 1 < text.size() && text[i + 1] == '\n') continue;
-      out += '\n';
-    } else {
-      out += text[i];
+  // The runs between CRs are copied whole.
+  for (size_t i = 0; i < text.size();) {
+    const size_t cr = text.find('\r', i);
+    if (cr == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
     }
+    out.append(text.substr(i, cr - i));
+    if (cr + 1 >= text.size() || text[cr + 1] != '\n') out += '\n';  // a lone CR ends a line too
+    i = cr + 1;
   }
   return out;
 }

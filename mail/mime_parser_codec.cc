@@ -107,39 +107,39 @@ bool ParseEncodedWord(std::string_view text, size_t i, EncodedWord* word) {
 
 std::string DecodeBase64(std::string_view in, bool* clean) {
   *clean = true;
-  std::string out;
-  out.reserve(in.size() / 4 * 3 + 3);
+  // Written through a pointer into a buffer sized for the most the input can hold, then cut to size: a
+  // per-byte append was the parser's hottest spot on mail with attachments.
+  std::string out(in.size() / 4 * 3 + 3, '\0');
+  char* o = out.data();
   uint32_t acc = 0;
   int count = 0;
-  auto flush_partial = [&] {
-    // Two characters hold one byte, three hold two; a lone character holds none.
-    if (count == 2) {
-      out += static_cast<char>((acc >> 4) & 0xFF);
-    } else if (count == 3) {
-      out += static_cast<char>((acc >> 10) & 0xFF);
-      out += static_cast<char>((acc >> 2) & 0xFF);
-    }
-    acc = 0;
-    count = 0;
-  };
   for (char ch : in) {
     const int8_t v = kBase64[static_cast<unsigned char>(ch)];
     if (v >= 0) {
       acc = (acc << 6) | static_cast<uint32_t>(v);
       if (++count == 4) {
-        out += static_cast<char>((acc >> 16) & 0xFF);
-        out += static_cast<char>((acc >> 8) & 0xFF);
-        out += static_cast<char>(acc & 0xFF);
+        *o++ = static_cast<char>((acc >> 16) & 0xFF);
+        *o++ = static_cast<char>((acc >> 8) & 0xFF);
+        *o++ = static_cast<char>(acc & 0xFF);
         acc = 0;
         count = 0;
       }
     } else if (v == kPad) {
-      flush_partial();
+      // Two characters hold one byte, three hold two; a lone character holds none.
+      if (count == 2) {
+        *o++ = static_cast<char>((acc >> 4) & 0xFF);
+      } else if (count == 3) {
+        *o++ = static_cast<char>((acc >> 10) & 0xFF);
+        *o++ = static_cast<char>((acc >> 2) & 0xFF);
+      }
+      acc = 0;
+      count = 0;
     } else if (v == kInvalid) {
       *clean = false;
     }
   }
   // An unpadded final group is dropped, as mail-parser does.
+  out.resize(static_cast<size_t>(o - out.data()));
   return out;
 }
 
