@@ -16,10 +16,8 @@ import argparse
 import json
 import os
 import random
-import re
 import select
 import signal
-import smtplib
 import socket
 import statistics
 import subprocess
@@ -53,23 +51,6 @@ def read_env(env_dir):
                 k, v = line[len("export "):].strip().split("=", 1)
                 env[k] = v.strip("'")
     return env
-
-
-def send_pipelined(s, sender, recipient, message):
-    """One message over smtplib connection `s` as a pipelining client sends it (RFC 2920): MAIL, RCPT and
-    DATA in one write and their three replies, then the data and its reply."""
-    s.send(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender, recipient)).encode())
-    for want in (250, 250, 354):
-        code, text = s.getreply()
-        if code != want:
-            raise RuntimeError("baseline SMTP: %d %s" % (code, text))
-    data = re.sub(rb"(?m)^\.", b"..", message)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    s.send(data + b".\r\n")
-    code, text = s.getreply()
-    if code != 250:
-        raise RuntimeError("baseline SMTP: %d %s" % (code, text))
 
 
 def pct(values, p):
@@ -194,8 +175,9 @@ class Bench:
         c.close()
         return self.dsn.replace("dbname=postgres", "dbname=" + name)
 
-    def config(self, name, db, users, app="mailforumd", acknowledge=False):
-        """Writes WORK/NAME.yaml for database db and one mailbox per Dovecot user; returns its path."""
+    def config(self, name, db, users, app="mailforumd", acknowledge=False, smtp_port=None):
+        """Writes WORK/NAME.yaml for database db and one mailbox per Dovecot user, its mail to the test sink
+        or to smtp_port; returns its path."""
         dsn_file = os.path.join(self.work, name + ".dsn")
         with open(dsn_file, "w") as f:
             f.write(self.dsn.replace("dbname=postgres", "dbname=" + db) + " application_name=" + app + "\n")
@@ -227,7 +209,7 @@ class Bench:
                 # The corpus has few senders: the per-sender limit of new threads would reject most of it.
                 "limits: {new_threads_per_sender_per_hour: 100000}\n"
                 "categories:\n  - {slug: general, name: General}\n"
-                "mailboxes:\n%s" % (dsn_file, key_file, self.smtp_port, "".join(boxes)))
+                "mailboxes:\n%s" % (dsn_file, key_file, smtp_port or self.smtp_port, "".join(boxes)))
         return path
 
     def migrate(self, cfg):
@@ -407,11 +389,62 @@ class Bench:
         figure(part, "net of Dovecot's delay, p99 (ms)", "%.1f" % pct(nets, 99), "<= 20 ms", pct(nets, 99) <= 20)
 
     # --- outbound ---
+    def start_sink(self, name):
+        """Starts engine_bench_tool sink on a free port; (process, port, count file) once the port accepts."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        count_file = os.path.join(self.work, name + ".count.json")
+        if os.path.exists(count_file):
+            os.remove(count_file)
+        cmd = [self.tool, "sink", "--port", str(port), "--count-file", count_file]
+        self.commands.append(" ".join([os.path.basename(self.tool)] + cmd[1:]))
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+
+        def accepts():
+            if p.poll() is not None:
+                raise RuntimeError("the SMTP sink exited %d" % p.returncode)
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return True
+            except OSError:
+                return False
+        try:
+            wait_for("the SMTP sink on port %d" % port, accepts, 30)
+        except Exception:
+            self.stop_sink((p, port, count_file), check=False)
+            raise
+        return p, port, count_file
+
+    def stop_sink(self, sink, check=True):
+        """Stops a sink of start_sink by its pid; its counts {"messages", "bytes", ...}."""
+        p, port, count_file = sink
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        p.wait(30)
+        if not check:
+            return None
+        if p.returncode != 0:
+            raise RuntimeError("the SMTP sink on port %d exited %d" % (port, p.returncode))
+        with open(count_file) as f:
+            return json.load(f)
+
     def outbound(self):
         part = "outbound"
         n = self.args.outbound
+        sinks = []
+        try:
+            self.outbound_on(part, n, sinks)
+        finally:
+            for sink in sinks:
+                if sink[0].poll() is None:
+                    self.stop_sink(sink, check=False)
+
+    def outbound_on(self, part, n, sinks):
         db = self.database("bench_outbound")
-        cfg = self.config("outbound", "bench_outbound", ["outbound"])
+        # The daemon's sink; the bare client gets one of its own, so that each count is one sender's.
+        sinks.append(self.start_sink("outbound-daemon"))
+        cfg = self.config("outbound", "bench_outbound", ["outbound"], smtp_port=sinks[0][1])
         self.migrate(cfg)
         c = psycopg2.connect(db)
         cur = c.cursor()
@@ -424,6 +457,7 @@ class Bench:
                              "Date: Sat, 05 Dec 2026 03:00:00 +0000\r\nMessage-ID: <out.%d@bench.example>\r\n"
                              "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s" % (
                                  i, i, i, i, body)).encode())
+        total = sum(len(p) for p in payloads)  # each ends with CRLF: what a sink counts of it
         # Due rows made with SQL ('answer' rows without a thread: kind answer is never held by the loop breaker).
         cur.executemany("INSERT INTO outbox (kind, recipient, envelope_from, message_id, payload) "
                         "VALUES ('answer', %s, 'bounces@bench.example', %s, %s)",
@@ -432,24 +466,28 @@ class Bench:
         c.commit()
         figure(part, "due rows", "%d 'answer' rows inserted with SQL, %d bytes each" % (n, len(payloads[0])))
 
-        # The baseline: one SMTP connection, the same messages; pipelined (RFC 2920: MAIL, RCPT and DATA in
-        # one write, then the data) when the sink offers PIPELINING, as the daemon does.
-        t = time.monotonic()
-        s = smtplib.SMTP("127.0.0.1", self.smtp_port)
-        s.ehlo("bench.example")
-        pipelining = s.has_extn("pipelining")
-        for i, p in enumerate(payloads):
-            if pipelining:
-                send_pipelined(s, "bounces@bench.example", "user%d@customer.example" % i, p)
-            else:
-                s.sendmail("bounces@bench.example", ["user%d@customer.example" % i], p)
-        s.quit()
-        bare_wall = time.monotonic() - t
-        bare_rate = n / bare_wall
-        how = "pipelined" if pipelining else "not pipelined: the sink offers no PIPELINING"
-        self.commands.append("python smtplib: %d messages over one connection (%s)" % (n, how))
-        figure(part, "baseline: bare SMTP client, one connection", "%.0f mails/s (%.1f s, %s)" % (
-            bare_rate, bare_wall, "pipelined" if pipelining else "not pipelined"))
+        def arrived_whole(who, counts):
+            if counts["messages"] != n or counts["bytes"] != total:
+                raise RuntimeError("outbound: the sink got %d messages of %d bytes from %s, not %d of %d" % (
+                    counts["messages"], counts["bytes"], who, n, total))
+
+        # The baseline: the bare C++ client, one connection, the same messages, pipelined (RFC 2920: MAIL,
+        # RCPT and DATA in one write, then the data), as the daemon sends them.
+        messages_file = os.path.join(self.work, "outbound.messages")
+        with open(messages_file, "wb") as f:
+            for i, p in enumerate(payloads):
+                f.write(b"user%d@customer.example %d\n" % (i, len(p)) + p)
+        sinks.append(self.start_sink("outbound-baseline"))
+        bare = json.loads(self.run([self.tool, "send", "--port", str(sinks[1][1]), "--from",
+                                    "bounces@bench.example", "--messages-file", messages_file, "--count", str(n)],
+                                   capture_output=True, text=True).stdout)
+        baseline_sink = self.stop_sink(sinks[1])
+        arrived_whole("the bare client", baseline_sink)
+        bare_rate = n / bare["seconds"]
+        figure(part, "baseline: bare C++ client -> C++ sink, one connection", "%.0f mails/s (%.1f s, %s)" % (
+            bare_rate, bare["seconds"], "pipelined" if bare["pipelining"] else "not pipelined"))
+        figure(part, "CPU per mail: bare client / sink", "%.0f us / %.0f us" % (
+            bare["cpu_seconds"] / n * 1e6, baseline_sink["cpu_seconds"] / n * 1e6))
 
         status, wall, ru, pg_cpu = self.once(cfg, "outbound.log")
         cur.execute("SELECT status, count(*) FROM outbox GROUP BY 1 ORDER BY 1")
@@ -458,12 +496,14 @@ class Bench:
         if status != 0 or statuses.get("sent", 0) != n:
             raise RuntimeError("outbound: mailforumd --once exited %d, outbox %s (see %s)" % (
                 status, statuses, os.path.join(self.work, "outbound.log")))
+        daemon_sink = self.stop_sink(sinks[0])
+        arrived_whole("mailforumd", daemon_sink)
         rate = n / wall
-        figure(part, "mailforumd --once outbox worker -> sink (durable)", "%.0f mails/s (%.1f s)" % (rate, wall),
-               ">= 2,000 mails/s", rate >= 2000)
+        figure(part, "mailforumd --once outbox worker -> C++ sink (durable)",
+               "%.0f mails/s (%.1f s)" % (rate, wall), ">= 2,000 mails/s", rate >= 2000)
         figure(part, "ratio to the bare client", "%.2f" % (rate / bare_rate), ">= 0.8", rate / bare_rate >= 0.8)
-        figure(part, "CPU per mail: mailforumd / PostgreSQL", "%.0f us / %.0f us" % (
-            (ru.ru_utime + ru.ru_stime) / n * 1e6, pg_cpu / n * 1e6))
+        figure(part, "CPU per mail: mailforumd / PostgreSQL / sink", "%.0f us / %.0f us / %.0f us" % (
+            (ru.ru_utime + ru.ru_stime) / n * 1e6, pg_cpu / n * 1e6, daemon_sink["cpu_seconds"] / n * 1e6))
 
     # --- scale ---
     def scale(self, m=None, part="scale"):

@@ -12,6 +12,14 @@
 //     loopback), selects the folder, UID SEARCH ALL, then UID FETCH BODY.PEEK[]
 //     of every message, N UIDs per command, and does nothing with the bytes.
 //     Prints {"messages", "bytes", "seconds", "cpu_seconds", "max_rss_kib"}.
+//
+//   engine_bench_tool sink --port P [--count-file F]
+//     The outbound part's SMTP server on 127.0.0.1:P: takes mail, keeps none, and on SIGTERM writes
+//     {"messages", "bytes", "connections", "cpu_seconds"} to F (or stdout). bench/smtp_bench.h.
+//
+//   engine_bench_tool send --port P --from ADDRESS --messages-file F [--host H] [--count N]
+//     The ceiling of outbound: the messages of F over one connection, pipelined as the daemon sends them.
+//     Prints {"messages", "bytes", "seconds", "cpu_seconds", "pipelining"}. bench/smtp_bench.h.
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -28,6 +36,7 @@
 #include <vector>
 
 #include "bench/corpus_generator.h"
+#include "bench/smtp_bench.h"
 #include "mail/imap_session.h"
 #include "mail/library_init.h"
 
@@ -189,8 +198,26 @@ int main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
   if (mode == "maildir") return WriteMaildir(args);
   if (mode == "fetch") return Fetch(args);
-  std::cerr << "usage: engine_bench_tool maildir --dir DIR --count N [--seed S] [--machine-every K]\n"
-               "       engine_bench_tool fetch --host H --port P --user U --password-env VAR [--folder F] "
-               "[--batch N]\n";
+  if (mode == "sink") {
+    bench::SinkOptions o;
+    o.port = static_cast<uint16_t>(std::stoi(Get(args, "--port")));
+    if (args.count("--count-file")) o.count_file = args.at("--count-file");
+    return bench::RunSmtpSink(o);
+  }
+  if (mode == "send") {
+    bench::SendOptions o;
+    o.host = Get(args, "--host", "127.0.0.1");
+    o.port = static_cast<uint16_t>(std::stoi(Get(args, "--port")));
+    o.from = Get(args, "--from");
+    o.messages_file = Get(args, "--messages-file");
+    o.count = std::stoul(Get(args, "--count", "0"));
+    return bench::RunSmtpSend(o);
+  }
+  std::cerr
+      << "usage: engine_bench_tool maildir --dir DIR --count N [--seed S] [--machine-every K]\n"
+         "       engine_bench_tool fetch --host H --port P --user U --password-env VAR [--folder F] "
+         "[--batch N]\n"
+         "       engine_bench_tool sink --port P [--count-file F]\n"
+         "       engine_bench_tool send --port P --from ADDRESS --messages-file F [--host H] [--count N]\n";
   return 2;
 }
