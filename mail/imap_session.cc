@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -335,6 +336,8 @@ struct ImapSession::Impl {
   SessionPtr imap;  // null once closed
   std::vector<std::string> capabilities;
   bool selected = false;
+  // The UID after those the last UidsFrom in the selected folder found (Idle() looks past it).
+  std::optional<uint32_t> next_uid;
   int auth_attempts = 0;     // numbers our own AUTHENTICATE tags
   std::string last_refusal;  // the text of the server's last NO to AUTHENTICATE
   std::atomic<bool> interrupt_pending{false};
@@ -685,6 +688,7 @@ base::Result<ImapFolderState> ImapSession::Select(std::string_view folder) {
   if (!impl_->imap) return impl_->NotConnected();
   const std::string name(folder);
   impl_->selected = false;
+  impl_->next_uid.reset();
   if (int rc = mailimap_select(impl_->imap.get(), name.c_str()); rc != MAILIMAP_NO_ERROR) {
     return impl_->CommandError(rc, "SELECT " + name);
   }
@@ -755,6 +759,7 @@ base::Result<std::vector<uint32_t>> ImapSession::UidsFrom(uint32_t first_uid) {
   std::vector<uint32_t>& list = uids.value();
   list.erase(std::remove_if(list.begin(), list.end(), [first_uid](uint32_t uid) { return uid < first_uid; }),
              list.end());
+  impl_->next_uid = list.empty() ? first_uid : *std::max_element(list.begin(), list.end()) + 1;
   return uids;
 }
 
@@ -873,6 +878,13 @@ base::Result<IdleOutcome> ImapSession::Idle(std::chrono::milliseconds max_wait) 
   }
   max_wait = std::clamp(max_wait, std::chrono::milliseconds(0), kMaxIdle);
   const Clock::time_point deadline = Clock::now() + max_wait;
+  // Mail that arrived after the caller's last UidsFrom was announced (EXISTS) in the reply to a later
+  // command, such as a post-action, if at all: IDLE does not announce it again. One search finds it.
+  if (s.next_uid) {
+    base::Result<std::vector<uint32_t>> newer = UidsFrom(*s.next_uid);
+    if (!newer) return newer.error();
+    if (!newer->empty()) return IdleOutcome::kChanged;
+  }
   const uint32_t exists_before = s.imap->imap_selection_info->sel_exists;
   const bool idle = HasCapability("IDLE");
   // In slices of at most `keepalive`: ending each with DONE (or NOOP), which the server must answer
@@ -883,6 +895,12 @@ base::Result<IdleOutcome> ImapSession::Idle(std::chrono::milliseconds max_wait) 
         std::min(keepalive, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
     if (idle) {
       if (int rc = mailimap_idle(s.imap.get()); rc != MAILIMAP_NO_ERROR) return s.CommandError(rc, "IDLE");
+      // A change the server announced before its go-ahead was read with it: nothing more will come.
+      if (s.Changed(exists_before)) {
+        if (int rc = mailimap_idle_done(s.imap.get()); rc != MAILIMAP_NO_ERROR)
+          return s.CommandError(rc, "DONE");
+        return IdleOutcome::kChanged;
+      }
     }
     const int woke = s.WaitForActivity(std::max(left, std::chrono::milliseconds(0)));
     if (woke == MAILSTREAM_IDLE_INTERRUPTED) s.interrupt_pending = false;  // its wake-up is used up

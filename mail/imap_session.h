@@ -192,7 +192,10 @@ class ImapSession {
   // keepalive + timeout (kTransient) instead of waiting out `max_wait`.
   // Without the IDLE capability it sleeps (interruptibly) and then asks with
   // NOOP, every keepalive too. The caller re-fetches after kChanged and simply
-  // calls Idle() again after kTimeout. Errors: kInternal without a selected
+  // calls Idle() again after kTimeout. Mail that arrived after the last
+  // UidsFrom (announced, if at all, in the reply to a later command, which
+  // IDLE does not repeat) is kChanged at once: Idle() first searches past the
+  // UIDs that UidsFrom found. Errors: kInternal without a selected
   // folder; the usual errors of a lost connection.
   base::Result<IdleOutcome> Idle(std::chrono::milliseconds max_wait);
 

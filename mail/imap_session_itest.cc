@@ -398,6 +398,32 @@ TEST_F(ImapTest, AppendSendsBareLineFeedsAsCrlf) {
   EXPECT_EQ(MaildirFlags(), std::vector<std::string>{"S"});
 }
 
+// A message that lands after a pass's search, announced in the reply to a
+// later command of the pass (here a FETCH): IDLE never announces it again,
+// so Idle() must not wait for a change that already happened.
+TEST_F(ImapTest, IdleReturnsAtOnceForMailThatArrivedAfterTheLastSearch) {
+  auto session = MustConnect(Options(Tls::kImplicit));
+  ASSERT_TRUE(session);
+  ASSERT_TRUE(session->Select("INBOX").ok());
+  base::Result<std::vector<uint32_t>> before = session->UidsFrom(1);
+  ASSERT_TRUE(before.ok()) << before.error().message;
+  ASSERT_TRUE(before->empty());
+  {
+    auto writer = MustConnect(Options(Tls::kImplicit));
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE(writer->Append("INBOX", NumberedMessage(1)).ok());
+  }
+  base::Result<std::vector<ImapMessage>> other = session->FetchBatch({999999});
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  TimedIdle woke = IdleWhile(*session, seconds(10));
+  ASSERT_TRUE(woke.outcome.ok()) << woke.outcome.error().message;
+  EXPECT_EQ(*woke.outcome, IdleOutcome::kChanged);
+  EXPECT_LT(woke.waited, seconds(3));
+  base::Result<std::vector<uint32_t>> after = session->UidsFrom(1);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), 1u);
+}
+
 TEST_F(ImapTest, IdleTimesOutWithoutChanges) {
   auto session = MustConnect(Options(Tls::kStartTls));
   ASSERT_TRUE(session);
