@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -229,31 +230,30 @@ class BatchFetcher {
   size_t next_info_ = 0;  // of infos_: the first not fetched yet
 };
 
-// The next batch of a BatchFetcher, fetched on a thread of its own from
-// construction on, while the pass's thread decides and records the batch
-// before. The pass must not use the MailSource until Take() has returned;
-// the destructor joins the thread, so no fetch outlives its Prefetcher,
-// whatever ends the pass. When no thread can be started, Take() fetches on
-// the caller's thread, as a pass without prefetch would.
-class Prefetcher {
+// `work`, done on a thread of its own from construction on while the pass's
+// thread does something else: batch N+1 is fetched while batch N is decided,
+// and prepared while N is recorded. Take() waits for its result. The
+// destructor joins the thread, so no work outlives its InBackground, whatever
+// ends the pass. When no thread can be started, Take() does the work on the
+// caller's thread, as a pass without overlap would.
+template <class T>
+class InBackground {
  public:
-  explicit Prefetcher(BatchFetcher& fetcher) : fetcher_(fetcher) {
+  InBackground(const char* what, std::function<T()> work) : work_(std::move(work)) {
     try {
-      thread_ = std::thread([this] { result_.emplace(fetcher_.Next()); });
+      thread_ = std::thread([this] { result_.emplace(work_()); });
     } catch (const std::system_error& e) {
-      base::LogWarning(std::string("cannot start a thread to prefetch mail; fetching in turn: ") + e.what());
+      base::LogWarning(std::string("cannot start a thread to ") + what + "; doing it in turn: " + e.what());
     }
   }
-  ~Prefetcher() { Join(); }
-  Prefetcher(const Prefetcher&) = delete;
-  Prefetcher& operator=(const Prefetcher&) = delete;
+  ~InBackground() { Join(); }
+  InBackground(const InBackground&) = delete;
+  InBackground& operator=(const InBackground&) = delete;
 
-  // Waits for the fetch: its batch (`waited` says how long) or its error. Once.
-  base::Result<FetchedBatch> Take() {
-    const auto start = std::chrono::steady_clock::now();
+  // Waits for the work and returns its result. Once.
+  T Take() {
     Join();
-    if (!result_) result_.emplace(fetcher_.Next());
-    if (*result_) (*result_)->waited = std::chrono::steady_clock::now() - start;
+    if (!result_) result_.emplace(work_());
     return std::move(*result_);
   }
 
@@ -262,9 +262,22 @@ class Prefetcher {
     if (thread_.joinable()) thread_.join();
   }
 
-  BatchFetcher& fetcher_;
-  std::optional<base::Result<FetchedBatch>> result_;  // written by thread_, read after it is joined
-  std::thread thread_;                                // last: it starts once the members it uses exist
+  std::function<T()> work_;
+  std::optional<T> result_;  // written by thread_, read after it is joined
+  std::thread thread_;       // last: it starts once the members it uses exist
+};
+
+// A fetched message made ready to decide: decided already at admission, or prepared (engine::Prepare).
+struct ReadyMessage {
+  FetchedMessage fetched;
+  std::optional<forum::InboundItem> admitted;
+  PreparedMessage prepared;
+};
+
+// A fetched batch made ready to decide (same order), and how long preparing it took.
+struct ReadyBatch {
+  std::vector<ReadyMessage> messages;
+  std::chrono::steady_clock::duration took{};
 };
 
 class Pass {
@@ -387,14 +400,16 @@ class Pass {
     return {};
   }
 
-  // Batch N is decided and recorded while batch N+1 is fetched (Prefetcher); N's post-actions wait for that
-  // fetch, since they use the same connection, and the fetch of N+2 starts after them. A stop between
-  // batches drops the batch fetched meanwhile.
+  // Batches overlap: while batch N is decided (lookups), batch N+1 is fetched on a second thread; while N is
+  // recorded on that thread, N+1 is prepared (parsed, classified, its rules matched). N's post-actions wait
+  // for both, since they use the same connection, and the fetch of N+2 starts after them. A stop between
+  // batches drops the batch fetched and prepared meanwhile.
   base::Status FetchAndIngest(const std::vector<uint32_t>& uids) {
     if (stopped_) return {};
     BatchFetcher fetcher(o_, source_, uids);
     auto batch = fetcher.Next();  // the first: nothing to overlap
     if (batch) batch->waited = batch->took;
+    std::optional<ReadyBatch> ready;  // `batch` prepared
     for (;;) {
       if (!batch) return batch.error();
       if (batch->end || stopped_) return {};
@@ -403,9 +418,26 @@ class Pass {
       timings_.waited = batch->waited;
       fetched_at_ = batch->done;
       CountFetched(name_, batch->messages.size(), batch->bytes);
-      Prefetcher next(fetcher);
-      auto recorded = DecideAndRecord(batch->messages);
+      if (!ready) {
+        auto prepared = Prepare(batch->messages);
+        if (!prepared) return prepared.error();
+        ready = std::move(prepared).value();
+      }
+      timings_.prepare = ready->took;
+      InBackground<base::Result<FetchedBatch>> next("prefetch mail", [&] { return fetcher.Next(); });
+      auto decided = Decide(*ready);
+      ready.reset();
+      if (!decided) return decided.error();
+      InBackground<base::Result<RecordedBatch>> recording("record mail", [&] { return Record(*decided); });
+      const auto wait_start = std::chrono::steady_clock::now();
       batch = next.Take();
+      if (batch) batch->waited = std::chrono::steady_clock::now() - wait_start;
+      if (batch && !batch->end && !stopped_) {
+        auto prepared = Prepare(batch->messages);
+        if (!prepared) return prepared.error();
+        ready = std::move(prepared).value();
+      }
+      auto recorded = recording.Take();
       if (!recorded) return recorded.error();
       // The connection is this thread's again. The post-actions are done even when that fetch failed: its
       // error still ends the pass (at the top of the loop), and post-actions that fail with it stay owed.
@@ -437,41 +469,64 @@ class Pass {
     return std::nullopt;
   }
 
-  // Decides the messages of one fetched batch (ascending UIDs) and records
-  // them in one transaction, quarantining what the ledger refused; a reply to
-  // a message of the same batch is resolved in memory (BatchLookup), so
-  // nothing is recorded in pieces. Touches the ledger only, never the source.
-  base::Result<RecordedBatch> DecideAndRecord(std::vector<mail::ImapMessage>& fetched) {
-    timings_.decide_start = std::chrono::steady_clock::now();
+  // Makes the messages of one fetched batch (ascending UIDs) ready to decide:
+  // what admission decides, and the rest prepared, each noted as worked on
+  // first (the crash-loop breaker). Asks the ledger nothing else; never uses
+  // the source, so it runs while the batch before is recorded.
+  base::Result<ReadyBatch> Prepare(std::vector<mail::ImapMessage>& fetched) {
+    const auto start = std::chrono::steady_clock::now();
+    ReadyBatch batch;
+    batch.messages.reserve(fetched.size());
+    for (auto& m : fetched) {
+      ReadyMessage& ready = batch.messages.emplace_back();
+      ready.fetched = FetchedMessage{uidvalidity_, m.uid, std::move(m.raw), m.size};
+      ready.admitted = Admit(m, ready.fetched);
+      if (ready.admitted) continue;
+      if (auto s = ledger_.NoteWorking(name_, uidvalidity_, m.uid, owner_); !s.ok()) return s.error();
+      if (o_.before_decide) o_.before_decide(ready.fetched.raw);
+      ready.prepared = engine::Prepare(ready.fetched, o_.pipeline);
+    }
+    if (auto s = NoteIdle(); !s.ok()) return s.error();
+    batch.took = std::chrono::steady_clock::now() - start;
+    return batch;
+  }
+
+  // Decides a prepared batch: a reply to a message of the same batch is
+  // resolved in memory (BatchLookup), so that the batch is recorded whole,
+  // in one transaction. Touches the ledger only, never the source.
+  base::Result<Decided> Decide(ReadyBatch& ready) {
+    const auto start = std::chrono::steady_clock::now();
     Decided batch;
     lookup_.ClearPending();
-    for (auto& m : fetched) {
-      FetchedMessage f{uidvalidity_, m.uid, std::move(m.raw), m.size};
-      if (auto admitted = Admit(m, f)) {
-        batch.items.push_back(std::move(*admitted));
+    for (ReadyMessage& m : ready.messages) {
+      if (m.admitted) {
+        batch.items.push_back(std::move(*m.admitted));
       } else {
-        if (auto s = ledger_.NoteWorking(name_, uidvalidity_, f.uid, owner_); !s.ok()) return s.error();
-        if (o_.before_decide) o_.before_decide(f.raw);
-        auto item = Decide(f, o_.pipeline, lookup_);
+        if (auto s = ledger_.NoteWorking(name_, uidvalidity_, m.fetched.uid, owner_); !s.ok())
+          return s.error();
+        auto item = engine::Decide(m.fetched, std::move(m.prepared), o_.pipeline, lookup_);
         if (!item) return item.error();
         lookup_.AddPending(*item, batch.items.size());
         batch.items.push_back(std::move(item).value());
       }
-      batch.raws.push_back(std::move(f));
+      batch.raws.push_back(std::move(m.fetched));
     }
-    auto recorded = Record(batch);
-    lookup_.ClearPending();
-    return recorded;
+    if (auto s = NoteIdle(); !s.ok()) return s.error();
+    timings_.decide = std::chrono::steady_clock::now() - start;
+    return batch;
   }
 
-  // Records `batch` in one transaction and quarantines what the ledger refused; what is left to do.
+  // No message is worked on now: a death from here on is not the fault of the last one noted.
+  base::Status NoteIdle() { return ledger_.NoteWorking(name_, uidvalidity_, 0, owner_); }
+
+  // Records `batch` in one transaction and quarantines what the ledger
+  // refused; what is left to do. Runs while the pass prepares the next batch:
+  // it uses the ledger (which takes calls from two threads), never the
+  // source, the lookup or the working note.
   base::Result<RecordedBatch> Record(const Decided& batch) {
     RecordedBatch out;
     if (batch.items.empty()) return out;
-    // Deciding is over: a death from here on is not the fault of the last message decided.
-    if (auto s = ledger_.NoteWorking(name_, uidvalidity_, 0, owner_); !s.ok()) return s.error();
     const auto record_start = std::chrono::steady_clock::now();
-    timings_.decide = record_start - timings_.decide_start;
     auto recorded = ledger_.RecordBatch(batch.items, o_.domain);
     timings_.record = std::chrono::steady_clock::now() - record_start;
     if (!recorded) return recorded.error();
@@ -511,8 +566,9 @@ class Pass {
     base::LogInfo("mailbox " + name_ + ": " + std::to_string(batch.messages) + " message(s), " +
                   std::to_string(batch.posted) + " posted, " +
                   std::to_string(batch.actions.quarantined.size()) + " quarantined (fetch " +
-                  Ms(timings_.fetch) + ", waited " + Ms(timings_.waited) + ", decide " + Ms(timings_.decide) +
-                  ", record " + Ms(timings_.record) + ", post-actions " + Ms(after) + ")");
+                  Ms(timings_.fetch) + ", waited " + Ms(timings_.waited) + ", prepare " +
+                  Ms(timings_.prepare) + ", decide " + Ms(timings_.decide) + ", record " +
+                  Ms(timings_.record) + ", post-actions " + Ms(after) + ")");
     return {};
   }
 
@@ -559,8 +615,7 @@ class Pass {
   std::optional<forum::CrashedWork> crash_;
   // Where the time of the current batch went (its log line says).
   struct {
-    std::chrono::steady_clock::duration fetch{}, waited{}, decide{}, record{};
-    std::chrono::steady_clock::time_point decide_start;
+    std::chrono::steady_clock::duration fetch{}, waited{}, prepare{}, decide{}, record{};
   } timings_;
   std::chrono::steady_clock::time_point fetched_at_ = std::chrono::steady_clock::now();  // of the last batch
 };

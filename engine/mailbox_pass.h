@@ -1,6 +1,6 @@
 // One pass over an IMAP mailbox into the forum, exactly once (DESIGN.md
 // §1–§2), written against the ports (engine/ports.h): no sockets, and one
-// thread of its own (the prefetch, below).
+// thread of its own at a time (the overlap, below).
 //
 // A pass: check that this process still holds the mailbox's lock, SELECT,
 // handle a new UIDVALIDITY by rescanning (deduplicated by message key),
@@ -19,26 +19,36 @@
 // max_message_size only the first quarantine_keep_bytes are fetched, and it
 // is quarantined.
 //
-// Prefetch: while batch N is decided and recorded (ledger work on the
-// caller's thread), batch N+1 is fetched on a second thread. The source is
-// used by one thread at a time: N's post-actions wait for that fetch, and
-// the fetch of N+2 starts after them. So at most two batches are in memory.
-// A failed prefetch ends the pass with its error, as a fetch after N's
-// post-actions would (they are still tried; if they fail too, they are
-// owed); a batch fetched but never decided (a stop, an error) is dropped,
-// with nothing to undo: FETCH is BODY.PEEK and flags nothing.
+// Overlap: deciding a message is two steps (engine/pipeline.h): Prepare,
+// which asks the forum nothing (parse, classify, rules), then Decide, the
+// lookups. While batch N is decided (the caller's thread), batch N+1 is
+// fetched on a second thread; then N is recorded on a second thread while
+// the caller's thread prepares N+1. So the daemon's CPU work and
+// PostgreSQL's run side by side, and N+1's lookups still run after N has
+// committed, seeing everything before them. The source is used by one
+// thread at a time: N's post-actions wait for the fetch, and the fetch of
+// N+2 starts after them. So at most two batches are in memory. A failed
+// prefetch ends the pass with its error, as a fetch after N's post-actions
+// would (they are still tried; if they fail too, they are owed); a batch
+// fetched or prepared but never recorded (a stop, an error) is dropped, with
+// nothing to undo: FETCH is BODY.PEEK and flags nothing.
 //
-// Crash-loop breaker: before a message is decided, its UID is noted in the
-// ledger (NoteWorking). When a pass finds the note of another process on a
-// message that was never recorded, that process died while deciding it;
-// after two such deaths the message is quarantined unparsed.
+// Crash-loop breaker: before a message is prepared, and again before it is
+// decided, its UID is noted in the ledger (NoteWorking); after each batch's
+// preparing and deciding, the note says "none". The notes come from the
+// caller's thread only, in order. When a pass finds the note of another
+// process on a message that was never recorded, that process died while
+// preparing or deciding it; after two such deaths the message is quarantined
+// unparsed. (A death while a batch is recorded, during the next batch's
+// preparing, is counted against the message prepared at that moment.)
 //
-// Thread-safety: one pass on one thread, which alone uses the ledger. The
-// pass also calls the source from its prefetch thread, never while the
-// caller's thread does (each handover is a thread start or join), so a
-// MailSource need not be thread-safe, only usable from one thread at a time.
-// The pass joins its thread before it returns. `stopped` may be set from any
-// thread.
+// Thread-safety: one pass, on the caller's thread and one thread of its own
+// at a time. The ledger is called from both (a record beside the next
+// batch's notes): an InboundLedger must take calls from two threads at once.
+// The source is called from both but never at once (each handover is a
+// thread start or join), so a MailSource need not be thread-safe, only
+// usable from one thread at a time. The pass joins its thread before it
+// returns. `stopped` may be set from any thread.
 #ifndef MAILFORUM_ENGINE_MAILBOX_PASS_H_
 #define MAILFORUM_ENGINE_MAILBOX_PASS_H_
 

@@ -277,6 +277,31 @@ TEST_F(MailboxPassTest, TheNextBatchIsFetchedWhileOneIsRecordedAndFlaggedOnlyAft
   EXPECT_EQ(ledger_.commits, 3);
 }
 
+TEST_F(MailboxPassTest, TheNextBatchIsPreparedWhileOneIsRecorded) {
+  // Batches [1 2] [3 4] [5]. The commit of each batch but the last waits until a message of the next batch
+  // is being prepared (the test hook runs just before each message is parsed), which only happens when the
+  // record runs on another thread; each message is still prepared once and posted once.
+  std::mutex mutex;
+  std::condition_variable prepared;
+  int preparing = 0;  // guarded by mutex
+  int records = 0;
+  options_.before_decide = [&](std::string_view) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++preparing;
+    prepared.notify_all();
+  };
+  ledger_.on_record = [&](const auto&) {
+    if (++records == 3) return;
+    std::unique_lock<std::mutex> lock(mutex);
+    EXPECT_TRUE(prepared.wait_for(lock, std::chrono::seconds(30), [&] { return preparing > 2 * records; }))
+        << "batch " << records + 1 << " was not prepared while batch " << records << " was recorded";
+  };
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+  EXPECT_EQ(ledger_.commits, 3);
+  EXPECT_EQ(preparing, 5);
+}
+
 TEST_F(MailboxPassTest, AStopBetweenBatchesEndsThePassCleanly) {
   stopped_ = true;
   ASSERT_TRUE(Pass().ok());

@@ -407,29 +407,33 @@ forum::InboundItem QuarantineItem(const std::string& mailbox, const FetchedMessa
   return item;
 }
 
-base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const PipelineConfig& config,
-                                        ForumLookup& forum) {
+PreparedMessage Prepare(const FetchedMessage& fetched, const PipelineConfig& config) {
+  PreparedMessage out;
   if (fetched.raw.size() > config.max_message_size) {
-    return QuarantineItem(config.mailbox, fetched,
-                          "message of " + std::to_string(fetched.raw.size()) +
-                              " bytes is over max_message_size (" + std::to_string(config.max_message_size) +
-                              ")");
+    out.decided = QuarantineItem(config.mailbox, fetched,
+                                 "message of " + std::to_string(fetched.raw.size()) +
+                                     " bytes is over max_message_size (" +
+                                     std::to_string(config.max_message_size) + ")");
+    return out;
   }
   if (!mail::LooksLikeEmail(fetched.raw)) {
-    return QuarantineItem(config.mailbox, fetched, "not an email: no header fields before the body");
+    out.decided = QuarantineItem(config.mailbox, fetched, "not an email: no header fields before the body");
+    return out;
   }
   mail::ParseLimits limits;
   limits.max_size = config.max_message_size;
   limits.max_depth = config.max_mime_depth;
   limits.max_parts = config.max_parts;
-  const mail::Message m = mail::ParseMessage(fetched.raw, limits);
+  out.message = mail::ParseMessage(fetched.raw, limits);
+  const mail::Message& m = out.message;
   if (m.truncated) {
     std::string why = "over the MIME limits";
     if (!m.warnings.empty()) why += ": " + m.warnings.front();
-    return QuarantineItem(config.mailbox, fetched, why);
+    out.decided = QuarantineItem(config.mailbox, fetched, why);
+    return out;
   }
 
-  forum::InboundItem item;
+  forum::InboundItem& item = out.item;
   item.mailbox = config.mailbox;
   item.uidvalidity = fetched.uidvalidity;
   item.uid = fetched.uid;
@@ -439,8 +443,32 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
   item.size = fetched.raw.size();
   item.message_key = MessageKey(m.message_id, item.from_address, fetched.raw);
 
-  const mail::Classification kind = mail::Classify(m);
-  item.classification = ClassificationOf(kind.kind);
+  out.kind = mail::Classify(m);
+  item.classification = ClassificationOf(out.kind.kind);
+  if (out.kind.kind != mail::MessageKind::kNormal) return out;
+  // Computed once: the rules match on it, and it is the only proof that the
+  // From address is its owner's (thread commands, PostDraft::author_verified).
+  out.proof = mail::ReadTrustedDmarc(m, config.trusted_authserv_ids);
+  const std::string dmarc(mail::DmarcVerdictName(out.proof.verdict));
+  out.rule = forum::FirstMatch(config.rules, forum::RuleFacts{m, forum::Name(item.classification), dmarc});
+  if (out.rule != nullptr && out.rule->action == forum::RuleAction::kThread) {
+    out.trimmed = mail::TrimReply(m.text_body);
+    out.attachments = Attachments(m);
+  }
+  return out;
+}
+
+base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const PipelineConfig& config,
+                                        ForumLookup& forum) {
+  return Decide(fetched, Prepare(fetched, config), config, forum);
+}
+
+base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, PreparedMessage prepared,
+                                        const PipelineConfig& config, ForumLookup& forum) {
+  if (prepared.decided) return std::move(*prepared.decided);
+  const mail::Message& m = prepared.message;
+  forum::InboundItem item = std::move(prepared.item);
+  const mail::Classification& kind = prepared.kind;
   // A message to a signed unsubscribe address is an unsubscription and
   // nothing else, whatever it says (a mail client's "Unsubscribe" sends
   // one; Apple Mail marks it as automatic). Bounces go to the return path.
@@ -481,12 +509,8 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     return item;
   }
 
-  // Computed once: the rules match on it, and it is the only proof that the
-  // From address is its owner's (thread commands, PostDraft::author_verified).
-  const mail::DmarcEvidence proof = mail::ReadTrustedDmarc(m, config.trusted_authserv_ids);
-  const std::string dmarc(mail::DmarcVerdictName(proof.verdict));
-  const forum::Rule* rule =
-      forum::FirstMatch(config.rules, forum::RuleFacts{m, forum::Name(item.classification), dmarc});
+  const mail::DmarcEvidence& proof = prepared.proof;
+  const forum::Rule* rule = prepared.rule;
   if (rule == nullptr) {
     item.outcome = forum::Outcome::kIgnored;
     item.reason = "no rule matched";
@@ -521,14 +545,13 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const Pip
     if (!thread) return thread.error();
   }
 
-  const mail::TrimResult trimmed = mail::TrimReply(m.text_body);
   forum::PostDraft post;
   post.author_address = item.from_address;
   post.author_name = m.from ? m.from->name : "";
   post.author_verified = proof.verdict == mail::DmarcVerdict::kPass;
-  post.body = trimmed.trimmed;
-  post.elided = trimmed.elided;
-  post.attachments = Attachments(m);
+  post.body = std::move(prepared.trimmed.trimmed);
+  post.elided = std::move(prepared.trimmed.elided);
+  post.attachments = std::move(prepared.attachments);
   if (post.body.empty() && post.attachments.empty()) {
     item.outcome = forum::Outcome::kIgnored;
     item.reason = "nothing left after trimming quotes and signature";

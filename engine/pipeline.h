@@ -76,6 +76,10 @@
 #include "forum/inbound.h"
 #include "forum/outbox.h"
 #include "forum/rules.h"
+#include "mail/auth_results.h"
+#include "mail/classifier.h"
+#include "mail/message.h"
+#include "mail/reply_trimmer.h"
 
 namespace engine {
 
@@ -144,7 +148,32 @@ struct FetchedMessage {
   uint64_t size = 0;
 };
 
-// The item to record for `fetched`. Errors: only the lookup's (kTransient).
+// What Decide makes of a message without asking the forum: the message
+// parsed, classified, its DMARC evidence read, its first matching rule, and
+// for a rule that threads it, its trimmed text and attachments. Prepare is
+// pure (no lookup, no I/O), so a mailbox pass prepares one batch while the
+// batch before it is recorded.
+struct PreparedMessage {
+  // Decided without the forum (over max_message_size, not an email, over the
+  // MIME limits): the item to record as it is; nothing below is set.
+  std::optional<forum::InboundItem> decided;
+  mail::Message message;
+  forum::InboundItem item;  // mailbox, UIDs, Message-ID, sender, subject, size, key, classification
+  mail::Classification kind;
+  mail::DmarcEvidence proof;
+  const forum::Rule* rule = nullptr;  // normal mail: the first rule that matches (in `config.rules`), if any
+  mail::TrimResult trimmed;           // with a kThread rule
+  std::vector<forum::AttachmentDraft> attachments;  // with a kThread rule
+};
+
+PreparedMessage Prepare(const FetchedMessage& fetched, const PipelineConfig& config);
+
+// The item to record for `fetched`, prepared as `prepared` (by Prepare, with
+// the same config). Errors: only the lookup's (kTransient).
+base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, PreparedMessage prepared,
+                                        const PipelineConfig& config, ForumLookup& forum);
+
+// Prepare and Decide in one.
 base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const PipelineConfig& config,
                                         ForumLookup& forum);
 

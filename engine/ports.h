@@ -51,6 +51,8 @@ class MailSource {
 // lookups of the decision pipeline (ForumLookup), the record of decisions
 // and the mailbox's cursor, its post-actions still owed and the crash-loop
 // breaker's notes. See forum/store.h for each operation's contract.
+// Thread-safe: a mailbox pass records a batch on one thread while it notes
+// and prepares the next on another.
 class InboundLedger : public ForumLookup {
  public:
   // Whether this process still holds the mailbox's cluster-wide lock.

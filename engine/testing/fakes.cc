@@ -1,6 +1,7 @@
 #include "engine/testing/fakes.h"
 
 #include <algorithm>
+#include <mutex>
 
 namespace engine::testing {
 namespace {
@@ -116,9 +117,13 @@ std::optional<FakeLedger::Fault> FakeLedger::Check(LedgerOp op) {
   return fault;
 }
 
-base::Result<bool> FakeLedger::ThreadExists(int64_t id) { return thread_author_.count(id) > 0; }
+base::Result<bool> FakeLedger::ThreadExists(int64_t id) {
+  const std::lock_guard lock(mu_);
+  return thread_author_.count(id) > 0;
+}
 
 base::Result<std::optional<int64_t>> FakeLedger::FindThreadByMessageIds(const std::vector<std::string>& ids) {
+  const std::lock_guard lock(mu_);
   if (auto f = Check(LedgerOp::kLookup)) return f->error;
   for (const std::string& id : ids) {
     if (auto it = thread_of_id_.find(id); it != thread_of_id_.end())
@@ -130,6 +135,7 @@ base::Result<std::optional<int64_t>> FakeLedger::FindThreadByMessageIds(const st
 base::Result<int64_t> FakeLedger::CountThreadsOpenedSince(const std::string&, int64_t) { return int64_t{0}; }
 
 base::Result<std::optional<forum::ThreadAudience>> FakeLedger::FindThreadAudience(int64_t thread_id) {
+  const std::lock_guard lock(mu_);
   auto it = thread_author_.find(thread_id);
   if (it == thread_author_.end()) return std::optional<forum::ThreadAudience>();
   forum::ThreadAudience audience;
@@ -150,12 +156,14 @@ base::Result<bool> FakeLedger::MailedDomain(const std::string&, std::optional<in
 base::Result<bool> FakeLedger::HoldsMailboxLock(const std::string&) { return true; }
 
 base::Result<std::optional<forum::MailboxState>> FakeLedger::GetMailboxState(const std::string& mailbox) {
+  const std::lock_guard lock(mu_);
   auto it = mailboxes_.find(mailbox);
   if (it == mailboxes_.end()) return std::optional<forum::MailboxState>();
   return std::optional<forum::MailboxState>(it->second);
 }
 
 base::Status FakeLedger::ResetMailbox(const std::string& mailbox, uint32_t uidvalidity) {
+  const std::lock_guard lock(mu_);
   forum::MailboxState& state = mailboxes_[mailbox];
   if (state.uidvalidity == 0) state.first_contact = std::chrono::system_clock::now();
   state.uidvalidity = uidvalidity;
@@ -165,6 +173,7 @@ base::Status FakeLedger::ResetMailbox(const std::string& mailbox, uint32_t uidva
 
 base::Result<std::vector<forum::PendingPostAction>> FakeLedger::PendingPostActions(const std::string& mailbox,
                                                                                    uint32_t uidvalidity) {
+  const std::lock_guard lock(mu_);
   ++owed_reads;
   std::vector<forum::PendingPostAction> out;
   for (const auto& [key, row] : rows) {
@@ -178,6 +187,7 @@ base::Result<std::vector<forum::PendingPostAction>> FakeLedger::PendingPostActio
 
 base::Status FakeLedger::MarkPostActionsDone(const std::string& mailbox, uint32_t uidvalidity,
                                              const std::vector<uint32_t>& uids) {
+  const std::lock_guard lock(mu_);
   if (auto f = Check(LedgerOp::kMarkPostActionsDone)) return f->error;
   for (uint32_t uid : uids) {
     if (auto it = rows.find({mailbox, uidvalidity, uid}); it != rows.end())
@@ -232,6 +242,7 @@ std::vector<base::Result<forum::RecordResult>> FakeLedger::Write(
 base::Result<std::vector<base::Result<forum::RecordResult>>> FakeLedger::RecordBatch(
     const std::vector<forum::InboundItem>& items, const std::string&) {
   if (on_record) on_record(items);
+  const std::lock_guard lock(mu_);
   if (auto f = Check(LedgerOp::kRecordBatch)) {
     if (f->commit == Commit::kLostReply) Write(items);
     return f->error;
@@ -241,6 +252,7 @@ base::Result<std::vector<base::Result<forum::RecordResult>>> FakeLedger::RecordB
 
 base::Status FakeLedger::NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                                      const std::string& owner) {
+  const std::lock_guard lock(mu_);
   if (auto f = Check(LedgerOp::kNoteWorking)) return f->error;
   Note& note = notes_[mailbox];
   if (note.uid != uid || note.uidvalidity != uidvalidity) note.deaths = 0;
@@ -253,6 +265,7 @@ base::Status FakeLedger::NoteWorking(const std::string& mailbox, uint32_t uidval
 base::Result<std::optional<forum::CrashedWork>> FakeLedger::TakeCrashedWork(const std::string& mailbox,
                                                                             uint32_t uidvalidity,
                                                                             const std::string& owner) {
+  const std::lock_guard lock(mu_);
   ++owed_reads;
   auto it = notes_.find(mailbox);
   if (it == notes_.end()) return std::optional<forum::CrashedWork>();

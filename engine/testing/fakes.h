@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -118,6 +119,8 @@ class FakeMailSource : public MailSource {
 
 enum class LedgerOp { kRecordBatch, kMarkPostActionsDone, kNoteWorking, kLookup };
 
+// Thread-safe, as the port asks (a pass records a batch while it prepares the
+// next); read the public members once the pass is over.
 class FakeLedger : public InboundLedger {
  public:
   // How an armed fault of RecordBatch hits the commit.
@@ -199,6 +202,7 @@ class FakeLedger : public InboundLedger {
   std::map<int64_t, std::string> thread_author_;  // thread → author
   int64_t next_thread_ = 1;
   std::map<std::string, Note> notes_;  // the crash-loop breaker's note, by mailbox
+  std::mutex mu_;                      // guards everything, public members included, during a call
 };
 
 }  // namespace engine::testing
