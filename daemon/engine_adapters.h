@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -73,6 +74,14 @@ class PooledLedger : public engine::InboundLedger {
   }
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override {
     return With([&](forum::Store& s) { return s.CountThreadsOpenedSince(address, seconds); });
+  }
+  base::Result<std::map<std::string, int64_t>> FindThreadsOfMessageIds(
+      const std::vector<std::string>& ids) override {
+    return With([&](forum::Store& s) { return s.FindThreadsOfMessageIds(ids); });
+  }
+  base::Result<std::map<std::string, int64_t>> CountThreadsOpenedSinceEach(
+      const std::vector<std::string>& addresses, int64_t seconds) override {
+    return With([&](forum::Store& s) { return s.CountThreadsOpenedSinceEach(addresses, seconds); });
   }
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override {
     return With([&](forum::Store& s) { return s.FindThreadAudience(thread_id); });

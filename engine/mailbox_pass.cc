@@ -36,9 +36,33 @@ constexpr int kDeathsToQuarantine = 2;
 class BatchLookup : public ForumLookup {
  public:
   explicit BatchLookup(ForumLookup& inner) : inner_(inner) {}
+  // Asks the ledger the batch's lookups at once (engine::AddBatchLookups), before it is decided.
+  base::Status Preload(const std::vector<std::string>& message_ids, const std::vector<std::string>& senders) {
+    if (!message_ids.empty()) {
+      auto threads = inner_.FindThreadsOfMessageIds(message_ids);
+      if (!threads) return threads.error();
+      threads_ = std::move(threads).value();
+      asked_.insert(message_ids.begin(), message_ids.end());
+    }
+    if (!senders.empty()) {
+      auto counts = inner_.CountThreadsOpenedSinceEach(senders, kNewThreadWindowSeconds);
+      if (!counts) return counts.error();
+      for (const auto& [sender, count] : *counts) counted_[{sender, kNewThreadWindowSeconds}] = count;
+    }
+    return {};
+  }
   base::Result<bool> ThreadExists(int64_t id) override { return inner_.ThreadExists(id); }
   // The first of `ids` known to the ledger or pending (the ledger wins for an id that is both).
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override {
+    if (std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return asked_.count(id) > 0; })) {
+      for (const std::string& id : ids) {
+        if (auto known = threads_.find(id); known != threads_.end())
+          return std::optional<int64_t>(known->second);
+        if (auto pending = posts_.find(id); pending != posts_.end())
+          return std::optional<int64_t>(pending->second.thread_id);
+      }
+      return std::optional<int64_t>();
+    }
     auto pending = std::find_if(ids.begin(), ids.end(), [&](const auto& id) { return posts_.count(id) > 0; });
     if (pending == ids.end()) return inner_.FindThreadByMessageIds(ids);
     auto known = inner_.FindThreadByMessageIds(std::vector<std::string>(ids.begin(), pending + 1));
@@ -108,8 +132,10 @@ class BatchLookup : public ForumLookup {
     if (!item.message_id.empty())
       posts_.emplace(item.message_id, forum::PostRef{placeholder, thread, author});
   }
-  // Everything pending is recorded now (the ledger is asked again for its counts).
+  // Everything pending is recorded now (the ledger is asked again for its threads and counts).
   void ClearPending() {
+    asked_.clear();
+    threads_.clear();
     posts_.clear();
     new_threads_.clear();
     joined_.clear();
@@ -124,6 +150,8 @@ class BatchLookup : public ForumLookup {
   }
 
   ForumLookup& inner_;
+  std::set<std::string> asked_;             // Message-IDs preloaded: the ledger's answer is in threads_
+  std::map<std::string, int64_t> threads_;  // the ledger's thread by Message-ID, of those asked
   std::map<std::string, forum::PostRef> posts_;           // pending post by inbound Message-ID
   std::map<int64_t, forum::ThreadAudience> new_threads_;  // by placeholder
   std::map<int64_t, std::vector<std::string>> joined_;    // ledger thread → authors of pending posts in it
@@ -498,6 +526,11 @@ class Pass {
     const auto start = std::chrono::steady_clock::now();
     Decided batch;
     lookup_.ClearPending();
+    std::vector<std::string> message_ids, senders;
+    for (const ReadyMessage& m : ready.messages) {
+      if (!m.admitted) AddBatchLookups(m.prepared, message_ids, senders);
+    }
+    if (auto s = lookup_.Preload(message_ids, senders); !s.ok()) return s.error();
     for (ReadyMessage& m : ready.messages) {
       if (m.admitted) {
         batch.items.push_back(std::move(*m.admitted));

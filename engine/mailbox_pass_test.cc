@@ -218,6 +218,22 @@ TEST_F(MailboxPassTest, ReplyInTheSameBatchJoinsItsQuestionsThread) {
   EXPECT_EQ(ledger_.commits, 1);  // the reply found its question in memory: one commit for the batch
 }
 
+TEST_F(MailboxPassTest, ABatchAsksTheLedgerItsThreadLookupsAtOnce) {
+  // Batches [q1 q2] [q3 q4] [q5 r1] [r2 r3]: r1 and r2 answer questions of earlier batches (in the ledger),
+  // r3 answers r2, pending in the same batch, and names an unknown id first.
+  box_.Add(Mail("r1", "q1"));
+  box_.Add(Mail("r2", "q3"));
+  box_.Add(Mail("r3", "r2"));
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(8);
+  auto thread_of = [&](uint32_t uid) { return ledger_.rows.at({"help", box_.uidvalidity, uid}).thread_id; };
+  EXPECT_EQ(thread_of(6), thread_of(1));
+  EXPECT_EQ(thread_of(7), thread_of(3));
+  EXPECT_EQ(thread_of(8), thread_of(3));
+  EXPECT_EQ(ledger_.thread_lookups, 0) << "a thread was looked up by itself";
+  EXPECT_EQ(ledger_.batch_thread_lookups, 2) << "one per batch with replies";
+}
+
 TEST_F(MailboxPassTest, NewUidValidityRescansAndRecognisesEveryMessage) {
   ASSERT_TRUE(Pass().ok());
   box_.uidvalidity = 8;  // the server renumbered the folder: the same messages, unflagged

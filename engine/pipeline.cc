@@ -86,11 +86,16 @@ base::Result<std::optional<int64_t>> ThreadFromToken(const mail::Message& m, con
   return std::optional<int64_t>();
 }
 
-// The thread of the nearest known ancestor: In-Reply-To first, then References from the newest.
-base::Result<std::optional<int64_t>> ThreadFromReferences(const mail::Message& m, ForumLookup& forum) {
+// The Message-IDs of `m`'s ancestors, nearest first: In-Reply-To, then References from the newest.
+std::vector<std::string> AncestorIds(const mail::Message& m) {
   std::vector<std::string> ids = m.in_reply_to;
   for (auto it = m.references.rbegin(); it != m.references.rend(); ++it) ids.push_back(*it);
-  return forum.FindThreadByMessageIds(ids);
+  return ids;
+}
+
+// The thread of the nearest known ancestor.
+base::Result<std::optional<int64_t>> ThreadFromReferences(const mail::Message& m, ForumLookup& forum) {
+  return forum.FindThreadByMessageIds(AncestorIds(m));
 }
 
 // When `m` was sent to an unsubscribe address of ours (help+unsub-TOKEN@):
@@ -386,6 +391,36 @@ std::vector<forum::AttachmentDraft> Attachments(const mail::Message& m) {
 
 }  // namespace
 
+base::Result<std::map<std::string, int64_t>> ForumLookup::FindThreadsOfMessageIds(
+    const std::vector<std::string>& ids) {
+  std::map<std::string, int64_t> out;
+  for (const std::string& id : ids) {
+    auto thread = FindThreadByMessageIds({id});
+    if (!thread) return thread.error();
+    if (thread->has_value()) out[id] = **thread;
+  }
+  return out;
+}
+
+base::Result<std::map<std::string, int64_t>> ForumLookup::CountThreadsOpenedSinceEach(
+    const std::vector<std::string>& addresses, int64_t seconds) {
+  std::map<std::string, int64_t> out;
+  for (const std::string& address : addresses) {
+    auto count = CountThreadsOpenedSince(address, seconds);
+    if (!count) return count.error();
+    out[base::AsciiLower(address)] = *count;
+  }
+  return out;
+}
+
+void AddBatchLookups(const PreparedMessage& prepared, std::vector<std::string>& message_ids,
+                     std::vector<std::string>& senders) {
+  if (prepared.decided || prepared.rule == nullptr || prepared.rule->action != forum::RuleAction::kThread)
+    return;
+  for (std::string& id : AncestorIds(prepared.message)) message_ids.push_back(std::move(id));
+  senders.push_back(prepared.item.from_address);
+}
+
 std::string MessageKey(const std::string& message_id, const std::string& from_address, std::string_view raw) {
   if (message_id.empty()) return "sha256:" + mail::Sha256Hex(raw);
   return message_id + " " + base::AsciiLower(from_address);
@@ -586,7 +621,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, PreparedM
       }
     }
   } else {
-    auto recent = forum.CountThreadsOpenedSince(item.from_address, 3600);
+    auto recent = forum.CountThreadsOpenedSince(item.from_address, kNewThreadWindowSeconds);
     if (!recent) return recent.error();
     if (*recent >= config.new_threads_per_sender_per_hour) {
       item.outcome = forum::Outcome::kRejected;

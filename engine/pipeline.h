@@ -68,6 +68,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -102,7 +103,20 @@ class ForumLookup {
                                           const std::vector<std::string>& message_ids) = 0;
   // The outbox row an unsubscribe token names (its recipient and what it was about), or nullopt.
   virtual base::Result<std::optional<forum::UnsubscribeTarget>> FindUnsubscribeTarget(int64_t outbox_id) = 0;
+
+  // Batch forms, for a batch's lookups asked at once (AddBatchLookups); a
+  // lookup that cannot batch answers one by one (the defaults).
+  // Each of `ids` that is known, with what FindThreadByMessageIds({id}) answers.
+  virtual base::Result<std::map<std::string, int64_t>> FindThreadsOfMessageIds(
+      const std::vector<std::string>& ids);
+  // CountThreadsOpenedSince of each of `addresses`, keyed by lower-case address.
+  virtual base::Result<std::map<std::string, int64_t>> CountThreadsOpenedSinceEach(
+      const std::vector<std::string>& addresses, int64_t seconds);
 };
+
+// The window of PipelineConfig::new_threads_per_sender_per_hour, in seconds
+// (what Decide passes to CountThreadsOpenedSince).
+inline constexpr int64_t kNewThreadWindowSeconds = 3600;
 
 // Everything Decide needs from the configuration, for one mailbox.
 struct PipelineConfig {
@@ -172,6 +186,12 @@ PreparedMessage Prepare(const FetchedMessage& fetched, const PipelineConfig& con
 // the same config). Errors: only the lookup's (kTransient).
 base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, PreparedMessage prepared,
                                         const PipelineConfig& config, ForumLookup& forum);
+
+// Adds the ledger lookups Decide may make for `prepared` to a batch's: the
+// Message-IDs it matches a thread by, and the sender whose new threads it
+// counts. A lookup that Decide makes and this did not add is still answered.
+void AddBatchLookups(const PreparedMessage& prepared, std::vector<std::string>& message_ids,
+                     std::vector<std::string>& senders);
 
 // Prepare and Decide in one.
 base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, const PipelineConfig& config,

@@ -695,6 +695,23 @@ base::Result<std::optional<int64_t>> Store::FindThreadByMessageIds(const std::ve
   });
 }
 
+base::Result<std::map<std::string, int64_t>> Store::FindThreadsOfMessageIds(
+    const std::vector<std::string>& message_ids) {
+  std::map<std::string, int64_t> out;
+  if (message_ids.empty()) return out;
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "matching threads by Message-ID", [&](Tx& tx) {
+    for (const auto& row :
+         ExecPrepared(tx, "mf_threads_of_message_ids",
+                      "SELECT DISTINCT ON (m.message_id) m.message_id, p.thread_id "
+                      "FROM message_ids m JOIN posts p ON p.id = m.post_id "
+                      "WHERE m.message_id = ANY($1::text[]) ORDER BY m.message_id, m.post_id",
+                      TextArray(message_ids))) {
+      out.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
+    }
+    return out;
+  });
+}
+
 base::Result<bool> Store::MailedDomain(const std::string& domain, std::optional<int64_t> outbox_id,
                                        const std::vector<std::string>& message_ids) {
   if (domain.empty() || (!outbox_id && message_ids.empty())) return false;
@@ -730,6 +747,27 @@ base::Result<int64_t> Store::CountThreadsOpenedSince(const std::string& address,
                         "AND created_at > now() - make_interval(secs => $2)",
                         address, seconds)[0][0]
         .as<int64_t>();
+  });
+}
+
+base::Result<std::map<std::string, int64_t>> Store::CountThreadsOpenedSinceEach(
+    const std::vector<std::string>& addresses, int64_t seconds) {
+  std::map<std::string, int64_t> out;
+  std::vector<std::string> lower;
+  for (const std::string& a : addresses) {
+    lower.push_back(base::AsciiLower(a));
+    out.emplace(lower.back(), 0);
+  }
+  if (lower.empty()) return out;
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "counting recent threads", [&](Tx& tx) {
+    for (const auto& row : ExecPrepared(tx, "mf_count_threads_opened_each",
+                                        "SELECT lower(author_address), count(*) FROM threads "
+                                        "WHERE lower(author_address) = ANY($1::text[]) "
+                                        "AND created_at > now() - make_interval(secs => $2) GROUP BY 1",
+                                        TextArray(lower), seconds)) {
+      out[row[0].as<std::string>()] = row[1].as<int64_t>();
+    }
+    return out;
   });
 }
 

@@ -1,6 +1,8 @@
 // The ingestion side of Store against the real PostgreSQL of scripts/test.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
 #include <thread>
 
 #include "forum/scratch_database.h"
@@ -72,6 +74,11 @@ TEST_F(InboundStoreTest, NewThreadThenAnswerFoundByMessageId) {
   ASSERT_TRUE(by_inbound);
   EXPECT_EQ(*by_inbound, q.thread_id);
   EXPECT_FALSE(store_->FindThreadByMessageIds({"nothing@here"})->has_value());
+  // The batch form: each known id with the same thread, unknown ids left out, in one call.
+  auto each = store_->FindThreadsOfMessageIds({"unknown@x", post_mid, "q1@client", "q1@client"});
+  ASSERT_TRUE(each) << each.error().message;
+  EXPECT_EQ(*each, (std::map<std::string, int64_t>{{post_mid, *q.thread_id}, {"q1@client", *q.thread_id}}));
+  EXPECT_TRUE(store_->FindThreadsOfMessageIds({})->empty());
 
   InboundItem answer = Question(2, "a1@client");
   answer.from_address = answer.post->author_address = "bob@example.com";
@@ -286,6 +293,10 @@ TEST_F(InboundStoreTest, MailboxStateAndRateCounts) {
   EXPECT_EQ((*store_->GetMailboxState("help"))->last_uid, 0u);
   EXPECT_EQ(*store_->CountThreadsOpenedSince("ALICE@example.com", 3600), 1);
   EXPECT_EQ(*store_->CountThreadsOpenedSince("bob@example.com", 3600), 0);
+  // The batch form: keyed by lower-case address, every address present.
+  auto each = store_->CountThreadsOpenedSinceEach({"ALICE@example.com", "bob@example.com"}, 3600);
+  ASSERT_TRUE(each) << each.error().message;
+  EXPECT_EQ(*each, (std::map<std::string, int64_t>{{"alice@example.com", 1}, {"bob@example.com", 0}}));
 }
 
 TEST_F(InboundStoreTest, MailboxLockIsExclusiveUntilItsConnectionCloses) {

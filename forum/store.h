@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -131,6 +132,10 @@ class Store {
   // The thread of the first of `message_ids` (in the order given) that is
   // known — inbound or outbound — or nullopt.
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& message_ids);
+  // Each of `message_ids` that is known, with the thread FindThreadByMessageIds
+  // would answer for it alone, in one round trip (a batch's lookups at once).
+  base::Result<std::map<std::string, int64_t>> FindThreadsOfMessageIds(
+      const std::vector<std::string>& message_ids);
 
   // The post that `message_id` (inbound or outbound, without angle brackets)
   // belongs to, or nullopt when none (the first post when several).
@@ -144,6 +149,10 @@ class Store {
 
   // Threads opened by `address` (case-insensitive) in the last `seconds`.
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds);
+  // CountThreadsOpenedSince for each of `addresses`, in one round trip; keyed
+  // by lower-case address, every address present (0 when none).
+  base::Result<std::map<std::string, int64_t>> CountThreadsOpenedSinceEach(
+      const std::vector<std::string>& addresses, int64_t seconds);
 
   // Without a round trip: kTransient when the server has already closed this
   // connection (a restart, an ended session). A connection that may have

@@ -124,12 +124,25 @@ base::Result<bool> FakeLedger::ThreadExists(int64_t id) {
 
 base::Result<std::optional<int64_t>> FakeLedger::FindThreadByMessageIds(const std::vector<std::string>& ids) {
   const std::lock_guard lock(mu_);
+  ++thread_lookups;
   if (auto f = Check(LedgerOp::kLookup)) return f->error;
   for (const std::string& id : ids) {
     if (auto it = thread_of_id_.find(id); it != thread_of_id_.end())
       return std::optional<int64_t>(it->second);
   }
   return std::optional<int64_t>();
+}
+
+base::Result<std::map<std::string, int64_t>> FakeLedger::FindThreadsOfMessageIds(
+    const std::vector<std::string>& ids) {
+  const std::lock_guard lock(mu_);
+  ++batch_thread_lookups;
+  if (auto f = Check(LedgerOp::kLookup)) return f->error;
+  std::map<std::string, int64_t> out;
+  for (const std::string& id : ids) {
+    if (auto it = thread_of_id_.find(id); it != thread_of_id_.end()) out[id] = it->second;
+  }
+  return out;
 }
 
 base::Result<int64_t> FakeLedger::CountThreadsOpenedSince(const std::string&, int64_t) { return int64_t{0}; }

@@ -147,10 +147,14 @@ class FakeLedger : public InboundLedger {
   int posts = 0;    // posts made (at most one per message key)
   int commits = 0;  // RecordBatch transactions that committed
   int owed_reads = 0;  // calls of PendingPostActions and TakeCrashedWork
+  int thread_lookups = 0;        // calls of FindThreadByMessageIds
+  int batch_thread_lookups = 0;  // calls of FindThreadsOfMessageIds
 
   // ForumLookup: threads are found by the Message-IDs of their posts.
   base::Result<bool> ThreadExists(int64_t id) override;
   base::Result<std::optional<int64_t>> FindThreadByMessageIds(const std::vector<std::string>& ids) override;
+  base::Result<std::map<std::string, int64_t>> FindThreadsOfMessageIds(
+      const std::vector<std::string>& ids) override;
   base::Result<int64_t> CountThreadsOpenedSince(const std::string& address, int64_t seconds) override;
   base::Result<std::optional<forum::ThreadAudience>> FindThreadAudience(int64_t thread_id) override;
   base::Result<std::optional<forum::PostRef>> FindPostByMessageId(const std::string& message_id) override;
