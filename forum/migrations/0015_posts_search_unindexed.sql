@@ -1,0 +1,12 @@
+-- mailforum schema, revision 15: no full-text index on posts (issue 10).
+-- Forward-only: never edit a released migration; add a new numbered file
+-- instead.
+--
+-- Search finds threads by their own search vector (threads.search, indexed
+-- by threads_search: a thread's subject and every post's words). A post's
+-- vector (posts.search) is only tested on the posts of threads already
+-- found, to pick the best snippet; those are reached by posts_thread. The
+-- GIN index on posts.search was never used for that, and it cost every
+-- ingested post a second insertion of all its words (the first goes into
+-- threads_search).
+DROP INDEX IF EXISTS posts_search;
