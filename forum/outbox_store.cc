@@ -40,8 +40,14 @@ constexpr int kClaimLockClass = 1835429751;
 // lease of an owner whose session is gone: its advisory lock (kClaimLockClass,
 // owner) is no longer in pg_locks. $3 is the claiming connection's owner.
 constexpr char kClaimSql[] = R"sql(
-WITH orphaned AS (
-  SELECT DISTINCT claim_owner FROM outbox WHERE status = 'pending' AND claim_owner IS NOT NULL
+WITH RECURSIVE owners AS (
+  (SELECT claim_owner FROM outbox WHERE status = 'pending' AND claim_owner IS NOT NULL ORDER BY claim_owner LIMIT 1)
+  UNION ALL
+  SELECT (SELECT o.claim_owner FROM outbox o WHERE o.status = 'pending' AND o.claim_owner > owners.claim_owner
+          ORDER BY o.claim_owner LIMIT 1)
+  FROM owners WHERE owners.claim_owner IS NOT NULL
+), orphaned AS (
+  SELECT claim_owner FROM owners WHERE claim_owner IS NOT NULL
   EXCEPT
   SELECT objid::bigint::integer FROM pg_locks
   WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = 1835429751
