@@ -531,12 +531,20 @@ class Pass {
       if (!m.admitted) AddBatchLookups(m.prepared, message_ids, senders);
     }
     if (auto s = lookup_.Preload(message_ids, senders); !s.ok()) return s.error();
+    // The crash-loop breaker's note names each message in a careful pass (one
+    // that found a death, crash_), else only the batch's first: a death
+    // while deciding then makes the next pass careful, which pins it down.
+    const bool careful = crash_.has_value();
+    bool noted = false;
     for (ReadyMessage& m : ready.messages) {
       if (m.admitted) {
         batch.items.push_back(std::move(*m.admitted));
       } else {
-        if (auto s = ledger_.NoteWorking(name_, uidvalidity_, m.fetched.uid, owner_); !s.ok())
-          return s.error();
+        if (careful || !noted) {
+          if (auto s = ledger_.NoteWorking(name_, uidvalidity_, m.fetched.uid, owner_); !s.ok())
+            return s.error();
+          noted = true;
+        }
         auto item = engine::Decide(m.fetched, std::move(m.prepared), o_.pipeline, lookup_);
         if (!item) return item.error();
         lookup_.AddPending(*item, batch.items.size());

@@ -33,13 +33,19 @@
 // fetched or prepared but never recorded (a stop, an error) is dropped, with
 // nothing to undo: FETCH is BODY.PEEK and flags nothing.
 //
-// Crash-loop breaker: before a message is prepared, and again before it is
-// decided, its UID is noted in the ledger (NoteWorking); after each batch's
+// Crash-loop breaker: before a message is prepared (parsed: where hostile
+// mail strikes), its UID is noted in the ledger (NoteWorking); before a
+// batch is decided, its first message's UID, or in a careful pass (one that
+// found a death) each message's before it is decided; after each batch's
 // preparing and deciding, the note says "none". The notes come from the
 // caller's thread only, in order. When a pass finds the note of another
 // process on a message that was never recorded, that process died while
-// preparing or deciding it; after two such deaths the message is quarantined
-// unparsed. (A death while a batch is recorded, during the next batch's
+// preparing or deciding it (or, for a batch's first, a message of its
+// batch); after two such deaths in a row on one message it is quarantined
+// unparsed. So a message that kills the daemon as it is parsed is
+// quarantined after two deaths, and one that kills it as it is decided
+// after at most three: the first death, pinned on its batch, makes the next
+// pass careful. (A death while a batch is recorded, during the next batch's
 // preparing, is counted against the message prepared at that moment.)
 //
 // Thread-safety: one pass, on the caller's thread and one thread of its own

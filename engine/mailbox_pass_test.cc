@@ -234,6 +234,22 @@ TEST_F(MailboxPassTest, ABatchAsksTheLedgerItsThreadLookupsAtOnce) {
   EXPECT_EQ(ledger_.batch_thread_lookups, 2) << "one per batch with replies";
 }
 
+TEST_F(MailboxPassTest, ADeathWhileDecidingMakesTheNextPassNoteEachMessageItDecides) {
+  // The crash-loop breaker's notes: each message before it is prepared; before deciding, only the batch's
+  // first; "none" (0) after each step.
+  options_.batch_size = 100;
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(ledger_.noted, (std::vector<uint32_t>{1, 2, 3, 4, 5, 0, 1, 0}));
+  // A daemon died while deciding a batch of three new messages: its note names the batch's first.
+  for (const char* id : {"q6", "q7", "q8"}) box_.Add(Mail(id));
+  ASSERT_TRUE(ledger_.NoteWorking("help", box_.uidvalidity, 6, "a-daemon-that-died").ok());
+  ledger_.noted.clear();
+  ASSERT_TRUE(Pass().ok());
+  // The next pass is careful: it notes each message before deciding it too, so a second death names it.
+  EXPECT_EQ(ledger_.noted, (std::vector<uint32_t>{6, 7, 8, 0, 6, 7, 8, 0}));
+  ExpectEachPostedOnceAndSeen(8);
+}
+
 TEST_F(MailboxPassTest, NewUidValidityRescansAndRecognisesEveryMessage) {
   ASSERT_TRUE(Pass().ok());
   box_.uidvalidity = 8;  // the server renumbered the folder: the same messages, unflagged

@@ -267,6 +267,7 @@ base::Status FakeLedger::NoteWorking(const std::string& mailbox, uint32_t uidval
                                      const std::string& owner) {
   const std::lock_guard lock(mu_);
   if (auto f = Check(LedgerOp::kNoteWorking)) return f->error;
+  noted.push_back(uid);
   Note& note = notes_[mailbox];
   if (note.uid != uid || note.uidvalidity != uidvalidity) note.deaths = 0;
   note.uidvalidity = uidvalidity;

@@ -147,6 +147,7 @@ class FakeLedger : public InboundLedger {
   int posts = 0;    // posts made (at most one per message key)
   int commits = 0;  // RecordBatch transactions that committed
   int owed_reads = 0;  // calls of PendingPostActions and TakeCrashedWork
+  std::vector<uint32_t> noted;   // the UID of every NoteWorking that succeeded, in order (0: none)
   int thread_lookups = 0;        // calls of FindThreadByMessageIds
   int batch_thread_lookups = 0;  // calls of FindThreadsOfMessageIds
 
