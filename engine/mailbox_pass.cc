@@ -13,6 +13,7 @@
 
 #include "base/ascii.h"
 #include "base/log.h"
+#include "engine/in_background.h"
 #include "engine/telemetry.h"
 
 namespace engine {
@@ -256,43 +257,6 @@ class BatchFetcher {
   size_t next_uid_ = 0;  // of uids_: the first whose size is not asked yet
   std::vector<mail::ImapMessageInfo> infos_;
   size_t next_info_ = 0;  // of infos_: the first not fetched yet
-};
-
-// `work`, done on a thread of its own from construction on while the pass's
-// thread does something else: batch N+1 is fetched while batch N is decided,
-// and prepared while N is recorded. Take() waits for its result. The
-// destructor joins the thread, so no work outlives its InBackground, whatever
-// ends the pass. When no thread can be started, Take() does the work on the
-// caller's thread, as a pass without overlap would.
-template <class T>
-class InBackground {
- public:
-  InBackground(const char* what, std::function<T()> work) : work_(std::move(work)) {
-    try {
-      thread_ = std::thread([this] { result_.emplace(work_()); });
-    } catch (const std::system_error& e) {
-      base::LogWarning(std::string("cannot start a thread to ") + what + "; doing it in turn: " + e.what());
-    }
-  }
-  ~InBackground() { Join(); }
-  InBackground(const InBackground&) = delete;
-  InBackground& operator=(const InBackground&) = delete;
-
-  // Waits for the work and returns its result. Once.
-  T Take() {
-    Join();
-    if (!result_) result_.emplace(work_());
-    return std::move(*result_);
-  }
-
- private:
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-
-  std::function<T()> work_;
-  std::optional<T> result_;  // written by thread_, read after it is joined
-  std::thread thread_;       // last: it starts once the members it uses exist
 };
 
 // A fetched message made ready to decide: decided already at admission, or prepared (engine::Prepare).

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "engine/backoff.h"
+#include "engine/in_background.h"
 #include "engine/telemetry.h"
 #include "forum/subscriptions.h"
 #include "mail/reply_token.h"
@@ -240,6 +241,7 @@ base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std:
     next_.reset();
     claimed_at = next_claimed_at_;
   } else {
+    // Fates wait only while the batch after them is claimed: none wait here.
     auto due = queue.ClaimDue(options_.batch, options_.lease);
     if (!due) return due.error().WithContext("outbox");
     rows = std::move(due).value();
@@ -254,6 +256,18 @@ base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std:
     if (auto s = Prepare(row, queue, stats, ready, to_save); !s.ok()) return s.error().WithContext("outbox");
   }
   if (auto s = queue.SavePayloads(to_save); !s.ok()) return s.error().WithContext("outbox");
+  // A full batch may be followed by more: while it is sent, a second thread
+  // records the fates still waiting (the batch before's) and claims the next
+  // batch, in one transaction. The queue is not used here meanwhile.
+  using Claim = base::Result<std::vector<forum::ClaimedMail>>;
+  std::optional<InBackground<Claim>> ahead;
+  const auto ahead_at = clock_.Now();  // no later than the claim: its lease is counted from here
+  if (claimed == static_cast<size_t>(options_.batch) && !stopped) {
+    ahead.emplace("claim outbox rows", [this, &queue, waiting = std::exchange(unrecorded_, {})]() -> Claim {
+      if (waiting.empty()) return queue.ClaimDue(options_.batch, options_.lease);
+      return queue.RecordOutcomesAndClaim(waiting, options_.batch, options_.lease);
+    });
+  }
   std::vector<const forum::ClaimedMail*> sent;
   bool released = false;
   for (size_t i = 0; i < ready.size(); ++i) {
@@ -267,17 +281,28 @@ base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std:
     }
     Send(ready[i], mailer, stats, sent);
   }
-  // The batch's fates in one statement and one commit. A death before it
-  // leaves the rows pending: sent again with the same bytes after the lease.
-  // A full batch that went well (more may be due) claims the next batch in
-  // that same transaction: one commit per batch.
-  if (claimed == static_cast<size_t>(options_.batch) && !released && !stopped && !connection_error_) {
-    auto next = queue.RecordOutcomesAndClaim(outcomes_, options_.batch, options_.lease);
+  std::vector<forum::ClaimedMail> claimed_ahead;
+  if (ahead) {
+    // When this fails, the fates of this batch and of the one before are not
+    // recorded: those rows are sent again, with the same bytes, once their
+    // claims are free (at least once).
+    auto next = ahead->Take();
     if (!next) return next.error().WithContext("outbox");
-    next_ = std::move(next).value();
-    next_claimed_at_ = clock_.Now();
-  } else if (auto s = queue.RecordOutcomes(outcomes_); !s.ok()) {
-    return s.error().WithContext("outbox");
+    claimed_ahead = std::move(next).value();
+  }
+  if (!claimed_ahead.empty() && !released && !stopped && !connection_error_) {
+    // The next Pass sends them; this batch's fates are recorded with the claim after them. A death before
+    // that leaves the rows pending: sent again with the same bytes after the lease.
+    next_ = std::move(claimed_ahead);
+    next_claimed_at_ = ahead_at;
+    unrecorded_ = std::move(outcomes_);
+  } else {
+    // The fates still waiting and this batch's in one statement and one commit, with the rows claimed
+    // ahead given back (due now, the claim not counted as an attempt).
+    std::vector<forum::OutboxOutcome> fates = std::exchange(unrecorded_, {});
+    fates.insert(fates.end(), outcomes_.begin(), outcomes_.end());
+    for (const forum::ClaimedMail& row : claimed_ahead) fates.push_back(Outcome::Of(row.id, Fate::kReleased));
+    if (auto s = queue.RecordOutcomes(fates); !s.ok()) return s.error().WithContext("outbox");
   }
   outcomes_.clear();
   for (const forum::ClaimedMail* row : sent) base::LogDebug(Row(*row) + ": sent <" + row->message_id + ">");
@@ -285,14 +310,18 @@ base::Status OutboxDelivery::Pass(OutboxQueue& queue, Mailer& mailer, const std:
 }
 
 base::Status OutboxDelivery::ReleaseClaimed(OutboxQueue& queue) {
-  if (!next_) return {};
-  std::vector<forum::OutboxOutcome> released;
-  for (const forum::ClaimedMail& row : *next_) released.push_back(Outcome::Of(row.id, Fate::kReleased));
-  next_.reset();
-  if (auto s = queue.RecordOutcomes(released); !s.ok()) return s.error().WithContext("outbox");
+  std::vector<forum::OutboxOutcome> fates = std::exchange(unrecorded_, {});
+  if (next_) {
+    for (const forum::ClaimedMail& row : *next_) fates.push_back(Outcome::Of(row.id, Fate::kReleased));
+    next_.reset();
+  }
+  if (auto s = queue.RecordOutcomes(fates); !s.ok()) return s.error().WithContext("outbox");
   return {};
 }
 
-void OutboxDelivery::ForgetClaimed() { next_.reset(); }
+void OutboxDelivery::ForgetClaimed() {
+  next_.reset();
+  unrecorded_.clear();
+}
 
 }  // namespace engine

@@ -13,16 +13,23 @@
 // is composed once (ComposeMail; the batch's new messages are saved with
 // their rows in one statement before any is sent, so every retry sends the
 // same bytes with the same Message-ID) and sent through the one Mailer. The
-// batch's outcomes are recorded at its end in ONE statement and one commit
-// (OutboxQueue::RecordOutcomes), never a commit per mail; a full batch claims
-// the next one in that same transaction. A 5xx reply fails the row for good; a transient
+// batch's outcomes are recorded in ONE statement and one commit
+// (OutboxQueue::RecordOutcomes), never a commit per mail. While a full batch
+// is sent, a second thread claims the next batch, in one transaction with
+// the outcomes of the batch before (RecordOutcomesAndClaim): the database's
+// work overlaps the SMTP server's, and a full batch's outcomes wait for the
+// next batch's claim (the last batch's, or a batch released, stopped or cut
+// by a broken connection, are recorded at its end, with the rows claimed
+// ahead given back). A 5xx reply fails the row for good; a transient
 // failure (4xx, a lost or refused connection) retries it after RetryDelay() until the row is older than
 // max_age, when it fails. A failure without a reply (the connection broke) reschedules the rest of the batch
 // without trying. Near the end of the lease the rest of the batch is released rather than sent: another
-// worker may claim it. A sender killed between the server's acceptance and its batch's commit sends those
-// rows again after the lease, with the same bytes and Message-IDs: delivery is at least once.
+// worker may claim it. A sender killed between the server's acceptance and the commit of its batch's
+// outcomes (at most two batches: one sent, one being sent) sends those rows again after the lease, with the
+// same bytes and Message-IDs: delivery is at least once.
 //
-// Thread-safety: one OutboxDelivery on one thread; held_by_loop_breaker() from any.
+// Thread-safety: one OutboxDelivery on one thread; held_by_loop_breaker() from any. During a Pass the
+// queue is called from a thread of the pass's own while the caller's thread sends, never from both at once.
 #ifndef MAILFORUM_ENGINE_OUTBOX_DELIVERY_H_
 #define MAILFORUM_ENGINE_OUTBOX_DELIVERY_H_
 
@@ -103,20 +110,23 @@ class OutboxDelivery {
 
   // Claims and handles one batch from `queue` through `mailer`; `claimed` is
   // set to the number of rows claimed. Once `stopped` is set, the rest of the
-  // batch is released. A full batch handled without a connection failure,
-  // release or stop claims the next batch with its fates, in one transaction
-  // (OutboxQueue::RecordOutcomesAndClaim): the next Pass sends that batch.
+  // batch is released. A full batch claims the next while it is sent (with
+  // the last batch's fates, in one transaction); when it is handled without
+  // a connection failure, release or stop, the next Pass sends that batch and
+  // this batch's fates wait for the claim after it.
   // Errors: the queue's (the pass stops there).
   base::Status Pass(OutboxQueue& queue, Mailer& mailer, const std::atomic<bool>& stopped,
                     OutboxPassStats& stats, size_t& claimed);
 
-  // Gives the batch claimed ahead by the last Pass, if any, back to `queue`
-  // (due now, the claim not counted as an attempt): for a worker that stops
-  // before the next Pass. Errors: the queue's (the rows then come back when
-  // their claim's owner session ends, or after the lease).
+  // Records the fates still waiting and gives the batch claimed ahead by the
+  // last Pass, if any, back to `queue` (due now, the claim not counted as an
+  // attempt), in one commit: for a worker that stops (or goes idle) before
+  // the next Pass. Errors: the queue's (the rows then come back when their
+  // claim's owner session ends, or after the lease, and are sent again).
   base::Status ReleaseClaimed(OutboxQueue& queue);
-  // Forgets the batch claimed ahead without touching the queue: for a worker
-  // whose database connection failed (its session's end frees the claims).
+  // Forgets the batch claimed ahead and the fates still waiting without
+  // touching the queue: for a worker whose database connection failed (its
+  // session's end frees the claims; the mail sent is sent again).
   void ForgetClaimed();
 
   // The failure of the mailer's connection in the last pass, when it could not be reached or broke.
@@ -150,8 +160,10 @@ class OutboxDelivery {
   const DeliveryOptions& options_;
   Clock& clock_;
   std::optional<base::Error> connection_error_;
-  std::vector<forum::OutboxOutcome> outcomes_;  // of the current batch, recorded at its end
-  // The next batch, claimed with the last batch's fates, and when.
+  std::vector<forum::OutboxOutcome> outcomes_;  // of the current batch
+  // The fates of the last batch when the next was claimed ahead: recorded with the claim after it.
+  std::vector<forum::OutboxOutcome> unrecorded_;
+  // The next batch, claimed while the last was sent, and (no later than) when.
   std::optional<std::vector<forum::ClaimedMail>> next_;
   std::chrono::steady_clock::time_point next_claimed_at_;
   std::atomic<uint64_t> held_by_loop_breaker_{0};

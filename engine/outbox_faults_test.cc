@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -83,13 +85,32 @@ TEST_F(OutboxFaultsTest, WithoutFaultsEachRowIsSentOnce) {
   ExpectEachDeliveredWithOneMessageId();
 }
 
-TEST_F(OutboxFaultsTest, AFullBatchRecordsItsFatesAndClaimsTheNextInOneCommit) {
+TEST_F(OutboxFaultsTest, AFullBatchClaimsTheNextWhileItIsSentAndItsFatesGoWithTheClaimAfter) {
   for (int i = 6; i <= 12; ++i) outbox_.Queue("user" + std::to_string(i) + "@example.org");
+  // Batches of 5, 5 and 2. While a full batch's first mail is on the wire, the next batch's claim runs (on
+  // the delivery's own thread: a claim on this thread would wait for this send, and never come).
+  std::mutex mutex;
+  std::condition_variable claim_ran;
+  int claims = 0;  // guarded by mutex
+  outbox_.on_claim = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++claims;
+    claim_ran.notify_all();
+  };
+  int sends = 0;
+  mailer_.during_send = [&] {
+    if (sends++ % 5 != 0 || sends > 10) return;  // the first mail of each full batch
+    const int batch = sends / 5 + 1;             // 1, 2
+    std::unique_lock<std::mutex> lock(mutex);
+    EXPECT_TRUE(claim_ran.wait_for(lock, std::chrono::seconds(30), [&] { return claims > batch; }))
+        << "batch " << batch + 1 << " was not claimed while batch " << batch << " was sent";
+  };
   OutboxDelivery delivery(options_, clock_);
   const OutboxPassStats stats = Drain(delivery);
   EXPECT_EQ(stats.sent, 12);
-  // Batches of 5, 5 and 2: the first two claim the next with their fates, the last records alone.
-  EXPECT_EQ(outbox_.outcome_commits, 3);
+  // Commits with fates: the second claim carries the first batch's; the last batch records its own with
+  // the second's.
+  EXPECT_EQ(outbox_.outcome_commits, 2);
   ExpectEachDeliveredWithOneMessageId();
 }
 
@@ -164,6 +185,8 @@ TEST_F(OutboxFaultsTest, ARowTheRecipientUnsubscribedFromIsSuppressedWithTheReas
 TEST_F(OutboxFaultsTest, LeaseExpiringWhileSendingLetsAnotherWorkerSendTheSameBytes) {
   // Worker A claims the batch; while its first mail is on the wire the lease
   // runs out (a stalled server), and worker B claims and sends everything.
+  // The batch is not full: A claims nothing ahead while it sends.
+  options_.batch = 6;
   OutboxDelivery a(options_, clock_);
   OutboxDelivery b(options_, clock_);
   bool b_ran = false;
@@ -187,21 +210,39 @@ TEST_F(OutboxFaultsTest, LeaseExpiringWhileSendingLetsAnotherWorkerSendTheSameBy
   ExpectEachDeliveredWithOneMessageId();
 }
 
-TEST_F(OutboxFaultsTest, NearTheEndOfTheLeaseTheRestOfTheBatchIsReleasedNotSent) {
+TEST_F(OutboxFaultsTest, NearTheEndOfTheLeaseTheRestOfTheBatchAndTheOneClaimedAheadAreReleasedNotSent) {
   OutboxDelivery delivery(options_, clock_);
-  mailer_.during_send = [&] { clock_.Advance(options_.lease / 2); };  // each mail takes half a lease
+  for (int i = 6; i <= 10; ++i) outbox_.Queue("user" + std::to_string(i) + "@example.org");
+  // Each mail takes half a lease. The first waits for the claim of the next batch (rows 6-10), which the
+  // full batch makes while it is sent, so that the claim sees the clock before it moves.
+  std::mutex mutex;
+  std::condition_variable claim_ran;
+  bool claimed_ahead = false;  // guarded by mutex
+  outbox_.on_claim = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    claimed_ahead = true;
+    claim_ran.notify_all();
+  };
+  mailer_.during_send = [&] {
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      EXPECT_TRUE(claim_ran.wait_for(lock, std::chrono::seconds(30), [&] { return claimed_ahead; }));
+    }
+    clock_.Advance(options_.lease / 2);
+  };
   OutboxPassStats stats;
   size_t claimed = 0;
   ASSERT_TRUE(delivery.Pass(outbox_, mailer_, stopped_, stats, claimed).ok());
   EXPECT_EQ(stats.sent, 2);  // after two, 3/4 of the lease is gone: three rows go back, due now
-  for (int64_t id = 3; id <= 5; ++id) {
+  // And the rows claimed ahead go back with them: due now, their claim not counted as an attempt.
+  for (int64_t id = 3; id <= 10; ++id) {
     EXPECT_EQ(outbox_.rows.at(id).status, "pending");
     EXPECT_LE(outbox_.rows.at(id).next_attempt_at, clock_.Now());
     EXPECT_EQ(outbox_.rows.at(id).mail.attempts, 0);  // the release does not count an attempt
   }
   mailer_.during_send = nullptr;
   Drain(delivery);
-  EXPECT_EQ(mailer_.accepted.size(), 5u);
+  EXPECT_EQ(mailer_.accepted.size(), 10u);
   ExpectEachDeliveredWithOneMessageId();
 }
 

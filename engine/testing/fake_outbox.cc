@@ -1,10 +1,12 @@
 #include "engine/testing/fake_outbox.h"
 
+#include <mutex>
 #include <utility>
 
 namespace engine::testing {
 
 int64_t FakeOutbox::Queue(const std::string& recipient) {
+  const std::lock_guard lock(mu_);
   const int64_t id = next_id_++;
   Row& row = rows[id];
   row.mail.id = id;
@@ -29,6 +31,16 @@ FakeOutbox::Row* FakeOutbox::Pending(int64_t id) {
 base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::ClaimDue(int limit,
                                                                    std::chrono::milliseconds lease) {
   std::vector<forum::ClaimedMail> out;
+  {
+    const std::lock_guard lock(mu_);
+    out = Claim(limit, lease);
+  }
+  if (on_claim) on_claim();
+  return out;
+}
+
+std::vector<forum::ClaimedMail> FakeOutbox::Claim(int limit, std::chrono::milliseconds lease) {
+  std::vector<forum::ClaimedMail> out;
   for (auto& [id, row] : rows) {
     if (static_cast<int>(out.size()) >= limit) break;
     if (row.status != "pending" || row.next_attempt_at > clock_.Now()) continue;
@@ -41,12 +53,19 @@ base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::ClaimDue(int limit,
 
 base::Result<std::vector<forum::ClaimedMail>> FakeOutbox::RecordOutcomesAndClaim(
     const std::vector<forum::OutboxOutcome>& outcomes, int limit, std::chrono::milliseconds lease) {
-  ++outcome_commits;
-  Apply(outcomes);
-  return ClaimDue(limit, lease);
+  std::vector<forum::ClaimedMail> out;
+  {
+    const std::lock_guard lock(mu_);
+    ++outcome_commits;
+    Apply(outcomes);
+    out = Claim(limit, lease);
+  }
+  if (on_claim) on_claim();
+  return out;
 }
 
 base::Status FakeOutbox::SavePayloads(const std::vector<std::pair<int64_t, std::string>>& payloads) {
+  const std::lock_guard lock(mu_);
   for (const auto& [id, payload] : payloads) {
     if (Row* row = Pending(id)) row->mail.payload = payload;
   }
@@ -55,6 +74,7 @@ base::Status FakeOutbox::SavePayloads(const std::vector<std::pair<int64_t, std::
 
 base::Status FakeOutbox::RecordOutcomes(const std::vector<forum::OutboxOutcome>& outcomes) {
   if (outcomes.empty()) return {};  // as forum::Store: no transaction for nothing
+  const std::lock_guard lock(mu_);
   ++outcome_commits;
   Apply(outcomes);
   return {};

@@ -4,13 +4,17 @@
 // lease ahead), and an SMTP server that accepts, or fails its next
 // send with a chosen reply (leveldb's SpecialEnv is the model).
 //
-// Thread-safety: none; one test thread.
+// Thread-safety: FakeClock and FakeOutbox take calls from any thread (an
+// OutboxDelivery claims on a thread of its own); read FakeOutbox's public
+// members when no pass runs. FakeMailer: one thread.
 #ifndef MAILFORUM_ENGINE_TESTING_FAKE_OUTBOX_H_
 #define MAILFORUM_ENGINE_TESTING_FAKE_OUTBOX_H_
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,11 +23,19 @@
 
 namespace engine::testing {
 
+// Thread-safe: a delivery claims on a thread of its own while a test's send hook moves the clock.
 class FakeClock : public Clock {
  public:
-  std::chrono::steady_clock::time_point Now() override { return now; }
-  void Advance(std::chrono::milliseconds d) { now += d; }
-  std::chrono::steady_clock::time_point now{std::chrono::hours(1000)};
+  std::chrono::steady_clock::time_point Now() override {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ticks_.load()));
+  }
+  void Advance(std::chrono::milliseconds d) {
+    ticks_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(d).count();
+  }
+
+ private:
+  std::atomic<std::chrono::steady_clock::rep> ticks_{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::hours(1000)).count()};
 };
 
 class FakeOutbox : public OutboxQueue {
@@ -47,6 +59,9 @@ class FakeOutbox : public OutboxQueue {
   base::Result<std::vector<forum::ClaimedMail>> RecordOutcomesAndClaim(
       const std::vector<forum::OutboxOutcome>& outcomes, int limit, std::chrono::milliseconds lease) override;
   int outcome_commits = 0;  // transactions of RecordOutcomes (with outcomes) and RecordOutcomesAndClaim
+  // Called at the end of each ClaimDue and RecordOutcomesAndClaim, outside the lock (e.g. to show that
+  // a claim ran while a mail was being sent).
+  std::function<void()> on_claim;
   base::Result<std::optional<std::chrono::milliseconds>> LoopPause(
       const std::string& address, const forum::LoopBreakerLimits& limits) override;
 
@@ -56,8 +71,12 @@ class FakeOutbox : public OutboxQueue {
   // Row `id` when it is still 'pending' (every update's WHERE), else nullptr.
   Row* Pending(int64_t id);
 
+  // ClaimDue without the lock (RecordOutcomesAndClaim holds it).
+  std::vector<forum::ClaimedMail> Claim(int limit, std::chrono::milliseconds lease);
+
   FakeClock& clock_;
   int64_t next_id_ = 1;
+  std::mutex mu_;  // guards everything, public members included, during a call
 };
 
 class FakeMailer : public Mailer {
