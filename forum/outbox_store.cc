@@ -264,8 +264,8 @@ void RecordIn(pqxx::transaction_base& tx, const std::vector<OutboxOutcome>& outc
     codes.push_back(o.reply_code.value_or(0));
     delays.push_back(static_cast<int64_t>(o.delay.count()));
   }
-  tx.exec_params(kRecordOutcomesSql, IntArray(ids), TextArray(fates), TextArray(errors), IntArray(codes),
-                 IntArray(delays));
+  ExecPrepared(tx, "mf_record_outcomes", kRecordOutcomesSql, IntArray(ids), TextArray(fates),
+               TextArray(errors), IntArray(codes), IntArray(delays));
 }
 
 }  // namespace
@@ -311,16 +311,17 @@ base::Result<std::vector<ClaimedMail>> Store::RecordOutcomesAndClaim(const std::
     // took it (libpqxx reconnected after a lost connection, whose lock PostgreSQL dropped — and whose
     // claims any worker may now take). A session advisory lock outlives this transaction.
     if (impl_->claim_owner == 0 ||
-        !tx.exec_params1("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                         "AND pid = pg_backend_pid() AND objsubid = 2 AND classid = $1 AND objid::bigint = $2)",
-                         kClaimLockClass, impl_->claim_owner)[0]
+        !ExecPrepared(tx, "mf_claim_lock_held",
+                      "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                      "AND pid = pg_backend_pid() AND objsubid = 2 AND classid = $1 AND objid::bigint = $2)",
+                      kClaimLockClass, impl_->claim_owner)[0][0]
              .as<bool>()) {
       impl_->claim_owner = tx.exec1("SELECT nextval('outbox_claim_owners')")[0].as<int>();
       tx.exec_params("SELECT pg_advisory_lock($1, $2)", kClaimLockClass, impl_->claim_owner);
     }
     std::vector<ClaimedMail> out;
-    for (const pqxx::row& row :
-         tx.exec_params(kClaimSql, limit, static_cast<int64_t>(lease.count()), impl_->claim_owner)) {
+    for (const pqxx::row& row : ExecPrepared(tx, "mf_claim", kClaimSql, limit,
+                                             static_cast<int64_t>(lease.count()), impl_->claim_owner)) {
       out.push_back(ReadClaimed(row));
     }
     return out;
