@@ -171,7 +171,7 @@ struct PreparedMessage {
   // Decided without the forum (over max_message_size, not an email, over the
   // MIME limits): the item to record as it is; nothing below is set.
   std::optional<forum::InboundItem> decided;
-  mail::Message message;
+  mail::Message message;    // without its text, HTML and part bodies (freed: Decide reads none of them)
   forum::InboundItem item;  // mailbox, UIDs, Message-ID, sender, subject, size, key, classification
   mail::Classification kind;
   mail::DmarcEvidence proof;
