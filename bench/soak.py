@@ -15,8 +15,10 @@ PostgreSQL connection reset, SMTP connections reset mid-DATA for a while, IMAP
 connections reset mid-FETCH for a while, and the SMTP server answering 451 to
 DATA for a while.
 
-Each sample: the daemon's RSS (VmRSS), open file descriptors (of them
-sockets), threads (/proc/PID) and its PostgreSQL connections
+Each sample: the daemon's RSS (VmRSS) and where it lies (/proc/PID/smaps:
+the main heap, the other malloc arenas, other anonymous memory, files),
+open file descriptors (of them sockets), threads (/proc/PID) and its
+PostgreSQL connections
 (pg_stat_activity by application_name), with the mail recorded and sent so
 far. "Flat" over the last --window-minutes (the verdict; FLAT_RULES below says
 it in figures):
@@ -66,6 +68,11 @@ CONNECTION_BUDGET = MAILBOX_POOL + 1 + 1
 # Standard input, output and error; the database connections; per mailbox its IMAP socket and
 # libetpan's two pipes; the SMTP connection; one more for a reconnect in flight.
 FD_BUDGET = 3 + CONNECTION_BUDGET + 5 * len(MAILBOXES) + 1 + 1
+# /proc/PID/smaps: "start-end perms offset dev inode [path]"; glibc's arenas other than the main one are
+# mappings aligned to their maximum size (HEAP_MAX_SIZE, 64 MiB on 64-bit).
+SMAPS_HEADER = re.compile(r"^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ \S+(.*)$")
+ARENA_ALIGNMENT = 64 << 20
+RESIDENT_PARTS = ("heap", "arenas", "anon", "files")
 FLAT_RULES = (
     "one process lifetime in the window; RSS least-squares slope < 1 MiB per 10 min (not judged under "
     "ASan); fds least-squares slope < 1 per 10 min and never more than %d (3 standard + %d database + 5 "
@@ -147,6 +154,31 @@ class Soak(Chaos):
             self.fault(what)
 
     # --- samples ---
+    @staticmethod
+    def resident_parts(pid):
+        """The resident KiB of the process by kind of mapping (/proc/PID/smaps): heap (the main malloc
+        arena, [heap]), arenas (glibc's other arenas: anonymous read-write mappings aligned to their 64 MiB),
+        anon (the rest of the anonymous memory: blocks mapped on their own, thread stacks, libraries' data),
+        files (mapped files: the program and its libraries)."""
+        parts = {"heap": 0, "arenas": 0, "anon": 0, "files": 0}
+        kind = None
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = SMAPS_HEADER.match(line)
+                if head:
+                    start, perms, path = int(head.group(1), 16), head.group(2), head.group(3).strip()
+                    if path == "[heap]":
+                        kind = "heap"
+                    elif path and not path.startswith("["):
+                        kind = "files"
+                    elif not path and perms.startswith("rw") and start % ARENA_ALIGNMENT == 0:
+                        kind = "arenas"
+                    else:
+                        kind = "anon"
+                elif line.startswith("Rss:") and kind:
+                    parts[kind] += int(line.split()[1])
+        return parts
+
     def sample(self, t):
         p = self.daemons.get("a")
         if p is None or p.poll() is not None:
@@ -154,12 +186,13 @@ class Soak(Chaos):
         try:
             st = status_of(p.pid)
             fds = [os.readlink("/proc/%d/fd/%s" % (p.pid, fd)) for fd in os.listdir("/proc/%d/fd" % p.pid)]
+            parts = self.resident_parts(p.pid)
         except OSError:
             return  # it died just now: check_alive says so
         (conns,), = self.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mailforumd'")
         (recorded,), = self.query("SELECT count(*) FROM inbound_messages")
         (sent,), = self.query("SELECT count(*) FROM outbox WHERE status = 'sent'")
-        s = {"t": t, "pid": p.pid, "rss_kib": int(st["VmRSS"].split()[0]), "fds": len(fds),
+        s = {"t": t, "pid": p.pid, "rss_kib": int(st["VmRSS"].split()[0]), "parts_kib": parts, "fds": len(fds),
              "sockets": sum(1 for f in fds if f.startswith("socket:")), "threads": int(st["Threads"]),
              "pg": conns, "in": self.delivered, "recorded": recorded, "sent": sent}
         self.samples.append(s)
@@ -167,9 +200,11 @@ class Soak(Chaos):
 
     @staticmethod
     def sample_line(s):
-        return "%6.1f min  pid %7d  rss %8.1f MiB  fds %3d (sockets %2d)  threads %3d  pg %2d  in %6d  " \
-               "recorded %6d  sent %6d" % (s["t"] / 60, s["pid"], s["rss_kib"] / 1024, s["fds"], s["sockets"],
-                                           s["threads"], s["pg"], s["in"], s["recorded"], s["sent"])
+        parts = s.get("parts_kib", {})
+        return "%6.1f min  pid %7d  rss %6.1f MiB (heap %5.1f arenas %5.1f anon %5.1f files %5.1f)  fds %3d " \
+               "(sockets %2d)  threads %3d  pg %2d  in %6d  recorded %6d  sent %6d" % (
+                   s["t"] / 60, s["pid"], s["rss_kib"] / 1024, *(parts.get(k, 0) / 1024 for k in RESIDENT_PARTS),
+                   s["fds"], s["sockets"], s["threads"], s["pg"], s["in"], s["recorded"], s["sent"])
 
     # --- the run ---
     def run(self):
@@ -239,6 +274,12 @@ class Soak(Chaos):
         rss_range = (max(s["rss_kib"] for s in window) - min(s["rss_kib"] for s in window)) / 1024
         self.check("RSS slope (least squares; range %.1f MiB)" % rss_range, "%+.2f MiB per 10 min" % rss,
                    rss < 1.0 if judge_slopes and not self.args.sanitized else None)
+        for part in RESIDENT_PARTS:  # where RSS lies: printed, not judged
+            values = [s["parts_kib"][part] / 1024 for s in window if "parts_kib" in s]
+            if len(values) >= 2:
+                slope = slope_per_10min([(s["t"], s["parts_kib"][part] / 1024) for s in window if "parts_kib" in s])
+                self.check("  of it %s (range %.1f..%.1f MiB)" % (part, min(values), max(values)),
+                           "%+.2f MiB per 10 min" % slope, None)
         fd_slope = slope_per_10min([(s["t"], s["fds"]) for s in window])
         self.check("fds slope (least squares)", "%+.2f per 10 min" % fd_slope, fd_slope < 1.0 if judge_slopes else None)
         hi = max(s["fds"] for s in window)
