@@ -1238,8 +1238,12 @@ class GumboArena {
   GumboArena(const GumboArena&) = delete;
   GumboArena& operator=(const GumboArena&) = delete;
   ~GumboArena() {
-    // Blocks are kept for the thread's next parse (up to kCachedBlocks): fresh
-    // memory costs a page fault per page, a quarter of the time on this kind of work.
+    // One block is kept for the thread's next parse (kCachedBlocks): fresh
+    // memory costs a page fault per page, a quarter of the time on this kind
+    // of work. Only one: a kept block stays resident (a whole huge page) for
+    // the thread's life, so a cache of several followed the largest HTML the
+    // thread had ever converted, and a daemon's RSS crept up by 2 MiB steps,
+    // up to 16 MiB per thread, over hours (the soak, issue 10).
     std::vector<char*>& cache = Cache();
     for (char* block : blocks_) {
       if (cache.size() < kCachedBlocks && block_sizes_[block] == kBlockBytes) {
@@ -1255,6 +1259,9 @@ class GumboArena {
     }
   }
 
+  // What this thread keeps for its next parse.
+  static size_t KeptBytes() { return Cache().size() * kBlockBytes; }
+
   static void* Allocate(void* self, size_t size) { return static_cast<GumboArena*>(self)->Get(size); }
   static void Deallocate(void* self, void* p) {
     if (p != nullptr) static_cast<GumboArena*>(self)->Put(p);
@@ -1269,7 +1276,7 @@ class GumboArena {
   static constexpr size_t kClasses = kFineClasses + 11;  // then powers of two up to 1 MiB
   static constexpr uint64_t kLarge = ~uint64_t{0};
   static constexpr size_t kBlockBytes = size_t{2} << 20;  // a huge page
-  static constexpr size_t kCachedBlocks = 8;
+  static constexpr size_t kCachedBlocks = 1;
 
   struct LargeHeader {
     LargeHeader* prev;
@@ -2003,6 +2010,8 @@ std::string PrefilterHtml(std::string_view html) {
   HiddenText hidden;
   return RunPrefilter(html, &hidden);
 }
+
+size_t KeptParserBytes() { return GumboArena::KeptBytes(); }
 
 HtmlTreeShape ParsedTreeShape(std::string_view html) {
   GumboArena arena;

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "mail/charset.h"
@@ -432,6 +433,26 @@ TEST(HtmlToTextTest, MoreRunsThanOnePlaceholderCharacterCounts) {
   }
   EXPECT_NE(internal::PrefilterHtml(html).find("\xF4\x80\x80\x81"), std::string::npos);  // U+100001
   EXPECT_EQ(HtmlToText(html), expected);
+}
+
+// Between conversions a thread keeps at most one block of Gumbo's memory (a
+// kept block stays resident for the thread's life; keeping every block of
+// the largest document made a daemon's RSS creep up over hours).
+TEST(HtmlToTextTest, AThreadKeepsAtMostOneBlockOfParserMemory) {
+  std::string html;
+  for (int i = 0; i < 60000; ++i) html += "<a href=\"https://x.example/" + std::to_string(i) + "\">link</a> ";
+  size_t nodes = 0, kept = 0;
+  std::string text;
+  std::thread([&] {  // a thread of its own: nothing kept before
+    nodes = internal::ParsedTreeShape(html).nodes;
+    text = HtmlToText(html);
+    kept = internal::KeptParserBytes();
+  })
+      .join();
+  EXPECT_GE(nodes, 180000u);  // Gumbo needed many 2 MiB blocks for this tree
+  EXPECT_NE(text.find("https://x.example/59999"), std::string::npos);
+  EXPECT_GT(kept, 0u);  // the next conversion reuses one
+  EXPECT_LE(kept, size_t{2} << 20);
 }
 
 }  // namespace
