@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -1238,19 +1239,8 @@ class GumboArena {
   GumboArena(const GumboArena&) = delete;
   GumboArena& operator=(const GumboArena&) = delete;
   ~GumboArena() {
-    // One block is kept for the thread's next parse (kCachedBlocks): fresh
-    // memory costs a page fault per page, a quarter of the time on this kind
-    // of work. Only one: a kept block stays resident (a whole huge page) for
-    // the thread's life, so a cache of several followed the largest HTML the
-    // thread had ever converted, and a daemon's RSS crept up by 2 MiB steps,
-    // up to 16 MiB per thread, over hours (the soak, issue 10).
-    std::vector<char*>& cache = Cache();
     for (char* block : blocks_) {
-      if (cache.size() < kCachedBlocks && block_sizes_[block] == kBlockBytes) {
-        cache.push_back(block);
-      } else {
-        UnmapBlock(block, block_sizes_[block]);
-      }
+      if (block_sizes_[block] != kBlockBytes || !KeepBlock(block)) UnmapBlock(block, block_sizes_[block]);
     }
     while (large_ != nullptr) {
       LargeHeader* next = large_->next;
@@ -1259,8 +1249,12 @@ class GumboArena {
     }
   }
 
-  // What this thread keeps for its next parse.
-  static size_t KeptBytes() { return Cache().size() * kBlockBytes; }
+  // What the process keeps for its next parses.
+  static size_t KeptBytes() {
+    KeptBlocks& kept = Kept();
+    std::lock_guard lock(kept.mutex);
+    return kept.blocks.size() * kBlockBytes;
+  }
 
   static void* Allocate(void* self, size_t size) { return static_cast<GumboArena*>(self)->Get(size); }
   static void Deallocate(void* self, void* p) {
@@ -1276,7 +1270,7 @@ class GumboArena {
   static constexpr size_t kClasses = kFineClasses + 11;  // then powers of two up to 1 MiB
   static constexpr uint64_t kLarge = ~uint64_t{0};
   static constexpr size_t kBlockBytes = size_t{2} << 20;  // a huge page
-  static constexpr size_t kCachedBlocks = 1;
+  static constexpr size_t kKeptBlocks = 2;
 
   struct LargeHeader {
     LargeHeader* prev;
@@ -1342,27 +1336,42 @@ class GumboArena {
   }
   static void UnmapBlock(char* block, size_t bytes) { munmap(block, bytes); }
 
-  static std::vector<char*>& Cache() {
-    // Freed when the thread ends.
-    struct Blocks {
-      std::vector<char*> blocks;
-      ~Blocks() {
-        for (char* b : blocks) UnmapBlock(b, kBlockBytes);
-      }
-    };
-    thread_local Blocks cache;
-    return cache.blocks;
+  // Blocks kept for the next parses, by any thread: fresh memory costs a
+  // page fault per page, a quarter of the time on this kind of work. At most
+  // kKeptBlocks, shared by the process: a kept block stays resident (a whole
+  // huge page), so a cache per thread kept 2 MiB per mailbox worker, and one
+  // of eight blocks per thread followed the largest HTML each thread had
+  // converted, which made a daemon's RSS creep up by 2 MiB steps over hours
+  // (the soak, issue 10).
+  struct KeptBlocks {
+    std::mutex mutex;
+    std::vector<char*> blocks;
+  };
+  static KeptBlocks& Kept() {
+    static KeptBlocks* const kept =
+        new KeptBlocks;  // never destroyed: a thread may parse while the process exits
+    return *kept;
+  }
+  static bool KeepBlock(char* block) {
+    KeptBlocks& kept = Kept();
+    std::lock_guard lock(kept.mutex);
+    if (kept.blocks.size() >= kKeptBlocks) return false;
+    kept.blocks.push_back(block);
+    return true;
+  }
+  static char* TakeKeptBlock() {
+    KeptBlocks& kept = Kept();
+    std::lock_guard lock(kept.mutex);
+    if (kept.blocks.empty()) return nullptr;
+    char* block = kept.blocks.back();
+    kept.blocks.pop_back();
+    return block;
   }
 
   void NewBlock(size_t bytes) {
     const size_t block_bytes = std::max(kBlockBytes, bytes);
-    std::vector<char*>& cache = Cache();
-    if (block_bytes == kBlockBytes && !cache.empty()) {
-      cursor_ = cache.back();
-      cache.pop_back();
-    } else {
-      cursor_ = MapBlock(block_bytes);
-    }
+    cursor_ = block_bytes == kBlockBytes ? TakeKeptBlock() : nullptr;
+    if (cursor_ == nullptr) cursor_ = MapBlock(block_bytes);
     blocks_.push_back(cursor_);
     block_sizes_[cursor_] = block_bytes;
     limit_ = cursor_ + block_bytes;

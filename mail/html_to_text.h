@@ -101,9 +101,9 @@ struct HtmlTreeShape {
 };
 HtmlTreeShape ParsedTreeShape(std::string_view html);
 
-// For tests: the bytes of Gumbo's memory this thread keeps, between
-// conversions, for its next one (at most one 2 MiB block, resident for the
-// thread's life).
+// For tests: the bytes of Gumbo's memory the process keeps between
+// conversions for the next ones, whichever thread runs them (at most two
+// 2 MiB blocks, resident).
 size_t KeptParserBytes();
 
 }  // namespace internal
