@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace base {
 
@@ -14,8 +15,9 @@ HeapStats ReadHeapStats() {
 }
 
 bool TuneHeapForDaemon() {
+  const bool arenas = std::getenv("MALLOC_ARENA_MAX") != nullptr || mallopt(M_ARENA_MAX, kHeapArenas) == 1;
   return mallopt(M_MMAP_THRESHOLD, static_cast<int>(kHeapMmapThreshold)) == 1 &&
-         mallopt(M_TRIM_THRESHOLD, static_cast<int>(kHeapTrimThreshold)) == 1;
+         mallopt(M_TRIM_THRESHOLD, static_cast<int>(kHeapTrimThreshold)) == 1 && arenas;
 }
 
 uint64_t ResidentBytes() {

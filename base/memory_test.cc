@@ -1,9 +1,15 @@
 #include "base/memory.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 namespace base {
@@ -57,6 +63,44 @@ TEST(ReturnFreeHeapTest, GivesBackTheFreePagesBelowABlockInUse) {
   EXPECT_LT(ResidentBytes(), resident - 56 * kMiB);
   EXPECT_GE(ReadHeapStats().in_use, 4096u);  // what is in use stays
   EXPECT_EQ(pin[0][0], 0);
+}
+
+// The arenas of glibc's malloc that the process has (malloc_info: one <heap> each).
+int Arenas() {
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* out = open_memstream(&text, &size);
+  if (out == nullptr || malloc_info(0, out) != 0) return -1;
+  std::fclose(out);
+  int arenas = 0;
+  for (const char* p = text; (p = std::strstr(p, "<heap nr=")) != nullptr; ++p) ++arenas;
+  std::free(text);
+  return arenas;
+}
+
+// Threads that allocate at once share at most kHeapArenas arenas.
+TEST(TuneHeapForDaemonTest, BoundsTheArenas) {
+  if (!kHeapIsGlibcs) GTEST_SKIP() << "malloc is AddressSanitizer's";
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) GTEST_SKIP() << "MALLOC_ARENA_MAX is set";
+  ASSERT_TRUE(TuneHeapForDaemon());
+  constexpr int kThreads = 8;
+  std::mutex mutex;
+  std::condition_variable all_allocated;
+  int allocated = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto block = std::make_unique<char[]>(1024);  // from this thread's arena
+      block[0] = 1;
+      std::unique_lock lock(mutex);
+      ++allocated;
+      all_allocated.notify_all();
+      all_allocated.wait(lock, [&] { return allocated == kThreads; });  // all alive at once
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_GE(Arenas(), 1);
+  EXPECT_LE(Arenas(), kHeapArenas);
 }
 
 }  // namespace
