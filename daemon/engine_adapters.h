@@ -4,6 +4,7 @@
 #ifndef MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 #define MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,6 +12,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "daemon/mailbox_database.h"
 #include "engine/ports.h"
@@ -55,6 +57,18 @@ class ImapMailSource : public engine::MailSource {
   mail::ImapSession& imap_;
   Selected* selected_;
 };
+
+// libpq keeps each connection's buffers as large as the largest message it
+// ever sent or received, for the connection's life: a pooled connection that
+// once recorded a 20 MiB message holds 20 MiB or more until the daemon stops.
+// So after a batch that sent a value of this size or more in one parameter
+// (a post's body, an attachment, a quarantined message's bytes), its
+// connection is closed on return and opened again when next borrowed: the
+// pool's memory follows the mail in hand (the soak, issue 10).
+inline constexpr size_t kRecycleConnectionAfterBytes = size_t{1} << 20;
+
+// The largest value one item of `items` sends in one statement parameter.
+size_t LargestValue(const std::vector<forum::InboundItem>& items);
 
 // The ledger on a MailboxDatabase: each call borrows a pooled connection for
 // itself alone (a connection whose call failed is discarded), so a pass holds
@@ -115,7 +129,8 @@ class PooledLedger : public engine::InboundLedger {
   }
   base::Result<std::vector<base::Result<forum::RecordResult>>> RecordBatch(
       const std::vector<forum::InboundItem>& items, const std::string& domain) override {
-    return With([&](forum::Store& s) { return s.RecordBatch(items, domain, reply_address_for_); });
+    return With([&](forum::Store& s) { return s.RecordBatch(items, domain, reply_address_for_); },
+                LargestValue(items) >= kRecycleConnectionAfterBytes);
   }
   base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                            const std::string& owner) override {
@@ -133,11 +148,12 @@ class PooledLedger : public engine::InboundLedger {
 
  private:
   template <class F>
-  std::invoke_result_t<F, forum::Store&> With(F f) {
+  std::invoke_result_t<F, forum::Store&> With(F f, bool recycle = false) {
     auto lease = database_.Acquire(waiting_);
     if (!lease) return lease.error();
     auto result = f(lease->store());
-    if (!result.ok()) lease->Discard();  // a connection that failed may be in any state
+    // A connection that failed may be in any state; one that grew its buffers is closed to free them.
+    if (!result.ok() || recycle) lease->Discard();
     return result;
   }
 

@@ -1,7 +1,7 @@
 // The mailbox workers' bounded connections (daemon/mailbox_database.h) on the
 // test PostgreSQL: the locks of 200 mailboxes on one connection, exclusive
 // between two daemons, given back by Unlock; a pool that lends at most its
-// size of connections, reusing them.
+// size of connections, reusing them, and closes one that sent a large value.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/engine_adapters.h"
 #include "daemon/mailbox_database.h"
 #include "daemon/worker_itest_support.h"
 
@@ -114,6 +115,48 @@ TEST_F(MailboxDatabaseTest, ThePoolLendsAtMostItsSizeAndReusesConnections) {
   auto again = db.Acquire();
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->store().ThreadExists(1).ok());
+}
+
+// A quarantined message of `bytes` bytes, UID `uid`.
+forum::InboundItem Quarantined(uint32_t uid, size_t bytes) {
+  forum::InboundItem item;
+  item.mailbox = "help";
+  item.uidvalidity = 7;
+  item.uid = uid;
+  item.message_key = "sha256:" + std::to_string(uid);
+  item.outcome = forum::Outcome::kQuarantined;
+  item.reason = "not an email";
+  item.raw = std::string(bytes, 'x');
+  item.size = bytes;
+  return item;
+}
+
+// libpq's buffers keep the size of the largest message a connection sent:
+// after a batch with a value of 1 MiB or more, the pooled ledger closes its
+// connection (a new session serves the next call); after a small one it keeps it.
+TEST_F(MailboxDatabaseTest, APooledConnectionThatSentALargeValueIsClosed) {
+  MailboxDatabase db(dsn_, 1);
+  PooledLedger ledger(db, {});
+  auto session = [&] {
+    auto lease = db.Acquire();
+    EXPECT_TRUE(lease.ok());
+    auto id = lease->store().SessionId();
+    EXPECT_TRUE(id.ok());
+    return id.ok() ? *id : -1;
+  };
+  const int first = session();
+  auto small = ledger.RecordBatch({Quarantined(1, 1000)}, "example.com");
+  ASSERT_TRUE(small.ok()) << small.error().message;
+  ASSERT_TRUE((*small)[0].ok());
+  EXPECT_EQ(session(), first);
+  auto large = ledger.RecordBatch({Quarantined(2, kRecycleConnectionAfterBytes)}, "example.com");
+  ASSERT_TRUE(large.ok()) << large.error().message;
+  ASSERT_TRUE((*large)[0].ok());
+  const int second = session();
+  EXPECT_NE(second, first);
+  EXPECT_EQ(Scalar("SELECT length(raw) FROM inbound_messages WHERE uid = 2"),
+            std::to_string(kRecycleConnectionAfterBytes));
+  EXPECT_EQ(LargestValue({Quarantined(3, 5)}), 5u);
 }
 
 }  // namespace
