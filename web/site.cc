@@ -762,7 +762,15 @@ struct Site::Impl {
       Outcome o = DatabaseError(content.error());
       return ErrorPage(route, o.status, o.message);
     }
-    Return(std::move(*reader));
+    // libpq keeps a connection's buffers as large as the largest message it
+    // received, for the connection's life: a reader that carried a large
+    // attachment is closed, not pooled (64 pooled readers could otherwise
+    // each keep the largest attachment they ever served).
+    if (*content && (**content).bytes.size() >= kPoolReadersUnderBytes) {
+      reader->reset();
+    } else {
+      Return(std::move(*reader));
+    }
     if (!*content) return ErrorPage(route, 404, "There is no such attachment.");
     const forum::AttachmentContent& a = **content;
     // Never what the mail declared: a text as text/plain, anything else as bytes to save.

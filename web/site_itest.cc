@@ -305,6 +305,41 @@ TEST_F(SiteTest, AttachmentsAreAlwaysDownloads) {
             404);
 }
 
+// A reader that carried a large attachment is closed, not pooled: libpq
+// would keep its buffers that large for the connection's life.
+TEST_F(SiteTest, AReaderThatCarriedALargeAttachmentIsNotPooled) {
+  const std::string large(kPoolReadersUnderBytes, 'L');
+  const Made q = Post(0, "general", "Big file", "See the file.",
+                      {{"small.txt", "text/plain", "", std::string(64, 'c'), "small"},
+                       {"large.bin", "application/octet-stream", "", std::string(64, 'f'), large}});
+  WaitForListener();
+  const std::string base =
+      "/t/" + std::to_string(q.thread_id) + "/attachments/" + std::to_string(q.post_id) + "/";
+  const std::string sessions =
+      "SELECT count(*) FROM pg_stat_activity WHERE usename = 'mf_site_reader' AND datname = "
+      "current_database()";
+  // The count of the site's sessions, once it is `expected` (or after a deadline).
+  auto sessions_become = [&](const std::string& expected) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::string now = Scalar(sessions);
+    while (now != expected && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      now = Scalar(sessions);
+    }
+    return now;
+  };
+  ASSERT_EQ(Get(base + "0").body, "small");  // a reader is pooled
+  const std::string pooled = Scalar(sessions);
+  ASSERT_EQ(Get(base + "0").body, "small");  // the same reader again
+  EXPECT_EQ(Scalar(sessions), pooled);
+  ClientResponse r = Get(base + "1");  // the pooled reader carries it, and is closed
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), large.size());
+  EXPECT_EQ(sessions_become(std::to_string(std::stoi(pooled) - 1)), std::to_string(std::stoi(pooled) - 1));
+  ASSERT_EQ(Get(base + "0").body, "small");  // a new reader, pooled
+  EXPECT_EQ(sessions_become(pooled), pooled);
+}
+
 TEST_F(SiteTest, ANewPostReachesTheCachedPages) {
   WaitForListener();
   const Made q = Post(0, "general", "Cache me", "The first post.");
