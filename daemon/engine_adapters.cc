@@ -1,21 +1,8 @@
 #include "daemon/engine_adapters.h"
 
-#include <algorithm>
 #include <utility>
 
 namespace mailforumd {
-
-size_t LargestValue(const std::vector<forum::InboundItem>& items) {
-  size_t largest = 0;
-  for (const forum::InboundItem& item : items) {
-    largest = std::max(largest, item.raw.size());
-    if (!item.post) continue;
-    largest = std::max(largest, item.post->body.size());
-    for (const forum::AttachmentDraft& a : item.post->attachments)
-      largest = std::max(largest, a.content.size());
-  }
-  return largest;
-}
 
 base::Result<uint32_t> ImapMailSource::Select(const std::string& folder) {
   if (selected_ != nullptr && selected_->has_value() && (*selected_)->first == folder) return (*selected_)->second;

@@ -58,18 +58,6 @@ class ImapMailSource : public engine::MailSource {
   Selected* selected_;
 };
 
-// libpq keeps each connection's buffers as large as the largest message it
-// ever sent or received, for the connection's life: a pooled connection that
-// once recorded a 20 MiB message holds 20 MiB or more until the daemon stops.
-// So after a batch that sent a value of this size or more in one parameter
-// (a post's body, an attachment, a quarantined message's bytes), its
-// connection is closed on return and opened again when next borrowed: the
-// pool's memory follows the mail in hand (the soak, issue 10).
-inline constexpr size_t kRecycleConnectionAfterBytes = size_t{1} << 20;
-
-// The largest value one item of `items` sends in one statement parameter.
-size_t LargestValue(const std::vector<forum::InboundItem>& items);
-
 // The ledger on a MailboxDatabase: each call borrows a pooled connection for
 // itself alone (a connection whose call failed is discarded), so a pass holds
 // none while it talks IMAP, decides or waits; the mailbox locks are answered
@@ -129,8 +117,7 @@ class PooledLedger : public engine::InboundLedger {
   }
   base::Result<std::vector<base::Result<forum::RecordResult>>> RecordBatch(
       const std::vector<forum::InboundItem>& items, const std::string& domain) override {
-    return With([&](forum::Store& s) { return s.RecordBatch(items, domain, reply_address_for_); },
-                LargestValue(items) >= kRecycleConnectionAfterBytes);
+    return With([&](forum::Store& s) { return s.RecordBatch(items, domain, reply_address_for_); });
   }
   base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                            const std::string& owner) override {
@@ -148,12 +135,12 @@ class PooledLedger : public engine::InboundLedger {
 
  private:
   template <class F>
-  std::invoke_result_t<F, forum::Store&> With(F f, bool recycle = false) {
+  std::invoke_result_t<F, forum::Store&> With(F f) {
     auto lease = database_.Acquire(waiting_);
     if (!lease) return lease.error();
     auto result = f(lease->store());
-    // A connection that failed may be in any state; one that grew its buffers is closed to free them.
-    if (!result.ok() || recycle) lease->Discard();
+    // A connection that failed may be in any state.
+    if (!result.ok()) lease->Discard();
     return result;
   }
 

@@ -96,7 +96,10 @@ base::Result<MailboxDatabase::Lease> MailboxDatabase::Acquire(const std::functio
 }
 
 void MailboxDatabase::Return(size_t slot, bool discard) {
-  if (discard) slots_[slot].reset();
+  // A connection that carried a large message (a batch of large mail) is
+  // closed rather than kept: libpq would keep buffers that large for the
+  // daemon's life (forum/connection.h). The next borrower opens a new one.
+  if (discard || (slots_[slot] && slots_[slot]->KeepsLargeBuffers())) slots_[slot].reset();
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
     free_.push_back(slot);

@@ -50,7 +50,10 @@ class MailboxDatabase {
   // connection was lost), as of a moment after the call began.
   base::Result<bool> Holds(const std::string& mailbox);
 
-  // A pooled connection, borrowed until the lease ends.
+  // A pooled connection, borrowed until the lease ends. On return, one that
+  // carried a large message is closed (forum::Store::KeepsLargeBuffers). The
+  // lock connection carries only small statements and is never so closed:
+  // closing it would give every lock away.
   class Lease {
    public:
     Lease(Lease&& other) noexcept : db_(other.db_), slot_(other.slot_), discard_(other.discard_) {

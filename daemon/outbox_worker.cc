@@ -143,6 +143,12 @@ void OutboxWorker::Run() {
     if (claimed == static_cast<size_t>(options_.batch)) continue;  // more may be due
     // Idle: hold no connection open between bursts (the next Send reconnects).
     if (claimed == 0 && smtp_) smtp_->Disconnect();
+    // Nor a database connection that carried a large mail: libpq would keep
+    // buffers that large for the daemon's life (forum/connection.h).
+    if (store_ && store_->KeepsLargeBuffers()) {
+      if (auto released = ReleaseClaimed(); !released.ok()) base::LogWarning(released.error().message);
+      store_.reset();  // rows not released come back when its session ends
+    }
     Beat(options_.poll_interval);
     if (!Wait(options_.poll_interval)) break;
   }

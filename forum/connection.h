@@ -25,6 +25,19 @@
 // unwinds. Nothing else changes: the answer for a working connection is
 // libpq's.
 //
+// Second, libpq never shrinks a connection's input and output buffers: each
+// stays as large as the largest single message the connection ever received
+// or sent (a multi-row INSERT with its values, a row with a large body), for
+// the connection's life. A pool that keeps connections for months keeps,
+// in each, the largest mail it ever carried. So connection.cc also watches
+// every statement libpqxx sends and every result it takes (the same way: its
+// own PQexec, PQexecParams, PQexecPrepared and PQprepare, which call libpq's)
+// and remembers the connections that carried a message of kLargeMessageBytes
+// or more; KeepsLargeBuffers() tells a pool to close such a connection
+// rather than keep it (daemon/mailbox_database.cc, the outbox worker,
+// web/site.cc). Only libpq's public API is used: its internal struct, which
+// holds the buffers' sizes, may change in any release.
+//
 // Thread-safety: as pqxx::connection, one thread at a time per Connection;
 // BrokenConnectionEncodings may be called from any thread.
 #ifndef MAILFORUM_FORUM_CONNECTION_H_
@@ -33,6 +46,8 @@
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <string>
+
+#include "forum/model.h"
 
 #if PQXX_VERSION_MAJOR >= 7
 #error "libpqxx 7 owns a result before it asks the encoding: drop the PQclientEncoding of connection.cc"
@@ -48,6 +63,12 @@ namespace forum {
 class Connection : public pqxx::connection {
  public:
   explicit Connection(const std::string& dsn);
+
+  // True once this connection (its current session: libpqxx may open a new
+  // one after a break) sent or received one message of kLargeMessageBytes or
+  // more: libpq keeps buffers that large until the connection is closed. No
+  // round trip; false for a closed connection.
+  bool KeepsLargeBuffers() const;
 };
 
 // How many times, in this process, the client encoding of a connection that

@@ -128,5 +128,38 @@ TEST(ConnectionTest, StoresWhoseSessionsEndedLeaveNothingBehind) {
   });
 }
 
+// The premise of KeepsLargeBuffers: libpq keeps, after the statement and its
+// result are gone, buffers as large as the largest message, until the
+// connection is closed; and the connections that carried one are told apart.
+TEST(ConnectionTest, AConnectionThatCarriedALargeMessageKeepsLargeBuffersUntilClosed) {
+  MAILFORUM_REQUIRE_SERVER(dsn, "MAILFORUM_TEST_PG_DSN");
+  const std::string large(kLargeMessageBytes, 'L');
+  const size_t before = AllocatedBytes();
+  {
+    Connection sent(dsn);
+    pqxx::nontransaction(sent).exec_params("SELECT length($1)", large);
+    EXPECT_TRUE(sent.KeepsLargeBuffers());
+    EXPECT_GE(AllocatedBytes(), before + kLargeMessageBytes) << "libpq freed its buffer";
+  }
+  EXPECT_LT(AllocatedBytes(), before + kLargeMessageBytes / 4) << "closed, the connection still holds memory";
+
+  Connection small(dsn);
+  pqxx::nontransaction(small).exec_params("SELECT length($1)", std::string(1000, 's'));
+  // Many rows, 2 MiB in all, each small: libpq's input buffer holds a row at a time.
+  pqxx::nontransaction(small).exec("SELECT repeat('r', 1000) FROM generate_series(1, 2048)");
+  EXPECT_FALSE(small.KeepsLargeBuffers());
+
+  Connection prepared(dsn);
+  prepared.prepare("echo", "SELECT $1::text");
+  EXPECT_FALSE(prepared.KeepsLargeBuffers());
+  pqxx::nontransaction(prepared).exec_prepared("echo", large);  // sends it, and receives it back
+  EXPECT_TRUE(prepared.KeepsLargeBuffers());
+
+  Connection received(dsn);
+  pqxx::nontransaction(received).exec("SELECT repeat('x', " + std::to_string(kLargeMessageBytes) + ")");
+  EXPECT_TRUE(received.KeepsLargeBuffers());
+  EXPECT_FALSE(small.KeepsLargeBuffers()) << "another connection's message counted";
+}
+
 }  // namespace
 }  // namespace forum

@@ -3,9 +3,15 @@
 #ifndef MAILFORUM_FORUM_MODEL_H_
 #define MAILFORUM_FORUM_MODEL_H_
 
+#include <cstddef>
 #include <string>
 
 namespace forum {
+
+// A database message this large (a statement with its parameters, or one
+// row of a result) leaves its connection holding buffers that large until
+// it is closed; pools close such connections (Store::KeepsLargeBuffers).
+inline constexpr std::size_t kLargeMessageBytes = std::size_t{1} << 20;
 
 // A category of threads (from the configuration; synchronised into the database).
 struct Category {

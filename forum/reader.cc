@@ -192,6 +192,8 @@ base::Status Reader::CheckConnection() {
   }
 }
 
+bool Reader::KeepsLargeBuffers() const { return impl_->conn.KeepsLargeBuffers(); }
+
 base::Status Reader::Ping() {
   return impl_->Run<pqxx::nontransaction>("pinging the database", [&](Tx& tx) { tx.exec("SELECT 1"); });
 }

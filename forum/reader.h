@@ -211,6 +211,10 @@ class Reader {
   // Store::CheckConnection).
   base::Status CheckConnection();
 
+  // As Store::KeepsLargeBuffers: a reader that carried a large attachment
+  // or page is closed, not pooled. No round trip.
+  bool KeepsLargeBuffers() const;
+
   // One round trip: is the database there and answering? (/healthz)
   base::Status Ping();
 

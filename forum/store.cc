@@ -59,6 +59,8 @@ base::Status Store::CheckConnection() {
   }
 }
 
+bool Store::KeepsLargeBuffers() const { return impl_->conn.KeepsLargeBuffers(); }
+
 std::string WithNetworkTimeouts(const std::string& dsn) {
   const bool uri = dsn.starts_with("postgresql://") || dsn.starts_with("postgres://");
   std::vector<std::pair<std::string, std::string>> add;

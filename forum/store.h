@@ -161,6 +161,11 @@ class Store {
   // methods below check it themselves.
   base::Status CheckConnection();
 
+  // Whether this connection sent or received a message so large that libpq
+  // keeps buffers that size until it is closed (forum/connection.h): a pool
+  // closes such a Store rather than keep it. No round trip.
+  bool KeepsLargeBuffers() const;
+
   // Takes the cluster-wide lock that makes this connection the only worker
   // of `mailbox` (a PostgreSQL session advisory lock; released when this
   // Store is destroyed or its connection dies). False when another holds it.

@@ -481,7 +481,11 @@ struct Site::Impl {
     }
     return forum::Reader::Connect(options.dsn);
   }
+  // Pools `r`, unless it carried a large attachment or page: libpq keeps a
+  // connection's buffers as large as the largest message it received, and
+  // 64 pooled readers could each keep the largest they ever served.
   void Return(std::unique_ptr<forum::Reader> r) {
+    if (r->KeepsLargeBuffers()) return;
     std::lock_guard lock(pool_mutex);
     if (pool.size() < 64) pool.push_back(std::move(r));
   }
@@ -762,15 +766,7 @@ struct Site::Impl {
       Outcome o = DatabaseError(content.error());
       return ErrorPage(route, o.status, o.message);
     }
-    // libpq keeps a connection's buffers as large as the largest message it
-    // received, for the connection's life: a reader that carried a large
-    // attachment is closed, not pooled (64 pooled readers could otherwise
-    // each keep the largest attachment they ever served).
-    if (*content && (**content).bytes.size() >= kPoolReadersUnderBytes) {
-      reader->reset();
-    } else {
-      Return(std::move(*reader));
-    }
+    Return(std::move(*reader));
     if (!*content) return ErrorPage(route, 404, "There is no such attachment.");
     const forum::AttachmentContent& a = **content;
     // Never what the mail declared: a text as text/plain, anything else as bytes to save.

@@ -59,11 +59,6 @@
 
 namespace web {
 
-// The site's database readers are pooled (up to 64), except one that carried
-// an attachment of this size or more: it is closed, since libpq keeps a
-// connection's buffers as large as the largest message it ever received.
-inline constexpr std::size_t kPoolReadersUnderBytes = std::size_t{1} << 20;
-
 struct SiteOptions {
   SiteInfo info;
   // libpq connection string of the (read-only) database role. Never logged.

@@ -7,16 +7,16 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "forum/model.h"
 #include "forum/store.h"
 #include "forum/store_fixture.h"
 #include "tests/support/subprocess.h"
@@ -308,7 +308,7 @@ TEST_F(SiteTest, AttachmentsAreAlwaysDownloads) {
 // A reader that carried a large attachment is closed, not pooled: libpq
 // would keep its buffers that large for the connection's life.
 TEST_F(SiteTest, AReaderThatCarriedALargeAttachmentIsNotPooled) {
-  const std::string large(kPoolReadersUnderBytes, 'L');
+  const std::string large(forum::kLargeMessageBytes, 'L');
   const Made q = Post(0, "general", "Big file", "See the file.",
                       {{"small.txt", "text/plain", "", std::string(64, 'c'), "small"},
                        {"large.bin", "application/octet-stream", "", std::string(64, 'f'), large}});
