@@ -295,20 +295,41 @@ std::string OurMessageIdPrefix(const std::string& what, int64_t id) {
   return what + "." + std::to_string(id) + ".";
 }
 
-void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows) {
-  if (rows.count == 0) return;
-  std::string sql =
-      "INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_key, message_id, from_address, "
-      "subject, "
-      "size, classification, outcome, rule, reason, post_id, tied_to_ours) VALUES ";
-  for (size_t row = 0; row < rows.count; ++row) {
-    auto p = [&](size_t column) { return "$" + std::to_string(row * kInboundRowValues + column); };
-    sql += (row ? ", (" : "(") + p(1) + ", " + p(2) + "::bigint, " + p(3) + "::bigint, " + p(4) +
-           ", NULLIF(" + p(5) + "::text, ''), " + p(6) + ", " + p(7) + ", " + p(8) + "::bigint, " + p(9) +
-           ", " + p(10) + ", NULLIF(" + p(11) + "::text, ''), " + p(12) + ", NULLIF(" + p(13) +
-           "::bigint, 0), " + p(14) + "::boolean)";
+void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows, const Cursors& cursors) {
+  if (rows.count == 0 && cursors.empty()) return;
+  std::vector<std::string> values = rows.values;
+  auto p = [&](std::string value) {
+    values.push_back(std::move(value));
+    return "$" + std::to_string(values.size());
+  };
+  std::string sql;
+  if (rows.count > 0) {
+    sql =
+        "INSERT INTO inbound_messages (mailbox, uidvalidity, uid, message_key, message_id, from_address, "
+        "subject, size, classification, outcome, rule, reason, post_id, tied_to_ours) VALUES ";
+    for (size_t row = 0; row < rows.count; ++row) {
+      auto v = [&](size_t column) { return "$" + std::to_string(row * kInboundRowValues + column); };
+      sql += (row ? ", (" : "(") + v(1) + ", " + v(2) + "::bigint, " + v(3) + "::bigint, " + v(4) +
+             ", NULLIF(" + v(5) + "::text, ''), " + v(6) + ", " + v(7) + ", " + v(8) + "::bigint, " + v(9) +
+             ", " + v(10) + ", NULLIF(" + v(11) + "::text, ''), " + v(12) + ", NULLIF(" + v(13) +
+             "::bigint, 0), " + v(14) + "::boolean)";
+    }
+    // The cursors' upsert runs beside it, as the main statement of the same round trip.
+    if (!cursors.empty()) sql = "WITH inbound AS (" + sql + ") ";
   }
-  tx.exec_params(sql, pqxx::prepare::make_dynamic_params(rows.values));
+  if (!cursors.empty()) {
+    sql += "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ";
+    bool first = true;
+    for (const auto& [mailbox, at] : cursors) {
+      sql += std::string(first ? "(" : ", (") + p(mailbox) + ", " + p(std::to_string(at.first)) +
+             "::bigint, " + p(std::to_string(at.second)) + "::bigint)";
+      first = false;
+    }
+    sql +=
+        " ON CONFLICT (mailbox) DO UPDATE SET last_uid = greatest(mailbox_state.last_uid, excluded.last_uid) "
+        "WHERE mailbox_state.uidvalidity = excluded.uidvalidity";
+  }
+  tx.exec_params(sql, pqxx::prepare::make_dynamic_params(values));
 }
 
 RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
@@ -351,11 +372,13 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
 namespace {
 
 // What RecordBatch knows before it writes: which of the batch's UIDs are
-// recorded and which of its message keys another row holds (two queries for
-// the whole batch), kept up to date as the batch's items are written.
+// recorded and which of its message keys another row holds, kept up to date
+// as the batch's items are written; and ids for the threads it may open
+// (see ThreadIdsWanted). All three in one round trip for the whole batch.
 class BatchState {
  public:
-  BatchState(pqxx::transaction_base& tx, const std::vector<InboundItem>& items) : items_(items) {
+  BatchState(pqxx::transaction_base& tx, const std::vector<InboundItem>& items, int thread_ids)
+      : items_(items) {
     std::vector<std::string> mailboxes, keys;
     std::string validities = "{", uids = "{";
     for (size_t i = 0; i < items.size(); ++i) {
@@ -364,21 +387,30 @@ class BatchState {
       validities += (i ? "," : "") + std::to_string(items[i].uidvalidity);
       uids += (i ? "," : "") + std::to_string(items[i].uid);
     }
-    for (const auto& row :
-         tx.exec_params("SELECT m.mailbox, m.uidvalidity, m.uid FROM inbound_messages m "
-                        "JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS b(mailbox, uidvalidity, uid) "
-                        "ON m.mailbox = b.mailbox AND m.uidvalidity = b.uidvalidity AND m.uid = b.uid",
-                        TextArray(mailboxes), validities + "}", uids + "}")) {
-      recorded_.emplace(row[0].as<std::string>(), static_cast<uint32_t>(row[1].as<int64_t>()),
-                        static_cast<uint32_t>(row[2].as<int64_t>()));
-    }
-    for (const auto& row : tx.exec_params(
-             "SELECT DISTINCT message_key FROM inbound_messages WHERE message_key = ANY($1::text[]) "
-             "AND outcome <> 'duplicate'",
-             TextArray(keys))) {
-      taken_.insert(row[0].as<std::string>());
+    // Each row says what it is: 'r' a recorded UID, 'k' a taken key, 't' a thread id.
+    for (const auto& row : ExecPrepared(
+             tx, "mf_batch_state",
+             "SELECT 'r', m.mailbox, m.uidvalidity, m.uid FROM inbound_messages m "
+             "JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS b(mailbox, uidvalidity, uid) "
+             "ON m.mailbox = b.mailbox AND m.uidvalidity = b.uidvalidity AND m.uid = b.uid "
+             "UNION ALL (SELECT DISTINCT 'k', message_key, NULL::bigint, NULL::bigint FROM inbound_messages "
+             "WHERE message_key = ANY($4::text[]) AND outcome <> 'duplicate') "
+             "UNION ALL SELECT 't', NULL, nextval('threads_id_seq'), NULL FROM generate_series(1, $5::int)",
+             TextArray(mailboxes), validities + "}", uids + "}", TextArray(keys), thread_ids)) {
+      const std::string kind = row[0].as<std::string>();
+      if (kind == "r") {
+        recorded_.emplace(row[1].as<std::string>(), static_cast<uint32_t>(row[2].as<int64_t>()),
+                          static_cast<uint32_t>(row[3].as<int64_t>()));
+      } else if (kind == "k") {
+        taken_.insert(row[1].as<std::string>());
+      } else {
+        thread_ids_.push_back(row[2].as<int64_t>());
+      }
     }
   }
+
+  // The thread ids taken from the sequence (as many as asked), once.
+  std::vector<int64_t> TakeThreadIds() { return std::move(thread_ids_); }
 
   bool Recorded(const InboundItem& item) const {
     return recorded_.count({item.mailbox, item.uidvalidity, item.uid}) > 0;
@@ -416,6 +448,7 @@ class BatchState {
   const std::vector<InboundItem>& items_;
   std::set<std::tuple<std::string, uint32_t, uint32_t>> recorded_;
   std::set<std::string> taken_;
+  std::vector<int64_t> thread_ids_;
   std::vector<std::optional<RecordResult>> results_;  // by index, of the items written so far
 };
 
@@ -472,24 +505,15 @@ RecordResult RecordOne(pqxx::transaction_base& tx, const std::vector<InboundItem
 
 namespace {
 
-// Ids for the threads `items` may open (posts without a thread), taken from
-// the sequence in one round trip, when there is a reply address to give them
-// at insert; none otherwise (an id not used leaves a gap, as a rollback does).
-NewThreads TakeThreadIds(pqxx::transaction_base& tx, const std::vector<InboundItem>& items,
-                         const std::function<std::string(int64_t thread_id)>& reply_address_for) {
-  NewThreads out;
-  if (!reply_address_for) return out;
-  out.address_for = reply_address_for;
-  const auto opening = std::count_if(items.begin(), items.end(), [](const InboundItem& item) {
+// How many ids to take for the threads `items` may open (posts without a
+// thread) when there is a reply address to give them at insert; none
+// otherwise (an id not used leaves a gap, as a rollback does).
+int ThreadIdsWanted(const std::vector<InboundItem>& items,
+                    const std::function<std::string(int64_t thread_id)>& reply_address_for) {
+  if (!reply_address_for) return 0;
+  return static_cast<int>(std::count_if(items.begin(), items.end(), [](const InboundItem& item) {
     return item.outcome == Outcome::kPosted && item.post && !item.post->thread_id;
-  });
-  if (opening == 0) return out;
-  for (const auto& row : ExecPrepared(tx, "mf_take_thread_ids",
-                                      "SELECT nextval('threads_id_seq') FROM generate_series(1, $1::int)",
-                                      static_cast<int>(opening))) {
-    out.ids.push_back(row[0].as<int64_t>());
-  }
-  return out;
+  }));
 }
 
 // Thrown by the fast path of RecordBatch when an item fails by itself: the
@@ -507,10 +531,11 @@ std::vector<base::Result<RecordResult>> WriteBatch(
     const std::function<std::string(int64_t thread_id)>& reply_address_for, bool savepoints) {
   std::vector<base::Result<RecordResult>> results;
   results.reserve(items.size());
-  BatchState batch(tx, items);
-  NewThreads new_threads = TakeThreadIds(tx, items, reply_address_for);
+  BatchState batch(tx, items, ThreadIdsWanted(items, reply_address_for));
+  NewThreads new_threads;
+  if (reply_address_for) new_threads = NewThreads{batch.TakeThreadIds(), 0, reply_address_for};
   // The cursor may pass only UIDs that are recorded: stop at the first failure.
-  std::map<std::string, std::pair<uint32_t, uint32_t>> cursor;  // mailbox -> (uidvalidity, uid)
+  Cursors cursor;
   std::set<std::string> blocked;
   InboundRows deferred;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -556,20 +581,13 @@ std::vector<base::Result<RecordResult>> WriteBatch(
     }
   }
   try {
-    WriteInboundRows(tx, deferred);
+    WriteInboundRows(tx, deferred, cursor);
   } catch (const pqxx::broken_connection&) {
     throw;
   } catch (const std::exception& e) {
     // E.g. another daemon committed one of the message keys first: item by item, with savepoints.
-    if (FromException(e, "").kind == base::ErrorKind::kTransient) throw;
+    if (FromException(e, "").kind == base::ErrorKind::kTransient || savepoints) throw;
     throw ItemFailed{};
-  }
-  for (const auto& [mailbox, at] : cursor) {
-    tx.exec_params(
-        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) VALUES ($1, $2, $3) "
-        "ON CONFLICT (mailbox) DO UPDATE SET last_uid = greatest(mailbox_state.last_uid, excluded.last_uid) "
-        "WHERE mailbox_state.uidvalidity = excluded.uidvalidity",
-        mailbox, static_cast<int64_t>(at.first), static_cast<int64_t>(at.second));
   }
   return results;
 }

@@ -164,6 +164,33 @@ TEST_F(InboundStoreTest, FailedItemRollsBackAloneAndHoldsTheCursor) {
   EXPECT_EQ(Scalar("SELECT last_uid FROM mailbox_state WHERE mailbox = 'help'"), "1");
 }
 
+// The batch's last statement writes its deferred inbound rows and moves the
+// cursor of each of its mailboxes: forward only, and only within the
+// UIDVALIDITY the mailbox is at.
+TEST_F(InboundStoreTest, OneBatchMovesTheCursorOfEachOfItsMailboxesForwardOnly) {
+  ASSERT_TRUE(store_->ResetMailbox("help", 7).ok());
+  ASSERT_TRUE(store_->ResetMailbox("sales", 7).ok());
+  auto quiet = [](uint32_t uid, const std::string& id, const std::string& mailbox) {
+    InboundItem item = Question(uid, id, mailbox);
+    item.outbox.clear();  // nothing else needs its inbound row: deferred to the last statement
+    return item;
+  };
+  auto batch = store_->RecordBatch(
+      {quiet(4, "a@c", "help"), quiet(2, "b@c", "sales"), quiet(5, "c@c", "help")}, kDomain);
+  ASSERT_TRUE(batch) << batch.error().message;
+  for (const auto& r : *batch) EXPECT_TRUE(r) << r.error().message;
+  const std::string cursors =
+      "SELECT string_agg(mailbox || '=' || last_uid, ',' ORDER BY mailbox) FROM mailbox_state";
+  EXPECT_EQ(Scalar(cursors), "help=5,sales=2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages WHERE outcome = 'posted'"), "3");
+  RecordOk(quiet(3, "d@c", "help"));  // recorded late: the cursor does not go back
+  InboundItem other = quiet(9, "e@c", "sales");
+  other.uidvalidity = 8;  // not the UIDVALIDITY sales is at: its cursor stays
+  RecordOk(other);
+  EXPECT_EQ(Scalar(cursors), "help=5,sales=2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM inbound_messages"), "5");
+}
+
 TEST_F(InboundStoreTest, PlaceholdersNameThreadsAndPostsOfTheSameBatch) {
   // Already recorded elsewhere: its copy in this batch is a duplicate, and a reply to it joins its thread.
   RecordResult earlier = RecordOk(Question(1, "dup@client", "sales"));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -94,8 +95,13 @@ RecordResult RecordDecided(pqxx::transaction_base& tx, const InboundItem& item, 
                            int64_t existing_id, std::optional<bool> key_taken = std::nullopt,
                            InboundRows* deferred = nullptr, NewThreads* new_threads = nullptr);
 
-// Writes `rows` (see RecordDecided) in one statement. Throws what libpqxx throws.
-void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows);
+// Where each mailbox's cursor moves (mailbox -> (uidvalidity, last UID recorded)).
+using Cursors = std::map<std::string, std::pair<uint32_t, uint32_t>>;
+
+// Writes `rows` (see RecordDecided) and moves `cursors` forward (never
+// back, and only within their UIDVALIDITY), in one statement: one round
+// trip. Throws what libpqxx throws.
+void WriteInboundRows(pqxx::transaction_base& tx, const InboundRows& rows, const Cursors& cursors);
 
 // Adds each bounce of `bounces` to its address's bounce score (upsert of
 // the suppressions row). Throws what libpqxx throws.
