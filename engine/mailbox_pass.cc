@@ -411,7 +411,7 @@ class Pass {
       fetched_at_ = batch->done;
       CountFetched(name_, batch->messages.size(), batch->bytes);
       if (!ready) {
-        auto prepared = Prepare(batch->messages);
+        auto prepared = Prepare(batch->messages, /*decided_next=*/true);
         if (!prepared) return prepared.error();
         ready = std::move(prepared).value();
       }
@@ -425,7 +425,7 @@ class Pass {
       batch = next.Take();
       if (batch) batch->waited = std::chrono::steady_clock::now() - wait_start;
       if (batch && !batch->end && !stopped_) {
-        auto prepared = Prepare(batch->messages);
+        auto prepared = Prepare(batch->messages, /*decided_next=*/false);
         if (!prepared) return prepared.error();
         ready = std::move(prepared).value();
       }
@@ -464,8 +464,10 @@ class Pass {
   // Makes the messages of one fetched batch (ascending UIDs) ready to decide:
   // what admission decides, and the rest prepared, each noted as worked on
   // first (the crash-loop breaker). Asks the ledger nothing else; never uses
-  // the source, so it runs while the batch before is recorded.
-  base::Result<ReadyBatch> Prepare(std::vector<mail::ImapMessage>& fetched) {
+  // the source, so it runs while the batch before is recorded. Unless
+  // `decided_next` (nothing is recorded meanwhile), the note says "none" at
+  // the end; else the last message's note stands until the batch is decided.
+  base::Result<ReadyBatch> Prepare(std::vector<mail::ImapMessage>& fetched, bool decided_next) {
     const auto start = std::chrono::steady_clock::now();
     ReadyBatch batch;
     batch.messages.reserve(fetched.size());
@@ -474,11 +476,13 @@ class Pass {
       ready.fetched = FetchedMessage{uidvalidity_, m.uid, std::move(m.raw), m.size};
       ready.admitted = Admit(m, ready.fetched);
       if (ready.admitted) continue;
-      if (auto s = ledger_.NoteWorking(name_, uidvalidity_, m.uid, owner_); !s.ok()) return s.error();
+      if (auto s = Note(m.uid); !s.ok()) return s.error();
       if (o_.before_decide) o_.before_decide(ready.fetched.raw);
       ready.prepared = engine::Prepare(ready.fetched, o_.pipeline);
     }
-    if (auto s = NoteIdle(); !s.ok()) return s.error();
+    if (!decided_next) {
+      if (auto s = NoteIdle(); !s.ok()) return s.error();
+    }
     batch.took = std::chrono::steady_clock::now() - start;
     return batch;
   }
@@ -496,17 +500,17 @@ class Pass {
     }
     if (auto s = lookup_.Preload(message_ids, senders); !s.ok()) return s.error();
     // The crash-loop breaker's note names each message in a careful pass (one
-    // that found a death, crash_), else only the batch's first: a death
-    // while deciding then makes the next pass careful, which pins it down.
+    // that found a death, crash_), else one message of the batch: the last
+    // one prepared when its note still stands, else the first. A death while
+    // deciding then makes the next pass careful, which pins it down.
     const bool careful = crash_.has_value();
-    bool noted = false;
+    bool noted = !careful && NamesOneToDecide(ready);
     for (ReadyMessage& m : ready.messages) {
       if (m.admitted) {
         batch.items.push_back(std::move(*m.admitted));
       } else {
         if (careful || !noted) {
-          if (auto s = ledger_.NoteWorking(name_, uidvalidity_, m.fetched.uid, owner_); !s.ok())
-            return s.error();
+          if (auto s = Note(m.fetched.uid); !s.ok()) return s.error();
           noted = true;
         }
         auto item = engine::Decide(m.fetched, std::move(m.prepared), o_.pipeline, lookup_);
@@ -521,8 +525,23 @@ class Pass {
     return batch;
   }
 
+  // Notes `uid` as worked on (0: none) in the ledger, unless the last note
+  // of this pass said so already (the pass holds the mailbox's lock: no one
+  // else notes on it meanwhile).
+  base::Status Note(uint32_t uid) {
+    if (noted_ == uid) return {};
+    auto s = ledger_.NoteWorking(name_, uidvalidity_, uid, owner_);
+    noted_ = s.ok() ? std::optional<uint32_t>(uid) : std::nullopt;
+    return s;
+  }
   // No message is worked on now: a death from here on is not the fault of the last one noted.
-  base::Status NoteIdle() { return ledger_.NoteWorking(name_, uidvalidity_, 0, owner_); }
+  base::Status NoteIdle() { return Note(0); }
+  // Whether the standing note names a message of `ready` that is to be decided.
+  bool NamesOneToDecide(const ReadyBatch& ready) const {
+    if (!noted_ || *noted_ == 0) return false;
+    return std::any_of(ready.messages.begin(), ready.messages.end(),
+                       [&](const ReadyMessage& m) { return !m.admitted && m.fetched.uid == *noted_; });
+  }
 
   // Records `batch` in one transaction and quarantines what the ledger
   // refused; what is left to do. Runs while the pass prepares the next batch:
@@ -618,6 +637,7 @@ class Pass {
   uint32_t last_uid_ = 0;
   std::chrono::system_clock::time_point import_after_;
   std::optional<forum::CrashedWork> crash_;
+  std::optional<uint32_t> noted_;  // the last note of this pass (Note), if known
   // Where the time of the current batch went (its log line says).
   struct {
     std::chrono::steady_clock::duration fetch{}, waited{}, prepare{}, decide{}, record{};

@@ -37,8 +37,12 @@
 // mail strikes), its UID is noted in the ledger (NoteWorking); before a
 // batch is decided, its first message's UID, or in a careful pass (one that
 // found a death) each message's before it is decided; after each batch's
-// preparing and deciding, the note says "none". The notes come from the
-// caller's thread only, in order. When a pass finds the note of another
+// preparing and deciding, the note says "none". A batch decided right after
+// its preparing (nothing recorded meanwhile: the pass's first batch, a new
+// message to an idle mailbox) keeps the note of its last message prepared
+// until it is decided, instead of "none" and then its first: two round trips
+// fewer, with the same effect. A note already standing is not written again.
+// The notes come from the caller's thread only, in order. When a pass finds the note of another
 // process on a message that was never recorded, that process died while
 // preparing or deciding it (or, for a batch's first, a message of its
 // batch); after two such deaths in a row on one message it is quarantined
