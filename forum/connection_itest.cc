@@ -161,5 +161,25 @@ TEST(ConnectionTest, AConnectionThatCarriedALargeMessageKeepsLargeBuffersUntilCl
   EXPECT_FALSE(small.KeepsLargeBuffers()) << "another connection's message counted";
 }
 
+// libpqxx renews a connection PostgreSQL ended with a new libpq handle (the
+// old one finished, its buffers freed): the renewed connection starts
+// without the note.
+TEST(ConnectionTest, ARenewedConnectionStartsWithoutTheNote) {
+  MAILFORUM_REQUIRE_SERVER(dsn, "MAILFORUM_TEST_PG_DSN");
+  const size_t before = AllocatedBytes();
+  Connection conn(dsn);
+  pqxx::nontransaction(conn).exec_params("SELECT length($1)", std::string(kLargeMessageBytes, 'L'));
+  ASSERT_TRUE(conn.KeepsLargeBuffers());
+  const std::string pid = std::to_string(conn.backendpid());
+  EXPECT_EQ(*QueryScalar(dsn, "SELECT pg_terminate_backend(" + pid + ")"), "t");
+  EXPECT_EQ(WaitFor(dsn, "SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid, "0"), "0");
+  EXPECT_THROW(pqxx::nontransaction(conn).exec("SELECT 1"), pqxx::broken_connection);
+  EXPECT_THROW(pqxx::nontransaction(conn).exec("SELECT 1"), pqxx::broken_connection);
+  EXPECT_EQ(pqxx::nontransaction(conn).exec1("SELECT 2")[0].as<int>(), 2);
+  ASSERT_NE(std::to_string(conn.backendpid()), pid);
+  EXPECT_FALSE(conn.KeepsLargeBuffers());
+  EXPECT_LT(AllocatedBytes(), before + kLargeMessageBytes / 4) << "renewed, the connection kept its buffers";
+}
+
 }  // namespace
 }  // namespace forum
