@@ -4,7 +4,6 @@
 #ifndef MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 #define MAILFORUM_DAEMON_ENGINE_ADAPTERS_H_
 
-#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -139,8 +138,7 @@ class PooledLedger : public engine::InboundLedger {
     auto lease = database_.Acquire(waiting_);
     if (!lease) return lease.error();
     auto result = f(lease->store());
-    // A connection that failed may be in any state.
-    if (!result.ok()) lease->Discard();
+    if (!result.ok()) lease->Discard();  // a connection that failed may be in any state
     return result;
   }
 
