@@ -197,13 +197,17 @@ struct FetchedBatch {
 // The new messages `uids` as batches, size first: the sizes of up to
 // kInfoChunk messages at a time, then batches bounded by batch_size and
 // max_batch_bytes (one larger message goes alone), whole messages and the
-// first quarantine_keep_bytes of those over max_message_size. Uses the
-// source only, and FETCH is BODY.PEEK: it flags nothing, so a batch fetched
-// and then dropped needs nothing undone. Thread-safety: one thread at a time.
+// first quarantine_keep_bytes of those over max_message_size. A batch that
+// can reach `suspect` (a UID; 0: none) within twice those bounds ends with it
+// instead, so the suspect of a careful pass is recorded by its first commit.
+// Uses the source only, and FETCH is BODY.PEEK: it flags nothing, so a batch
+// fetched and then dropped needs nothing undone. Thread-safety: one thread at
+// a time.
 class BatchFetcher {
  public:
-  BatchFetcher(const MailboxPassOptions& options, MailSource& source, const std::vector<uint32_t>& uids)
-      : o_(options), source_(source), uids_(uids) {}
+  BatchFetcher(const MailboxPassOptions& options, MailSource& source, const std::vector<uint32_t>& uids,
+               uint32_t suspect)
+      : o_(options), source_(source), uids_(uids), suspect_(suspect) {}
 
   // The next batch; `end` once every message has been fetched. Errors: the source's.
   base::Result<FetchedBatch> Next() {
@@ -223,15 +227,10 @@ class BatchFetcher {
       next_info_ = 0;
     }
     std::vector<uint32_t> whole, first_bytes_only;
-    uint64_t cost_sum = 0;
-    for (; next_info_ < infos_.size() && whole.size() + first_bytes_only.size() < o_.batch_size;
-         ++next_info_) {
+    const size_t end = BatchEnd();
+    for (; next_info_ < end; ++next_info_) {
       const mail::ImapMessageInfo& info = infos_[next_info_];
-      const bool oversized = info.size > o_.pipeline.max_message_size;
-      const uint64_t cost = oversized ? std::min<uint64_t>(info.size, o_.quarantine_keep_bytes) : info.size;
-      if (!(whole.empty() && first_bytes_only.empty()) && cost_sum + cost > o_.max_batch_bytes) break;
-      (oversized ? first_bytes_only : whole).push_back(info.uid);
-      cost_sum += cost;
+      (Oversized(info) ? first_bytes_only : whole).push_back(info.uid);
     }
     auto fetched = source_.FetchBatch(whole, 0);
     if (!fetched) return fetched.error();
@@ -251,9 +250,39 @@ class BatchFetcher {
   }
 
  private:
+  bool Oversized(const mail::ImapMessageInfo& info) const { return info.size > o_.pipeline.max_message_size; }
+  // What a message costs a batch's bytes: what of it is fetched.
+  uint64_t Cost(const mail::ImapMessageInfo& info) const {
+    return Oversized(info) ? std::min<uint64_t>(info.size, o_.quarantine_keep_bytes) : info.size;
+  }
+  // Of infos_: the first past the batch that starts at next_info_ and holds up to `count` messages and
+  // `bytes` (but at least one message).
+  size_t EndWithin(size_t count, uint64_t bytes) const {
+    size_t i = next_info_;
+    for (uint64_t sum = 0; i < infos_.size() && i - next_info_ < count; ++i) {
+      if (i > next_info_ && sum + Cost(infos_[i]) > bytes) break;
+      sum += Cost(infos_[i]);
+    }
+    return i;
+  }
+  // Of infos_: the first past the next batch. It ends with the suspect when that is within twice the bounds.
+  size_t BatchEnd() {
+    const size_t end = EndWithin(o_.batch_size, o_.max_batch_bytes);
+    if (suspect_ == 0) return end;
+    const size_t reach = EndWithin(2 * o_.batch_size, 2 * o_.max_batch_bytes);
+    for (size_t i = next_info_; i < reach; ++i) {
+      if (infos_[i].uid < suspect_) continue;
+      const bool found = infos_[i].uid == suspect_;
+      suspect_ = 0;  // reached (or gone): from here on batches are as usual
+      return found ? i + 1 : end;
+    }
+    return end;
+  }
+
   const MailboxPassOptions& o_;
   MailSource& source_;
   const std::vector<uint32_t>& uids_;
+  uint32_t suspect_;     // see the class comment; 0 once reached
   size_t next_uid_ = 0;  // of uids_: the first whose size is not asked yet
   std::vector<mail::ImapMessageInfo> infos_;
   size_t next_info_ = 0;  // of infos_: the first not fetched yet
@@ -398,7 +427,7 @@ class Pass {
   // batches drops the batch fetched and prepared meanwhile.
   base::Status FetchAndIngest(const std::vector<uint32_t>& uids) {
     if (stopped_) return {};
-    BatchFetcher fetcher(o_, source_, uids);
+    BatchFetcher fetcher(o_, source_, uids, crash_ ? crash_->uid : 0);
     auto batch = fetcher.Next();  // the first: nothing to overlap
     if (batch) batch->waited = batch->took;
     std::optional<ReadyBatch> ready;  // `batch` prepared

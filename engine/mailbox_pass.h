@@ -50,7 +50,14 @@
 // quarantined after two deaths, and one that kills it as it is decided
 // after at most three: the first death, pinned on its batch, makes the next
 // pass careful. (A death while a batch is recorded, during the next batch's
-// preparing, is counted against the message prepared at that moment.)
+// preparing, is counted against the message prepared at that moment.) A
+// careful pass's first batch ends with the suspect when it is within twice
+// the batch bounds (it always is when the dead process had the same
+// bounds: it was at most one batch ahead of what it had recorded), so the
+// suspect is decided and recorded by the first commit. So one death is
+// counted against a message only while the message itself is worked on:
+// two unrelated deaths, each soon after a commit, never add up on a message
+// that was merely fetched ahead.
 //
 // Thread-safety: one pass, on the caller's thread and one thread of its own
 // at a time. The ledger is called from both (a record beside the next

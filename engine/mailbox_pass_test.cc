@@ -245,9 +245,33 @@ TEST_F(MailboxPassTest, ADeathWhileDecidingMakesTheNextPassNoteEachMessageItDeci
   ASSERT_TRUE(ledger_.NoteWorking("help", box_.uidvalidity, 6, "a-daemon-that-died").ok());
   ledger_.noted.clear();
   ASSERT_TRUE(Pass().ok());
-  // The next pass is careful: it notes each message before deciding it too, so a second death names it.
-  EXPECT_EQ(ledger_.noted, (std::vector<uint32_t>{6, 7, 8, 6, 7, 8, 0}));
+  // The next pass is careful: its first batch ends with the suspect (here: is the suspect alone), and it
+  // notes each message before deciding it too, so a second death names it.
+  EXPECT_EQ(ledger_.noted, (std::vector<uint32_t>{6, 0, 7, 8, 0, 7, 8, 0}));
   ExpectEachPostedOnceAndSeen(8);
+}
+
+TEST_F(MailboxPassTest, ACarefulPassRecordsTheSuspectInItsFirstCommit) {
+  // A daemon died preparing UID 4 (batches of 2: [3 4] was prepared while [1 2] was recorded, which never
+  // committed). The careful pass's first batch reaches it, within twice the bounds: a kill right after that
+  // first commit cannot count a second death against UID 4, as it could were 4 decided in the second batch.
+  std::vector<std::vector<uint32_t>> batches;
+  ledger_.on_record = [&](const std::vector<forum::InboundItem>& items) {
+    batches.emplace_back();
+    for (const auto& item : items) batches.back().push_back(item.uid);
+  };
+  ASSERT_TRUE(ledger_.NoteWorking("help", box_.uidvalidity, 4, "a-daemon-that-died").ok());
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(batches, (std::vector<std::vector<uint32_t>>{{1, 2, 3, 4}, {5}}));
+  ExpectEachPostedOnceAndSeen(5);
+
+  // Out of reach (more than twice the bounds away), the suspect ends the first batch that reaches it.
+  for (const char* id : {"q6", "q7", "q8", "q9", "q10"}) box_.Add(Mail(id));
+  ASSERT_TRUE(ledger_.NoteWorking("help", box_.uidvalidity, 10, "a-daemon-that-died").ok());
+  batches.clear();
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(batches, (std::vector<std::vector<uint32_t>>{{6, 7}, {8, 9, 10}}));
+  ExpectEachPostedOnceAndSeen(10);
 }
 
 TEST_F(MailboxPassTest, NewUidValidityRescansAndRecognisesEveryMessage) {
