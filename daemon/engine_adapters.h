@@ -118,6 +118,10 @@ class PooledLedger : public engine::InboundLedger {
       const std::vector<forum::InboundItem>& items, const std::string& domain) override {
     return With([&](forum::Store& s) { return s.RecordBatch(items, domain, reply_address_for_); });
   }
+  base::Result<std::vector<forum::SearchVector>> MakeSearchVectors(
+      const std::vector<std::string>& texts) override {
+    return With([&](forum::Store& s) { return s.MakeSearchVectors(texts); });
+  }
   base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                            const std::string& owner) override {
     return With([&](forum::Store& s) { return s.NoteWorking(mailbox, uidvalidity, uid, owner); });

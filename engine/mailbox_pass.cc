@@ -14,6 +14,7 @@
 #include "base/ascii.h"
 #include "base/log.h"
 #include "engine/in_background.h"
+#include "engine/search_ahead.h"
 #include "engine/telemetry.h"
 
 namespace engine {
@@ -496,10 +497,14 @@ class Pass {
   // the source, so it runs while the batch before is recorded. Unless
   // `decided_next` (nothing is recorded meanwhile), the note says "none" at
   // the end; else the last message's note stands until the batch is decided.
+  // While a batch is recorded (not `decided_next`), the posts' search vectors
+  // are made ahead (SearchAhead), beside the parsing and the recording.
   base::Result<ReadyBatch> Prepare(std::vector<mail::ImapMessage>& fetched, bool decided_next) {
     const auto start = std::chrono::steady_clock::now();
     ReadyBatch batch;
     batch.messages.reserve(fetched.size());
+    std::optional<SearchAhead> search;
+    if (!decided_next) search.emplace(ledger_);
     for (auto& m : fetched) {
       ReadyMessage& ready = batch.messages.emplace_back();
       ready.fetched = FetchedMessage{uidvalidity_, m.uid, std::move(m.raw), m.size};
@@ -508,6 +513,13 @@ class Pass {
       if (auto s = Note(m.uid); !s.ok()) return s.error();
       if (o_.before_decide) o_.before_decide(ready.fetched.raw);
       ready.prepared = engine::Prepare(ready.fetched, o_.pipeline);
+      if (search && !ready.prepared.decided) {
+        search->Add(batch.messages.size() - 1, ready.prepared.trimmed.trimmed);
+      }
+    }
+    if (search) {
+      auto made = search->Finish();
+      for (auto& [index, vector] : made) batch.messages[index].prepared.search = std::move(vector);
     }
     if (!decided_next) {
       if (auto s = NoteIdle(); !s.ok()) return s.error();

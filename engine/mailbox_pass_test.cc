@@ -358,6 +358,40 @@ TEST_F(MailboxPassTest, TheNextBatchIsPreparedWhileOneIsRecorded) {
   EXPECT_EQ(preparing, 5);
 }
 
+TEST_F(MailboxPassTest, SearchVectorsAreMadeAheadForTheBatchesPreparedWhileOneIsRecorded) {
+  // Batches [1 2] [3 4] [5]: the first is prepared before anything is recorded (its record makes its
+  // vectors: nothing would overlap), the others while the batch before is recorded.
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+  ASSERT_EQ(ledger_.searched.size(), 3u);
+  EXPECT_EQ(ledger_.searched[0], "The printer on floor q3 is jammed.");
+  EXPECT_EQ(ledger_.posts_searched_ahead, 3);
+}
+
+TEST_F(MailboxPassTest, AFailureToMakeSearchVectorsAheadLeavesThemToTheRecording) {
+  ledger_.FailNext(LedgerOp::kMakeSearchVectors, Transient("connection lost"));
+  ASSERT_TRUE(Pass().ok());
+  ExpectEachPostedOnceAndSeen(5);
+  EXPECT_EQ(ledger_.searched.size(), 1u);  // batch [3 4] failed; [5] was made ahead
+  EXPECT_EQ(ledger_.posts_searched_ahead, 1);
+}
+
+TEST_F(MailboxPassTest, AVectorMadeAheadOfABodyThatChangedIsNotUsed) {
+  // Thread commands of the thread's proven author leave the body: its vector made ahead is of the old one.
+  options_.batch_size = 1;
+  options_.pipeline.trusted_authserv_ids = {"example.com"};
+  box_.Add(
+      "From: Ann <ann@example.org>\r\nTo: help@example.com\r\nSubject: Re: question q1\r\n"
+      "Message-ID: <r1@example.org>\r\nIn-Reply-To: <q1@example.org>\r\n"
+      "Authentication-Results: example.com; dmarc=pass header.from=example.org\r\n"
+      "Date: Sat, 5 Dec 2026 03:00:00 +0000\r\n\r\n#resolved\r\nThanks, it works.\r\n");
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(ledger_.posts, 6);
+  EXPECT_EQ(ledger_.searched.size(), 5u);  // each batch but the first
+  EXPECT_EQ(ledger_.searched.back(), "#resolved\nThanks, it works.");
+  EXPECT_EQ(ledger_.posts_searched_ahead, 4);
+}
+
 TEST_F(MailboxPassTest, AStopBetweenBatchesEndsThePassCleanly) {
   stopped_ = true;
   ASSERT_TRUE(Pass().ok());

@@ -585,6 +585,7 @@ base::Result<forum::InboundItem> Decide(const FetchedMessage& fetched, PreparedM
   post.author_name = m.from ? m.from->name : "";
   post.author_verified = proof.verdict == mail::DmarcVerdict::kPass;
   post.body = std::move(prepared.trimmed.trimmed);
+  post.search = std::move(prepared.search);  // the store checks that it is still of the body
   post.elided = std::move(prepared.trimmed.elided);
   post.attachments = std::move(prepared.attachments);
   if (post.body.empty() && post.attachments.empty()) {

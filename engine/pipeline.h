@@ -178,6 +178,8 @@ struct PreparedMessage {
   const forum::Rule* rule = nullptr;  // normal mail: the first rule that matches (in `config.rules`), if any
   mail::TrimResult trimmed;           // with a kThread rule
   std::vector<forum::AttachmentDraft> attachments;  // with a kThread rule
+  // The search vector of `trimmed.trimmed`, when made ahead (SearchAhead): Decide hands it to the post.
+  std::optional<forum::SearchVector> search;
 };
 
 PreparedMessage Prepare(const FetchedMessage& fetched, const PipelineConfig& config);

@@ -67,6 +67,9 @@ class InboundLedger : public ForumLookup {
   // a transient error; an item that fails by itself holds its error.
   virtual base::Result<std::vector<base::Result<forum::RecordResult>>> RecordBatch(
       const std::vector<forum::InboundItem>& items, const std::string& domain) = 0;
+  // The search vectors of post bodies, made ahead of their recording (forum::Store::MakeSearchVectors).
+  virtual base::Result<std::vector<forum::SearchVector>> MakeSearchVectors(
+      const std::vector<std::string>& texts) = 0;
   virtual base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                                    const std::string& owner) = 0;
   virtual base::Result<std::optional<forum::CrashedWork>> TakeCrashedWork(const std::string& mailbox,

@@ -4,6 +4,7 @@
 #define MAILFORUM_FORUM_INBOUND_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -48,6 +49,15 @@ struct AttachmentDraft {
   std::string content;     // the bytes
 };
 
+// A post's search vector made ahead of its recording (Store::MakeSearchVectors,
+// on another connection while the batch before is recorded), so that the
+// recording transaction does not make it.
+struct SearchVector {
+  std::string config;    // the text search configuration it was made with
+  std::string vector;    // the tsvector, in PostgreSQL's binary form (tsvectorsend)
+  size_t text_hash = 0;  // std::hash of the text it was made of
+};
+
 // The post to create when the outcome is kPosted.
 struct PostDraft {
   // Answer in this thread; nullopt: open a new thread. Within one
@@ -69,6 +79,10 @@ struct PostDraft {
   std::string body;                  // trimmed text
   std::string elided;                // the quoted history and signature that were cut
   std::vector<AttachmentDraft> attachments;
+  // The body's search vector, made ahead; used only while it is of the body
+  // (text_hash) and the configuration is still the database's, else (and
+  // when nullopt) the recording makes it.
+  std::optional<SearchVector> search;
 };
 
 // An outbound mail to queue in the same transaction (sent by the outbox worker).

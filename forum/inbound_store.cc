@@ -60,12 +60,14 @@ struct InsertedPost {
 // random@domain, is made from it), the post, the Message-IDs that lead to it,
 // and the thread's activity, which a post by someone other than its author
 // answers. The post's search vector is made once, for the post and its
-// thread. A new thread is inserted whole (schema revision 14): its id and
+// thread, unless it was made ahead (PostDraft::search) of this body with the
+// configuration the database still has. A new thread is inserted whole (schema revision 14): its id and
 // reply address from `new_threads` when given, its first post counted and its
 // words in its search vector, as the activity would leave it (its author's
 // post, now); the statement cannot see a row it inserts.
 InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
                         NewThreads* new_threads) {
+  static const std::string kNoVector(4, '\0');  // an empty tsvector in binary: no lexemes
   const PostDraft& post = *item.post;
   int64_t new_thread_id = 0;  // 0: the sequence's next
   std::string reply_address;
@@ -73,9 +75,12 @@ InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, con
     new_thread_id = new_threads->ids[new_threads->next++];
     if (new_threads->address_for) reply_address = new_threads->address_for(new_thread_id);
   }
+  const SearchVector* ahead =
+      post.search && post.search->text_hash == std::hash<std::string>{}(post.body) ? &*post.search : nullptr;
   const pqxx::result inserted = ExecPrepared(
       tx, "mf_insert_post",
-      "WITH v AS (SELECT mailforum_post_search($4::text) AS search), "
+      "WITH v AS (SELECT CASE WHEN $16::text = mailforum_search_config()::text THEN $15::tsvector "
+      "ELSE mailforum_post_search($4::text) END AS search), "
       "nt AS (INSERT INTO threads (id, category_id, subject, tags, author_address, author_name, post_count, "
       "search, reply_address) "
       "SELECT coalesce(NULLIF($13::bigint, 0), nextval('threads_id_seq')), c.id, $10, $11::text[], $2, $3, "
@@ -98,7 +103,8 @@ InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, con
       "SELECT id, thread_id, message_id FROM p",
       post.thread_id.value_or(0), post.author_address, post.author_name, post.body, post.elided,
       std::string("post."), RandomTag() + "@" + domain, post.author_verified, item.message_id, post.subject,
-      TextArray(post.tags), post.category, new_thread_id, reply_address);
+      TextArray(post.tags), post.category, new_thread_id, reply_address,
+      Bytes(ahead ? ahead->vector : kNoVector), ahead ? ahead->config : "");
   if (inserted.empty()) throw std::invalid_argument("unknown category '" + post.category + "'");
   const int64_t post_id = inserted[0][0].as<int64_t>();
   InsertAttachments(tx, post_id, post.attachments);
@@ -784,6 +790,24 @@ base::Result<std::map<std::string, int64_t>> Store::CountThreadsOpenedSinceEach(
                                         "AND created_at > now() - make_interval(secs => $2) GROUP BY 1",
                                         TextArray(lower), seconds)) {
       out[row[0].as<std::string>()] = row[1].as<int64_t>();
+    }
+    return out;
+  });
+}
+
+base::Result<std::vector<SearchVector>> Store::MakeSearchVectors(const std::vector<std::string>& texts) {
+  std::vector<SearchVector> out;
+  if (texts.empty()) return out;
+  return InTransaction<pqxx::nontransaction>(impl_->conn, "making search vectors", [&](Tx& tx) {
+    const pqxx::result rows =
+        ExecPrepared(tx, "mf_make_search_vectors",
+                     "SELECT mailforum_search_config()::text, tsvectorsend(mailforum_post_search(t)) "
+                     "FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
+                     TextArray(texts));
+    if (rows.size() != texts.size()) throw std::logic_error("search vectors: a row per text expected");
+    for (size_t i = 0; i < texts.size(); ++i) {
+      out.push_back({rows[i][0].as<std::string>(), pqxx::binarystring(rows[i][1]).str(),
+                     std::hash<std::string>{}(texts[i])});
     }
     return out;
   });

@@ -91,6 +91,42 @@ TEST_F(InboundStoreTest, NewThreadThenAnswerFoundByMessageId) {
   EXPECT_EQ(Scalar("SELECT last_uid FROM mailbox_state WHERE mailbox = 'help'"), "2");
 }
 
+TEST_F(InboundStoreTest, ASearchVectorMadeAheadIsUsedOnlyForItsBodyAndConfiguration) {
+  auto made = store_->MakeSearchVectors({"My VPN drops.", "Printers jam"});
+  ASSERT_TRUE(made) << made.error().message;
+  ASSERT_EQ(made->size(), 2u);
+  EXPECT_EQ((*made)[0].config, Scalar("SELECT mailforum_search_config()::text"));
+  EXPECT_EQ((*made)[0].text_hash, std::hash<std::string>{}("My VPN drops."));
+  EXPECT_TRUE(store_->MakeSearchVectors({})->empty());
+
+  // The vector of other words, planted as the body's, shows which vector the recording used.
+  SearchVector planted = (*made)[1];
+  planted.text_hash = (*made)[0].text_hash;
+  InboundItem ahead = Question(1, "q1@client");
+  ahead.post->search = (*made)[0];
+  InboundItem used = Question(2, "q2@client");
+  used.post->search = planted;
+  InboundItem other_body = Question(3, "q3@client");
+  other_body.post->search = planted;
+  other_body.post->body = "My VPN drops daily.";
+  InboundItem other_config = Question(4, "q4@client");
+  other_config.post->search = planted;
+  other_config.post->search->config = "pg_catalog.simple";
+  auto batch = store_->RecordBatch({ahead, used, other_body, other_config}, kDomain);
+  ASSERT_TRUE(batch) << batch.error().message;
+  const auto search_of = [&](int n) {
+    return Scalar("SELECT search::text FROM posts ORDER BY id OFFSET " + std::to_string(n) + " LIMIT 1");
+  };
+  EXPECT_EQ(search_of(0), Scalar("SELECT mailforum_post_search('My VPN drops.')::text"));
+  EXPECT_EQ(search_of(1), Scalar("SELECT mailforum_post_search('Printers jam')::text"));
+  EXPECT_EQ(search_of(2), Scalar("SELECT mailforum_post_search('My VPN drops daily.')::text"));
+  EXPECT_EQ(search_of(3), Scalar("SELECT mailforum_post_search('My VPN drops.')::text"));
+  // A thread's vector holds its post's, whichever made it.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM threads WHERE search @@ plainto_tsquery(mailforum_search_config(), "
+                   "'printers')"),
+            "1");
+}
+
 TEST_F(InboundStoreTest, ANewThreadIsInsertedWholeWithItsReplyAddressAndFirstPost) {
   // A question, its answer in the same batch (placeholder -1: the thread item 0 opens), another question.
   InboundItem answer = Question(2, "a1@client");

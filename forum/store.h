@@ -107,6 +107,11 @@ class Store {
       const std::vector<InboundItem>& items, const std::string& domain,
       const std::function<std::string(int64_t thread_id)>& reply_address_for = {});
 
+  // The search vectors of `texts` (post bodies), in order, as RecordBatch
+  // would make them, in one round trip and no transaction: made ahead, they
+  // take the text search out of the recording transaction (PostDraft::search).
+  base::Result<std::vector<SearchVector>> MakeSearchVectors(const std::vector<std::string>& texts);
+
   // The state of `mailbox`, or nullopt before the first contact.
   base::Result<std::optional<MailboxState>> GetMailboxState(const std::string& mailbox);
 

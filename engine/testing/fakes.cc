@@ -1,6 +1,7 @@
 #include "engine/testing/fakes.h"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 
 namespace engine::testing {
@@ -241,6 +242,8 @@ std::vector<base::Result<forum::RecordResult>> FakeLedger::Write(
         if (!item.message_id.empty()) thread_of_id_[item.message_id] = thread;
         row.thread_id = result.thread_id = thread;
         ++posts;
+        const auto& search = item.post->search;
+        if (search && search->text_hash == std::hash<std::string>{}(item.post->body)) ++posts_searched_ahead;
       }
       rows[key] = row;
       forum::MailboxState& state = mailboxes_[item.mailbox];
@@ -261,6 +264,21 @@ base::Result<std::vector<base::Result<forum::RecordResult>>> FakeLedger::RecordB
     return f->error;
   }
   return Write(items);
+}
+
+base::Result<std::vector<forum::SearchVector>> FakeLedger::MakeSearchVectors(
+    const std::vector<std::string>& texts) {
+  const std::lock_guard lock(mu_);
+  if (auto f = Check(LedgerOp::kMakeSearchVectors)) return f->error;
+  std::vector<forum::SearchVector> out;
+  size_t bytes = 0;
+  for (const std::string& text : texts) bytes += text.size();
+  largest_search_call = std::max(largest_search_call, bytes);
+  for (const std::string& text : texts) {
+    searched.push_back(text);
+    out.push_back({"fake", "vector of " + text, std::hash<std::string>{}(text)});
+  }
+  return out;
 }
 
 base::Status FakeLedger::NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,

@@ -117,7 +117,7 @@ class FakeMailSource : public MailSource {
   std::atomic<int> overlaps_{0};
 };
 
-enum class LedgerOp { kRecordBatch, kMarkPostActionsDone, kNoteWorking, kLookup };
+enum class LedgerOp { kRecordBatch, kMarkPostActionsDone, kNoteWorking, kLookup, kMakeSearchVectors };
 
 // Thread-safe, as the port asks (a pass records a batch while it prepares the
 // next); read the public members once the pass is over.
@@ -150,6 +150,9 @@ class FakeLedger : public InboundLedger {
   std::vector<uint32_t> noted;   // the UID of every NoteWorking that succeeded, in order (0: none)
   int thread_lookups = 0;        // calls of FindThreadByMessageIds
   int batch_thread_lookups = 0;  // calls of FindThreadsOfMessageIds
+  std::vector<std::string> searched;  // every text MakeSearchVectors made a vector of, in order
+  int posts_searched_ahead = 0;       // posts recorded with a vector made ahead of their body
+  size_t largest_search_call = 0;     // the most text one MakeSearchVectors call was given, in bytes
 
   // ForumLookup: threads are found by the Message-IDs of their posts.
   base::Result<bool> ThreadExists(int64_t id) override;
@@ -175,6 +178,8 @@ class FakeLedger : public InboundLedger {
                                    const std::vector<uint32_t>& uids) override;
   base::Result<std::vector<base::Result<forum::RecordResult>>> RecordBatch(
       const std::vector<forum::InboundItem>& items, const std::string& domain) override;
+  base::Result<std::vector<forum::SearchVector>> MakeSearchVectors(
+      const std::vector<std::string>& texts) override;
   base::Status NoteWorking(const std::string& mailbox, uint32_t uidvalidity, uint32_t uid,
                            const std::string& owner) override;
   base::Result<std::optional<forum::CrashedWork>> TakeCrashedWork(const std::string& mailbox,
