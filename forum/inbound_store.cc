@@ -61,10 +61,11 @@ struct InsertedPost {
 // and the thread's activity, which a post by someone other than its author
 // answers. The post's search vector is made once, for the post and its
 // thread, unless it was made ahead (PostDraft::search) of this body with the
-// configuration the database still has. A new thread is inserted whole (schema revision 14): its id and
-// reply address from `new_threads` when given, its first post counted and its
-// words in its search vector, as the activity would leave it (its author's
-// post, now); the statement cannot see a row it inserts.
+// configuration the database still has. A new thread is inserted whole
+// (schema revision 14): its id and reply address from `new_threads` when
+// given, its first post counted and its words in its search vector, as the
+// activity would leave it (its author's post, now); the statement cannot see
+// a row it inserts.
 InsertedPost InsertPost(pqxx::transaction_base& tx, const InboundItem& item, const std::string& domain,
                         NewThreads* new_threads) {
   static const std::string kNoVector(4, '\0');  // an empty tsvector in binary: no lexemes
