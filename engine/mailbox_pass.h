@@ -17,7 +17,9 @@
 // Size first: each batch's sizes are fetched before its bytes. A batch holds
 // at most batch_size messages and max_batch_bytes bytes; of a message over
 // max_message_size only the first quarantine_keep_bytes are fetched, and it
-// is quarantined.
+// is quarantined. A pass that finds one message (the usual pass after IDLE)
+// fetches its size with its first quarantine_keep_bytes, and the rest only
+// when there is more and it is not over max_message_size.
 //
 // Overlap: deciding a message is two steps (engine/pipeline.h): Prepare,
 // which asks the forum nothing (parse, classify, rules), then Decide, the

@@ -286,6 +286,67 @@ TEST_F(MailboxPassTest, NewUidValidityRescansAndRecognisesEveryMessage) {
   EXPECT_EQ(box_.SeenIn("INBOX").size(), 5u);
 }
 
+TEST_F(MailboxPassTest, APassThatLostTheMailboxLockWritesAndFetchesNothing) {
+  // The lock is checked while the folder is selected and the cursor read: a lost lock must still stop
+  // the pass before its first write (here the reset a new UIDVALIDITY asks for) and before any FETCH.
+  ASSERT_TRUE(Pass().ok());
+  const int resets = ledger_.resets;
+  box_.uidvalidity = 8;
+  box_.Add(Mail("q6"));
+  ledger_.holds_lock = false;
+  base::Status s = Pass();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("lost the lock"), std::string::npos) << s.error().message;
+  EXPECT_EQ(ledger_.resets, resets);
+  EXPECT_EQ(last_fetches_, 0);
+  EXPECT_EQ(ledger_.rows.size(), 5u);
+  ledger_.holds_lock = true;
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(ledger_.resets, resets + 1);
+  EXPECT_EQ(ledger_.posts, 6);
+}
+
+TEST_F(MailboxPassTest, ALoneNewMessageIsFetchedInOneCommand) {
+  ASSERT_TRUE(Pass().ok());
+  box_.Add(Mail("q6"));
+  int info_calls = -1;
+  ASSERT_TRUE(Pass([&](FakeMailSource& source) {
+                source.on_call = [&](SourceOp op, const std::vector<uint32_t>&) {
+                  if (op == SourceOp::kFetchInfo) ++info_calls;
+                };
+                info_calls = 0;
+              }).ok());
+  EXPECT_EQ(info_calls, 0);
+  EXPECT_EQ(last_fetches_, 1);  // its size and all of it: it is under quarantine_keep_bytes
+  ExpectEachPostedOnceAndSeen(6);
+}
+
+TEST_F(MailboxPassTest, ALoneOversizedMessageKeepsOnlyItsFirstBytes) {
+  options_.pipeline.max_message_size = 300;
+  options_.quarantine_keep_bytes = 40;
+  ASSERT_TRUE(Pass().ok());  // the five questions are under 300 bytes
+  const uint32_t big = box_.Add(Mail("q6") + std::string(1000, 'x') + "\r\n");
+  std::vector<forum::InboundItem> recorded;
+  ledger_.on_record = [&](const std::vector<forum::InboundItem>& items) { recorded = items; };
+  ASSERT_TRUE(Pass().ok());
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0].uid, big);
+  EXPECT_EQ(recorded[0].outcome, forum::Outcome::kQuarantined);
+  EXPECT_EQ(recorded[0].raw, box_.messages.at(big).raw.substr(0, 40));
+  EXPECT_NE(recorded[0].reason.find("over max_message_size"), std::string::npos) << recorded[0].reason;
+}
+
+TEST_F(MailboxPassTest, ALoneMessageLargerThanItsFirstBytesIsFetchedWhole) {
+  options_.pipeline.max_message_size = 3000;
+  options_.quarantine_keep_bytes = 40;
+  ASSERT_TRUE(Pass().ok());
+  const uint32_t long_one = box_.Add(Mail("q6") + std::string(1000, 'x') + "\r\n");
+  ASSERT_TRUE(Pass().ok());
+  EXPECT_EQ(last_fetches_, 2);  // its first 40 bytes, then all of it
+  ExpectEachPostedOnceAndSeen(6);
+  EXPECT_EQ(ledger_.rows.at({"help", box_.uidvalidity, long_one}).outcome, forum::Outcome::kPosted);
+}
+
 TEST_F(MailboxPassTest, AStopDuringABatchJoinsThePrefetchAndDropsWhatItFetched) {
   int records = 0;
   ledger_.on_record = [&](const auto&) {

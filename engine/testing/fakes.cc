@@ -167,7 +167,10 @@ base::Result<bool> FakeLedger::MailedDomain(const std::string&, std::optional<in
   return false;
 }
 
-base::Result<bool> FakeLedger::HoldsMailboxLock(const std::string&) { return true; }
+base::Result<bool> FakeLedger::HoldsMailboxLock(const std::string&) {
+  const std::lock_guard lock(mu_);
+  return holds_lock;
+}
 
 base::Result<std::optional<forum::MailboxState>> FakeLedger::GetMailboxState(const std::string& mailbox) {
   const std::lock_guard lock(mu_);
@@ -182,6 +185,7 @@ base::Status FakeLedger::ResetMailbox(const std::string& mailbox, uint32_t uidva
   if (state.uidvalidity == 0) state.first_contact = std::chrono::system_clock::now();
   state.uidvalidity = uidvalidity;
   state.last_uid = 0;
+  ++resets;
   return {};
 }
 

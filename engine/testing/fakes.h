@@ -144,6 +144,8 @@ class FakeLedger : public InboundLedger {
   std::map<std::tuple<std::string, uint32_t, uint32_t>, Row> rows;
   // Called by RecordBatch before it writes (or fails), e.g. to hold a commit until something happened.
   std::function<void(const std::vector<forum::InboundItem>& items)> on_record;
+  bool holds_lock = true;  // what HoldsMailboxLock answers (false: the lock was lost)
+  int resets = 0;          // calls of ResetMailbox that succeeded
   int posts = 0;    // posts made (at most one per message key)
   int commits = 0;  // RecordBatch transactions that committed
   int owed_reads = 0;  // calls of PendingPostActions and TakeCrashedWork
