@@ -370,8 +370,9 @@ class Pass {
   }
 
   // SELECT; a UIDVALIDITY that differs from the ledger's rescans the folder (duplicates are recognised).
-  // The lock is checked first, on its own connection, while the folder is selected and the cursor read
-  // (neither writes): a pass after IDLE waits for one round trip instead of two.
+  // The lock is checked on its own connection while the folder is selected and the cursor read (neither
+  // writes), and its answer is awaited before anything else: a pass after IDLE waits for one database
+  // round trip here instead of two.
   base::Status SelectAndReconcileCursor() {
     InBackground<base::Status> lock("check the mailbox lock", [this] { return CheckLock(); });
     auto selected = source_.Select(o_.folder);
