@@ -541,34 +541,42 @@ TEST_F(OutboxWorkerTest, KilledDuringABurstOfAThousandMailsDeliversEveryOneAtLea
   ASSERT_EQ(Scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"), std::to_string(kMails));
 
   // At debug level the worker logs each mail it has handed to the server ("…: sent <id>").
-  const std::string config = WriteConfig("lease: 1h, batch: 50", "log: {level: debug}\n");
+  const std::string config = WriteConfig("lease: 1h, batch: 20", "log: {level: debug}\n");
   const std::string sent_sql = "SELECT count(*) FROM outbox WHERE status = 'sent'";
-  // Each run: start the daemon, wait until this run has sent a mail (a new "sent <" line in the log: an
-  // event, however slow the machine; it also proves the daemon is up), then kill it with SIGKILL 0–50 ms
-  // later, in the middle of the burst. A fixed delay after the start killed it, on a loaded machine, before
-  // it had connected, time after time.
+  // Each run: start the daemon, wait until this run has handed its k-th mail to the server (k random, up
+  // to two batches: k new "sent <" lines in the log), then kill it with SIGKILL. Events, however slow or
+  // fast the machine: a fixed delay after the start killed it, on a loaded machine, before it had
+  // connected, and a fixed delay after its first mail let a slow machine's run never commit a batch. A run
+  // killed after more than one batch has committed that batch's fates first; one killed earlier leaves
+  // its claims to the next run. k is at most what is left, so every run reaches its k-th mail.
+  constexpr int kBatch = 20;
   std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> ms(0, 50);
   const std::string log = mftest::ShellQuote(config + ".log");
   const std::string sent_lines = "grep -c ': sent <' " + log + " 2>/dev/null || true";
-  int kills = 0, mid_burst_kills = 0, sent = 0;
+  int kills = 0, mid_burst_kills = 0, progressed = 0, sent = 0;
   while (mid_burst_kills < kKills && kills < 100) {
-    auto r = mftest::RunCommand("before=$(" + sent_lines + "); " + std::string(MAILFORUMD_PATH) + " -c " +
+    const int k = std::uniform_int_distribution<int>(1, std::min(2 * kBatch, kMails - sent))(rng);
+    auto r = mftest::RunCommand("before=$(" + sent_lines + "); target=$(( ${before:-0} + " +
+                                std::to_string(k) + " )); " + std::string(MAILFORUMD_PATH) + " -c " +
                                 mftest::ShellQuote(config) + " >>" + log +
                                 " 2>&1 </dev/null & pid=$!; "
-                                "while kill -0 $pid 2>/dev/null && [ \"$(" + sent_lines + ")\" -le \"${before:-0}\" ]; "
-                                "do sleep 0.01; done; sleep " + std::to_string(ms(rng) / 1000.0) +
-                                "; kill -KILL $pid; wait $pid; echo rc=$?");
+                                "while kill -0 $pid 2>/dev/null && [ \"$(" +
+                                sent_lines +
+                                ")\" -lt \"$target\" ]; "
+                                "do sleep 0.005; done; kill -KILL $pid; wait $pid; echo rc=$?");
     ASSERT_NE(r.output.find("rc=137"), std::string::npos)
         << "the daemon was not running when killed: " << r.output;
     ++kills;
     const int now = std::stoi(Scalar(sent_sql));
-    if (now > sent && now < kMails) ++mid_burst_kills;  // it was sending when it died
+    if (now < kMails) ++mid_burst_kills;  // it had sent k mails, and mail was left: it died in the burst
+    if (now > sent) ++progressed;
     sent = now;
     if (sent == kMails) break;
   }
-  std::printf("%d kills, %d in the middle of the burst; %d of %d marked sent before the final run\n", kills,
-              mid_burst_kills, sent, kMails);
+  std::printf(
+      "%d kills, %d in the middle of the burst (%d after committing fates); %d of %d marked sent "
+      "before the final run\n",
+      kills, mid_burst_kills, progressed, sent, kMails);
   EXPECT_GE(mid_burst_kills, kKills) << "the burst ended before ten kills landed in it";
 
   // One clean run at once sends the rest, the last killed run's claims among them.
