@@ -309,12 +309,11 @@ TEST_F(MailboxPassTest, APassThatLostTheMailboxLockWritesAndFetchesNothing) {
 TEST_F(MailboxPassTest, ALoneNewMessageIsFetchedInOneCommand) {
   ASSERT_TRUE(Pass().ok());
   box_.Add(Mail("q6"));
-  int info_calls = -1;
+  int info_calls = 0;
   ASSERT_TRUE(Pass([&](FakeMailSource& source) {
                 source.on_call = [&](SourceOp op, const std::vector<uint32_t>&) {
                   if (op == SourceOp::kFetchInfo) ++info_calls;
                 };
-                info_calls = 0;
               }).ok());
   EXPECT_EQ(info_calls, 0);
   EXPECT_EQ(last_fetches_, 1);  // its size and all of it: it is under quarantine_keep_bytes
